@@ -1,0 +1,140 @@
+# vmbalance: vcpu_scheduler and memory_coordinator for libvirt hosts.
+#
+#   make                 build bin/vcpu_scheduler and bin/memory_coordinator
+#   make check           unit tests (Check) and integration tests (libvirt test driver)
+#   make SAN=1 check     the same under AddressSanitizer + UBSan
+#   make analyze         cppcheck and clang-tidy
+#   make format          reformat; make format-check: fail on unformatted code
+#   make bench           the scale simulator and benchmarks
+#   make demo            boot the real-guest lab and watch both tools work
+#   make lab-check       every lab scenario, failing on a failed verdict
+#   make install         PREFIX=/usr/local DESTDIR=... (binaries and man pages)
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Werror
+ifeq ($(SAN),1)
+VARIANT := san
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDOPT := -fsanitize=address,undefined
+else
+VARIANT := release
+OPT := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDOPT :=
+endif
+
+O := build/$(VARIANT)
+VIRT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libvirt 2>/dev/null)
+VIRT_LIBS := $(shell $(PKG_CONFIG) --libs libvirt 2>/dev/null || echo -lvirt)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
+
+CPPFLAGS_ALL := -D_DEFAULT_SOURCE -DVMB_VERSION='"$(VERSION)"' -Icommon -Ivcpu_scheduler \
+                -Imemory_coordinator -Itests
+CFLAGS_ALL := $(WARN) $(OPT) $(CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(LDOPT) $(LDFLAGS)
+
+COMMON_SRC := common/log.c common/json.c common/cli.c common/snapshot.c common/usage.c \
+              common/hv.c common/loop.c common/runner.c
+COMMON_VIRT_SRC := common/hv_libvirt.c
+VCPU_SRC := vcpu_scheduler/placement.c vcpu_scheduler/scheduler.c vcpu_scheduler/report.c
+MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
+TEST_SRC := $(wildcard tests/unit/*.c) tests/fake_hv.c
+BENCH_SRC := tests/bench/bench.c
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+LIBCOMMON := $(O)/libcommon.a
+PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
+CHECK_RUNNER := $(O)/check_runner
+
+.PHONY: all check unit integration analyze format format-check install uninstall clean \
+        bench bench-smoke demo lab-check
+.DEFAULT_GOAL := all
+
+all: $(PROGRAMS)
+ifneq ($(SAN),1)
+all: bin/vcpu_scheduler bin/memory_coordinator
+endif
+
+bin/%: $(O)/%
+	@mkdir -p bin
+	cp $< $@
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) $(VIRT_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(O)/vcpu_scheduler: $(call obj,vcpu_scheduler/main.c $(VCPU_SRC) $(COMMON_VIRT_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+
+$(O)/memory_coordinator: $(call obj,memory_coordinator/main.c $(MEM_SRC) $(COMMON_VIRT_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+
+$(CHECK_RUNNER): $(call obj,$(TEST_SRC) $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
+
+$(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
+
+check: unit integration
+
+unit: $(CHECK_RUNNER)
+	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
+
+integration: $(PROGRAMS)
+	BINDIR=$(O) tests/integration/run.sh
+
+bench: $(O)/bench
+	$(O)/bench
+
+bench-smoke: $(O)/bench
+	$(O)/bench --smoke
+
+analyze:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
+	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \
+	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/unit tests/bench
+	clang-tidy --quiet $(COMMON_SRC) $(COMMON_VIRT_SRC) $(VCPU_SRC) $(MEM_SRC) \
+	    vcpu_scheduler/main.c memory_coordinator/main.c -- \
+	    $(CPPFLAGS_ALL) $(WARN) $(VIRT_CFLAGS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common vcpu_scheduler memory_coordinator tests -name '*.[ch]')
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 bin/vcpu_scheduler bin/memory_coordinator $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/vcpu_scheduler.8 docs/memory_coordinator.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vcpu_scheduler $(DESTDIR)$(PREFIX)/bin/memory_coordinator \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/vcpu_scheduler.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/memory_coordinator.8
+
+demo:
+	tests/lab/demo.sh
+
+lab-check: all
+	tests/lab/lab-check.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

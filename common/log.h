@@ -1,0 +1,34 @@
+/* Logging to stderr with levels; the one place programs print diagnostics. */
+#ifndef VMB_LOG_H
+#define VMB_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+    LOG_ERROR = 0,
+    LOG_WARNING = 1,
+    LOG_INFO = 2,
+    LOG_DEBUG = 3,
+};
+
+/* Sets the program name printed before every message (not copied: keep it alive). */
+void log_set_program(const char *name);
+
+/* Sets the most verbose level printed; default LOG_INFO. */
+void log_set_level(enum log_level level);
+
+/* Returns the current level. */
+enum log_level log_get_level(void);
+
+/* Returns true when messages at LEVEL would be printed. */
+bool log_enabled(enum log_level level);
+
+/* Prints one line "PROGRAM: level: message" to stderr when LEVEL is enabled. */
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

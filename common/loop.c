@@ -1,0 +1,88 @@
+/* Signals and sleeping to absolute deadlines. */
+#define _GNU_SOURCE
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t hup_flag;
+static sigset_t sleep_mask; /* the mask in force while sleeping: our signals unblocked */
+static bool signals_ready;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        hup_flag = 1;
+    else
+        stop_flag = 1;
+}
+
+int loop_init_signals(void)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &block, &sleep_mask) < 0)
+        return -1;
+    sigdelset(&sleep_mask, SIGINT);
+    sigdelset(&sleep_mask, SIGTERM);
+    sigdelset(&sleep_mask, SIGHUP);
+    signals_ready = true;
+    return 0;
+}
+
+bool loop_stop_requested(void)
+{
+    return stop_flag != 0;
+}
+
+void loop_request_stop(void)
+{
+    stop_flag = 1;
+}
+
+uint64_t loop_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool loop_sleep_until(uint64_t deadline_ns)
+{
+    for (;;) {
+        uint64_t now = loop_now_ns();
+        struct timespec ts;
+
+        if (hup_flag) {
+            hup_flag = 0;
+            log_info("SIGHUP ignored (there is no configuration to reload)");
+        }
+        if (stop_flag)
+            return false;
+        if (now >= deadline_ns)
+            return true;
+        ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000ull);
+        ts.tv_nsec = (long)((deadline_ns - now) % 1000000000ull);
+        /* ppoll unblocks our signals atomically: a signal cannot slip in before the sleep. */
+        if (ppoll(NULL, 0, &ts, signals_ready ? &sleep_mask : NULL) < 0 && errno != EINTR)
+            return !stop_flag;
+    }
+}

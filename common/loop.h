@@ -1,0 +1,25 @@
+/* Signals and sleeping to absolute deadlines: the only code that touches signal state. */
+#ifndef VMB_LOOP_H
+#define VMB_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Installs handlers: SIGINT/SIGTERM request a stop, SIGHUP is ignored (and logged).
+ * The three are blocked except while sleeping, so none is lost. Returns 0 or -1. */
+int loop_init_signals(void);
+
+/* Returns true once a stop was requested (by a signal or loop_request_stop()). */
+bool loop_stop_requested(void);
+
+/* Requests a stop, as SIGTERM would. */
+void loop_request_stop(void);
+
+/* Returns the monotonic clock in nanoseconds. */
+uint64_t loop_now_ns(void);
+
+/* Sleeps until the monotonic time DEADLINE_NS or a stop request.
+ * Returns true when the deadline was reached, false on a stop request. */
+bool loop_sleep_until(uint64_t deadline_ns);
+
+#endif

@@ -1,0 +1,274 @@
+/* Snapshot storage: flat arrays reused from sample to sample. */
+#include "snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct snapshot {
+    uint64_t time_ns;
+    int npcpus;
+    bool has_pcpu;
+    uint64_t *pcpu_busy;
+    int pcpu_cap;
+    bool has_host_mem;
+    uint64_t host_total_kib;
+    uint64_t host_free_kib;
+    struct snap_domain *domains;
+    size_t ndomains, domains_cap;
+    struct snap_vcpu *vcpus;
+    size_t nvcpus, vcpus_cap;
+    char *names;
+    size_t names_len, names_cap;
+};
+
+struct snapshot *snapshot_create(void)
+{
+    return calloc(1, sizeof(struct snapshot));
+}
+
+void snapshot_destroy(struct snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->pcpu_busy);
+    free(s->domains);
+    free(s->vcpus);
+    free(s->names);
+    free(s);
+}
+
+/* Grows *BUF to hold at least NEED elements of SIZE bytes; returns 0 or -1. */
+static int grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+    size_t ncap;
+    void *nbuf;
+
+    if (need <= *cap)
+        return 0;
+    ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / size)
+            return -1;
+        ncap *= 2;
+    }
+    nbuf = realloc(*buf, ncap * size);
+    if (!nbuf)
+        return -1;
+    *buf = nbuf;
+    *cap = ncap;
+    return 0;
+}
+
+int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
+{
+    if (npcpus < 1)
+        return -1;
+    if (npcpus > s->pcpu_cap) {
+        uint64_t *b = realloc(s->pcpu_busy, (size_t)npcpus * sizeof(*b));
+        if (!b)
+            return -1;
+        s->pcpu_busy = b;
+        s->pcpu_cap = npcpus;
+    }
+    memset(s->pcpu_busy, 0, (size_t)npcpus * sizeof(*s->pcpu_busy));
+    s->time_ns = time_ns;
+    s->npcpus = npcpus;
+    s->has_pcpu = true;
+    s->has_host_mem = false;
+    s->host_total_kib = 0;
+    s->host_free_kib = 0;
+    s->ndomains = 0;
+    s->nvcpus = 0;
+    s->names_len = 0;
+    return 0;
+}
+
+void snapshot_set_pcpu_busy(struct snapshot *s, int cpu, uint64_t busy_ns)
+{
+    if (cpu >= 0 && cpu < s->npcpus)
+        s->pcpu_busy[cpu] = busy_ns;
+}
+
+void snapshot_clear_pcpu(struct snapshot *s)
+{
+    s->has_pcpu = false;
+}
+
+void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t free_kib)
+{
+    s->has_host_mem = true;
+    s->host_total_kib = total_kib;
+    s->host_free_kib = free_kib;
+}
+
+struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
+                                        const char *name, uint32_t nvcpus)
+{
+    size_t namelen = strlen(name) + 1;
+    struct snap_domain *d;
+
+    if (s->nvcpus + nvcpus > UINT32_MAX || s->names_len + namelen > UINT32_MAX)
+        return NULL;
+    if (grow((void **)&s->domains, &s->domains_cap, s->ndomains + 1, sizeof(*s->domains)) < 0 ||
+        grow((void **)&s->vcpus, &s->vcpus_cap, s->nvcpus + nvcpus, sizeof(*s->vcpus)) < 0 ||
+        grow((void **)&s->names, &s->names_cap, s->names_len + namelen, 1) < 0)
+        return NULL;
+    d = &s->domains[s->ndomains++];
+    memset(d, 0, sizeof(*d));
+    memcpy(d->uuid, uuid, SNAP_UUID_LEN);
+    d->name_off = (uint32_t)s->names_len;
+    memcpy(s->names + s->names_len, name, namelen);
+    s->names_len += namelen;
+    d->vcpu_first = (uint32_t)s->nvcpus;
+    d->nvcpus = nvcpus;
+    d->state = SNAP_RUNNING;
+    for (uint32_t i = 0; i < nvcpus; i++) {
+        struct snap_vcpu *v = &s->vcpus[s->nvcpus + i];
+        memset(v, 0, sizeof(*v));
+        v->pin = -1;
+    }
+    s->nvcpus += nvcpus;
+    return d;
+}
+
+void snapshot_drop_last(struct snapshot *s)
+{
+    struct snap_domain *d;
+
+    if (s->ndomains == 0)
+        return;
+    d = &s->domains[--s->ndomains];
+    s->nvcpus = d->vcpu_first;
+    s->names_len = d->name_off;
+}
+
+int snapshot_uuid_cmp(const unsigned char *a, const unsigned char *b)
+{
+    return memcmp(a, b, SNAP_UUID_LEN);
+}
+
+static int domain_cmp(const void *a, const void *b)
+{
+    const struct snap_domain *x = a, *y = b;
+    int c = snapshot_uuid_cmp(x->uuid, y->uuid);
+
+    if (c)
+        return c;
+    return x->vcpu_first < y->vcpu_first ? -1 : x->vcpu_first > y->vcpu_first;
+}
+
+void snapshot_finalize(struct snapshot *s)
+{
+    size_t out = 0;
+
+    if (s->ndomains > 1)
+        qsort(s->domains, s->ndomains, sizeof(*s->domains), domain_cmp);
+    /* A domain listed twice (a racing driver) keeps its first record. */
+    for (size_t i = 0; i < s->ndomains; i++) {
+        if (out > 0 && snapshot_uuid_cmp(s->domains[out - 1].uuid, s->domains[i].uuid) == 0)
+            continue;
+        s->domains[out++] = s->domains[i];
+    }
+    s->ndomains = out;
+}
+
+uint64_t snapshot_time_ns(const struct snapshot *s)
+{
+    return s->time_ns;
+}
+
+int snapshot_npcpus(const struct snapshot *s)
+{
+    return s->npcpus;
+}
+
+bool snapshot_has_pcpu(const struct snapshot *s)
+{
+    return s->has_pcpu;
+}
+
+uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu)
+{
+    return cpu >= 0 && cpu < s->npcpus ? s->pcpu_busy[cpu] : 0;
+}
+
+bool snapshot_has_host_memory(const struct snapshot *s)
+{
+    return s->has_host_mem;
+}
+
+uint64_t snapshot_host_total_kib(const struct snapshot *s)
+{
+    return s->host_total_kib;
+}
+
+uint64_t snapshot_host_free_kib(const struct snapshot *s)
+{
+    return s->host_free_kib;
+}
+
+size_t snapshot_domain_count(const struct snapshot *s)
+{
+    return s->ndomains;
+}
+
+size_t snapshot_vcpu_count(const struct snapshot *s)
+{
+    return s->nvcpus;
+}
+
+const struct snap_domain *snapshot_domain(const struct snapshot *s, size_t i)
+{
+    return &s->domains[i];
+}
+
+struct snap_domain *snapshot_domain_mut(struct snapshot *s, size_t i)
+{
+    return &s->domains[i];
+}
+
+const char *snapshot_domain_name(const struct snapshot *s, const struct snap_domain *d)
+{
+    return s->names + d->name_off;
+}
+
+const struct snap_vcpu *snapshot_vcpus(const struct snapshot *s, const struct snap_domain *d)
+{
+    return s->vcpus + d->vcpu_first;
+}
+
+struct snap_vcpu *snapshot_vcpus_mut(struct snapshot *s, const struct snap_domain *d)
+{
+    return s->vcpus + d->vcpu_first;
+}
+
+const struct snap_vcpu *snapshot_all_vcpus(const struct snapshot *s)
+{
+    return s->vcpus;
+}
+
+long snapshot_find(const struct snapshot *s, const unsigned char *uuid)
+{
+    size_t lo = 0, hi = s->ndomains;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = snapshot_uuid_cmp(s->domains[mid].uuid, uuid);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+void snapshot_uuid_format(const unsigned char *u, char *buf)
+{
+    snprintf(buf, SNAP_UUID_STRLEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+}

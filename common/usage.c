@@ -1,0 +1,118 @@
+/* Usage between two snapshots (pure). */
+#include "usage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void usage_init(struct usage *u)
+{
+    memset(u, 0, sizeof(*u));
+}
+
+void usage_free(struct usage *u)
+{
+    free(u->pcpu_busy);
+    free(u->vcpus);
+    free(u->dom_prev);
+    usage_init(u);
+}
+
+static int reserve(void **buf, size_t *cap, size_t need, size_t size)
+{
+    void *nbuf;
+
+    if (need <= *cap)
+        return 0;
+    nbuf = realloc(*buf, need * size);
+    if (!nbuf)
+        return -1;
+    *buf = nbuf;
+    *cap = need;
+    return 0;
+}
+
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/* Fraction of DT_NS represented by the counter going from A to B; -1 when it went back. */
+static double counter_fraction(uint64_t a, uint64_t b, double dt_ns)
+{
+    if (b < a)
+        return -1;
+    return clamp01((double)(b - a) / dt_ns);
+}
+
+int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur,
+                         struct usage *u)
+{
+    size_t nd = snapshot_domain_count(cur), nv = snapshot_vcpu_count(cur);
+    int np = snapshot_npcpus(cur);
+    double dt_ns = 0;
+    size_t j = 0;
+
+    if (reserve((void **)&u->pcpu_busy, &u->cap_pcpu, (size_t)np, sizeof(double)) < 0 ||
+        reserve((void **)&u->vcpus, &u->cap_vcpu, nv ? nv : 1, sizeof(struct usage_vcpu)) < 0 ||
+        reserve((void **)&u->dom_prev, &u->cap_dom, nd ? nd : 1, sizeof(long)) < 0)
+        return -1;
+    u->npcpus = np;
+    u->nvcpus = nv;
+    u->ndomains = nd;
+    memset(u->pcpu_busy, 0, (size_t)np * sizeof(double));
+    for (size_t i = 0; i < nv; i++)
+        u->vcpus[i] = (struct usage_vcpu){.prev = -1};
+    if (prev && snapshot_time_ns(cur) > snapshot_time_ns(prev))
+        dt_ns = (double)(snapshot_time_ns(cur) - snapshot_time_ns(prev));
+    u->interval_s = dt_ns / 1e9;
+
+    u->has_pcpu = dt_ns > 0 && snapshot_has_pcpu(prev) && snapshot_has_pcpu(cur) &&
+                  snapshot_npcpus(prev) == np;
+    for (int c = 0; u->has_pcpu && c < np; c++) {
+        double f = counter_fraction(snapshot_pcpu_busy(prev, c), snapshot_pcpu_busy(cur, c), dt_ns);
+        if (f < 0)
+            u->has_pcpu = false;
+        else
+            u->pcpu_busy[c] = f;
+    }
+
+    /* Both domain arrays are sorted by UUID: walk them together. */
+    for (size_t i = 0; i < nd; i++) {
+        const struct snap_domain *d = snapshot_domain(cur, i);
+        const struct snap_domain *pd = NULL;
+        const struct snap_vcpu *cv, *pv;
+
+        u->dom_prev[i] = -1;
+        if (dt_ns <= 0)
+            continue;
+        while (j < snapshot_domain_count(prev) &&
+               snapshot_uuid_cmp(snapshot_domain(prev, j)->uuid, d->uuid) < 0)
+            j++;
+        if (j < snapshot_domain_count(prev) &&
+            snapshot_uuid_cmp(snapshot_domain(prev, j)->uuid, d->uuid) == 0)
+            pd = snapshot_domain(prev, j);
+        if (!pd)
+            continue;
+        u->dom_prev[i] = (long)j;
+        cv = snapshot_vcpus(cur, d);
+        pv = snapshot_vcpus(prev, pd);
+        for (uint32_t k = 0; k < d->nvcpus && k < pd->nvcpus; k++) {
+            struct usage_vcpu *uv = &u->vcpus[d->vcpu_first + k];
+            double run = counter_fraction(pv[k].time_ns, cv[k].time_ns, dt_ns);
+
+            if (run < 0)
+                continue; /* counter reset: the domain restarted under the same UUID */
+            uv->run = run;
+            uv->prev = (long)(pd->vcpu_first + k);
+            uv->valid = true;
+            if ((cv[k].flags & SNAP_VCPU_WAIT) && (pv[k].flags & SNAP_VCPU_WAIT)) {
+                double w = counter_fraction(pv[k].wait_ns, cv[k].wait_ns, dt_ns);
+                if (w >= 0) {
+                    uv->wait = w;
+                    uv->has_wait = true;
+                }
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,889 @@
+/* A deterministic simulated host behind the hv ops table.
+ *
+ * CPU: every advance, floating vCPUs go to the least loaded pCPU their affinity allows (an
+ * ideal kernel balancer), then each pCPU is shared max-min fairly (water-filling) among its
+ * vCPUs and its background load. A vCPU that gets less than it wants accumulates wait time.
+ * Memory: a guest's workload uses memory per its script; the balloon moves toward its target
+ * at a bounded rate and cannot take memory the guest uses; a workload that needs more than the
+ * guest has is OOM-killed. The host's free memory is its RAM minus its own use minus what each
+ * guest has touched (touched memory stays resident until the balloon takes it back).
+ */
+#include "fake_hv.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GUEST_MIN_FREE_KIB (4 * FAKE_MIB)
+
+enum phase { PH_DELAY, PH_GROW, PH_HOLD, PH_IDLE };
+
+struct fvcpu {
+    struct fake_cpu_load load;
+    unsigned char *map; /* affinity, maplen bytes */
+    int pin;            /* single pCPU of map, or -1 */
+    uint64_t time_ns, wait_ns;
+    double demand, run; /* last advance */
+    int placed;         /* pCPU it ran on in the last advance */
+};
+
+struct fdom {
+    bool alive, paused;
+    char name[64];
+    unsigned char uuid[SNAP_UUID_LEN];
+    int nvcpus;
+    struct fvcpu *v;
+    /* memory */
+    uint64_t max_kib, actual_kib, target_kib, used_kib, touched_kib;
+    struct fake_mem_load ml;
+    enum phase phase;
+    double phase_t;
+    bool stats_on;
+    double stats_period, stats_since;
+    unsigned oom;
+    bool short_mem;
+};
+
+struct injection {
+    int dom, status, n;
+};
+
+struct fake_host {
+    int np;
+    size_t maplen;
+    double now;
+    struct fdom *doms;
+    int ndoms, cap;
+    double *bg;
+    uint64_t *busy_ns;
+    double *busy; /* last advance */
+    double *scratch_load;
+    bool wait_ok;
+    double noise;
+    uint64_t rng;
+    uint64_t ram_kib, other_kib;
+    double balloon_rate;
+    fake_stats_hook hook;
+    void *hook_arg;
+    struct hv *hv;
+    struct injection inj[FAKE_OP_COUNT];
+    unsigned long calls[FAKE_OP_COUNT];
+    bool down;
+};
+
+static const struct hv_ops fake_ops;
+
+struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
+{
+    struct fake_host *f = calloc(1, sizeof(*f));
+
+    if (!f || npcpus < 1)
+        goto fail;
+    f->np = npcpus;
+    f->maplen = hv_maplen(npcpus);
+    f->now = 1000.0;
+    f->bg = calloc((size_t)npcpus, sizeof(double));
+    f->busy_ns = calloc((size_t)npcpus, sizeof(uint64_t));
+    f->busy = calloc((size_t)npcpus, sizeof(double));
+    f->scratch_load = calloc((size_t)npcpus, sizeof(double));
+    f->wait_ok = true;
+    f->rng = 0x9e3779b97f4a7c15ull;
+    f->ram_kib = ram_kib;
+    f->other_kib = other_kib;
+    f->balloon_rate = 1024.0 * FAKE_MIB;
+    for (int i = 0; i < FAKE_OP_COUNT; i++)
+        f->inj[i].dom = -1;
+    f->hv = hv_create(&fake_ops, f);
+    if (!f->bg || !f->busy_ns || !f->busy || !f->scratch_load || !f->hv)
+        goto fail;
+    return f;
+fail:
+    fake_destroy(f);
+    return NULL;
+}
+
+static void free_vcpus(struct fdom *d)
+{
+    for (int k = 0; k < d->nvcpus; k++)
+        free(d->v[k].map);
+    free(d->v);
+    d->v = NULL;
+    d->nvcpus = 0;
+}
+
+void fake_destroy(struct fake_host *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < f->ndoms; i++)
+        free_vcpus(&f->doms[i]);
+    free(f->doms);
+    free(f->bg);
+    free(f->busy_ns);
+    free(f->busy);
+    free(f->scratch_load);
+    hv_destroy(f->hv); /* fake_ops has no close: F is freed here */
+    free(f);
+}
+
+struct hv *fake_hv(struct fake_host *f)
+{
+    return f->hv;
+}
+
+static struct fdom *dom_at(const struct fake_host *f, int dom)
+{
+    return dom >= 0 && dom < f->ndoms && f->doms[dom].alive ? &f->doms[dom] : NULL;
+}
+
+static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
+{
+    struct fvcpu *v = calloc((size_t)(n > 0 ? n : 1), sizeof(*v));
+
+    if (!v)
+        return -1;
+    for (int k = 0; k < n; k++) {
+        if (k < d->nvcpus) {
+            v[k] = d->v[k];
+            d->v[k].map = NULL;
+            continue;
+        }
+        v[k].map = malloc(f->maplen);
+        if (!v[k].map) {
+            for (int j = 0; j < k; j++)
+                free(v[j].map);
+            free(v);
+            return -1;
+        }
+        memset(v[k].map, 0, f->maplen);
+        for (int p = 0; p < f->np; p++)
+            v[k].map[p / 8] |= (unsigned char)(1u << (p % 8));
+        v[k].pin = f->np == 1 ? 0 : -1;
+        v[k].placed = -1;
+    }
+    free_vcpus(d);
+    d->v = v;
+    d->nvcpus = n;
+    return 0;
+}
+
+int fake_add_domain(struct fake_host *f, const char *name, int nvcpus)
+{
+    struct fdom *d;
+    int id;
+
+    if (f->ndoms == f->cap) {
+        int ncap = f->cap ? f->cap * 2 : 16;
+        struct fdom *nd = realloc(f->doms, (size_t)ncap * sizeof(*nd));
+        if (!nd)
+            return -1;
+        f->doms = nd;
+        f->cap = ncap;
+    }
+    id = f->ndoms;
+    d = &f->doms[id];
+    memset(d, 0, sizeof(*d));
+    if (set_vcpu_count(f, d, nvcpus) < 0)
+        return -1;
+    f->ndoms++;
+    d->alive = true;
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    memcpy(d->uuid, "fakehostdom", 11);
+    d->uuid[11] = 0;
+    d->uuid[12] = (unsigned char)(id >> 24);
+    d->uuid[13] = (unsigned char)(id >> 16);
+    d->uuid[14] = (unsigned char)(id >> 8);
+    d->uuid[15] = (unsigned char)id;
+    d->max_kib = d->actual_kib = d->target_kib = 1024 * FAKE_MIB;
+    d->ml.base_kib = 64 * FAKE_MIB;
+    d->used_kib = d->touched_kib = d->ml.base_kib;
+    d->phase = PH_IDLE;
+    return id;
+}
+
+void fake_remove_domain(struct fake_host *f, int dom)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d) {
+        d->alive = false;
+        free_vcpus(d);
+    }
+}
+
+void fake_set_paused(struct fake_host *f, int dom, bool paused)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->paused = paused;
+}
+
+void fake_set_nvcpus(struct fake_host *f, int dom, int nvcpus)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d && nvcpus >= 0)
+        set_vcpu_count(f, d, nvcpus);
+}
+
+static struct fvcpu *vcpu_at(const struct fake_host *f, int dom, int vcpu)
+{
+    struct fdom *d = dom_at(f, dom);
+    return d && vcpu >= 0 && vcpu < d->nvcpus ? &d->v[vcpu] : NULL;
+}
+
+void fake_set_load(struct fake_host *f, int dom, int vcpu, const struct fake_cpu_load *load)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    for (int k = 0; k < d->nvcpus; k++)
+        if (vcpu < 0 || k == vcpu)
+            d->v[k].load = *load;
+}
+
+void fake_set_demand(struct fake_host *f, int dom, int vcpu, double demand)
+{
+    struct fake_cpu_load l = {.on = demand};
+    fake_set_load(f, dom, vcpu, &l);
+}
+
+static void set_map_pin(struct fake_host *f, struct fvcpu *v)
+{
+    int first = -1, count = 0;
+
+    for (int p = 0; p < f->np; p++) {
+        if (v->map[p / 8] & (1u << (p % 8))) {
+            if (first < 0)
+                first = p;
+            count++;
+        }
+    }
+    v->pin = count == 1 ? first : -1;
+}
+
+void fake_pin(struct fake_host *f, int dom, int vcpu, int pcpu)
+{
+    struct fvcpu *v = vcpu_at(f, dom, vcpu);
+
+    if (!v)
+        return;
+    memset(v->map, 0, f->maplen);
+    for (int p = 0; p < f->np; p++)
+        if (pcpu < 0 || p == pcpu)
+            v->map[p / 8] |= (unsigned char)(1u << (p % 8));
+    set_map_pin(f, v);
+}
+
+void fake_set_background(struct fake_host *f, int p, double load)
+{
+    if (p >= 0 && p < f->np)
+        f->bg[p] = load;
+}
+
+void fake_set_wait_supported(struct fake_host *f, bool on)
+{
+    f->wait_ok = on;
+}
+
+void fake_set_noise(struct fake_host *f, double amplitude, uint64_t seed)
+{
+    f->noise = amplitude;
+    f->rng = seed ? seed : 1;
+}
+
+void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t current_kib)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    d->max_kib = max_kib;
+    d->actual_kib = d->target_kib = current_kib < max_kib ? current_kib : max_kib;
+    if (d->touched_kib > d->actual_kib)
+        d->touched_kib = d->actual_kib;
+}
+
+void fake_set_mem_load(struct fake_host *f, int dom, const struct fake_mem_load *load)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    d->ml = *load;
+    d->used_kib = load->base_kib;
+    if (d->touched_kib < d->used_kib)
+        d->touched_kib = d->used_kib;
+    d->phase = load->rate_kib_s <= 0 ? PH_IDLE : load->delay_s > 0 ? PH_DELAY : PH_GROW;
+    d->phase_t = 0;
+}
+
+void fake_set_stats(struct fake_host *f, int dom, bool enabled)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    d->stats_on = enabled;
+    d->stats_period = 1;
+    d->stats_since = f->now - 1;
+}
+
+void fake_set_balloon_rate(struct fake_host *f, double kib_s)
+{
+    f->balloon_rate = kib_s;
+}
+
+void fake_set_stats_hook(struct fake_host *f, fake_stats_hook hook, void *arg)
+{
+    f->hook = hook;
+    f->hook_arg = arg;
+}
+
+void fake_inject(struct fake_host *f, enum fake_op op, int dom, int status, int n)
+{
+    f->inj[op].dom = dom;
+    f->inj[op].status = status;
+    f->inj[op].n = n;
+}
+
+void fake_set_down(struct fake_host *f, bool down)
+{
+    f->down = down;
+}
+
+/* Returns an injected status for OP on DOM, or HV_OK. */
+static int injected(struct fake_host *f, enum fake_op op, int dom)
+{
+    struct injection *in = &f->inj[op];
+
+    if (in->n > 0 && (in->dom < 0 || in->dom == dom)) {
+        in->n--;
+        return in->status;
+    }
+    return HV_OK;
+}
+
+static double next_noise(struct fake_host *f)
+{
+    /* xorshift64*: deterministic, uniform in [-1, 1) */
+    f->rng ^= f->rng >> 12;
+    f->rng ^= f->rng << 25;
+    f->rng ^= f->rng >> 27;
+    return (double)((f->rng * 2685821657736338717ull) >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+static double load_at(const struct fake_cpu_load *l, double t)
+{
+    double cycle;
+
+    if (l->change_at > 0 && t < l->change_at)
+        return l->before;
+    if (l->off_s <= 0 || l->on_s <= 0)
+        return l->on;
+    cycle = fmod(t - (l->change_at > 0 ? l->change_at : 0), l->on_s + l->off_s);
+    return cycle < l->on_s ? l->on : l->off;
+}
+
+/* Shares one pCPU max-min fairly: DEMAND[0..n-1] in, GOT out (capacity 1); DONE is scratch. */
+static void water_fill(const double *demand, double *got, bool *done, int n)
+{
+    double remaining = 1.0, total = 0;
+    int left = n;
+
+    for (int i = 0; i < n; i++)
+        total += demand[i];
+    if (total <= 1.0) {
+        for (int i = 0; i < n; i++)
+            got[i] = demand[i];
+        return;
+    }
+    memset(done, 0, (size_t)n * sizeof(bool));
+    /* Repeatedly satisfy everyone below the current fair share. */
+    for (bool changed = true; changed && left > 0;) {
+        double share = remaining / left;
+        changed = false;
+        for (int i = 0; i < n; i++) {
+            if (!done[i] && demand[i] <= share) {
+                got[i] = demand[i];
+                remaining -= demand[i];
+                done[i] = true;
+                left--;
+                changed = true;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!done[i])
+            got[i] = remaining / left;
+}
+
+static void advance_cpu(struct fake_host *f, double dt)
+{
+    int np = f->np;
+    double *load = f->scratch_load;
+
+    for (int p = 0; p < np; p++)
+        load[p] = f->bg[p];
+    /* Demands; pinned vCPUs first count toward their pCPU. */
+    for (int i = 0; i < f->ndoms; i++) {
+        struct fdom *d = &f->doms[i];
+        if (!d->alive)
+            continue;
+        for (int k = 0; k < d->nvcpus; k++) {
+            struct fvcpu *v = &d->v[k];
+            double dem = d->paused ? 0 : load_at(&v->load, f->now - 1000.0);
+            if (f->noise > 0 && dem > 0)
+                dem += f->noise * next_noise(f);
+            v->demand = dem < 0 ? 0 : dem > 1 ? 1 : dem;
+            v->placed = v->pin;
+            if (v->pin >= 0)
+                load[v->pin] += v->demand;
+        }
+    }
+    /* Floating vCPUs: each to the least loaded pCPU of its affinity. */
+    for (int i = 0; i < f->ndoms; i++) {
+        struct fdom *d = &f->doms[i];
+        if (!d->alive)
+            continue;
+        for (int k = 0; k < d->nvcpus; k++) {
+            struct fvcpu *v = &d->v[k];
+            int best = -1;
+            if (v->pin >= 0)
+                continue;
+            for (int p = 0; p < np; p++)
+                if ((v->map[p / 8] & (1u << (p % 8))) && (best < 0 || load[p] < load[best]))
+                    best = p;
+            v->placed = best;
+            if (best >= 0)
+                load[best] += v->demand;
+        }
+    }
+    /* Share each pCPU. Gather its vCPUs (small lists: a linear pass per pCPU is fine for the
+     * sizes tests use; the simulator's large hosts use the same code). */
+    {
+        size_t total = 0;
+        for (int i = 0; i < f->ndoms; i++)
+            if (f->doms[i].alive)
+                total += (size_t)f->doms[i].nvcpus;
+        int *count = calloc((size_t)np + 1, sizeof(int));
+        struct fvcpu **list = malloc((total ? total : 1) * sizeof(*list));
+        double *dem = malloc((total + (size_t)np + 1) * sizeof(double));
+        double *got = malloc((total + (size_t)np + 1) * sizeof(double));
+        bool *done = malloc(total + (size_t)np + 1);
+        if (!count || !list || !dem || !got || !done) {
+            free(count);
+            free(list);
+            free(dem);
+            free(got);
+            free(done);
+            return;
+        }
+        for (int i = 0; i < f->ndoms; i++) {
+            struct fdom *d = &f->doms[i];
+            if (!d->alive)
+                continue;
+            for (int k = 0; k < d->nvcpus; k++)
+                if (d->v[k].placed >= 0)
+                    count[d->v[k].placed + 1]++;
+        }
+        for (int p = 0; p < np; p++)
+            count[p + 1] += count[p];
+        {
+            int *fill = calloc((size_t)np, sizeof(int));
+            if (!fill) {
+                free(count);
+                free(list);
+                free(dem);
+                free(got);
+                free(done);
+                return;
+            }
+            for (int i = 0; i < f->ndoms; i++) {
+                struct fdom *d = &f->doms[i];
+                if (!d->alive)
+                    continue;
+                for (int k = 0; k < d->nvcpus; k++) {
+                    struct fvcpu *v = &d->v[k];
+                    if (v->placed >= 0)
+                        list[count[v->placed] + fill[v->placed]++] = v;
+                    else
+                        v->run = 0;
+                }
+            }
+            free(fill);
+        }
+        for (int p = 0; p < np; p++) {
+            int n = count[p + 1] - count[p];
+            double busy = 0;
+            for (int j = 0; j < n; j++)
+                dem[j] = list[count[p] + j]->demand;
+            dem[n] = f->bg[p];
+            water_fill(dem, got, done, n + 1);
+            for (int j = 0; j < n; j++) {
+                struct fvcpu *v = list[count[p] + j];
+                v->run = got[j];
+                v->time_ns += (uint64_t)(got[j] * dt * 1e9);
+                v->wait_ns += (uint64_t)((v->demand - got[j] > 0 ? v->demand - got[j] : 0) *
+                                         dt * 1e9);
+                busy += got[j];
+            }
+            busy += got[n];
+            f->busy[p] = busy > 1 ? 1 : busy;
+            f->busy_ns[p] += (uint64_t)(f->busy[p] * dt * 1e9);
+        }
+        free(count);
+        free(list);
+        free(dem);
+        free(got);
+        free(done);
+    }
+}
+
+static void advance_mem(struct fake_host *f, struct fdom *d, double dt)
+{
+    const struct fake_mem_load *ml = &d->ml;
+    uint64_t want = d->used_kib;
+    double step = f->balloon_rate * dt;
+
+    /* The balloon moves toward its target; it cannot take what the guest uses. */
+    if (d->actual_kib < d->target_kib) {
+        uint64_t up = d->actual_kib + (uint64_t)step;
+        d->actual_kib = up < d->target_kib ? up : d->target_kib;
+    } else if (d->actual_kib > d->target_kib) {
+        uint64_t floor = d->used_kib + GUEST_MIN_FREE_KIB;
+        uint64_t down = d->actual_kib > (uint64_t)step ? d->actual_kib - (uint64_t)step : 0;
+        if (down < d->target_kib)
+            down = d->target_kib;
+        if (down < floor)
+            down = floor < d->actual_kib ? floor : d->actual_kib;
+        d->actual_kib = down;
+    }
+    if (d->actual_kib > d->max_kib)
+        d->actual_kib = d->max_kib;
+
+    /* The workload. */
+    d->short_mem = false;
+    switch (d->phase) {
+    case PH_DELAY:
+        d->phase_t += dt;
+        if (d->phase_t >= ml->delay_s) {
+            d->phase = PH_GROW;
+            d->phase_t = 0;
+        }
+        break;
+    case PH_GROW:
+        want = d->used_kib + (uint64_t)(ml->rate_kib_s * dt);
+        if (want >= ml->base_kib + ml->cap_kib) {
+            want = ml->base_kib + ml->cap_kib;
+            d->phase = PH_HOLD;
+            d->phase_t = 0;
+        }
+        if (want + GUEST_MIN_FREE_KIB > d->actual_kib) {
+            /* Out of memory: the guest kernel kills the workload. */
+            d->short_mem = true;
+            d->oom++;
+            d->used_kib = ml->base_kib;
+            d->phase = PH_IDLE;
+        } else {
+            d->used_kib = want;
+        }
+        break;
+    case PH_HOLD:
+        d->phase_t += dt;
+        if (ml->hold_s >= 0 && d->phase_t >= ml->hold_s) {
+            d->used_kib = ml->base_kib;
+            d->phase = ml->repeat ? PH_GROW : PH_IDLE;
+            d->phase_t = 0;
+        }
+        break;
+    case PH_IDLE:
+        break;
+    }
+    if (d->touched_kib < d->used_kib)
+        d->touched_kib = d->used_kib;
+    if (d->touched_kib > d->actual_kib)
+        d->touched_kib = d->actual_kib;
+}
+
+void fake_advance(struct fake_host *f, double seconds)
+{
+    /* Memory moves in steps of at most 0.25 s so growth and the balloon interleave. */
+    double left = seconds;
+
+    advance_cpu(f, seconds);
+    while (left > 1e-9) {
+        double dt = left < 0.25 ? left : 0.25;
+        for (int i = 0; i < f->ndoms; i++)
+            if (f->doms[i].alive)
+                advance_mem(f, &f->doms[i], dt);
+        left -= dt;
+    }
+    f->now += seconds;
+}
+
+double fake_now(const struct fake_host *f)
+{
+    return f->now;
+}
+
+int fake_npcpus(const struct fake_host *f)
+{
+    return f->np;
+}
+
+int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu)
+{
+    const struct fvcpu *v = vcpu_at(f, dom, vcpu);
+    return v ? v->pin : -1;
+}
+
+double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu)
+{
+    const struct fvcpu *v = vcpu_at(f, dom, vcpu);
+    return v ? v->run : 0;
+}
+
+double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu)
+{
+    const struct fvcpu *v = vcpu_at(f, dom, vcpu);
+    return v ? v->demand : 0;
+}
+
+double fake_pcpu_busy(const struct fake_host *f, int p)
+{
+    return p >= 0 && p < f->np ? f->busy[p] : 0;
+}
+
+unsigned long fake_calls(const struct fake_host *f, enum fake_op op)
+{
+    return f->calls[op];
+}
+
+uint64_t fake_actual_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->actual_kib : 0;
+}
+
+uint64_t fake_target_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->target_kib : 0;
+}
+
+uint64_t fake_used_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->used_kib : 0;
+}
+
+uint64_t fake_max_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->max_kib : 0;
+}
+
+uint64_t fake_host_free_kib(const struct fake_host *f)
+{
+    uint64_t used = f->other_kib;
+
+    for (int i = 0; i < f->ndoms; i++)
+        if (f->doms[i].alive)
+            used += f->doms[i].touched_kib;
+    return used < f->ram_kib ? f->ram_kib - used : 0;
+}
+
+uint64_t fake_host_ram_kib(const struct fake_host *f)
+{
+    return f->ram_kib;
+}
+
+unsigned fake_oom_kills(const struct fake_host *f, int dom)
+{
+    return dom >= 0 && dom < f->ndoms ? f->doms[dom].oom : 0;
+}
+
+bool fake_wants_more(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d && d->short_mem;
+}
+
+/* ---- the hv ops ---- */
+
+static struct fdom *dom_by_uuid(struct fake_host *f, const unsigned char *uuid, int *id)
+{
+    int n;
+
+    if (memcmp(uuid, "fakehostdom", 11) != 0)
+        return NULL;
+    n = (uuid[12] << 24) | (uuid[13] << 16) | (uuid[14] << 8) | uuid[15];
+    *id = n;
+    return dom_at(f, n);
+}
+
+static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
+                       void *arg)
+{
+    struct fake_host *f = hv_priv(hv);
+    int rc;
+
+    if (f->down)
+        return HV_CONN;
+    f->calls[FAKE_OP_SAMPLE]++;
+    hv_count_calls(hv, 1);
+    rc = injected(f, FAKE_OP_SAMPLE, -1);
+    if (rc != HV_OK)
+        return rc;
+    if (snapshot_reset(snap, (uint64_t)(f->now * 1e9), f->np) < 0)
+        return HV_FAIL;
+    for (int p = 0; p < f->np; p++)
+        snapshot_set_pcpu_busy(snap, p, f->busy_ns[p]);
+    for (int i = 0; i < f->ndoms; i++) {
+        struct fdom *d = &f->doms[i];
+        struct snap_domain *sd;
+        if (!d->alive || (filter && !filter(d->name, arg)))
+            continue;
+        sd = snapshot_add_domain(snap, d->uuid, d->name,
+                                 (what & HV_SAMPLE_CPU) ? (uint32_t)d->nvcpus : 0);
+        if (!sd)
+            return HV_FAIL;
+        sd->state = d->paused ? SNAP_PAUSED : SNAP_RUNNING;
+        if (what & HV_SAMPLE_CPU) {
+            struct snap_vcpu *sv = snapshot_vcpus_mut(snap, sd);
+            for (int k = 0; k < d->nvcpus; k++) {
+                sv[k].time_ns = d->v[k].time_ns;
+                sv[k].wait_ns = d->v[k].wait_ns;
+                sv[k].pin = d->v[k].pin;
+                sv[k].flags = f->wait_ok ? SNAP_VCPU_WAIT : 0;
+            }
+        }
+        if (what & HV_SAMPLE_MEM) {
+            struct snap_mem *m = &sd->mem;
+            m->actual_kib = d->actual_kib;
+            m->max_kib = d->max_kib;
+            m->rss_kib = d->touched_kib;
+            m->flags = SNAP_MEM_BALLOON | SNAP_MEM_RSS;
+            if (d->stats_on && f->now - d->stats_since >= d->stats_period) {
+                double n = floor((f->now - d->stats_since) / d->stats_period);
+                m->unused_kib = d->actual_kib - d->used_kib;
+                m->available_kib = d->actual_kib;
+                m->usable_kib = m->unused_kib;
+                m->last_update = (uint64_t)(d->stats_since + n * d->stats_period);
+                m->flags |= SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE |
+                            SNAP_MEM_UPDATE;
+            }
+            if (f->hook)
+                f->hook(f->hook_arg, i, f->now - 1000.0, m);
+        }
+    }
+    if (what & HV_SAMPLE_MEM)
+        snapshot_set_host_memory(snap, f->ram_kib, fake_host_free_kib(f));
+    return HV_OK;
+}
+
+static int fake_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
+                             const unsigned char *map, size_t maplen)
+{
+    struct fake_host *f = hv_priv(hv);
+    struct fdom *d;
+    int id = -1, rc;
+
+    if (f->down)
+        return HV_CONN;
+    f->calls[FAKE_OP_PIN]++;
+    hv_count_calls(hv, 1);
+    d = dom_by_uuid(f, uuid, &id);
+    if (!d)
+        return HV_GONE;
+    rc = injected(f, FAKE_OP_PIN, id);
+    if (rc != HV_OK)
+        return rc;
+    if (vcpu >= (uint32_t)d->nvcpus || maplen == 0)
+        return HV_FAIL;
+    memset(d->v[vcpu].map, 0, f->maplen);
+    memcpy(d->v[vcpu].map, map, maplen < f->maplen ? maplen : f->maplen);
+    set_map_pin(f, &d->v[vcpu]);
+    return HV_OK;
+}
+
+static int fake_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
+                             unsigned char *map, size_t maplen)
+{
+    struct fake_host *f = hv_priv(hv);
+    int id;
+    struct fdom *d = dom_by_uuid(f, uuid, &id);
+
+    if (!d || vcpu >= (uint32_t)d->nvcpus)
+        return HV_GONE;
+    memset(map, 0, maplen);
+    memcpy(map, d->v[vcpu].map, maplen < f->maplen ? maplen : f->maplen);
+    return HV_OK;
+}
+
+static int fake_set_memory_op(struct hv *hv, const unsigned char *uuid, uint64_t kib)
+{
+    struct fake_host *f = hv_priv(hv);
+    struct fdom *d;
+    int id = -1, rc;
+
+    if (f->down)
+        return HV_CONN;
+    f->calls[FAKE_OP_SETMEM]++;
+    hv_count_calls(hv, 1);
+    d = dom_by_uuid(f, uuid, &id);
+    if (!d)
+        return HV_GONE;
+    rc = injected(f, FAKE_OP_SETMEM, id);
+    if (rc != HV_OK)
+        return rc;
+    if (kib > d->max_kib)
+        return HV_FAIL; /* as libvirt: cannot exceed the maximum */
+    d->target_kib = kib;
+    return HV_OK;
+}
+
+static int fake_enable_memstats(struct hv *hv, const unsigned char *uuid, int period_s)
+{
+    struct fake_host *f = hv_priv(hv);
+    struct fdom *d;
+    int id = -1, rc;
+
+    if (f->down)
+        return HV_CONN;
+    f->calls[FAKE_OP_MEMSTATS]++;
+    hv_count_calls(hv, 1);
+    d = dom_by_uuid(f, uuid, &id);
+    if (!d)
+        return HV_GONE;
+    rc = injected(f, FAKE_OP_MEMSTATS, id);
+    if (rc != HV_OK)
+        return rc;
+    if (!d->stats_on) {
+        d->stats_on = true;
+        d->stats_since = f->now;
+    }
+    d->stats_period = period_s > 0 ? period_s : 1;
+    return HV_OK;
+}
+
+static int fake_reconnect(struct hv *hv)
+{
+    struct fake_host *f = hv_priv(hv);
+    return f->down ? HV_CONN : HV_OK;
+}
+
+static const struct hv_ops fake_ops = {
+        .name = "fake",
+        .sample = fake_sample,
+        .set_affinity = fake_set_affinity,
+        .get_affinity = fake_get_affinity,
+        .set_memory = fake_set_memory_op,
+        .enable_memstats = fake_enable_memstats,
+        .reconnect = fake_reconnect,
+        .close = NULL,
+};

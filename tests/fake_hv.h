@@ -1,0 +1,118 @@
+/* A deterministic simulated host behind the hv ops table: pCPUs with fair-share contention,
+ * guests with scripted CPU demand and memory use, a balloon that moves over time. */
+#ifndef VMB_FAKE_HV_H
+#define VMB_FAKE_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "snapshot.h"
+
+#define FAKE_MIB 1024ull /* KiB in a MiB */
+
+struct fake_host;
+
+/* A vCPU's scripted demand: ON for on_s seconds, then OFF for off_s seconds, repeating;
+ * off_s == 0 means constant ON. Before change_at (when > 0) the demand is `before`. */
+struct fake_cpu_load {
+    double on, off;     /* demand as a fraction of one pCPU */
+    double on_s, off_s; /* phase lengths in seconds */
+    double change_at;   /* simulated time (s since creation) at which `on/off` start; 0: always */
+    double before;      /* demand before change_at */
+};
+
+/* A guest's scripted memory use (KiB), like the lab's load generator. */
+struct fake_mem_load {
+    uint64_t base_kib;    /* what the guest OS itself uses */
+    double delay_s;       /* idle this long first */
+    double rate_kib_s;    /* growth rate; 0: idle */
+    uint64_t cap_kib;     /* grow up to base + cap */
+    double hold_s;        /* then hold this long (< 0: forever) */
+    bool repeat;          /* then free all and start over (else free all and idle) */
+};
+
+/* Which hv call a fault is injected into. */
+enum fake_op { FAKE_OP_SAMPLE, FAKE_OP_PIN, FAKE_OP_SETMEM, FAKE_OP_MEMSTATS, FAKE_OP_COUNT };
+
+/* Called on each domain's memory sample before it is returned; may corrupt it (hostile guests). */
+typedef void (*fake_stats_hook)(void *arg, int dom, double now_s, struct snap_mem *mem);
+
+/* Creates a host with NPCPUS pCPUs and RAM_KIB of memory of which OTHER_KIB is used by the host
+ * itself. Returns NULL when out of memory. Free with fake_destroy(). */
+struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib);
+
+/* Frees F and its hv handle; accepts NULL. */
+void fake_destroy(struct fake_host *f);
+
+/* The hv handle of F (owned by F: do not hv_destroy it). */
+struct hv *fake_hv(struct fake_host *f);
+
+/* Adds a running domain; returns its id (>= 0) or -1. UUIDs derive from the id. */
+int fake_add_domain(struct fake_host *f, const char *name, int nvcpus);
+
+/* Removes (destroys) domain DOM. */
+void fake_remove_domain(struct fake_host *f, int dom);
+
+/* Pauses or resumes domain DOM. */
+void fake_set_paused(struct fake_host *f, int dom, bool paused);
+
+/* Changes the number of vCPUs of DOM (hot-plug); new vCPUs float and are idle. */
+void fake_set_nvcpus(struct fake_host *f, int dom, int nvcpus);
+
+/* Sets the demand script of a vCPU / of every vCPU of a domain. */
+void fake_set_load(struct fake_host *f, int dom, int vcpu, const struct fake_cpu_load *load);
+void fake_set_demand(struct fake_host *f, int dom, int vcpu, double demand);
+
+/* Pins a vCPU to PCPU, or lets it float over all pCPUs (PCPU -1), without counting a call. */
+void fake_pin(struct fake_host *f, int dom, int vcpu, int pcpu);
+
+/* Sets the background (non-guest) load of pCPU P. */
+void fake_set_background(struct fake_host *f, int p, double load);
+
+/* Whether vCPU wait times are reported (default true). */
+void fake_set_wait_supported(struct fake_host *f, bool on);
+
+/* Adds deterministic noise of +/- AMPLITUDE to every demand (seeded). */
+void fake_set_noise(struct fake_host *f, double amplitude, uint64_t seed);
+
+/* Memory: maximum and current (balloon) size of DOM, its load script, and whether the guest
+ * already reports balloon statistics (else only after hv_enable_memstats()). */
+void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t current_kib);
+void fake_set_mem_load(struct fake_host *f, int dom, const struct fake_mem_load *load);
+void fake_set_stats(struct fake_host *f, int dom, bool enabled);
+
+/* Balloon speed in KiB per second (default 1 GiB/s). */
+void fake_set_balloon_rate(struct fake_host *f, double kib_s);
+
+/* Installs a hook that may rewrite every memory sample (NULL removes it). */
+void fake_set_stats_hook(struct fake_host *f, fake_stats_hook hook, void *arg);
+
+/* Simulates SECONDS of time. */
+void fake_advance(struct fake_host *f, double seconds);
+
+/* Makes the next N calls of OP (for domain DOM, or any domain when -1) return STATUS. */
+void fake_inject(struct fake_host *f, enum fake_op op, int dom, int status, int n);
+
+/* Takes the hypervisor connection down (calls return HV_CONN) or back up. */
+void fake_set_down(struct fake_host *f, bool down);
+
+/* Observations. */
+double fake_now(const struct fake_host *f);
+int fake_npcpus(const struct fake_host *f);
+int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu);
+double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu);    /* last advance */
+double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu); /* last advance */
+double fake_pcpu_busy(const struct fake_host *f, int p);               /* last advance */
+unsigned long fake_calls(const struct fake_host *f, enum fake_op op);
+uint64_t fake_actual_kib(const struct fake_host *f, int dom);
+uint64_t fake_target_kib(const struct fake_host *f, int dom);
+uint64_t fake_used_kib(const struct fake_host *f, int dom);
+uint64_t fake_max_kib(const struct fake_host *f, int dom);
+uint64_t fake_host_free_kib(const struct fake_host *f);
+uint64_t fake_host_ram_kib(const struct fake_host *f);
+unsigned fake_oom_kills(const struct fake_host *f, int dom);
+bool fake_wants_more(const struct fake_host *f, int dom); /* its workload is short of memory */
+
+#endif

@@ -1,0 +1,203 @@
+"""Lab guests: generate domain XML, start transient guests, wait for boot, tear down.
+
+Every guest is named vmlab-N and carries its owner's PID in <description>, so a
+guest left behind by a killed run is recognised (its owner is gone) and
+destroyed, while a guest of a live run, or any other domain, is never touched.
+"""
+import os
+import re
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+import libvirt
+
+libvirt.registerErrorHandler(lambda *_: None, None)
+
+URI = os.environ.get("LAB_URI", "qemu:///system")
+PREFIX = "vmlab-"
+CACHE = os.environ.get("LAB_CACHE", "/var/cache/vmbalance-lab")
+OWNER_RE = re.compile(r"vmbalance lab, owner pid (\d+)")
+
+
+@dataclass
+class Guest:
+    """One lab guest: its workload (loadgen arguments) and placement."""
+    name: str
+    load: str = "idle"          # loadgen arguments, e.g. "cpu --duty 100"
+    delay: float = 0            # seconds before the workload starts
+    pin: str | None = None      # initial vCPU 0 pinning (cpuset), None = unpinned
+    memory_mib: int = 2048      # maximum
+    current_mib: int = 512      # balloon size at start
+
+
+def die(msg):
+    print(f"lab: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def domain_type():
+    t = os.environ.get("LAB_DOMAIN_TYPE", "qemu")
+    if t not in ("qemu", "kvm"):
+        die(f"LAB_DOMAIN_TYPE must be 'qemu' or 'kvm', not '{t}'.")
+    return t
+
+
+def domain_xml(g, console_log, dtype="qemu"):
+    kernel, initrd = os.path.join(CACHE, "vmlinuz"), os.path.join(CACHE, "initrd.gz")
+    cmdline = (f"console=ttyS0 quiet panic=-1 lab.load={','.join(g.load.split())}"
+               f" lab.delay={g.delay:g}")
+    pin = f"<cputune><vcpupin vcpu='0' cpuset='{g.pin}'/></cputune>" if g.pin else ""
+    tcg = "<tcg><tb-cache unit='MiB'>32</tb-cache></tcg>" if dtype == "qemu" else ""
+    return f"""<domain type='{dtype}'>
+  <name>{g.name}</name>
+  <description>vmbalance lab, owner pid {os.getpid()}</description>
+  <memory unit='MiB'>{g.memory_mib}</memory>
+  <currentMemory unit='MiB'>{g.current_mib}</currentMemory>
+  <vcpu>1</vcpu>
+  {pin}
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{escape(kernel)}</kernel>
+    <initrd>{escape(initrd)}</initrd>
+    <cmdline>{escape(cmdline)}</cmdline>
+  </os>
+  <features><acpi/>{tcg}</features>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <controller type='usb' model='none'/>
+    <serial type='file'><source path='{escape(console_log)}'/><target port='0'/></serial>
+    <console type='file'><source path='{escape(console_log)}'/><target type='serial' port='0'/></console>
+    <memballoon model='virtio'><stats period='1'/></memballoon>
+  </devices>
+</domain>
+"""
+
+
+def owner_alive(dom):
+    """True if dom is a lab guest whose owner process still runs (or unknown)."""
+    try:
+        m = OWNER_RE.search(dom.XMLDesc(0))
+    except libvirt.libvirtError:
+        return False
+    if not m:
+        return True  # not made by this lab version: leave it alone
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def reap_stale(conn, quiet=False):
+    """Destroy lab guests left behind by runs that no longer exist."""
+    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+        if dom.name().startswith(PREFIX) and not owner_alive(dom):
+            if not quiet:
+                print(f"lab: destroying '{dom.name()}' left by an earlier run")
+            try:
+                dom.destroy()
+            except libvirt.libvirtError:
+                pass
+
+
+class Lab:
+    """Starts guests and guarantees they are destroyed (use as a context manager)."""
+
+    def __init__(self, rundir, conn=None):
+        self.rundir = rundir
+        self.conn = conn or libvirt.open(URI)
+        self.started = []
+        self.dtype = domain_type()
+
+    def console_log(self, name):
+        return os.path.join(self.rundir, f"{name}.console.log")
+
+    def start(self, guests):
+        reap_stale(self.conn)
+        for dom in self.conn.listAllDomains(0):
+            if dom.name() in {g.name for g in guests}:
+                die(f"domain '{dom.name()}' already exists (another lab run?).")
+        for f in ("vmlinuz", "initrd.gz"):
+            if not os.path.exists(os.path.join(CACHE, f)):
+                die(f"'{CACHE}/{f}' is missing (run tests/lab/build-image.sh).")
+        os.makedirs(self.rundir, exist_ok=True)
+        for g in guests:
+            log = self.console_log(g.name)
+            if os.path.exists(log):
+                os.unlink(log)
+            self.conn.createXML(domain_xml(g, log, self.dtype), 0)
+            self.started.append(g.name)
+
+    def ready(self, name):
+        """True once the guest's init printed its ready line (balloon settled)."""
+        try:
+            with open(self.console_log(name), encoding="utf-8", errors="replace") as f:
+                return "lab: ready" in f.read()
+        except FileNotFoundError:
+            return False
+
+    def wait_booted(self, timeout=180):
+        """Wait until every guest is ready and reports balloon.unused; return seconds."""
+        t0 = time.monotonic()
+        pending = set(self.started)
+        while pending:
+            for dom, st in self.conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BALLOON):
+                if dom.name() in pending and "balloon.unused" in st and self.ready(dom.name()):
+                    pending.discard(dom.name())
+            alive = {d.name() for d in self.conn.listAllDomains(
+                libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
+            if pending - alive:
+                die(f"guest(s) {', '.join(sorted(pending - alive))} died while booting"
+                    f" (see {self.rundir}).")
+            if time.monotonic() - t0 > timeout:
+                die(f"guest(s) {', '.join(sorted(pending))} not booted after {timeout} s"
+                    f" (see {self.rundir}).")
+            if pending:
+                time.sleep(0.5)
+        return time.monotonic() - t0
+
+    def teardown(self):
+        """Destroy every guest this Lab started (in parallel: each takes ~1.5 s)."""
+        def destroy(name):
+            try:
+                self.conn.lookupByName(name).destroy()
+            except libvirt.libvirtError:
+                pass  # already gone
+        stop = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # a 2nd Ctrl-C must not leak guests
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(destroy, self.started))
+            self.started = []
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.teardown()
+        return False
+
+
+def cleanup_main():
+    """`python3 lab.py cleanup`: destroy lab guests whose owner is gone."""
+    reap_stale(libvirt.open(URI))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["cleanup"]:
+        die("usage: lab.py cleanup")
+    cleanup_main()

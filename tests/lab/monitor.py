@@ -1,0 +1,259 @@
+"""Lab monitor: per-period samples of lab guests over the libvirt API, to CSV.
+
+Per pCPU usage is the vCPU run time (vcpu.N.time) of the period attributed to
+the pCPU the vCPU is pinned to. A vCPU allowed on several pCPUs (unpinned) is
+attributed to the pCPU it is running on at the end of the period (vcpus()):
+a point sample, exact once every vCPU is pinned to one pCPU. The host's own
+per-CPU busy time (/proc/stat) is recorded beside it as host_cpuN.
+
+Standalone: /usr/bin/python3 monitor.py [--period S] [--count N] [--csv FILE]
+            [--console-dir DIR] [--prefix vmlab-]
+"""
+import argparse
+import csv
+import os
+import re
+import statistics
+import sys
+import time
+
+import libvirt
+
+libvirt.registerErrorHandler(lambda *_: None, None)
+
+OOM_KILLED = re.compile(r"Out of memory: Killed process")
+OOM_KILL = re.compile(r"oom-kill:")
+PUFF = re.compile(r"Out of puff")
+STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU
+         | libvirt.VIR_DOMAIN_STATS_BALLOON)
+
+
+def cpulist(bits):
+    """(True, False, True) -> '0,2'; contiguous runs as 'a-b'."""
+    cpus = [i for i, b in enumerate(bits) if b]
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def host_mem_available_mib():
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def host_cpu_jiffies(ncpus):
+    """Per-CPU (busy, total) jiffies from /proc/stat."""
+    out = [(0, 0)] * ncpus
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            m = re.match(r"cpu(\d+) (.*)", line)
+            if m and int(m.group(1)) < ncpus:
+                v = [int(x) for x in m.group(2).split()]
+                idle = v[3] + v[4]
+                out[int(m.group(1))] = (sum(v[:8]) - idle, sum(v[:8]))
+    return out
+
+
+class Console:
+    """Counts OOM kills and balloon 'Out of puff' lines in a guest console log."""
+
+    def __init__(self, path):
+        self.path, self.pos, self.buf = path, 0, ""
+        self.killed = self.oomkill = self.puff = 0
+
+    def poll(self):
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                f.seek(self.pos)
+                data = f.read()
+                self.pos = f.tell()
+        except FileNotFoundError:
+            return
+        lines = (self.buf + data).split("\n")
+        self.buf = lines.pop()
+        for line in lines:
+            self.killed += bool(OOM_KILLED.search(line))
+            self.oomkill += bool(OOM_KILL.search(line))
+            self.puff += bool(PUFF.search(line))
+
+    @property
+    def ooms(self):
+        return max(self.killed, self.oomkill)
+
+
+class Monitor:
+    """Samples the named guests; each sample() returns one CSV row (a dict)."""
+
+    def __init__(self, conn, names, console_dir=None):
+        self.conn, self.names = conn, list(names)
+        self.ncpus = conn.getCPUMap()[0]
+        self.consoles = {n: Console(os.path.join(console_dir, f"{n}.console.log"))
+                         for n in self.names} if console_dir else {}
+        self.nvcpus = {}
+        self.prev = None
+        self.t0 = time.monotonic()
+        self.period = 0
+        first = self.raw()
+        self.nvcpus = {n: len(g["time"]) for n, g in first["guests"].items()}
+        self.prev = first
+
+    def raw(self):
+        """One raw snapshot: cumulative times, pins, balloon, host."""
+        snap = {"t": time.monotonic() - self.t0, "guests": {},
+                "host_avail": host_mem_available_mib(),
+                "host_cpu": host_cpu_jiffies(self.ncpus)}
+        for dom, st in self.conn.getAllDomainStats(STATS):
+            name = dom.name()
+            if name not in self.names:
+                continue
+            g = {"state": st.get("state.state", 0), "time": [], "pin": [], "cur": []}
+            for i in range(st.get("vcpu.current", 0)):
+                g["time"].append(st.get(f"vcpu.{i}.time", 0))
+            try:
+                pins = dom.vcpuPinInfo(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+                info, _ = dom.vcpus()
+            except libvirt.libvirtError:
+                continue  # vanished between the calls
+            g["pin"] = [cpulist(p[:self.ncpus]) for p in pins]
+            g["cur"] = [v[3] for v in info]
+            for k in ("current", "unused", "available", "usable"):
+                g[k] = st.get(f"balloon.{k}", 0) // 1024
+            snap["guests"][name] = g
+        for c in self.consoles.values():
+            c.poll()
+        return snap
+
+    def columns(self):
+        cols = ["period", "t", "host_avail_mib"]
+        cols += [f"pcpu{j}" for j in range(self.ncpus)] + ["pcpu_sd"]
+        cols += [f"host_cpu{j}" for j in range(self.ncpus)] + ["pin_changes"]
+        for n in self.names:
+            p = n.replace("-", "_")
+            for i in range(self.nvcpus.get(n, 1)):
+                cols += [f"{p}_vcpu{i}", f"{p}_pin{i}", f"{p}_cur{i}"]
+            cols += [f"{p}_{k}" for k in ("actual", "unused", "available", "usable",
+                                          "oom", "puff", "up")]
+        return cols
+
+    def sample(self):
+        """Take a snapshot and derive this period's row against the previous one."""
+        prev, now = self.prev, self.raw()
+        self.prev = now
+        self.period += 1
+        dt = max(now["t"] - prev["t"], 1e-6)
+        row = {"period": self.period, "t": round(now["t"], 2),
+               "host_avail_mib": now["host_avail"]}
+        pcpu = [0.0] * self.ncpus
+        changes = 0
+        for n in self.names:
+            p = n.replace("-", "_")
+            g, pg = now["guests"].get(n), prev["guests"].get(n)
+            row[f"{p}_up"] = int(g is not None)
+            if g is None:
+                continue
+            for i, tm in enumerate(g["time"]):
+                old = pg["time"][i] if pg and i < len(pg["time"]) else tm
+                use = max(tm - old, 0) / 1e9 / dt * 100
+                pin = g["pin"][i] if i < len(g["pin"]) else ""
+                cur = g["cur"][i] if i < len(g["cur"]) else 0
+                if pg and i < len(pg["pin"]) and pg["pin"][i] != pin:
+                    changes += 1
+                cpus = pin.split(",") if pin else []
+                target = int(pin) if pin.isdigit() else cur
+                if 0 <= target < self.ncpus and cpus:
+                    pcpu[target] += use
+                row.update({f"{p}_vcpu{i}": round(use, 1), f"{p}_pin{i}": pin,
+                            f"{p}_cur{i}": cur})
+            row.update({f"{p}_actual": g["current"], f"{p}_unused": g["unused"],
+                        f"{p}_available": g["available"], f"{p}_usable": g["usable"]})
+            c = self.consoles.get(n)
+            row.update({f"{p}_oom": c.ooms if c else 0, f"{p}_puff": c.puff if c else 0})
+        for j in range(self.ncpus):
+            row[f"pcpu{j}"] = round(pcpu[j], 1)
+            (b1, t1), (b0, t0) = now["host_cpu"][j], prev["host_cpu"][j]
+            row[f"host_cpu{j}"] = round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
+        row["pcpu_sd"] = round(statistics.pstdev(pcpu), 2)
+        row["pin_changes"] = changes
+        return row
+
+    def line(self, row):
+        """One human line per period."""
+        pc = " ".join(f"{row[f'pcpu{j}']:5.1f}" for j in range(self.ncpus))
+        out = [f"p{row['period']:3d} {row['t']:6.1f}s pCPU% {pc} sd {row['pcpu_sd']:5.1f}"
+               f" chg {row['pin_changes']} host {row['host_avail_mib']} MiB |"]
+        for n in self.names:
+            p = n.replace("-", "_")
+            if not row.get(f"{p}_up"):
+                out.append(f"{n[len('vmlab-'):]}:down")
+                continue
+            v = "/".join(f"{row.get(f'{p}_vcpu{i}', 0):.0f}@{row.get(f'{p}_pin{i}', '')}"
+                         for i in range(self.nvcpus.get(n, 1)))
+            oom = f" OOM{row[f'{p}_oom']}" if row[f"{p}_oom"] else ""
+            out.append(f"{n[len('vmlab-'):]}:{v} {row[f'{p}_actual']}/{row[f'{p}_unused']}{oom}")
+        return " ".join(out)
+
+
+class CsvLog:
+    """Writes rows to a CSV file, flushed after every row."""
+
+    def __init__(self, path, columns):
+        self.f = open(path, "w", newline="", encoding="ascii")  # pylint: disable=consider-using-with
+        self.w = csv.DictWriter(self.f, fieldnames=columns, restval="")
+        self.w.writeheader()
+
+    def write(self, row):
+        self.w.writerow(row)
+        self.f.flush()
+
+    def close(self):
+        self.f.close()
+
+
+def sleep_until(deadline):
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Sample lab guests every PERIOD seconds.")
+    ap.add_argument("--period", type=float, default=2.0)
+    ap.add_argument("--count", type=int, default=0, help="periods to sample (0: until Ctrl-C)")
+    ap.add_argument("--csv", help="write every sample to this CSV file")
+    ap.add_argument("--console-dir", help="directory of the guests' NAME.console.log")
+    ap.add_argument("--prefix", default="vmlab-")
+    ap.add_argument("--uri", default=os.environ.get("LAB_URI", "qemu:///system"))
+    a = ap.parse_args()
+    conn = libvirt.open(a.uri)
+    names = sorted((d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+                    if d.name().startswith(a.prefix)), key=lambda s: (len(s), s))
+    if not names:
+        sys.exit(f"monitor: no active domain named '{a.prefix}*'.")
+    mon = Monitor(conn, names, a.console_dir)
+    log = CsvLog(a.csv, mon.columns()) if a.csv else None
+    deadline = time.monotonic()
+    try:
+        while a.count <= 0 or mon.period < a.count:
+            deadline += a.period
+            sleep_until(deadline)
+            row = mon.sample()
+            print(mon.line(row), flush=True)
+            if log:
+                log.write(row)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if log:
+            log.close()
+
+
+if __name__ == "__main__":
+    main()

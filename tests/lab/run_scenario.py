@@ -1,0 +1,226 @@
+"""Run one lab scenario: boot its guests, run the tool under test with the monitor
+alongside, tear everything down, judge, and write samples.csv, summary.json and
+plots into the output directory.
+
+Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
+       /usr/bin/python3 run_scenario.py --evaluate DIR   (judge a run again)
+       /usr/bin/python3 run_scenario.py --table DIR...   (table of runs)
+       /usr/bin/python3 run_scenario.py --list
+Environment: LAB_TOOL=auto|none (auto: the repo's bin/), LAB_BIN, LAB_TOOL_ARGS,
+LAB_PERIOD, LAB_PERIODS, LAB_OUT (parent of the per-scenario directory),
+LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI.
+"""
+import argparse
+import csv
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import libvirt
+
+import lab
+import monitor
+import report
+from scenarios import FLOOR, HOST_RESERVE_BELOW_NOW, MIN_UNUSED, SCENARIOS, judge
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TOOLS = {"cpu": "vcpu_scheduler", "mem": "memory_coordinator"}
+RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.dat",
+             "cpu.png", "mem.png")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def tool_command(sc, cfg):
+    """The tool's command line, or None for LAB_TOOL=none."""
+    mode = os.environ.get("LAB_TOOL", "auto")
+    if mode == "none":
+        return None
+    if mode != "auto":
+        lab.die(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
+    path = os.path.join(os.environ.get("LAB_BIN", os.path.join(REPO, "bin")), TOOLS[sc.kind])
+    if not os.access(path, os.X_OK):
+        lab.die(f"'{path}' not found (run make, or set LAB_TOOL=none).")
+    cmd = [path, "--connect", lab.URI, "--domains", f"{lab.PREFIX}*"]
+    if sc.kind == "mem":
+        cmd += ["--guest-floor", f"{FLOOR}M", "--min-unused", f"{MIN_UNUSED}M"]
+        if cfg.get("host_reserve_mib"):
+            cmd += ["--host-reserve", f"{cfg['host_reserve_mib']}M"]
+    cmd += shlex.split(os.environ.get("LAB_TOOL_ARGS", ""))
+    return cmd + [f"{cfg['period']:g}"]
+
+
+def pump(stream, log, show):
+    """Copy the tool's output to tool.log, and to the screen if show."""
+    for line in stream:
+        log.write(line)
+        log.flush()
+        if show:
+            print(f"      tool| {line.rstrip()}", flush=True)
+
+
+def stop_tool(proc):
+    """SIGTERM the tool; return an error string if it did not stop cleanly."""
+    if proc.poll() is not None:
+        return f"tool exited early with status {proc.returncode}"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return "tool did not stop within 10 s of SIGTERM"
+    return None if rc == 0 else f"tool exited with status {rc} on SIGTERM"
+
+
+def read_rows(path):
+    """samples.csv back as dicts of numbers (pin columns stay strings)."""
+    rows = []
+    with open(path, encoding="ascii") as f:
+        for r in csv.DictReader(f):
+            row = {}
+            for k, v in r.items():
+                try:
+                    row[k] = float(v) if "." in v else int(v)
+                except ValueError:
+                    row[k] = v
+            rows.append(row)
+    return rows
+
+
+def finish(outdir, sc, cfg):
+    """Judge the run in outdir, write summary.json and the plot; return the summary."""
+    rows = read_rows(os.path.join(outdir, "samples.csv"))
+    verdict, reasons, figures = judge(sc, rows, cfg)
+    summary = {"scenario": sc.name, "about": sc.about, "verdict": verdict, "reasons": reasons,
+               "figures": figures, "periods": len(rows),
+               "boot_s": cfg.get("boot_s"), "run_s": cfg.get("run_s"), "config": cfg}
+    png = report.plot(outdir, sc, rows, cfg, summary)
+    summary["plot"] = png
+    with open(os.path.join(outdir, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def run(sc, args):
+    outdir = os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), sc.name)
+    os.makedirs(outdir, exist_ok=True)
+    for f in os.listdir(outdir):
+        if f in RUN_FILES or f.endswith(".console.log"):
+            os.unlink(os.path.join(outdir, f))
+    conn = libvirt.open(lab.URI)
+    ncpus = conn.getCPUMap()[0]
+    guests = sc.guests(ncpus)
+    cfg = {"scenario": sc.name, "period": args.period, "ncpus": ncpus,
+           "guests": [g.name for g in guests], "csv": os.path.join(outdir, "samples.csv"),
+           "domain_type": lab.domain_type(),
+           "duty": {g.name: int(g.load.split()[-1]) for g in guests if g.load.startswith("cpu")},
+           "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests}}
+    tool_cmd = tool_command(sc, cfg)   # fail early if the tool is missing
+    cfg["tool_name"] = TOOLS[sc.kind] if tool_cmd else "no tool"
+    print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
+          f" {args.periods} periods of {args.period:g} s -> {outdir}", flush=True)
+    proc = None
+    t0 = time.monotonic()
+    with lab.Lab(outdir, conn) as L:
+        try:
+            L.start(guests)
+            cfg["boot_s"] = round(L.wait_booted(), 1)
+            print(f"   guests booted in {cfg['boot_s']} s", flush=True)
+            if sc.name == "mem-all-grow":
+                cfg["host_reserve_mib"] = monitor.host_mem_available_mib() - HOST_RESERVE_BELOW_NOW
+                print(f"   host reserve {cfg['host_reserve_mib']} MiB"
+                      f" (MemAvailable now - {HOST_RESERVE_BELOW_NOW} MiB)")
+            tool_cmd = tool_command(sc, cfg)
+            mon = monitor.Monitor(conn, cfg["guests"], outdir)
+            log = monitor.CsvLog(cfg["csv"], mon.columns())
+            if tool_cmd:
+                cfg["tool_cmd"] = tool_cmd
+                print(f"   {' '.join(shlex.quote(c) for c in tool_cmd)}", flush=True)
+                tlog = open(os.path.join(outdir, "tool.log"), "w",  # pylint: disable=consider-using-with
+                            encoding="utf-8")
+                proc = subprocess.Popen(tool_cmd, cwd=REPO, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+                threading.Thread(target=pump, args=(proc.stdout, tlog, not args.quiet_tool),
+                                 daemon=True).start()
+            t_run = time.monotonic()
+            deadline = t_run
+            for _ in range(args.periods):
+                deadline += args.period
+                monitor.sleep_until(deadline)
+                row = mon.sample()
+                log.write(row)
+                print("   " + mon.line(row), flush=True)
+                if proc and proc.poll() is not None:
+                    break
+            log.close()
+            cfg["run_s"] = round(time.monotonic() - t_run, 1)
+            if proc:
+                cfg["tool_error"] = stop_tool(proc)
+                proc = None
+        finally:
+            if proc:
+                stop_tool(proc)
+    print(f"   guests destroyed; {time.monotonic() - t0:.0f} s in all", flush=True)
+    summary = finish(outdir, sc, cfg)
+    print(f"== {sc.name}: {summary['verdict'].upper()}"
+          + "".join(f"\n   - {r}" for r in summary["reasons"]))
+    if summary.get("plot"):
+        print(f"   plot: {summary['plot']}")
+    return summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Run one lab scenario.")
+    ap.add_argument("name", nargs="*")
+    ap.add_argument("--period", type=float, default=float(os.environ.get("LAB_PERIOD", "2")))
+    ap.add_argument("--periods", type=int, default=int(os.environ.get("LAB_PERIODS", "0")),
+                    help="periods to run (default: the scenario's)")
+    ap.add_argument("--quiet-tool", action="store_true", help="do not echo the tool's output")
+    ap.add_argument("--evaluate", action="store_true", help="judge the run in DIR again")
+    ap.add_argument("--table", action="store_true", help="print a table of runs in DIR...")
+    ap.add_argument("--list", action="store_true", help="list the scenarios")
+    args = ap.parse_args()
+    if args.list:
+        for s in SCENARIOS.values():
+            print(f"{s.name:15} {s.kind}  {s.periods} periods  {s.about}")
+        return 0
+    if args.table:
+        report.table_main([os.path.join(d, "summary.json") for d in args.name])
+        return 0
+    if args.evaluate:
+        for d in args.name:
+            with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
+                cfg = json.load(f)["config"]
+            s = finish(d, SCENARIOS[cfg["scenario"]], cfg)
+            report.print_table([s])
+        return 0
+    if len(args.name) != 1 or args.name[0] not in SCENARIOS:
+        lab.die(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
+    sc = SCENARIOS[args.name[0]]
+    args.periods = args.periods or sc.periods
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        summary = run(sc, args)
+    except Interrupted as e:
+        print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
+        return 130
+    return 0 if summary["verdict"] == "pass" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

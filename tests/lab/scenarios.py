@@ -1,0 +1,209 @@
+"""Lab scenarios: which guests run what, and the verdict on a run's samples.
+
+Verdicts are pure functions of the samples (rows of samples.csv) and the run's
+config, so a run can be judged again offline (run_scenario.py --evaluate DIR).
+"""
+from dataclasses import dataclass, field
+
+from lab import Guest
+
+FLOOR = 200        # MiB, --guest-floor given to the coordinator
+MIN_UNUSED = 100   # MiB, --min-unused given to the coordinator
+MAX_MIB = 2048     # every guest's <memory>
+START_MIB = 512    # every guest's <currentMemory>
+SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
+SETTLE_BY = 25     # CPU: periods allowed to reach balance
+FEED_BY = 50       # memory: periods allowed to reach a target
+HOST_RESERVE_BELOW_NOW = 3072   # mem-all-grow: reserve = MemAvailable - this
+RESERVE_SLACK = 128  # MiB the host may dip below its reserve (other host activity)
+NEAR = 100         # MiB: "reached" a memory target
+SHORT = 256        # MiB: memory counts as "available" above reserve + this
+
+
+@dataclass
+class Scenario:
+    name: str
+    kind: str                   # "cpu" or "mem"
+    about: str
+    periods: int
+    guests: object              # function(ncpus) -> [Guest]
+    expect_without_tool: str | None = None   # "pass"/"fail" when deterministic
+    caps: dict = field(default_factory=dict)  # guest -> workload MiB it grows to
+
+
+def cpu_guests(ncpus, pins, duties):
+    n = 2 * ncpus
+    return [Guest(f"vmlab-{i + 1}", f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
+
+
+def mem_guests(loads):
+    return [Guest(f"vmlab-{i + 1}", loads.get(i + 1, "idle")) for i in range(4)]
+
+
+SCENARIOS = {s.name: s for s in [
+    Scenario("cpu-balanced", "cpu", "2 busy guests pinned per pCPU: nothing to do", 40,
+             lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass"),
+    Scenario("cpu-all-on-one", "cpu", "all busy guests pinned to pCPU 0", 40,
+             lambda n: cpu_guests(n, lambda i: "0", lambda i: 100), "fail"),
+    Scenario("cpu-mixed", "cpu", "unpinned guests, alternately 100 % and 50 % busy", 40,
+             lambda n: cpu_guests(n, lambda i: None, lambda i: 100 if i % 2 == 0 else 50)),
+    Scenario("mem-one-grows", "mem", "guest 1 grows to 1700 MiB, the others idle", 60,
+             lambda n: mem_guests({1: "mem --rate 25 --cap 1700"}), "fail",
+             {"vmlab-1": 1700}),
+    Scenario("mem-all-grow", "mem", "all four grow to 1700 MiB; host reserve binds", 60,
+             lambda n: mem_guests({i: "mem --rate 25 --cap 1700" for i in range(1, 5)}), "fail",
+             {f"vmlab-{i}": 1700 for i in range(1, 5)}),
+    Scenario("mem-redirect", "mem", "guest 1 grows to 1200 MiB and frees it, guest 2 grows",
+             60, lambda n: mem_guests({1: "mem --rate 40 --cap 1200 --hold 10",
+                                       2: "mem --rate 8 --cap 1700"}), "fail",
+             {"vmlab-1": 1200, "vmlab-2": 1700}),
+]}
+
+
+def col(name, what):
+    return f"{name.replace('-', '_')}_{what}"
+
+
+def settle_period(rows):
+    """First period from which the std dev stays <= SD_OK to the end, else None."""
+    settle = None
+    for r in rows:
+        if r["pcpu_sd"] <= SD_OK:
+            settle = settle or r["period"]
+        else:
+            settle = None
+    return settle
+
+
+def mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def judge_cpu(sc, rows, cfg):
+    names = cfg["guests"]
+    reasons = []
+    settle = settle_period(rows)
+    changes = sum(r["pin_changes"] for r in rows)
+    after = sum(r["pin_changes"] for r in rows if settle and r["period"] > settle)
+    tail = rows[-10:]
+    usage = {n: mean(r.get(col(n, "vcpu0"), 0) for r in tail) for n in names}
+    groups = {}
+    for n, duty in cfg["duty"].items():
+        groups.setdefault(duty, []).append(usage[n])
+    fairness = min((min(u) / max(u) if max(u) > 0 else 1.0) for u in groups.values())
+    figures = {
+        "periods_to_balance": settle,
+        "pin_changes_total": changes,
+        "pin_changes_after_balance": after,
+        "final_sd": round(mean(r["pcpu_sd"] for r in rows[-5:]), 2),
+        "fairness": round(fairness, 2),
+        "vcpu_usage_last10": {n: round(u, 1) for n, u in usage.items()},
+    }
+    if sc.name == "cpu-balanced":
+        if changes:
+            reasons.append(f"{changes} pin change(s) where none was needed")
+    else:
+        if settle is None:
+            reasons.append(f"not balanced at the end (std dev {rows[-1]['pcpu_sd']} > {SD_OK})")
+        elif settle > SETTLE_BY:
+            reasons.append(f"balanced only from period {settle} (> {SETTLE_BY})")
+        if after:
+            reasons.append(f"{after} pin change(s) after balance")
+    return reasons, figures
+
+
+def judge_mem(sc, rows, cfg):
+    names = cfg["guests"]
+    reserve = cfg.get("host_reserve_mib") or 0
+    reasons = []
+    first = rows[0]
+    used0 = {n: first[col(n, "actual")] - first[col(n, "unused")] for n in names}
+    target_idle = {n: max(FLOOR, used0[n] + MIN_UNUSED) for n in names}
+    need = {n: min(MAX_MIB, sc.caps.get(n, 0) + used0[n] + MIN_UNUSED) for n in names}
+    up = [(r, n) for r in rows for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
+    starving = sum(1 for r, n in up if r[col(n, "unused")] < MIN_UNUSED)
+    oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
+    oom_avail = 0
+    for prev, r in zip(rows, rows[1:]):
+        for n in names:
+            if (r.get(col(n, "oom"), 0) > prev.get(col(n, "oom"), 0)
+                    and prev["host_avail_mib"] > reserve + SHORT
+                    and prev[col(n, "actual")] < MAX_MIB - NEAR):
+                oom_avail += 1
+    actual = {n: [r[col(n, "actual")] for r in rows if r.get(col(n, "actual"))] for n in names}
+    final = {n: a[-1] for n, a in actual.items()}
+    low_host = min(r["host_avail_mib"] for r in rows)
+    figures = {
+        "starving_periods": starving,
+        "oom_kills": oom_total,
+        "oom_kills_while_available": oom_avail,
+        "lowest_host_free_mib": low_host,
+        "host_reserve_mib": reserve or None,
+        "max_actual_mib": {n: max(a) for n, a in actual.items()},
+        "min_actual_mib": {n: min(a) for n, a in actual.items()},
+        "final_actual_mib": final,
+        "final_unused_mib": {n: rows[-1].get(col(n, "unused")) for n in names},
+        "need_mib": {n: need[n] for n in sc.caps},
+        "idle_target_mib": target_idle,
+    }
+    if oom_avail:
+        reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
+    for n in names:
+        if min(actual[n]) < FLOOR - 2:
+            reasons.append(f"{n} went below the floor ({min(actual[n])} < {FLOOR} MiB)")
+        if max(actual[n]) > MAX_MIB:
+            reasons.append(f"{n} went above its maximum ({max(actual[n])} MiB)")
+    if reserve and low_host < reserve - RESERVE_SLACK:
+        reasons.append(f"host free memory fell to {low_host} MiB, below the reserve"
+                       f" {reserve} MiB")
+
+    def reached(n, level, by):
+        """Period from which n's actual stays >= level, if by period `by`."""
+        p = None
+        for r in rows:
+            ok = r.get(col(n, "actual"), 0) >= level
+            p = (p or r["period"]) if ok else None
+        return p if p is not None and p <= by else None
+
+    def shrunk(n, start):
+        limit = target_idle[n] + 0.25 * (start - target_idle[n])
+        if final[n] > limit:
+            reasons.append(f"{n} not shrunk toward {target_idle[n]} MiB"
+                           f" (ends at {final[n]} > {limit:.0f} MiB)")
+
+    if sc.name == "mem-one-grows":
+        g = "vmlab-1"
+        p = reached(g, need[g] - NEAR, FEED_BY)
+        figures["periods_to_feed"] = p
+        if p is None:
+            reasons.append(f"{g} not fed to {need[g] - NEAR} MiB within {FEED_BY} periods"
+                           f" (ends at {final[g]} MiB)")
+        for n in names[1:]:
+            shrunk(n, START_MIB)
+    elif sc.name == "mem-all-grow":
+        fed = all(final[n] >= need[n] - NEAR for n in names)
+        if not fed and rows[-1]["host_avail_mib"] > reserve + 3 * SHORT:
+            reasons.append(f"guests short of memory while the host has"
+                           f" {rows[-1]['host_avail_mib']} MiB (reserve {reserve} MiB)")
+    elif sc.name == "mem-redirect":
+        g1, g2 = "vmlab-1", "vmlab-2"
+        peak = max(actual[g1])
+        if peak < need[g1] - NEAR:
+            reasons.append(f"{g1} not fed while growing (peak {peak} < {need[g1] - NEAR} MiB)")
+        shrunk(g1, peak)
+        if rows[-1].get(col(g2, "unused"), 0) < MIN_UNUSED / 2:
+            reasons.append(f"{g2} starving at the end"
+                           f" ({rows[-1].get(col(g2, 'unused'))} MiB unused)")
+        figures["moved_mib"] = {g1: final[g1] - peak, g2: final[g2] - actual[g2][0]}
+    return reasons, figures
+
+
+def judge(sc, rows, cfg):
+    """Return (verdict, reasons, figures) for a run."""
+    if not rows:
+        return "fail", ["no samples"], {}
+    reasons, figures = (judge_cpu if sc.kind == "cpu" else judge_mem)(sc, rows, cfg)
+    if cfg.get("tool_error"):
+        reasons.insert(0, cfg["tool_error"])
+    return ("fail" if reasons else "pass"), reasons, figures

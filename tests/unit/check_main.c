@@ -1,0 +1,25 @@
+/* Runs every Check suite; exits non-zero when any test fails. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "suites.h"
+
+int main(void)
+{
+    Suite *(*const suites[])(void) = {
+            cli_suite,     json_suite,      snapshot_suite,  usage_suite,
+            hv_suite,      loop_suite,      runner_suite,    fake_hv_suite,
+            placement_suite, scheduler_suite,
+    };
+    SRunner *sr = srunner_create(NULL);
+    int failed;
+
+    /* Policies log their decisions; keep test output to Check's summary. */
+    log_set_level(LOG_ERROR);
+    for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+        srunner_add_suite(sr, suites[i]());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

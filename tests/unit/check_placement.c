@@ -1,0 +1,232 @@
+/* Tests of the pure placement policy. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "placement.h"
+#include "suites.h"
+
+/* Plans for N vCPUs with demands D and pins P on NP pCPUs (threshold 5 points). */
+static void plan_for(struct placement_plan *out, int np, size_t n, const double *d, const int *p)
+{
+    struct placement_vcpu *v = calloc(n ? n : 1, sizeof(*v));
+    struct placement_input in = {.npcpus = np, .nvcpus = n, .vcpus = v, .threshold = 0.05};
+
+    for (size_t i = 0; i < n; i++) {
+        v[i].demand = d[i];
+        v[i].pin = p[i];
+    }
+    ck_assert_int_eq(placement_plan(&in, out), 0);
+    free(v);
+}
+
+static int count_on(const struct placement_plan *pl, size_t n, int cpu)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += pl->target[i] == cpu;
+    return c;
+}
+
+START_TEST(balanced_input_changes_nothing)
+{
+    const double d[] = {1, 1, 1, 1};
+    const int p[] = {0, 0, 1, 1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 4, d, p);
+    ck_assert(!pl.act);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pl.target[i], p[i]);
+    ck_assert_double_eq_tol(pl.spread_before, 0, 1e-12);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(all_on_one_spreads_with_fewest_moves)
+{
+    double d[8];
+    int p[8];
+    struct placement_plan pl;
+
+    for (int i = 0; i < 8; i++) {
+        d[i] = 1;
+        p[i] = 0;
+    }
+    plan_for(&pl, 4, 8, d, p);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 6);
+    ck_assert_uint_eq(pl.lower_bound, 6);
+    for (int c = 0; c < 4; c++)
+        ck_assert_int_eq(count_on(&pl, 8, c), 2);
+    ck_assert_double_eq_tol(pl.spread_after, 0, 1e-12);
+    ck_assert_double_eq_tol(pl.spread_before, sqrt(12.0), 1e-9); /* loads 8,0,0,0 */
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(three_plus_one_becomes_two_plus_two)
+{
+    /* Both give 100 % usage on each pCPU; only 2+2 is fair. */
+    const double d[] = {1, 1, 1, 1};
+    const int p[] = {0, 0, 0, 1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 4, d, p);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(count_on(&pl, 4, 0), 2);
+    ck_assert_int_eq(pl.target[3], 1);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(floating_vcpus_get_pinned_idle_ones_stay)
+{
+    const double d[] = {1, 1, 0.5, 0.5, 0.001};
+    const int p[] = {-1, -1, -1, -1, -1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 5, d, p);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.must_place, 4);
+    ck_assert_uint_eq(pl.nmoves, 4);
+    ck_assert_int_eq(pl.target[4], -1);
+    ck_assert_int_ne(pl.target[0], pl.target[1]);
+    ck_assert_int_ne(pl.target[2], pl.target[3]);
+    ck_assert_double_eq_tol(pl.spread_after, 0, 1e-12);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(small_gains_are_not_worth_a_move)
+{
+    /* Loads 62 % and 50 % (spread 6 points > 5): the only move, of the 2 % vCPU, narrows the
+     * gap by just 4 points. */
+    const double d[] = {0.6, 0.02, 0.5};
+    const int p[] = {0, 0, 1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 3, d, p);
+    ck_assert(pl.spread_before > 0.05);
+    ck_assert(!pl.act);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(more_pcpus_than_load_is_left_alone)
+{
+    const double d[] = {1, 1, 1};
+    const int p[] = {0, 1, 2};
+    struct placement_plan pl;
+
+    plan_for(&pl, 4, 3, d, p);
+    ck_assert(!pl.act); /* spread is 43 points, but no plan does better */
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(unusable_pcpus_are_vacated)
+{
+    const double d[] = {0.5, 0.5, 0.0};
+    const int p[] = {1, 0, 1};
+    const unsigned char usable[] = {1, 0, 1};
+    struct placement_vcpu v[3];
+    struct placement_input in = {.npcpus = 3, .usable = usable, .nvcpus = 3, .vcpus = v,
+                                 .threshold = 0.05};
+    struct placement_plan pl;
+
+    for (int i = 0; i < 3; i++) {
+        v[i].demand = d[i];
+        v[i].pin = p[i];
+    }
+    ck_assert_int_eq(placement_plan(&in, &pl), 0);
+    ck_assert(pl.act);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ne(pl.target[i], 1);
+    ck_assert_int_ne(pl.target[0], pl.target[1]);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(background_load_is_avoided)
+{
+    const double d[] = {1, 1};
+    const int p[] = {-1, -1};
+    const double bg[] = {0.9, 0, 0};
+    struct placement_vcpu v[2] = {{1, -1}, {1, -1}};
+    struct placement_input in = {.npcpus = 3, .background = bg, .nvcpus = 2, .vcpus = v,
+                                 .threshold = 0.05};
+    struct placement_plan pl;
+
+    (void)d;
+    (void)p;
+    ck_assert_int_eq(placement_plan(&in, &pl), 0);
+    ck_assert_int_ne(pl.target[0], 0);
+    ck_assert_int_ne(pl.target[1], 0);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(hostile_numbers_and_empty_input)
+{
+    const double d[] = {NAN, -5, INFINITY, 7};
+    const int p[] = {0, 99, -7, 0};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 4, d, p);
+    for (int i = 0; i < 4; i++)
+        ck_assert(pl.target[i] >= -1 && pl.target[i] < 2);
+    ck_assert(isfinite(pl.spread_after));
+    placement_plan_free(&pl);
+    plan_for(&pl, 3, 0, NULL, NULL);
+    ck_assert(!pl.act);
+    placement_plan_free(&pl);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(large_random_host_improves_and_respects_bound)
+{
+    const size_t n = 10000;
+    const int np = 1024;
+    double *d = malloc(n * sizeof(double));
+    int *p = malloc(n * sizeof(int));
+    struct placement_plan pl;
+    unsigned seed = 12345;
+
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        d[i] = (double)((seed >> 16) % 1000) / 1000.0;
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (int)((seed >> 16) % (unsigned)np);
+    }
+    plan_for(&pl, np, n, d, p);
+    ck_assert(pl.act);
+    ck_assert_uint_ge(pl.nmoves, pl.lower_bound);
+    ck_assert(pl.spread_after < pl.spread_before / 4);
+    placement_plan_free(&pl);
+    free(d);
+    free(p);
+}
+END_TEST
+
+Suite *placement_suite(void)
+{
+    Suite *s = suite_create("placement");
+    TCase *t = tcase_create("plans");
+
+    tcase_add_test(t, balanced_input_changes_nothing);
+    tcase_add_test(t, all_on_one_spreads_with_fewest_moves);
+    tcase_add_test(t, three_plus_one_becomes_two_plus_two);
+    tcase_add_test(t, floating_vcpus_get_pinned_idle_ones_stay);
+    tcase_add_test(t, small_gains_are_not_worth_a_move);
+    tcase_add_test(t, more_pcpus_than_load_is_left_alone);
+    tcase_add_test(t, unusable_pcpus_are_vacated);
+    tcase_add_test(t, background_load_is_avoided);
+    tcase_add_test(t, hostile_numbers_and_empty_input);
+    tcase_add_test(t, large_random_host_improves_and_respects_bound);
+    suite_add_tcase(s, t);
+    return s;
+}

@@ -1,0 +1,544 @@
+/* Closed-loop tests: the real scheduler, through the real runner, against the fake host.
+ *
+ * Period 1 is the baseline sample; each later period first simulates one second with the pins
+ * as they are, then samples, decides and acts. "Balanced at period k" means the usage the fake
+ * host measured in the second before period k is balanced.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_hv.h"
+#include "runner.h"
+#include "scheduler.h"
+#include "suites.h"
+
+#define MAXP 200
+
+struct sim {
+    struct fake_host *f;
+    struct scheduler *s;
+    struct runner *r;
+    struct sched_config cfg;
+    int period;               /* periods run */
+    size_t moves[MAXP + 1];   /* pin changes decided in each period */
+    size_t bound[MAXP + 1];   /* their lower bound */
+    double sd[MAXP + 1];      /* measured pCPU usage std dev before each period, points */
+    size_t failed, gone;
+    int first_seen[64];       /* period each fake domain first appeared in a sample */
+    bool moved_new_domain;    /* a domain was moved in its first period */
+};
+
+static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+                unsigned long calls)
+{
+    struct sim *m = ctx;
+    struct sched_report rep;
+
+    ck_assert_int_eq(sched_period(m->s, hv, prev, cur, calls, &rep), 0);
+    for (size_t d = 0; d < snapshot_domain_count(cur); d++) {
+        const unsigned char *u = snapshot_domain(cur, d)->uuid;
+        int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
+        if (id < 64 && m->first_seen[id] == 0)
+            m->first_seen[id] = m->period + 1;
+    }
+    for (size_t i = 0; i < rep.nmoves; i++) {
+        const unsigned char *u = snapshot_domain(cur, rep.moves[i].domain)->uuid;
+        int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
+        if (id < 64 && m->first_seen[id] == m->period + 1)
+            m->moved_new_domain = true;
+        if (rep.moves[i].result == HV_GONE)
+            m->gone++;
+    }
+    m->failed += rep.failed;
+    if (m->period + 1 <= MAXP) {
+        m->moves[m->period + 1] = rep.nmoves;
+        m->bound[m->period + 1] = rep.lower_bound;
+    }
+    return 0;
+}
+
+static double measured_sd(const struct fake_host *f)
+{
+    int np = fake_npcpus(f);
+    double sum = 0, sq = 0;
+
+    for (int p = 0; p < np; p++)
+        sum += fake_pcpu_busy(f, p);
+    for (int p = 0; p < np; p++) {
+        double d = fake_pcpu_busy(f, p) - sum / np;
+        sq += d * d;
+    }
+    return sqrt(sq / np) * 100;
+}
+
+static void sim_init(struct sim *m, int npcpus, bool dry_run)
+{
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
+
+    memset(m, 0, sizeof(*m));
+    m->f = fake_create(npcpus, 64ull << 30, 0);
+    m->cfg.threshold = 0.05;
+    m->cfg.dry_run = dry_run;
+    m->cfg.restore_pins = true;
+    m->s = sched_create(&m->cfg);
+    m->r = runner_create(&rc, fake_hv(m->f), step, m);
+    ck_assert(m->f && m->s && m->r);
+}
+
+static void sim_free(struct sim *m)
+{
+    runner_destroy(m->r);
+    sched_destroy(m->s);
+    fake_destroy(m->f);
+}
+
+/* Runs periods up to and including period N. */
+static void sim_run(struct sim *m, int n)
+{
+    while (m->period < n) {
+        if (m->period > 0)
+            fake_advance(m->f, 1.0);
+        m->sd[m->period + 1] = m->period > 0 ? measured_sd(m->f) : 0;
+        ck_assert_int_eq(runner_tick(m->r), RUNNER_CONTINUE);
+        m->period++;
+    }
+}
+
+static size_t moves_between(const struct sim *m, int from, int to)
+{
+    size_t n = 0;
+    for (int p = from; p <= to; p++)
+        n += m->moves[p];
+    return n;
+}
+
+/* Adds N one-vCPU domains with DEMAND, pinned to PIN (-1: floating); returns the first id. */
+static int add_busy(struct sim *m, int n, double demand, int pin)
+{
+    int first = -1;
+
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        int id;
+        snprintf(name, sizeof(name), "g%d", i);
+        id = fake_add_domain(m->f, name, 1);
+        fake_set_demand(m->f, id, 0, demand);
+        fake_pin(m->f, id, 0, pin);
+        if (first < 0)
+            first = id;
+    }
+    return first;
+}
+
+static int vcpus_on(const struct sim *m, int ndom, int pcpu)
+{
+    int c = 0;
+    for (int d = 0; d < ndom; d++)
+        c += fake_vcpu_pin(m->f, d, 0) == pcpu;
+    return c;
+}
+
+/* Largest difference in service between vCPUs of domains [from, to). */
+static double service_range(const struct sim *m, int from, int to)
+{
+    double lo = 2, hi = -1;
+    for (int d = from; d < to; d++) {
+        double r = fake_vcpu_run(m->f, d, 0);
+        lo = r < lo ? r : lo;
+        hi = r > hi ? r : hi;
+    }
+    return (hi - lo) * 100;
+}
+
+START_TEST(already_balanced_stays_untouched)
+{
+    struct sim m;
+    static const int pins[][4] = {{0, 0, 1, 1}, {0, 1, 2, 3}};
+    static const int nps[] = {2, 4};
+
+    for (int c = 0; c < 2; c++) {
+        sim_init(&m, nps[c], false);
+        for (int i = 0; i < 4; i++)
+            add_busy(&m, 1, 1.0, pins[c][i]);
+        sim_run(&m, 50);
+        ck_assert_uint_eq(moves_between(&m, 1, 50), 0);
+        ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
+        for (int p = 2; p <= 50; p++)
+            ck_assert_double_le(m.sd[p], 5);
+        ck_assert_double_le(service_range(&m, 0, 4), 1);
+        sim_free(&m);
+    }
+}
+END_TEST
+
+START_TEST(eight_on_pcpu0_of_four)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    add_busy(&m, 8, 1.0, 0);
+    sim_run(&m, 50);
+    ck_assert_uint_eq(moves_between(&m, 1, 3), 6); /* exactly the minimum */
+    ck_assert_uint_eq(m.bound[2], 6);
+    ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 6);
+    for (int p = 0; p < 4; p++)
+        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
+    for (int p = 3; p <= 50; p++)
+        ck_assert_double_le(m.sd[p], 5);
+    ck_assert_uint_eq(moves_between(&m, 3, 50), 0);
+    ck_assert_double_le(service_range(&m, 0, 8), 1); /* everyone gets half a pCPU */
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(unpinned_heavy_and_light)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    for (int i = 0; i < 8; i++)
+        add_busy(&m, 1, i % 2 ? 0.5 : 1.0, -1);
+    sim_run(&m, 50);
+    for (int p = 3; p <= 50; p++)
+        ck_assert_double_le(m.sd[p], 5);
+    ck_assert_uint_eq(moves_between(&m, 1, 50), 8); /* each floating vCPU pinned once */
+    ck_assert_uint_eq(m.bound[2], 8);
+    ck_assert_uint_eq(moves_between(&m, 3, 50), 0);
+    /* Fairness: equal demand, equal service. */
+    double hlo = 2, hhi = 0, llo = 2, lhi = 0;
+    for (int d = 0; d < 8; d++) {
+        double r = fake_vcpu_run(m.f, d, 0);
+        if (d % 2) {
+            llo = fmin(llo, r);
+            lhi = fmax(lhi, r);
+        } else {
+            hlo = fmin(hlo, r);
+            hhi = fmax(hhi, r);
+        }
+    }
+    ck_assert_double_le((hhi - hlo) * 100, 5);
+    ck_assert_double_le((lhi - llo) * 100, 5);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(three_busy_one_light_on_two)
+{
+    struct sim m;
+
+    sim_init(&m, 2, false);
+    add_busy(&m, 3, 1.0, 0);
+    add_busy(&m, 1, 0.3, 0);
+    sim_run(&m, 50);
+    ck_assert_double_le(service_range(&m, 0, 3), 25);
+    ck_assert_uint_eq(moves_between(&m, 1, 50), 2);
+    ck_assert_uint_eq(m.bound[2], 2);
+    ck_assert_uint_eq(moves_between(&m, 3, 50), 0);
+    for (int p = 3; p <= 50; p++)
+        ck_assert_double_le(m.sd[p], 5);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(three_plus_one_is_made_fair)
+{
+    /* 3+1 gives 100 % on both pCPUs (std dev 0) but 33/33/33 against 100: unfair. */
+    struct sim m;
+    static const int pins[] = {0, 0, 0, 1};
+
+    sim_init(&m, 2, false);
+    for (int i = 0; i < 4; i++)
+        add_busy(&m, 1, 1.0, pins[i]);
+    sim_run(&m, 30);
+    ck_assert_uint_eq(moves_between(&m, 1, 30), 1);
+    ck_assert_int_eq(vcpus_on(&m, 4, 0), 2);
+    ck_assert_double_le(service_range(&m, 0, 4), 1);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(pcpu_counts_one_and_three)
+{
+    struct sim m;
+
+    sim_init(&m, 1, false);
+    add_busy(&m, 4, 1.0, -1);
+    sim_run(&m, 20);
+    ck_assert_uint_eq(moves_between(&m, 1, 20), 0); /* nowhere to go */
+    sim_free(&m);
+
+    sim_init(&m, 3, false);
+    add_busy(&m, 6, 1.0, 0);
+    sim_run(&m, 20);
+    ck_assert_uint_eq(moves_between(&m, 1, 20), 4);
+    for (int p = 0; p < 3; p++)
+        ck_assert_int_eq(vcpus_on(&m, 6, p), 2);
+    ck_assert_uint_eq(moves_between(&m, 3, 20), 0);
+    ck_assert_double_le(m.sd[3], 5);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(pcpu_count_64_random_pins)
+{
+    struct sim m;
+    unsigned seed = 7;
+    int count[64] = {0};
+    size_t bound = 0;
+
+    sim_init(&m, 64, false);
+    for (int i = 0; i < 128; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int p = (int)((seed >> 16) % 64);
+        add_busy(&m, 1, 1.0, p);
+        count[p]++;
+    }
+    for (int p = 0; p < 64; p++)
+        bound += count[p] > 2 ? (size_t)(count[p] - 2) : 0;
+    sim_run(&m, 20);
+    ck_assert_uint_eq(moves_between(&m, 1, 20), bound);
+    ck_assert_uint_eq(m.bound[2], bound);
+    for (int p = 3; p <= 20; p++)
+        ck_assert_double_le(m.sd[p], 5);
+    ck_assert_uint_eq(moves_between(&m, 3, 20), 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(pcpu_count_256_all_on_one)
+{
+    struct sim m;
+
+    sim_init(&m, 256, false);
+    for (int i = 0; i < 512; i++) {
+        int id = fake_add_domain(m.f, "big", 1);
+        fake_set_demand(m.f, id, 0, 1.0);
+        fake_pin(m.f, id, 0, 0);
+    }
+    sim_run(&m, 10);
+    ck_assert_uint_eq(moves_between(&m, 1, 10), 510);
+    ck_assert_double_le(m.sd[3], 5);
+    ck_assert_uint_eq(moves_between(&m, 3, 10), 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(multi_vcpu_domains)
+{
+    struct sim m;
+    int a, b, c;
+
+    sim_init(&m, 4, false);
+    a = fake_add_domain(m.f, "a", 4);
+    b = fake_add_domain(m.f, "b", 3);
+    c = fake_add_domain(m.f, "c", 1);
+    fake_set_demand(m.f, a, -1, 1.0);
+    fake_set_demand(m.f, b, -1, 1.0);
+    fake_set_demand(m.f, c, -1, 1.0);
+    for (int k = 0; k < 4; k++)
+        fake_pin(m.f, a, k, 0);
+    for (int k = 0; k < 3; k++)
+        fake_pin(m.f, b, k, 0);
+    fake_pin(m.f, c, 0, 1);
+    sim_run(&m, 30);
+    /* 7 on pCPU 0 and 1 on pCPU 1 -> 2 each: 5 of pCPU 0's leave. */
+    ck_assert_uint_eq(moves_between(&m, 1, 30), 5);
+    ck_assert_double_le(m.sd[3], 5);
+    ck_assert_uint_eq(moves_between(&m, 3, 30), 0);
+    for (int k = 0; k < 4; k++)
+        ck_assert_double_eq_tol(fake_vcpu_run(m.f, a, k), 0.5, 0.01);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(churn_domains_come_and_go)
+{
+    struct sim m;
+    int next;
+
+    sim_init(&m, 4, false);
+    add_busy(&m, 4, 1.0, 0);
+    sim_run(&m, 5);
+    /* Every other period a busy floating domain appears and an old one goes. */
+    next = 0;
+    for (int round = 0; round < 10; round++) {
+        int id = fake_add_domain(m.f, "new", 1);
+        fake_set_demand(m.f, id, 0, 1.0);
+        fake_remove_domain(m.f, next++);
+        sim_run(&m, m.period + 2);
+    }
+    /* A multi-vCPU domain grows a vCPU (hot-plug) and another is paused. */
+    {
+        int hp = fake_add_domain(m.f, "hotplug", 1);
+        fake_set_demand(m.f, hp, 0, 1.0);
+        sim_run(&m, m.period + 2);
+        fake_set_nvcpus(m.f, hp, 2);
+        fake_set_demand(m.f, hp, 1, 1.0);
+        fake_set_paused(m.f, next, true);
+        sim_run(&m, m.period + 2);
+    }
+    ck_assert(!m.moved_new_domain); /* a new vCPU's first period is a baseline */
+    sim_run(&m, m.period + 10);
+    ck_assert_uint_eq(moves_between(&m, m.period - 6, m.period), 0);
+    ck_assert_uint_eq(m.failed, 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(domain_vanishing_between_sample_and_act)
+{
+    struct sim m;
+
+    sim_init(&m, 2, false);
+    add_busy(&m, 4, 1.0, 0);
+    fake_inject(m.f, FAKE_OP_PIN, -1, HV_GONE, 1);
+    sim_run(&m, 2);
+    ck_assert_uint_eq(m.gone, 1);
+    ck_assert_uint_eq(m.failed, 0);
+    sim_run(&m, 10);
+    ck_assert_int_eq(vcpus_on(&m, 4, 0), 2);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(failing_pin_does_not_stop_the_others)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    add_busy(&m, 8, 1.0, 0);
+    fake_inject(m.f, FAKE_OP_PIN, 3, HV_FAIL, 1);
+    sim_run(&m, 2);
+    ck_assert_uint_eq(m.failed, 1);
+    ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 6);
+    sim_run(&m, 10);
+    for (int p = 0; p < 4; p++)
+        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(without_wait_times)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    fake_set_wait_supported(m.f, false);
+    add_busy(&m, 8, 1.0, 0);
+    sim_run(&m, 30);
+    for (int p = 0; p < 4; p++)
+        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
+    ck_assert_double_le(m.sd[5], 5);
+    ck_assert_uint_eq(moves_between(&m, 5, 30), 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(noise_does_not_cause_moves)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    for (int i = 0; i < 8; i++)
+        add_busy(&m, 1, 0.6, i / 2);
+    fake_set_noise(m.f, 0.05, 42);
+    sim_run(&m, 100);
+    ck_assert_uint_eq(moves_between(&m, 1, 100), 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(bursty_load_settles)
+{
+    struct sim m;
+    struct fake_cpu_load l = {.on = 1.0, .off = 0.0, .on_s = 1, .off_s = 1};
+
+    sim_init(&m, 4, false);
+    add_busy(&m, 8, 1.0, 0);
+    for (int d = 4; d < 8; d++)
+        fake_set_load(m.f, d, 0, &l);
+    sim_run(&m, 60);
+    ck_assert_uint_le(moves_between(&m, 1, 60), 10);
+    ck_assert_uint_eq(moves_between(&m, 20, 60), 0);
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(dry_run_changes_nothing)
+{
+    struct sim m;
+
+    sim_init(&m, 4, true);
+    add_busy(&m, 8, 1.0, 0);
+    sim_run(&m, 5);
+    ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
+    ck_assert_int_eq(vcpus_on(&m, 8, 0), 8);
+    for (int p = 2; p <= 5; p++)
+        ck_assert_uint_eq(m.moves[p], 6); /* still says what it would do */
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(restore_pins_puts_back_original_affinity)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    add_busy(&m, 8, 1.0, 0);
+    add_busy(&m, 1, 1.0, -1);
+    sim_run(&m, 10);
+    ck_assert_int_ne(vcpus_on(&m, 8, 0), 8);
+    ck_assert_int_ge(fake_vcpu_pin(m.f, 8, 0), 0);
+    ck_assert_uint_eq(sched_restore(m.s, fake_hv(m.f)), 7);
+    ck_assert_int_eq(vcpus_on(&m, 8, 0), 8);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, 8, 0), -1); /* floating again */
+    sim_free(&m);
+}
+END_TEST
+
+START_TEST(background_load_is_respected)
+{
+    struct sim m;
+
+    sim_init(&m, 4, false);
+    fake_set_background(m.f, 0, 1.0);
+    add_busy(&m, 3, 1.0, 0);
+    sim_run(&m, 20);
+    ck_assert_int_eq(vcpus_on(&m, 3, 0), 0);
+    ck_assert_uint_eq(moves_between(&m, 6, 20), 0);
+    sim_free(&m);
+}
+END_TEST
+
+Suite *scheduler_suite(void)
+{
+    Suite *s = suite_create("scheduler");
+    TCase *steady = tcase_create("closed loop");
+    TCase *faults = tcase_create("churn and faults");
+    TCase *opts = tcase_create("options");
+
+    tcase_add_test(steady, already_balanced_stays_untouched);
+    tcase_add_test(steady, eight_on_pcpu0_of_four);
+    tcase_add_test(steady, unpinned_heavy_and_light);
+    tcase_add_test(steady, three_busy_one_light_on_two);
+    tcase_add_test(steady, three_plus_one_is_made_fair);
+    tcase_add_test(steady, pcpu_counts_one_and_three);
+    tcase_add_test(steady, pcpu_count_64_random_pins);
+    tcase_add_test(steady, pcpu_count_256_all_on_one);
+    tcase_add_test(steady, multi_vcpu_domains);
+    tcase_add_test(steady, without_wait_times);
+    tcase_add_test(steady, noise_does_not_cause_moves);
+    tcase_add_test(steady, bursty_load_settles);
+    tcase_add_test(steady, background_load_is_respected);
+    tcase_add_test(faults, churn_domains_come_and_go);
+    tcase_add_test(faults, domain_vanishing_between_sample_and_act);
+    tcase_add_test(faults, failing_pin_does_not_stop_the_others);
+    tcase_add_test(opts, dry_run_changes_nothing);
+    tcase_add_test(opts, restore_pins_puts_back_original_affinity);
+    suite_add_tcase(s, steady);
+    suite_add_tcase(s, faults);
+    suite_add_tcase(s, opts);
+    return s;
+}

@@ -1,0 +1,20 @@
+/* The Check suites, one per module; check_main.c runs them all. */
+#ifndef VMB_SUITES_H
+#define VMB_SUITES_H
+
+#include <check.h>
+
+Suite *cli_suite(void);
+Suite *json_suite(void);
+Suite *snapshot_suite(void);
+Suite *usage_suite(void);
+Suite *hv_suite(void);
+Suite *loop_suite(void);
+Suite *runner_suite(void);
+Suite *fake_hv_suite(void);
+Suite *placement_suite(void);
+Suite *scheduler_suite(void);
+Suite *mempolicy_suite(void);
+Suite *coordinator_suite(void);
+
+#endif

@@ -1,0 +1,443 @@
+/* vCPU placement policy (pure).
+ *
+ * The projected load of a pCPU is its background load plus the estimated demand of the vCPUs
+ * pinned to it. A plan is good when these loads are even (small standard deviation): that
+ * balances usage and, because demand rather than measured usage is balanced, also gives vCPUs
+ * of equal demand equal service (four busy vCPUs on two pCPUs end up 2+2, never 3+1).
+ *
+ * Planning, O(V log V + V log P) in the usual case:
+ *  1. keep:   on every pCPU keep its current vCPUs, largest first, while they fit under the
+ *             ideal load T = total / pCPUs plus half the threshold (a lone vCPU larger than T
+ *             stays too);
+ *  2. place:  the displaced vCPUs and floating ones with demand, largest first, each on the
+ *             least loaded pCPU, preferring its current pCPU on ties (LPT);
+ *  3. refine: while moving one vCPU from the most to the least loaded pCPU narrows their gap
+ *             by at least the threshold, do so;
+ *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
+ *             threshold (hysteresis: no move for a small gain);
+ *  5. decide: act only if the load spread exceeds the threshold (or a floating vCPU with
+ *             demand needs a pin) and a move remains; otherwise change nothing.
+ */
+#include "placement.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads closer than this are equal (absorbs rounding in measured counters). */
+#define TIE 1e-6
+
+/* Indexed binary heap of pCPUs keyed by load: a min-heap (sign 1) or a max-heap (sign -1);
+ * ties go to the lower pCPU number. */
+struct heap {
+    int *h;   /* heap of pCPU numbers */
+    int *pos; /* position of each pCPU in h, or -1 */
+    int n;
+    double sign;
+    const double *key;
+};
+
+static bool heap_before(const struct heap *hp, int a, int b)
+{
+    double ka = hp->sign * hp->key[a], kb = hp->sign * hp->key[b];
+    return ka < kb || (ka == kb && a < b);
+}
+
+static void heap_swap(struct heap *hp, int i, int j)
+{
+    int t = hp->h[i];
+    hp->h[i] = hp->h[j];
+    hp->h[j] = t;
+    hp->pos[hp->h[i]] = i;
+    hp->pos[hp->h[j]] = j;
+}
+
+static void heap_down(struct heap *hp, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < hp->n && heap_before(hp, hp->h[l], hp->h[m]))
+            m = l;
+        if (r < hp->n && heap_before(hp, hp->h[r], hp->h[m]))
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(hp, i, m);
+        i = m;
+    }
+}
+
+static void heap_up(struct heap *hp, int i)
+{
+    while (i > 0 && heap_before(hp, hp->h[i], hp->h[(i - 1) / 2])) {
+        heap_swap(hp, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Restores the heap after the key of pCPU P changed. */
+static void heap_fix(struct heap *hp, int p)
+{
+    heap_up(hp, hp->pos[p]);
+    heap_down(hp, hp->pos[p]);
+}
+
+static int heap_init(struct heap *hp, int np, const unsigned char *usable, const double *key,
+                     double sign)
+{
+    hp->h = malloc((size_t)np * sizeof(int));
+    hp->pos = malloc((size_t)np * sizeof(int));
+    if (!hp->h || !hp->pos)
+        return -1;
+    hp->n = 0;
+    hp->sign = sign;
+    hp->key = key;
+    for (int p = 0; p < np; p++) {
+        hp->pos[p] = -1;
+        if (!usable || usable[p]) {
+            hp->h[hp->n] = p;
+            hp->pos[p] = hp->n++;
+        }
+    }
+    for (int i = hp->n / 2 - 1; i >= 0; i--)
+        heap_down(hp, i);
+    return 0;
+}
+
+static void heap_free(struct heap *hp)
+{
+    free(hp->h);
+    free(hp->pos);
+}
+
+double placement_spread(const double *load, const unsigned char *usable, int npcpus)
+{
+    double sum = 0, sq = 0;
+    int n = 0;
+
+    for (int p = 0; p < npcpus; p++) {
+        if (usable && !usable[p])
+            continue;
+        sum += load[p];
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    for (int p = 0; p < npcpus; p++) {
+        double d;
+        if (usable && !usable[p])
+            continue;
+        d = load[p] - sum / n;
+        sq += d * d;
+    }
+    return sqrt(sq / n);
+}
+
+/* A vCPU being planned; sorting these keeps qsort free of shared state. */
+struct item {
+    double demand;
+    int origin; /* usable current pin, or -1 */
+    size_t v;
+};
+
+/* By origin ascending, then demand descending, then index. */
+static int by_origin_demand(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    if (x->demand != y->demand)
+        return x->demand > y->demand ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* By demand descending, then index. */
+static int by_demand_desc(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->demand != y->demand)
+        return x->demand > y->demand ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* By demand ascending, then index. */
+static int by_demand_asc(const void *a, const void *b)
+{
+    return -by_demand_desc(a, b);
+}
+
+void placement_plan_free(struct placement_plan *plan)
+{
+    free(plan->target);
+    memset(plan, 0, sizeof(*plan));
+}
+
+/* Working state of one planning run. */
+struct work {
+    const struct placement_input *in;
+    int np, nusable;
+    double *load;         /* per pCPU, as planned */
+    double *before;       /* per pCPU, now */
+    struct item *kept;    /* pinned to a usable pCPU: candidates to stay */
+    struct item *pending; /* to be placed */
+    size_t nkept, npending, nmust;
+    double floating; /* demand of floating vCPUs that need a pin */
+    double total;
+};
+
+/* Sorts vCPUs into kept, pending (must place) and ignored (idle floating). */
+static void classify(struct work *w, int *target)
+{
+    const struct placement_input *in = w->in;
+
+    for (size_t v = 0; v < in->nvcpus; v++) {
+        double d = in->vcpus[v].demand;
+        int pin = in->vcpus[v].pin;
+        struct item it;
+
+        it.demand = isfinite(d) ? (d < 0 ? 0 : d > 1 ? 1 : d) : 0;
+        it.origin = pin >= 0 && pin < w->np && (!in->usable || in->usable[pin]) ? pin : -1;
+        it.v = v;
+        target[v] = pin >= 0 && pin < w->np ? pin : -1;
+        if (it.origin >= 0) {
+            w->before[pin] += it.demand;
+            w->kept[w->nkept++] = it;
+            w->total += it.demand;
+        } else if (pin < 0 && it.demand < PLACEMENT_MIN_DEMAND) {
+            /* idle and floating: nothing to gain from pinning it */
+        } else {
+            w->pending[w->npending++] = it;
+            w->nmust++;
+            w->floating += it.demand;
+            w->total += it.demand;
+        }
+    }
+}
+
+/* 1. keep: each pCPU keeps its largest vCPUs while they fit under the ideal load. */
+static void keep(struct work *w, double ideal, double tol)
+{
+    qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_demand);
+    for (size_t i = 0; i < w->nkept;) {
+        int p = w->kept[i].origin;
+        bool any = false;
+        for (; i < w->nkept && w->kept[i].origin == p; i++) {
+            double d = w->kept[i].demand;
+            if (w->load[p] + d <= ideal + tol || (!any && w->load[p] < ideal)) {
+                w->load[p] += d;
+                any = true;
+            } else {
+                w->pending[w->npending++] = w->kept[i];
+            }
+        }
+    }
+}
+
+/* 2. place the pending vCPUs, largest first, on the least loaded pCPU. */
+static void place(struct work *w, struct heap *minh, int *target)
+{
+    qsort(w->pending, w->npending, sizeof(*w->pending), by_demand_desc);
+    for (size_t i = 0; i < w->npending; i++) {
+        int p = minh->h[0], o = w->pending[i].origin;
+        if (o >= 0 && w->load[o] <= w->load[p] + TIE)
+            p = o;
+        target[w->pending[i].v] = p;
+        w->load[p] += w->pending[i].demand;
+        heap_fix(minh, p);
+    }
+}
+
+/* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
+ * their gap by at least the threshold. ITEMS are all planned vCPUs. */
+static int refine(struct work *w, struct heap *minh, struct item *items, size_t nitems,
+                  int *target)
+{
+    int np = w->np;
+    int *head = malloc((size_t)np * sizeof(int));
+    size_t *next = malloc((nitems ? nitems : 1) * sizeof(size_t));
+    size_t *prev = malloc((nitems ? nitems : 1) * sizeof(size_t));
+    struct heap maxh = {0};
+    const size_t none = (size_t)-1;
+    int rc = -1;
+
+    if (!head || !next || !prev || heap_init(&maxh, np, w->in->usable, w->load, -1) < 0)
+        goto cleanup;
+    for (int p = 0; p < np; p++)
+        head[p] = -1;
+    /* Per-pCPU lists of planned vCPUs (doubly linked through item indexes). */
+    for (size_t i = 0; i < nitems; i++) {
+        int p = target[items[i].v];
+        next[i] = head[p] >= 0 ? (size_t)head[p] : none;
+        prev[i] = none;
+        if (head[p] >= 0)
+            prev[head[p]] = i;
+        head[p] = (int)i;
+    }
+    for (size_t iter = 0; iter < nitems + (size_t)np; iter++) {
+        int hi = maxh.h[0], lo = minh->h[0];
+        double gap = w->load[hi] - w->load[lo], best_gain = w->in->threshold;
+        size_t best = none;
+
+        if (hi == lo || gap < w->in->threshold)
+            break;
+        for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none; i = next[i]) {
+            double gain = gap - fabs(gap - 2 * items[i].demand);
+            if (gain >= best_gain) {
+                best_gain = gain;
+                best = i;
+            }
+        }
+        if (best == none)
+            break;
+        /* unlink from hi, link into lo */
+        if (prev[best] != none)
+            next[prev[best]] = next[best];
+        else
+            head[hi] = next[best] != none ? (int)next[best] : -1;
+        if (next[best] != none)
+            prev[next[best]] = prev[best];
+        next[best] = head[lo] >= 0 ? (size_t)head[lo] : none;
+        prev[best] = none;
+        if (head[lo] >= 0)
+            prev[head[lo]] = best;
+        head[lo] = (int)best;
+        target[items[best].v] = lo;
+        w->load[hi] -= items[best].demand;
+        w->load[lo] += items[best].demand;
+        heap_fix(minh, hi);
+        heap_fix(minh, lo);
+        heap_fix(&maxh, hi);
+        heap_fix(&maxh, lo);
+    }
+    rc = 0;
+cleanup:
+    heap_free(&maxh);
+    free(head);
+    free(next);
+    free(prev);
+    return rc;
+}
+
+/* 4. prune: undo moves that narrow their gap by less than the threshold, smallest first.
+ * ITEMS are all planned vCPUs; reordered. */
+static void prune(struct work *w, struct item *items, size_t nitems, int *target)
+{
+    size_t nmoved = 0;
+
+    for (size_t i = 0; i < nitems; i++)
+        if (items[i].origin >= 0 && target[items[i].v] != items[i].origin)
+            items[nmoved++] = items[i];
+    qsort(items, nmoved, sizeof(*items), by_demand_asc);
+    for (size_t i = 0; i < nmoved; i++) {
+        double d = items[i].demand;
+        int o = items[i].origin, t = target[items[i].v];
+        double gap_now = fabs(w->load[o] - w->load[t]);
+        double gap_undone = fabs((w->load[o] + d) - (w->load[t] - d));
+        if (gap_undone - gap_now < w->in->threshold) {
+            w->load[o] += d;
+            w->load[t] -= d;
+            target[items[i].v] = o;
+        }
+    }
+}
+
+int placement_plan(const struct placement_input *in, struct placement_plan *out)
+{
+    int np = in->npcpus > 0 ? in->npcpus : 0;
+    size_t nv = in->nvcpus, n1 = nv ? nv : 1;
+    struct work w = {.in = in, .np = np};
+    struct heap minh = {0};
+    struct item *all = NULL;
+    size_t nall = 0;
+    double ideal;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->target = malloc(n1 * sizeof(int));
+    w.load = calloc((size_t)(np ? np : 1), sizeof(double));
+    w.before = calloc((size_t)(np ? np : 1), sizeof(double));
+    w.kept = malloc(n1 * sizeof(*w.kept));
+    w.pending = malloc(n1 * sizeof(*w.pending));
+    all = malloc(n1 * sizeof(*all));
+    if (!out->target || !w.load || !w.before || !w.kept || !w.pending || !all)
+        goto cleanup;
+
+    for (int p = 0; p < np; p++) {
+        double bg = in->background && isfinite(in->background[p]) && in->background[p] > 0
+                            ? in->background[p]
+                            : 0;
+        if (in->usable && !in->usable[p])
+            continue;
+        w.load[p] = w.before[p] = bg;
+        w.total += bg;
+        w.nusable++;
+    }
+    classify(&w, out->target);
+    if (w.nusable == 0) {
+        rc = 0; /* nowhere to place anything: change nothing */
+        goto cleanup;
+    }
+    /* Floating vCPUs float: count their demand as spread over every usable pCPU. */
+    for (int p = 0; p < np; p++)
+        if (!in->usable || in->usable[p])
+            w.before[p] += w.floating / w.nusable;
+    out->spread_before = placement_spread(w.before, in->usable, np);
+    out->must_place = w.nmust;
+    ideal = w.total / w.nusable;
+
+    keep(&w, ideal, in->threshold / 2);
+    if (heap_init(&minh, np, in->usable, w.load, 1) < 0)
+        goto cleanup;
+    place(&w, &minh, out->target);
+    /* Every planned vCPU: kept ones and placed ones. */
+    memcpy(all, w.kept, w.nkept * sizeof(*all));
+    nall = w.nkept;
+    for (size_t i = 0; i < w.npending; i++)
+        if (w.pending[i].origin < 0)
+            all[nall++] = w.pending[i];
+    if (refine(&w, &minh, all, nall, out->target) < 0)
+        goto cleanup;
+    prune(&w, all, nall, out->target);
+
+    for (size_t v = 0; v < nv; v++)
+        if (out->target[v] >= 0 && out->target[v] != in->vcpus[v].pin)
+            out->nmoves++;
+    out->spread_after = placement_spread(w.load, in->usable, np);
+    out->act = out->nmoves > 0 && (w.nmust > 0 || out->spread_before > in->threshold);
+
+    /* Lower bound: on each pCPU, its largest vCPUs must leave until it fits under the plan's
+     * highest load; floating vCPUs with demand need a pin whatever the plan. */
+    for (int p = 0; p < np; p++)
+        if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
+            out->max_after = w.load[p];
+    out->lower_bound = w.nmust;
+    for (size_t i = 0; i < w.nkept;) {
+        int p = w.kept[i].origin;
+        double cur = w.before[p] - w.floating / w.nusable;
+        for (; i < w.nkept && w.kept[i].origin == p; i++) {
+            if (cur > out->max_after + TIE) {
+                cur -= w.kept[i].demand;
+                out->lower_bound++;
+            }
+        }
+    }
+    rc = 0;
+
+cleanup:
+    if (rc == 0 && !out->act) {
+        for (size_t v = 0; v < nv; v++)
+            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin
+                                                                             : -1;
+        out->nmoves = 0;
+        out->spread_after = out->spread_before;
+    }
+    if (rc < 0)
+        placement_plan_free(out);
+    heap_free(&minh);
+    free(w.load);
+    free(w.before);
+    free(w.kept);
+    free(w.pending);
+    free(all);
+    return rc;
+}

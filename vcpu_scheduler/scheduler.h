@@ -1,0 +1,77 @@
+/* One period of the vCPU scheduler: derive demand, plan placement, apply pins, report. */
+#ifndef VMB_SCHEDULER_H
+#define VMB_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "snapshot.h"
+
+/* Smoothing of demand and background load: weight of the newest measurement. */
+#define SCHED_ALPHA 0.5
+
+struct sched_config {
+    double threshold;  /* balance tolerance, fraction (0.05 = 5 points) */
+    bool dry_run;      /* decide and report, change nothing */
+    bool restore_pins; /* remember original affinities for sched_restore() */
+};
+
+/* One vCPU of the current sample. */
+struct sched_vcpu_info {
+    size_t domain; /* index in the current snapshot */
+    uint32_t vcpu;
+    double run, wait, demand; /* fractions of one pCPU */
+    int pin;                  /* single pCPU, or -1 */
+    int target;               /* planned pCPU, or -1 (left as is) */
+    bool known;               /* measured at least once (false: baseline) */
+};
+
+/* One pin change decided this period. */
+struct sched_move {
+    size_t domain;
+    uint32_t vcpu;
+    int from, to; /* from is -1 for a floating vCPU */
+    double demand;
+    int result; /* HV_* of the pin call; HV_OK in a dry run */
+};
+
+/* What happened in one period; valid until the next sched_period() or sched_destroy(). */
+struct sched_report {
+    unsigned long period; /* 1 for the first sample */
+    bool baseline;        /* first sample: nothing measured yet */
+    int npcpus;
+    const double *pcpu_usage; /* per pCPU busy fraction */
+    bool usage_measured;      /* from host counters (else attributed from pinned vCPUs) */
+    double usage_spread;      /* std dev of pcpu_usage over pCPUs, fraction */
+    double spread_before;     /* std dev of projected demand load before the plan */
+    double spread_after;      /* ... after it */
+    size_t nvcpus;
+    const struct sched_vcpu_info *vcpus;
+    size_t nmoves;
+    const struct sched_move *moves;
+    size_t lower_bound; /* fewest pin changes a plan this balanced needs */
+    size_t failed;      /* pin changes that failed */
+    bool balanced;      /* nothing to change */
+    unsigned long calls; /* hypervisor round trips this period */
+};
+
+struct scheduler;
+
+/* Returns a new scheduler, or NULL when out of memory. */
+struct scheduler *sched_create(const struct sched_config *cfg);
+
+/* Frees S; accepts NULL. */
+void sched_destroy(struct scheduler *s);
+
+/* Runs one period on CUR (PREV: the previous sample, or NULL) and acts through HV.
+ * CALLS0 is hv_calls() before CUR was sampled. Fills REP. Returns 0, or -1 (out of memory). */
+int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
+                 const struct snapshot *cur, unsigned long calls0, struct sched_report *rep);
+
+/* Puts back the affinity every vCPU had before its first pin change (--restore-pins).
+ * Returns the number of vCPUs restored. */
+size_t sched_restore(struct scheduler *s, struct hv *hv);
+
+#endif
