@@ -21,8 +21,12 @@ enum { KEY_DOMAINS = 1, KEY_ONCE, KEY_DRY_RUN, KEY_JSON };
 static const char *prog_name = "vmbalance";
 
 static const struct cli_option common_before[] = {
-        {"connect", "URI", "hypervisor connection URI\n(default: $LIBVIRT_DEFAULT_URI, else " CLI_DEFAULT_URI ")", 'c'},
-        {"domains", "GLOB", "manage only active domains whose name matches GLOB\n(shell pattern; repeatable; default: all)", KEY_DOMAINS},
+        {"connect", "URI",
+         "hypervisor connection URI\n(default: $LIBVIRT_DEFAULT_URI, else " CLI_DEFAULT_URI ")",
+         'c'},
+        {"domains", "GLOB",
+         "manage only active domains whose name matches GLOB\n(shell pattern; repeatable; default: all)",
+         KEY_DOMAINS},
 };
 
 static const struct cli_option common_after[] = {
@@ -124,7 +128,7 @@ static bool looks_negative_number(const char *s)
 int cli_parse(const struct cli_program *p, int argc, char **argv, struct cli_common *out)
 {
     size_t nlong = 0, total = sizeof(common_before) / sizeof(common_before[0]) + p->noptions +
-                             sizeof(common_after) / sizeof(common_after[0]) + 1;
+                              sizeof(common_after) / sizeof(common_after[0]) + 1;
     struct option *lo = calloc(total, sizeof(*lo));
     const char *env;
     int rc = CLI_EXIT_USAGE;
@@ -337,9 +341,10 @@ int cli_parse_size_kib(const char *opt, const char *s, uint64_t *kib)
     const char *unit;
     double v, mult;
 
-    while (num < len && (isdigit((unsigned char)s[num]) || s[num] == '.' || s[num] == 'e' ||
-                         s[num] == 'E' || ((s[num] == '+' || s[num] == '-') && num > 0 &&
-                                           (s[num - 1] == 'e' || s[num - 1] == 'E'))))
+    while (num < len &&
+           (isdigit((unsigned char)s[num]) || s[num] == '.' || s[num] == 'e' || s[num] == 'E' ||
+            ((s[num] == '+' || s[num] == '-') && num > 0 &&
+             (s[num - 1] == 'e' || s[num - 1] == 'E'))))
         num++;
     /* "1e" would swallow a unit-less exponent; let the unit be a trailing letter instead. */
     while (num > 0 && (s[num - 1] == 'e' || s[num - 1] == 'E'))

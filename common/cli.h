@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #define CLI_DEFAULT_URI "qemu:///system"
-#define CLI_PERIOD_MIN 0.1
-#define CLI_PERIOD_MAX 86400.0
+#define CLI_PERIOD_MIN  0.1
+#define CLI_PERIOD_MAX  86400.0
 
 /* Exit statuses, as documented in the man pages. */
 enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -25,10 +25,10 @@ struct cli_common {
 
 /* A program-specific option. */
 struct cli_option {
-    const char *name;  /* long name, without "--" */
-    const char *arg;   /* argument name shown in help, or NULL for a flag */
-    const char *help;  /* help text; '\n' starts a continuation line */
-    int key;           /* passed to the handler; must be >= 256 */
+    const char *name; /* long name, without "--" */
+    const char *arg;  /* argument name shown in help, or NULL for a flag */
+    const char *help; /* help text; '\n' starts a continuation line */
+    int key;          /* passed to the handler; must be >= 256 */
 };
 
 /* What cli_parse() needs to know about a program. */

@@ -45,8 +45,7 @@ unsigned long hv_calls(const struct hv *hv)
     return hv->calls;
 }
 
-int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
-              void *arg)
+int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter, void *arg)
 {
     int rc = hv->ops->sample(hv, snap, what, filter, arg);
 

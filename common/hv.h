@@ -34,8 +34,8 @@ struct hv_ops {
                   void *arg);
     int (*set_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
                         const unsigned char *map, size_t maplen);
-    int (*get_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
-                        unsigned char *map, size_t maplen);
+    int (*get_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, unsigned char *map,
+                        size_t maplen);
     int (*set_memory)(struct hv *hv, const unsigned char *uuid, uint64_t kib);
     int (*enable_memstats)(struct hv *hv, const unsigned char *uuid, int period_s);
     int (*reconnect)(struct hv *hv);
@@ -65,8 +65,7 @@ unsigned long hv_calls(const struct hv *hv);
 
 /* Fills SNAP (reset and finalized here) with a sample of the managed active domains
  * (FILTER NULL: all). Returns HV_OK, HV_FAIL or HV_CONN. */
-int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
-              void *arg);
+int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter, void *arg);
 
 /* Pins vCPU VCPU of the domain UUID to pCPU PCPU of NPCPUS (live). */
 int hv_pin_vcpu(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, int pcpu, int npcpus);

@@ -35,11 +35,11 @@ struct lv {
     int cpu_nparams;       /* fields virNodeGetCPUStats returns, 0 when unsupported */
     int mem_nparams;       /* fields virNodeGetMemoryStats returns, 0 when unsupported */
     uint64_t host_total_kib;
-    bool bulk_cpu_ok;         /* the bulk API returns vCPU stats */
-    bool bulk_mem_ok;         /* the bulk API returns balloon stats */
-    bool bulk_ok;             /* virConnectGetAllDomainStats works at all */
-    bool host_mem_warned;     /* "host memory unknown" already said */
-    struct dom_entry *doms;   /* sorted by uuid */
+    bool bulk_cpu_ok;       /* the bulk API returns vCPU stats */
+    bool bulk_mem_ok;       /* the bulk API returns balloon stats */
+    bool bulk_ok;           /* virConnectGetAllDomainStats works at all */
+    bool host_mem_warned;   /* "host memory unknown" already said */
+    struct dom_entry *doms; /* sorted by uuid */
     size_t ndoms, cap_doms;
     size_t refresh_cursor;
     virNodeCPUStatsPtr cpu_st;    /* scratch: cpu_nparams entries */
@@ -54,8 +54,9 @@ static void silent_error(void *opaque, virErrorPtr err)
 
 static const char *last_error(void)
 {
-    const char *m = virGetLastErrorMessage();
-    return m ? m : "unknown libvirt error";
+    if (virGetLastErrorCode() == VIR_ERR_OK)
+        return "the driver gave no reason";
+    return virGetLastErrorMessage();
 }
 
 static uint64_t now_ns(void)
@@ -193,8 +194,7 @@ static int read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, con
     e->maps = maps;
     e->maps_ok = false;
     memset(maps, 0, (size_t)nvcpus * p->maplen);
-    n = virDomainGetVcpuPinInfo(e->dom, (int)nvcpus, maps, (int)p->maplen,
-                                VIR_DOMAIN_AFFECT_LIVE);
+    n = virDomainGetVcpuPinInfo(e->dom, (int)nvcpus, maps, (int)p->maplen, VIR_DOMAIN_AFFECT_LIVE);
     if (n < 0)
         return classify(p, "read the vCPU affinity", name);
     e->nmaps = nvcpus;
@@ -356,7 +356,8 @@ static int sample_host_memory(struct lv *p, struct hv *hv, struct snapshot *snap
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
         if (!p->host_mem_warned)
-            log_warning("cannot read host free memory: %s", last_error());
+            log_warning("the host's free memory is unknown (%s); no guest will be grown",
+                        last_error());
         p->host_mem_warned = true;
         return HV_OK;
     }
@@ -887,8 +888,7 @@ struct hv *hv_libvirt_open(const char *uri)
         return NULL;
     }
     if (connect_to(p, hv) < 0) {
-        log_error("cannot connect to '%s': %s", uri ? uri : "the default hypervisor",
-                  last_error());
+        log_error("cannot connect to '%s': %s", uri ? uri : "the default hypervisor", last_error());
         hv_destroy(hv);
         return NULL;
     }

@@ -1,4 +1,5 @@
-/* The periodic driver both programs share: sample, hand over to the program, reconnect when lost. */
+/* The periodic driver both programs share: sample, hand over to the program, reconnect when lost.
+ */
 #ifndef VMB_RUNNER_H
 #define VMB_RUNNER_H
 

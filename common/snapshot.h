@@ -1,4 +1,5 @@
-/* One sample of the host: pCPU counters, host memory, and every managed domain's vCPUs and memory. */
+/* One sample of the host: pCPU counters, host memory, and every managed domain's vCPUs and memory.
+ */
 #ifndef VMB_SNAPSHOT_H
 #define VMB_SNAPSHOT_H
 
@@ -6,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_UUID_LEN 16
+#define SNAP_UUID_LEN    16
 #define SNAP_UUID_STRLEN 37 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 
 /* Flags of a vCPU sample. */

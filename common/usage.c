@@ -44,8 +44,7 @@ static double counter_fraction(uint64_t a, uint64_t b, double dt_ns)
     return clamp01((double)(b - a) / dt_ns);
 }
 
-int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur,
-                         struct usage *u)
+int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur, struct usage *u)
 {
     size_t nd = snapshot_domain_count(cur), nv = snapshot_vcpu_count(cur);
     int np = snapshot_npcpus(cur);

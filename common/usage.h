@@ -37,7 +37,6 @@ void usage_free(struct usage *u);
 
 /* Computes usage from PREV (may be NULL: everything is a baseline) to CUR, both finalized.
  * Returns 0, or -1 when out of memory. */
-int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur,
-                         struct usage *u);
+int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur, struct usage *u);
 
 #endif

@@ -527,8 +527,8 @@ static void advance_cpu(struct fake_host *f, double dt)
                 struct fvcpu *v = list[count[p] + j];
                 v->run = got[j];
                 v->time_ns += (uint64_t)(got[j] * dt * 1e9);
-                v->wait_ns += (uint64_t)((v->demand - got[j] > 0 ? v->demand - got[j] : 0) *
-                                         dt * 1e9);
+                v->wait_ns +=
+                        (uint64_t)((v->demand - got[j] > 0 ? v->demand - got[j] : 0) * dt * 1e9);
                 busy += got[j];
             }
             busy += got[n];
@@ -774,8 +774,8 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
                 m->available_kib = d->actual_kib;
                 m->usable_kib = m->unused_kib;
                 m->last_update = (uint64_t)(d->stats_since + n * d->stats_period);
-                m->flags |= SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE |
-                            SNAP_MEM_UPDATE;
+                m->flags |=
+                        SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE | SNAP_MEM_UPDATE;
             }
             if (f->hook)
                 f->hook(f->hook_arg, i, f->now - 1000.0, m);

@@ -25,12 +25,12 @@ struct fake_cpu_load {
 
 /* A guest's scripted memory use (KiB), like the lab's load generator. */
 struct fake_mem_load {
-    uint64_t base_kib;    /* what the guest OS itself uses */
-    double delay_s;       /* idle this long first */
-    double rate_kib_s;    /* growth rate; 0: idle */
-    uint64_t cap_kib;     /* grow up to base + cap */
-    double hold_s;        /* then hold this long (< 0: forever) */
-    bool repeat;          /* then free all and start over (else free all and idle) */
+    uint64_t base_kib; /* what the guest OS itself uses */
+    double delay_s;    /* idle this long first */
+    double rate_kib_s; /* growth rate; 0: idle */
+    uint64_t cap_kib;  /* grow up to base + cap */
+    double hold_s;     /* then hold this long (< 0: forever) */
+    bool repeat;       /* then free all and start over (else free all and idle) */
 };
 
 /* Which hv call a fault is injected into. */

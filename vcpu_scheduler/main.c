@@ -5,8 +5,8 @@
 #include "hv.h"
 #include "log.h"
 #include "loop.h"
-#include "report.h"
 #include "runner.h"
+#include "schedreport.h"
 #include "scheduler.h"
 
 enum { KEY_THRESHOLD = 256, KEY_RESTORE_PINS };
@@ -22,8 +22,11 @@ struct context {
 };
 
 static const struct cli_option options[] = {
-        {"threshold", "PCT", "balance tolerance: pCPU usage std dev in percentage\npoints, and the least gain a pin change must bring\n(default 5)", KEY_THRESHOLD},
-        {"restore-pins", NULL, "on exit, put back the affinity each changed vCPU had\nwhen first seen", KEY_RESTORE_PINS},
+        {"threshold", "PCT",
+         "balance tolerance: pCPU usage std dev in percentage\npoints, and the least gain a pin change must bring\n(default 5)",
+         KEY_THRESHOLD},
+        {"restore-pins", NULL,
+         "on exit, put back the affinity each changed vCPU had\nwhen first seen", KEY_RESTORE_PINS},
 };
 
 static int handle_option(void *ctx, int key, const char *arg)
@@ -52,9 +55,9 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
         return -1;
     }
     if (c->common->json)
-        report_print_json(stdout, &rep, cur, c->common->dry_run);
+        schedreport_print_json(stdout, &rep, cur, c->common->dry_run);
     else if (c->common->verbosity >= 0)
-        report_print_line(stdout, &rep, cur, c->common->dry_run);
+        schedreport_print_line(stdout, &rep, cur, c->common->dry_run);
     return 0;
 }
 
@@ -85,7 +88,7 @@ int main(int argc, char **argv)
         cli_common_free(&common);
         return status == CLI_EXIT_OK ? EXIT_DONE : EXIT_USAGE;
     }
-    log_set_level(common.verbosity < 0 ? LOG_WARNING
+    log_set_level(common.verbosity < 0    ? LOG_WARNING
                   : common.verbosity == 0 ? LOG_INFO
                                           : LOG_DEBUG);
     status = EXIT_RUNTIME;

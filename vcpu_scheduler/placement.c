@@ -249,8 +249,7 @@ static void place(struct work *w, struct heap *minh, int *target)
 
 /* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
  * their gap by at least the threshold. ITEMS are all planned vCPUs. */
-static int refine(struct work *w, struct heap *minh, struct item *items, size_t nitems,
-                  int *target)
+static int refine(struct work *w, struct heap *minh, struct item *items, size_t nitems, int *target)
 {
     int np = w->np;
     int *head = malloc((size_t)np * sizeof(int));
@@ -426,8 +425,7 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
 cleanup:
     if (rc == 0 && !out->act) {
         for (size_t v = 0; v < nv; v++)
-            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin
-                                                                             : -1;
+            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
         out->nmoves = 0;
         out->spread_after = out->spread_before;
     }

@@ -140,8 +140,8 @@ static int ensure_vcpus(struct scheduler *s, size_t nv)
 }
 
 /* Saves the current affinity of a vCPU before its first change. */
-static void remember(struct scheduler *s, struct hv *hv, const unsigned char *uuid,
-                     uint32_t vcpu, int npcpus)
+static void remember(struct scheduler *s, struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
+                     int npcpus)
 {
     size_t maplen = hv_maplen(npcpus);
     unsigned char *map = calloc(maplen, 1);
@@ -295,8 +295,7 @@ static void log_move(const struct scheduler *s, const struct snapshot *cur,
     else
         snprintf(from, sizeof(from), "floating");
     log_info("%s '%s' vCPU %u: %s -> pCPU %d (demand %.0f%%)",
-             s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to,
-             m->demand * 100);
+             s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to, m->demand * 100);
 }
 
 int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,

@@ -51,9 +51,9 @@ struct sched_report {
     const struct sched_vcpu_info *vcpus;
     size_t nmoves;
     const struct sched_move *moves;
-    size_t lower_bound; /* fewest pin changes a plan this balanced needs */
-    size_t failed;      /* pin changes that failed */
-    bool balanced;      /* nothing to change */
+    size_t lower_bound;  /* fewest pin changes a plan this balanced needs */
+    size_t failed;       /* pin changes that failed */
+    bool balanced;       /* nothing to change */
     unsigned long calls; /* hypervisor round trips this period */
 };
 

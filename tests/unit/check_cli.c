@@ -24,9 +24,10 @@ END_TEST
 
 START_TEST(period_refuses_everything_else)
 {
-    static const char *const bad[] = {"",    "0",    "-1",  "abc", "5s",   "1..2", "1e999",
-                                      "inf", "nan",  "0x10", " 2", "2 ",   "0.05", "86401",
-                                      "18446744073709551616", "+2", ".", "1e", "2^64", "1,5"};
+    static const char *const bad[] = {"",     "0",     "-1",   "abc",   "5s",
+                                      "1..2", "1e999", "inf",  "nan",   "0x10",
+                                      " 2",   "2 ",    "0.05", "86401", "18446744073709551616",
+                                      "+2",   ".",     "1e",   "2^64",  "1,5"};
     double v = 42;
 
     quiet_begin();
@@ -46,9 +47,9 @@ START_TEST(size_units)
     static const struct {
         const char *in;
         uint64_t kib;
-    } ok[] = {{"100M", 102400},       {"1G", 1048576}, {"512K", 512},       {"1.5G", 1572864},
-              {"2048KiB", 2048},      {"0", 0},        {"1024B", 1},        {"2g", 2097152},
-              {"1T", 1073741824ull},  {"64MiB", 65536}, {"1e3K", 1000},     {"0M", 0}};
+    } ok[] = {{"100M", 102400},      {"1G", 1048576},  {"512K", 512},  {"1.5G", 1572864},
+              {"2048KiB", 2048},     {"0", 0},         {"1024B", 1},   {"2g", 2097152},
+              {"1T", 1073741824ull}, {"64MiB", 65536}, {"1e3K", 1000}, {"0M", 0}};
     uint64_t v;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -60,9 +61,9 @@ END_TEST
 
 START_TEST(size_refusals)
 {
-    static const char *const bad[] = {"",      "M",    "100",   "100X", "-5M",  "1e999G",
-                                      "5MM",   "1..2M", "2^64", "nanM", "infG", " 5M",
-                                      "5 M",   "5M ",  "2000T", "0x10M", "1e", "K5"};
+    static const char *const bad[] = {"",    "M",     "100",   "100X",  "-5M",  "1e999G",
+                                      "5MM", "1..2M", "2^64",  "nanM",  "infG", " 5M",
+                                      "5 M", "5M ",   "2000T", "0x10M", "1e",   "K5"};
     uint64_t v = 7;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -127,7 +128,8 @@ static int handle(void *ctx, int key, const char *arg)
     return 0;
 }
 
-static const struct cli_option opts[] = {{"knob", "N", "a knob", 300}, {"flag", NULL, "a flag", 301}};
+static const struct cli_option opts[] = {{"knob", "N", "a knob", 300},
+                                         {"flag", NULL, "a flag", 301}};
 
 static int parse(struct cli_common *c, int argc, const char **argv)
 {
@@ -143,9 +145,10 @@ static int parse(struct cli_common *c, int argc, const char **argv)
 
 START_TEST(parse_full_vector)
 {
-    const char *argv[] = {"prog", "-c", "test:///default", "--domains", "a*", "--domains",
-                          "b*",   "--once", "--dry-run", "--json", "-v", "-v", "--knob", "3",
-                          "1.5",  NULL};
+    const char *argv[] = {"prog",      "-c", "test:///default", "--domains", "a*",
+                          "--domains", "b*", "--once",          "--dry-run", "--json",
+                          "-v",        "-v", "--knob",          "3",         "1.5",
+                          NULL};
     struct cli_common c;
 
     ck_assert_int_eq(parse(&c, 15, argv), CLI_RUN);

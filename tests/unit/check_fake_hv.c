@@ -66,8 +66,8 @@ START_TEST(bursty_and_changing_loads)
 {
     struct fake_host *f = fake_create(1, 1 << 20, 0);
     int a = fake_add_domain(f, "a", 1);
-    struct fake_cpu_load l = {.on = 0.8, .off = 0.1, .on_s = 2, .off_s = 1, .change_at = 3,
-                              .before = 0.5};
+    struct fake_cpu_load l = {
+            .on = 0.8, .off = 0.1, .on_s = 2, .off_s = 1, .change_at = 3, .before = 0.5};
 
     fake_set_load(f, a, 0, &l);
     double want[] = {0.5, 0.5, 0.5, 0.8, 0.8, 0.1, 0.8};
@@ -82,8 +82,8 @@ END_TEST
 START_TEST(memory_growth_balloon_and_oom)
 {
     struct fake_host *f = fake_create(1, 4096 * MIB, 512 * MIB);
-    struct fake_mem_load ml = {.base_kib = 100 * MIB, .rate_kib_s = 100 * MIB,
-                               .cap_kib = 1000 * MIB, .hold_s = -1};
+    struct fake_mem_load ml = {
+            .base_kib = 100 * MIB, .rate_kib_s = 100 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
     struct fake_mem_load idle = {.base_kib = 100 * MIB};
     struct snapshot *s = snapshot_create();
     int a = fake_add_domain(f, "a", 1), b = fake_add_domain(f, "b", 1);

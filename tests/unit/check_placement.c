@@ -133,8 +133,8 @@ START_TEST(unusable_pcpus_are_vacated)
     const int p[] = {1, 0, 1};
     const unsigned char usable[] = {1, 0, 1};
     struct placement_vcpu v[3];
-    struct placement_input in = {.npcpus = 3, .usable = usable, .nvcpus = 3, .vcpus = v,
-                                 .threshold = 0.05};
+    struct placement_input in = {
+            .npcpus = 3, .usable = usable, .nvcpus = 3, .vcpus = v, .threshold = 0.05};
     struct placement_plan pl;
 
     for (int i = 0; i < 3; i++) {
@@ -156,8 +156,8 @@ START_TEST(background_load_is_avoided)
     const int p[] = {-1, -1};
     const double bg[] = {0.9, 0, 0};
     struct placement_vcpu v[2] = {{1, -1}, {1, -1}};
-    struct placement_input in = {.npcpus = 3, .background = bg, .nvcpus = 2, .vcpus = v,
-                                 .threshold = 0.05};
+    struct placement_input in = {
+            .npcpus = 3, .background = bg, .nvcpus = 2, .vcpus = v, .threshold = 0.05};
     struct placement_plan pl;
 
     (void)d;

@@ -21,13 +21,13 @@ struct sim {
     struct scheduler *s;
     struct runner *r;
     struct sched_config cfg;
-    int period;               /* periods run */
-    size_t moves[MAXP + 1];   /* pin changes decided in each period */
-    size_t bound[MAXP + 1];   /* their lower bound */
-    double sd[MAXP + 1];      /* measured pCPU usage std dev before each period, points */
+    int period;             /* periods run */
+    size_t moves[MAXP + 1]; /* pin changes decided in each period */
+    size_t bound[MAXP + 1]; /* their lower bound */
+    double sd[MAXP + 1];    /* measured pCPU usage std dev before each period, points */
     size_t failed, gone;
-    int first_seen[64];       /* period each fake domain first appeared in a sample */
-    bool moved_new_domain;    /* a domain was moved in its first period */
+    int first_seen[64];    /* period each fake domain first appeared in a sample */
+    bool moved_new_domain; /* a domain was moved in its first period */
 };
 
 static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,

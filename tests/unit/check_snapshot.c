@@ -32,9 +32,8 @@ START_TEST(add_sort_find)
     ck_assert_uint_eq(snapshot_domain_count(s), 4);
     ck_assert_uint_eq(snapshot_vcpu_count(s), 18);
     for (size_t i = 1; i < 4; i++)
-        ck_assert_int_lt(snapshot_uuid_cmp(snapshot_domain(s, i - 1)->uuid,
-                                           snapshot_domain(s, i)->uuid),
-                         0);
+        ck_assert_int_lt(
+                snapshot_uuid_cmp(snapshot_domain(s, i - 1)->uuid, snapshot_domain(s, i)->uuid), 0);
     uuid_of(u, 9);
     ck_assert_int_ge(snapshot_find(s, u), 0);
     {

@@ -45,11 +45,11 @@ START_TEST(fractions_match_by_uuid)
     snapshot_finalize(a);
 
     snapshot_reset(b, 12 * S, 2);
-    snapshot_set_pcpu_busy(b, 0, 3 * S);     /* 2 s busy in 2 s: 100 % */
-    snapshot_set_pcpu_busy(b, 1, S / 2);     /* 25 % */
-    add(b, 3, 0, 0, ~0ull);                  /* new: baseline */
-    add(b, 2, 6 * S, 5 * S + S / 2, ~0ull);  /* 50 %, 25 % */
-    add(b, 1, 2 * S, S, S);                  /* 100 % with 50 % wait, 50 % */
+    snapshot_set_pcpu_busy(b, 0, 3 * S);    /* 2 s busy in 2 s: 100 % */
+    snapshot_set_pcpu_busy(b, 1, S / 2);    /* 25 % */
+    add(b, 3, 0, 0, ~0ull);                 /* new: baseline */
+    add(b, 2, 6 * S, 5 * S + S / 2, ~0ull); /* 50 %, 25 % */
+    add(b, 1, 2 * S, S, S);                 /* 100 % with 50 % wait, 50 % */
     snapshot_finalize(b);
 
     ck_assert_int_eq(usage_from_snapshots(a, b, &u), 0);

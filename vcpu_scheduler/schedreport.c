@@ -1,5 +1,5 @@
 /* Output of the vCPU scheduler. */
-#include "report.h"
+#include "schedreport.h"
 
 #include "json.h"
 
@@ -21,14 +21,14 @@ static void print_usage(FILE *out, const struct sched_report *rep)
             hi = u > hi ? u : hi;
             sum += u;
         }
-        fprintf(out, "pCPU usage min/avg/max %.0f/%.0f/%.0f %%", lo * 100,
-                sum / rep->npcpus * 100, hi * 100);
+        fprintf(out, "pCPU usage min/avg/max %.0f/%.0f/%.0f %%", lo * 100, sum / rep->npcpus * 100,
+                hi * 100);
     }
     fprintf(out, " (std dev %.1f)", rep->usage_spread * 100);
 }
 
-void report_print_line(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
-                       bool dry_run)
+void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+                            bool dry_run)
 {
     fprintf(out, "period %lu: ", rep->period);
     if (rep->baseline) {
@@ -59,8 +59,8 @@ static void pin_value(struct json *j, int pin)
         json_null(j);
 }
 
-void report_print_json(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
-                       bool dry_run)
+void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+                            bool dry_run)
 {
     struct json j;
     char uuid[SNAP_UUID_STRLEN];

@@ -1,0 +1,92 @@
+/* One period of the memory coordinator: sanitise guest statistics, decide targets, apply. */
+#ifndef VMB_COORDINATOR_H
+#define VMB_COORDINATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "mempolicy.h"
+#include "snapshot.h"
+
+/* Smoothing of consumption rates: weight of the newest measurement. */
+#define COORD_ALPHA 0.5
+
+/* Default host reserve: the larger of these. */
+#define COORD_RESERVE_MIN_KIB (200ull * 1024)
+#define COORD_RESERVE_PCT 5.0
+
+/* A --shares rule: domains whose name matches GLOB weigh WEIGHT (first match wins). */
+struct coord_share {
+    const char *glob;
+    double weight;
+};
+
+struct coord_config {
+    uint64_t min_unused_kib;
+    uint64_t floor_kib;
+    uint64_t reserve_kib;  /* fixed host reserve, when reserve_pct is 0 */
+    double reserve_pct;    /* host reserve as a percentage of host memory (0: use reserve_kib) */
+    bool reserve_default;  /* no --host-reserve: max(200 MiB, 5 %) */
+    double period_s;
+    bool dry_run;
+    const struct coord_share *shares;
+    size_t nshares;
+};
+
+/* Why a guest's statistics are not trusted. */
+enum coord_distrust {
+    COORD_TRUSTED = 0,
+    COORD_NO_BALLOON,  /* no balloon device: nothing to do */
+    COORD_NO_STATS,    /* no guest statistics (yet) */
+    COORD_STALE,       /* statistics stopped updating */
+    COORD_IMPOSSIBLE   /* values no real guest reports */
+};
+
+/* One guest this period. */
+struct coord_guest {
+    size_t domain; /* index in the current snapshot */
+    uint64_t actual_kib, max_kib, unused_kib, target_kib;
+    uint64_t committed_kib; /* what it was entitled to before this period's decision */
+    double rate_kib_s;
+    enum mem_reason reason;
+    enum coord_distrust distrust;
+    bool change; /* a new target was decided */
+    int result;  /* HV_* of setting it (HV_OK in a dry run) */
+};
+
+/* What happened in one period; valid until the next coord_period() or coord_destroy(). */
+struct coord_report {
+    unsigned long period;
+    bool baseline; /* first sample: observed only, nothing decided */
+    bool host_known;
+    uint64_t host_free_kib, host_total_kib, reserve_kib;
+    size_t nguests;
+    const struct coord_guest *guests;
+    size_t starving, changes, failed;
+    uint64_t granted_kib, reclaimed_kib;
+    bool short_of_memory;
+    unsigned long calls;
+};
+
+struct coordinator;
+
+/* Returns a new coordinator (CFG is copied; shares must outlive it), or NULL. */
+struct coordinator *coord_create(const struct coord_config *cfg);
+
+/* Frees C; accepts NULL. */
+void coord_destroy(struct coordinator *c);
+
+/* Runs one period on CUR (PREV: previous sample or NULL) and acts through HV. CALLS0 is
+ * hv_calls() before CUR was sampled. Returns 0, or -1 when out of memory. */
+int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
+                 const struct snapshot *cur, unsigned long calls0, struct coord_report *rep);
+
+/* A word for a distrust reason. */
+const char *coord_distrust_name(enum coord_distrust d);
+
+/* The host reserve CFG gives for a host of TOTAL_KIB. */
+uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib);
+
+#endif

@@ -1,0 +1,275 @@
+/* Memory policy (pure).
+ *
+ * Each period, for every guest with trusted statistics, with used = actual - unused and its
+ * smoothed growth rate r (only r > 0 counts):
+ *  - starving:  unused < min_unused, or unused - r * period < min_unused. It wants
+ *               used + min_unused + r * period * MEM_HORIZON, within [floor, max];
+ *  - wasteful / idle: its rate is known, it is not growing (r * period * MEM_HORIZON <
+ *               min_unused / 2), and unused > 2 * min_unused (or > 1.5 * min_unused when it
+ *               was already shrinking). It gives back down to used + 1.5 * min_unused, never
+ *               below the floor, at most one shrink step per period (gradual; starting at 2
+ *               and stopping at 1.5 times min_unused keeps it from oscillating). It is
+ *               "wasteful" when another guest starves this period, "idle" otherwise;
+ *  - otherwise: unchanged.
+ * The budget for growth is the host's free memory minus its reserve, minus memory already
+ * promised (targets not yet reached) and memory guests were given but have not touched yet
+ * (it may still be touched). When the starving guests need more than the budget, it is split
+ * in proportion to their shares (weighted max-min fair), and every non-starving trusted guest
+ * with more than min_unused unused gives back the excess (reason "short"). Memory given back
+ * shows up in the host's free memory, and so in the budget, from the next period on.
+ * Guests with untrusted statistics are never grown and never shrunk.
+ */
+#include "mempolicy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIB 1024ull
+
+uint64_t mempolicy_committed(const struct mem_guest *g)
+{
+    return g->target_kib > g->actual_kib ? g->target_kib : g->actual_kib;
+}
+
+uint64_t mempolicy_grow_step(uint64_t max_kib)
+{
+    uint64_t s = max_kib / 4;
+    return s > 256 * MIB ? s : 256 * MIB;
+}
+
+uint64_t mempolicy_shrink_step(uint64_t max_kib)
+{
+    uint64_t s = max_kib / 16;
+    return s > 64 * MIB ? s : 64 * MIB;
+}
+
+const char *mempolicy_reason_name(enum mem_reason r)
+{
+    switch (r) {
+    case MEM_KEEP:
+        return "keep";
+    case MEM_STARVING:
+        return "starving";
+    case MEM_CAPPED:
+        return "starving, short of memory";
+    case MEM_AT_MAX:
+        return "starving, at maximum";
+    case MEM_WASTEFUL:
+        return "wasteful";
+    case MEM_IDLE:
+        return "idle";
+    case MEM_SHORT:
+        return "host short of memory";
+    case MEM_UNTRUSTED:
+        return "untrusted statistics";
+    }
+    return "?";
+}
+
+void mempolicy_plan_free(struct mem_plan *plan)
+{
+    free(plan->d);
+    memset(plan, 0, sizeof(*plan));
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Positive growth per period, sanitised (KiB). */
+static double growth_per_period(const struct mem_config *cfg, const struct mem_guest *g)
+{
+    double r = g->rate_kib_s;
+
+    if (!isfinite(r) || r <= 0)
+        return 0;
+    r *= cfg->period_s;
+    return r > (double)g->max_kib ? (double)g->max_kib : r;
+}
+
+/* Memory a guest uses (KiB), from trusted statistics. */
+static uint64_t used_of(const struct mem_guest *g)
+{
+    return g->unused_kib < g->actual_kib ? g->actual_kib - g->unused_kib : 0;
+}
+
+/* Target for shrinking G toward KEEP_KIB (its used memory plus headroom), bounded. */
+static uint64_t shrink_target(const struct mem_config *cfg, const struct mem_guest *g,
+                              uint64_t keep_kib)
+{
+    uint64_t committed = mempolicy_committed(g);
+    uint64_t step = mempolicy_shrink_step(g->max_kib);
+    uint64_t t = max_u64(keep_kib, cfg->floor_kib);
+
+    if (committed > step && t < committed - step)
+        t = committed - step;
+    return t;
+}
+
+/* A guest's share weight, sanitised. */
+static double weight_of(const struct mem_guest *g)
+{
+    return isfinite(g->weight) && g->weight > 0 ? g->weight : 1;
+}
+
+/* Splits BUDGET among guests in proportion to their weights, none getting more than its NEED
+ * (weighted max-min fairness); writes GIVE. */
+static void split_by_shares(const struct mem_guest *guests, const uint64_t *need, uint64_t *give,
+                            size_t n, uint64_t budget)
+{
+    double left = (double)budget;
+
+    for (size_t i = 0; i < n; i++)
+        give[i] = 0;
+    for (;;) {
+        double wsum = 0, level;
+        bool saturated = false;
+
+        for (size_t i = 0; i < n; i++)
+            if (give[i] < need[i])
+                wsum += weight_of(&guests[i]);
+        if (wsum <= 0 || left < 1)
+            return;
+        level = left / wsum;
+        /* Everyone whose remaining need fits under the level gets it all. */
+        for (size_t i = 0; i < n; i++) {
+            if (give[i] < need[i] && (double)(need[i] - give[i]) <= level * weight_of(&guests[i])) {
+                left -= (double)(need[i] - give[i]);
+                give[i] = need[i];
+                saturated = true;
+            }
+        }
+        if (saturated)
+            continue;
+        /* Nobody fits: each takes its share of the level. */
+        for (size_t i = 0; i < n; i++)
+            if (give[i] < need[i])
+                give[i] += (uint64_t)(level * weight_of(&guests[i]));
+        return;
+    }
+}
+
+int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
+                   const struct mem_guest *guests, size_t n, struct mem_plan *out)
+{
+    uint64_t *need = NULL, *give = NULL;
+    uint64_t total_need = 0, held = 0;
+    double budget;
+    bool any_starving = false;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->d = calloc(n ? n : 1, sizeof(*out->d));
+    need = calloc(n ? n : 1, sizeof(*need));
+    give = calloc(n ? n : 1, sizeof(*give));
+    if (!out->d || !need || !give)
+        goto cleanup;
+
+    /* Budget: free memory above the reserve, less what is promised or not yet touched. */
+    for (size_t i = 0; i < n; i++) {
+        const struct mem_guest *g = &guests[i];
+        held += mempolicy_committed(g) - g->actual_kib;
+        held += min_u64(g->uncommitted_kib, g->actual_kib);
+    }
+    /* Without a measure of host memory nothing is given, and nothing is taken in its name. */
+    budget = host->known ? (double)host->free_kib - (double)cfg->host_reserve_kib - (double)held
+                         : 0;
+
+    /* Classify. */
+    for (size_t i = 0; i < n; i++) {
+        const struct mem_guest *g = &guests[i];
+        struct mem_decision *d = &out->d[i];
+        uint64_t committed = mempolicy_committed(g);
+        uint64_t used, unused;
+        double grow;
+
+        d->target_kib = committed;
+        d->reason = MEM_KEEP;
+        if (!g->trusted || g->max_kib == 0 || g->unused_kib > g->actual_kib) {
+            d->reason = MEM_UNTRUSTED;
+            continue;
+        }
+        used = used_of(g);
+        unused = g->unused_kib;
+        grow = growth_per_period(cfg, g);
+        if ((double)unused < (double)cfg->min_unused_kib + grow) {
+            double want = (double)used + (double)cfg->min_unused_kib + grow * MEM_HORIZON;
+            uint64_t t = want >= (double)g->max_kib ? g->max_kib : (uint64_t)want;
+            t = max_u64(t, cfg->floor_kib);
+            t = min_u64(t, g->max_kib);
+            t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
+            out->starving++;
+            any_starving = true;
+            d->reason = MEM_STARVING;
+            if (t > committed) {
+                need[i] = t - committed;
+                total_need += need[i];
+            } else if (committed >= g->max_kib) {
+                d->reason = MEM_AT_MAX;
+            }
+        }
+    }
+
+    out->short_of_memory = host->known && ((double)total_need > budget || budget < 0);
+    out->budget_kib = budget > 0 ? (uint64_t)budget : 0;
+    if (total_need > 0) {
+        if ((double)total_need <= budget)
+            memcpy(give, need, n * sizeof(*give));
+        else
+            split_by_shares(guests, need, give, n, out->budget_kib);
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        const struct mem_guest *g = &guests[i];
+        struct mem_decision *d = &out->d[i];
+        uint64_t committed = mempolicy_committed(g);
+
+        if (d->reason == MEM_STARVING || d->reason == MEM_AT_MAX) {
+            if (need[i] > 0) {
+                d->target_kib = committed + give[i];
+                out->granted_kib += give[i];
+                if (give[i] < need[i])
+                    d->reason = MEM_CAPPED;
+            }
+            continue;
+        }
+        if (d->reason != MEM_KEEP)
+            continue;
+        uint64_t used = used_of(g), unused = g->unused_kib;
+        double grow = growth_per_period(cfg, g);
+        bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
+        uint64_t t = committed;
+
+        if (out->short_of_memory && unused > cfg->min_unused_kib && steady) {
+            t = shrink_target(cfg, g, used + cfg->min_unused_kib);
+            d->reason = MEM_SHORT;
+        } else if (steady && (unused > 2 * cfg->min_unused_kib ||
+                              (g->shrinking && unused > cfg->min_unused_kib * 3 / 2))) {
+            t = shrink_target(cfg, g, used + cfg->min_unused_kib + cfg->min_unused_kib / 2);
+            d->reason = any_starving ? MEM_WASTEFUL : MEM_IDLE;
+        }
+        if (t < committed) {
+            d->target_kib = t;
+            out->reclaimed_kib += committed - t;
+        } else {
+            d->reason = MEM_KEEP;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        out->d[i].change = out->d[i].target_kib != mempolicy_committed(&guests[i]);
+    rc = 0;
+
+cleanup:
+    if (rc < 0)
+        mempolicy_plan_free(out);
+    free(need);
+    free(give);
+    return rc;
+}

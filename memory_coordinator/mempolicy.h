@@ -1,0 +1,86 @@
+/* Memory policy (pure): balloon targets that feed starving guests from the host and from
+ * wasteful guests, return idle memory to the host, and never break a floor, maximum or the
+ * host reserve. */
+#ifndef VMB_MEMPOLICY_H
+#define VMB_MEMPOLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Periods of growth a starving guest is given room for, beyond its minimum unused memory. */
+#define MEM_HORIZON 4
+
+/* Reasons for a target. */
+enum mem_reason {
+    MEM_KEEP = 0,  /* no change */
+    MEM_STARVING,  /* grown: unused below the minimum now or within a period */
+    MEM_CAPPED,    /* starving, but memory is short: grown less than it needs (or not at all) */
+    MEM_AT_MAX,    /* starving, but already at its maximum */
+    MEM_WASTEFUL,  /* shrunk: much more unused than it needs, while others starve */
+    MEM_IDLE,      /* shrunk: memory it does not use returns to the host */
+    MEM_SHORT,     /* shrunk: the host or starving guests are short of memory */
+    MEM_UNTRUSTED  /* left alone: its statistics are missing, stale or impossible */
+};
+
+struct mem_config {
+    uint64_t min_unused_kib;   /* memory a guest keeps unused */
+    uint64_t floor_kib;        /* never shrink a guest below this */
+    uint64_t host_reserve_kib; /* host free memory never given away */
+    double period_s;           /* seconds between decisions */
+};
+
+/* One guest, as the policy sees it. */
+struct mem_guest {
+    uint64_t actual_kib;      /* balloon size now (<= max) */
+    uint64_t max_kib;         /* its maximum */
+    uint64_t target_kib;      /* the target set earlier and still pending, or 0 */
+    uint64_t unused_kib;      /* unused memory reported by the guest (if trusted) */
+    uint64_t uncommitted_kib; /* part of actual the host has not backed yet (may still be) */
+    double rate_kib_s;        /* smoothed growth of its used memory (if trusted) */
+    bool rate_known;          /* rate_kib_s is measured (else no shrinking yet) */
+    bool shrinking;           /* it was shrunk last period (hysteresis: carry on to the goal) */
+    double weight;            /* share when memory is short (> 0) */
+    bool trusted;             /* its statistics are usable */
+};
+
+struct mem_host {
+    uint64_t free_kib; /* host free (available) memory now */
+    bool known;        /* free_kib was measured */
+};
+
+/* The decision for one guest. */
+struct mem_decision {
+    uint64_t target_kib; /* balloon target; equals the guest's committed size when unchanged */
+    enum mem_reason reason;
+    bool change; /* target differs from what is already set */
+};
+
+struct mem_plan {
+    struct mem_decision *d; /* per guest */
+    uint64_t budget_kib;    /* memory that could be given this period (0 when short) */
+    uint64_t granted_kib;   /* total growth of targets */
+    uint64_t reclaimed_kib; /* total shrinking of targets */
+    size_t starving;        /* guests below (or about to fall below) their minimum unused */
+    bool short_of_memory;   /* demand exceeded the budget, or the host is below its reserve */
+};
+
+/* Returns the size a guest is entitled to now: its pending target, else its actual size. */
+uint64_t mempolicy_committed(const struct mem_guest *g);
+
+/* Largest change of a target in one period, growing / shrinking, for a guest of MAX_KIB. */
+uint64_t mempolicy_grow_step(uint64_t max_kib);
+uint64_t mempolicy_shrink_step(uint64_t max_kib);
+
+/* Decides targets for N guests. OUT->d is allocated here; free with mempolicy_plan_free().
+ * Returns 0, or -1 when out of memory. */
+int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
+                   const struct mem_guest *guests, size_t n, struct mem_plan *out);
+
+/* Frees what mempolicy_plan() allocated; accepts a zeroed plan. */
+void mempolicy_plan_free(struct mem_plan *plan);
+
+/* A word for a reason, for logs and JSON. */
+const char *mempolicy_reason_name(enum mem_reason r);
+
+#endif

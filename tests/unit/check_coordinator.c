@@ -1,0 +1,509 @@
+/* Closed-loop tests of the memory coordinator against the fake host, and a property test of
+ * its invariants over random scenarios with hostile guest statistics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "fake_hv.h"
+#include "runner.h"
+#include "suites.h"
+
+#define MIB FAKE_MIB
+#define MAXD 16
+
+/* Ways a guest lies about its statistics. */
+enum hostile {
+    HONEST,
+    UNUSED_ABOVE_ACTUAL,
+    AVAILABLE_ABOVE_MAX,
+    ALL_ZERO,
+    ALL_MAX,
+    FLIPPING,
+    STALE,
+    GARBAGE,
+    USABLE_ABOVE_AVAILABLE,
+    NO_STATS,
+    NHOSTILE
+};
+
+struct msim {
+    struct fake_host *f;
+    struct coordinator *c;
+    struct runner *r;
+    struct coord_config cfg;
+    int period, ndoms;
+    uint64_t reserve;
+    enum hostile mode[MAXD];
+    uint64_t rng;
+    /* figures */
+    unsigned starving[MAXD];  /* periods with unused < min_unused while memory was available */
+    unsigned changes[MAXD];   /* targets set */
+    uint64_t lowest_free;     /* lowest host free memory seen (truth) */
+    uint64_t start_actual[MAXD];
+    unsigned ooms[MAXD];
+    bool stats_from_start[MAXD];
+    unsigned oom_while_available; /* OOM kills while the host had memory to give */
+    uint64_t prev_free;
+    uint64_t peak_actual[MAXD];
+    /* invariant violations */
+    unsigned bad_floor, bad_max, bad_step, bad_squeeze, bad_reserve, bad_hostile_growth;
+};
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void hostile_hook(void *arg, int dom, double now_s, struct snap_mem *m)
+{
+    struct msim *s = arg;
+    (void)now_s;
+
+    if (dom >= MAXD)
+        return;
+    switch (s->mode[dom]) {
+    case HONEST:
+        break;
+    case UNUSED_ABOVE_ACTUAL:
+        m->unused_kib = m->actual_kib + 1024 * MIB;
+        break;
+    case AVAILABLE_ABOVE_MAX:
+        m->available_kib = m->max_kib * 2;
+        break;
+    case ALL_ZERO:
+        m->unused_kib = m->available_kib = m->usable_kib = 0;
+        break;
+    case ALL_MAX:
+        m->unused_kib = m->available_kib = m->usable_kib = UINT64_MAX;
+        m->last_update = UINT64_MAX;
+        break;
+    case FLIPPING:
+        m->unused_kib = (s->period % 2) ? 0 : m->actual_kib;
+        break;
+    case STALE:
+        m->last_update = 12345;
+        break;
+    case GARBAGE:
+        m->unused_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
+        m->available_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
+        m->usable_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
+        m->last_update = next_rand(&s->rng);
+        m->flags = SNAP_MEM_BALLOON | SNAP_MEM_RSS |
+                   ((uint32_t)next_rand(&s->rng) &
+                    (SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE | SNAP_MEM_UPDATE));
+        break;
+    case USABLE_ABOVE_AVAILABLE:
+        m->usable_kib = m->available_kib + 1;
+        break;
+    case NO_STATS:
+        m->flags &= SNAP_MEM_BALLOON | SNAP_MEM_RSS;
+        break;
+    case NHOSTILE:
+        break;
+    }
+}
+
+static int dom_id(const struct snapshot *cur, size_t i)
+{
+    const unsigned char *u = snapshot_domain(cur, i)->uuid;
+    return (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
+}
+
+static int mstep(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+                 unsigned long calls)
+{
+    struct msim *s = ctx;
+    struct coord_report rep;
+
+    ck_assert_int_eq(coord_period(s->c, hv, prev, cur, calls, &rep), 0);
+    s->reserve = rep.reserve_kib;
+    for (size_t i = 0; i < rep.nguests; i++) {
+        const struct coord_guest *g = &rep.guests[i];
+        int id = dom_id(cur, g->domain);
+        uint64_t max = fake_max_kib(s->f, id);
+
+        if (!g->change)
+            continue;
+        if (id < MAXD)
+            s->changes[id]++;
+        if (g->target_kib > max)
+            s->bad_max++;
+        if (g->target_kib < g->committed_kib) {
+            if (g->target_kib < s->cfg.floor_kib)
+                s->bad_floor++;
+            if (g->committed_kib - g->target_kib > mempolicy_shrink_step(max))
+                s->bad_step++;
+            /* Never squeeze an honest guest below what it uses plus its minimum unused. */
+            if (id < MAXD && s->mode[id] == HONEST &&
+                g->target_kib < fake_used_kib(s->f, id) + s->cfg.min_unused_kib)
+                s->bad_squeeze++;
+        } else if (g->target_kib - g->committed_kib > mempolicy_grow_step(max)) {
+            s->bad_step++;
+        }
+        /* Lies no real guest tells never earn memory (stale statistics look fresh until they
+         * have not changed for a while: the stale test covers them). */
+        if (id < MAXD && s->mode[id] != HONEST && s->mode[id] != ALL_ZERO &&
+            s->mode[id] != FLIPPING && s->mode[id] != GARBAGE && s->mode[id] != STALE &&
+            g->target_kib > g->committed_kib)
+            s->bad_hostile_growth++;
+    }
+    return 0;
+}
+
+static void msim_init(struct msim *s, uint64_t ram_mib, uint64_t other_mib, uint64_t reserve_mib)
+{
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+
+    memset(s, 0, sizeof(*s));
+    s->f = fake_create(4, ram_mib * MIB, other_mib * MIB);
+    s->cfg.min_unused_kib = 100 * MIB;
+    s->cfg.floor_kib = 200 * MIB;
+    s->cfg.reserve_default = reserve_mib == 0;
+    s->cfg.reserve_kib = reserve_mib * MIB;
+    s->cfg.period_s = 1;
+    s->c = coord_create(&s->cfg);
+    s->r = runner_create(&rc, fake_hv(s->f), mstep, s);
+    s->lowest_free = UINT64_MAX;
+    s->rng = 88172645463325252ull;
+    fake_set_stats_hook(s->f, hostile_hook, s);
+    ck_assert(s->f && s->c && s->r);
+}
+
+static void msim_free(struct msim *s)
+{
+    runner_destroy(s->r);
+    coord_destroy(s->c);
+    fake_destroy(s->f);
+}
+
+/* Adds a guest (max, current in MiB) with a memory script; stats on from the start or not. */
+static int add_guest(struct msim *s, uint64_t max_mib, uint64_t cur_mib,
+                     const struct fake_mem_load *ml, bool stats)
+{
+    char name[16];
+    int id;
+
+    snprintf(name, sizeof(name), "m%d", s->ndoms);
+    id = fake_add_domain(s->f, name, 1);
+    fake_set_memory(s->f, id, max_mib * MIB, cur_mib * MIB);
+    if (ml)
+        fake_set_mem_load(s->f, id, ml);
+    fake_set_stats(s->f, id, stats);
+    if (id < MAXD)
+        s->stats_from_start[id] = stats;
+    s->start_actual[id] = cur_mib * MIB;
+    s->ndoms++;
+    return id;
+}
+
+static void msim_run(struct msim *s, int n)
+{
+    while (s->period < n) {
+        uint64_t free_kib;
+
+        if (s->period > 0)
+            fake_advance(s->f, 1.0);
+        free_kib = fake_host_free_kib(s->f);
+        if (free_kib < s->lowest_free)
+            s->lowest_free = free_kib;
+        if (s->period > 1 && free_kib < s->reserve)
+            s->bad_reserve++;
+        for (int d = 0; d < s->ndoms && d < MAXD; d++) {
+            uint64_t act = fake_actual_kib(s->f, d), used = fake_used_kib(s->f, d);
+            bool available = free_kib > s->reserve + 512 * MIB;
+            if (act > s->peak_actual[d])
+                s->peak_actual[d] = act;
+            if (s->period > 2 && available && act - used < s->cfg.min_unused_kib) {
+                s->starving[d]++;
+                if (getenv("MSIM_DEBUG"))
+                    fprintf(stderr, "period %d guest %d starving: actual %llu used %llu target %llu\n",
+                            s->period, d, (unsigned long long)act / MIB,
+                            (unsigned long long)used / MIB,
+                            (unsigned long long)fake_target_kib(s->f, d) / MIB);
+            }
+            if (fake_oom_kills(s->f, d) > s->ooms[d]) {
+                s->ooms[d] = fake_oom_kills(s->f, d);
+                if (s->prev_free > s->reserve + 512 * MIB && s->mode[d] == HONEST &&
+                    s->stats_from_start[d])
+                    s->oom_while_available++;
+            }
+        }
+        s->prev_free = free_kib;
+        ck_assert_int_eq(runner_tick(s->r), RUNNER_CONTINUE);
+        s->period++;
+    }
+}
+
+static void assert_invariants(const struct msim *s)
+{
+    ck_assert_uint_eq(s->bad_floor, 0);
+    ck_assert_uint_eq(s->bad_max, 0);
+    ck_assert_uint_eq(s->bad_step, 0);
+    ck_assert_uint_eq(s->bad_squeeze, 0);
+    ck_assert_uint_eq(s->bad_reserve, 0);
+    ck_assert_uint_eq(s->bad_hostile_growth, 0);
+}
+
+/* Closed-loop scenarios also promise: no honest guest is OOM-killed while memory was free. */
+static void assert_fed(const struct msim *s)
+{
+    assert_invariants(s);
+    ck_assert_uint_eq(s->oom_while_available, 0);
+}
+
+static const struct fake_mem_load idle = {.base_kib = 64 * MIB};
+
+START_TEST(one_grows_three_idle)
+{
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 50 * MIB,
+                                 .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 3};
+
+    msim_init(&s, 16384, 1024, 0);
+    add_guest(&s, 2048, 512, &grow, true);
+    for (int i = 0; i < 3; i++)
+        add_guest(&s, 2048, 512, &idle, true);
+    msim_run(&s, 80);
+    assert_fed(&s);
+    ck_assert_uint_eq(s.starving[0], 0);
+    ck_assert_uint_eq(fake_oom_kills(s.f, 0), 0);
+    ck_assert_uint_ge(fake_actual_kib(s.f, 0), (64 + 1800 + 100) * MIB);
+    for (int d = 1; d < 4; d++) {
+        ck_assert_uint_le(fake_actual_kib(s.f, d), (64 + 150) * MIB); /* used + 1.5 x 100M */
+        ck_assert_uint_ge(fake_actual_kib(s.f, d), 200 * MIB);
+        ck_assert_uint_eq(s.starving[d], 0);
+    }
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(all_four_grow_until_the_reserve)
+{
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 40 * MIB,
+                                 .cap_kib = 1900 * MIB, .hold_s = -1, .delay_s = 3};
+    uint64_t total = 0;
+
+    msim_init(&s, 6144, 1024, 1024);
+    for (int i = 0; i < 4; i++)
+        add_guest(&s, 2048, 512, &grow, true);
+    msim_run(&s, 120);
+    assert_fed(&s);
+    ck_assert_uint_ge(s.lowest_free, 1024 * MIB); /* the reserve holds */
+    /* Fed until memory ran out: the host came close to its reserve. */
+    ck_assert_uint_le(s.lowest_free, (1024 + 768) * MIB);
+    for (int d = 0; d < 4; d++) {
+        total += s.peak_actual[d];
+        ck_assert_uint_gt(s.peak_actual[d], 900 * MIB); /* everyone got a fair part */
+        ck_assert_uint_eq(s.starving[d], 0);
+    }
+    ck_assert_uint_ge(total, (6144 - 1024 - 1024 - 768) * MIB);
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(memory_moves_from_a_freeing_guest_to_a_growing_one)
+{
+    struct msim s;
+    struct fake_mem_load first = {.base_kib = 64 * MIB, .rate_kib_s = 60 * MIB,
+                                  .cap_kib = 1500 * MIB, .hold_s = 20, .delay_s = 3};
+    struct fake_mem_load second = {.base_kib = 64 * MIB, .rate_kib_s = 40 * MIB,
+                                   .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 60};
+    uint64_t a_peak;
+
+    msim_init(&s, 4096, 512, 1024);
+    add_guest(&s, 2048, 512, &first, true);
+    add_guest(&s, 2048, 512, &second, true);
+    add_guest(&s, 2048, 512, &idle, true);
+    add_guest(&s, 2048, 512, &idle, true);
+    msim_run(&s, 50);
+    a_peak = fake_actual_kib(s.f, 0);
+    ck_assert_uint_ge(a_peak, 1500 * MIB);
+    msim_run(&s, 160);
+    assert_fed(&s);
+    /* The first gave back what it freed; the second got what it needed. */
+    ck_assert_uint_le(fake_actual_kib(s.f, 0), 256 * MIB);
+    ck_assert_uint_ge(fake_actual_kib(s.f, 1), (64 + 1800 + 64) * MIB);
+    ck_assert_uint_eq(fake_oom_kills(s.f, 0), 0);
+    ck_assert_uint_eq(fake_oom_kills(s.f, 1), 0);
+    /* Without the first's memory the host could not have fed the second. */
+    ck_assert_uint_gt(fake_actual_kib(s.f, 1) + a_peak, (4096 - 512 - 1024) * MIB);
+    ck_assert_uint_ge(s.lowest_free, 1024 * MIB);
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(guest_without_statistics_is_left_alone)
+{
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 30 * MIB,
+                                 .cap_kib = 1500 * MIB, .hold_s = -1};
+
+    msim_init(&s, 16384, 1024, 0);
+    add_guest(&s, 2048, 512, &grow, false); /* cannot turn statistics on */
+    add_guest(&s, 2048, 512, &grow, false); /* statistics turned on by the coordinator */
+    fake_inject(s.f, FAKE_OP_MEMSTATS, 0, HV_FAIL, 1000);
+    msim_run(&s, 40);
+    assert_fed(&s);
+    ck_assert_uint_eq(s.changes[0], 0);
+    ck_assert_uint_eq(fake_target_kib(s.f, 0), 512 * MIB);
+    ck_assert_uint_eq(fake_calls(s.f, FAKE_OP_MEMSTATS), 2); /* asked once each, not per period */
+    ck_assert_uint_gt(s.changes[1], 0);
+    ck_assert_uint_eq(fake_oom_kills(s.f, 1), 0);
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(stale_and_impossible_statistics_are_not_trusted)
+{
+    static const enum hostile modes[] = {STALE,    UNUSED_ABOVE_ACTUAL, AVAILABLE_ABOVE_MAX,
+                                         ALL_MAX,  USABLE_ABOVE_AVAILABLE, NO_STATS};
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 30 * MIB,
+                                 .cap_kib = 1500 * MIB, .hold_s = -1, .delay_s = 15};
+    int n = (int)(sizeof(modes) / sizeof(modes[0]));
+
+    msim_init(&s, 32768, 1024, 0);
+    for (int i = 0; i < n; i++) {
+        add_guest(&s, 2048, 1024, &grow, true);
+        s.mode[i] = modes[i];
+    }
+    msim_run(&s, 14);
+    unsigned stale_changes = s.changes[0];
+    msim_run(&s, 60);
+    assert_fed(&s);
+    for (int i = 0; i < n; i++) {
+        ck_assert_uint_le(fake_target_kib(s.f, i), 1024 * MIB);
+        if (modes[i] != STALE)
+            ck_assert_uint_eq(s.changes[i], 0);
+    }
+    /* The stale guest could be shrunk while its statistics looked fresh (10 s); never after,
+     * not even when it starts growing at 15 s. */
+    ck_assert_uint_eq(s.changes[0], stale_changes);
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(property_invariants_over_random_hostile_scenarios)
+{
+    uint64_t seed = 0x5eed1234abcdull;
+    long steps = 0;
+
+    for (int sc = 0; sc < 100; sc++) {
+        struct msim s;
+        uint64_t ram = 2048 + next_rand(&seed) % 14336;
+        uint64_t reserve = 256 + next_rand(&seed) % 1024;
+        int n = 1 + (int)(next_rand(&seed) % 8);
+
+        msim_init(&s, ram, 256, reserve);
+        s.rng = next_rand(&seed) | 1;
+        for (int i = 0; i < n; i++) {
+            uint64_t max = 256 + next_rand(&seed) % 4096;
+            uint64_t cur = 128 + next_rand(&seed) % max;
+            struct fake_mem_load ml = {
+                    .base_kib = (32 + next_rand(&seed) % 96) * MIB,
+                    .delay_s = (double)(next_rand(&seed) % 20),
+                    .rate_kib_s = (double)(next_rand(&seed) % 4) * (double)(next_rand(&seed) % 80) *
+                                  MIB,
+                    .cap_kib = (next_rand(&seed) % max) * MIB,
+                    .hold_s = (double)(next_rand(&seed) % 30),
+                    .repeat = next_rand(&seed) % 2,
+            };
+            add_guest(&s, max, cur > max ? max : cur, &ml, next_rand(&seed) % 4 != 0);
+            s.mode[i] = next_rand(&seed) % 3 == 0 ? (enum hostile)(next_rand(&seed) % NHOSTILE)
+                                                  : HONEST;
+        }
+        /* Only a host that is not overcommitted at the start (guests' current sizes fit above
+         * the reserve) can promise to stay there: guests may use what they already have. */
+        uint64_t sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += fake_actual_kib(s.f, i);
+        if ((ram - 256) * MIB < sum + reserve * MIB) {
+            msim_free(&s);
+            sc--;
+            continue;
+        }
+        msim_run(&s, 100);
+        steps += s.period;
+        assert_invariants(&s);
+        msim_free(&s);
+    }
+    ck_assert_int_ge(steps, 10000);
+}
+END_TEST
+
+START_TEST(reserve_options)
+{
+    struct coord_config c = {.reserve_default = true};
+
+    ck_assert_uint_eq(coord_reserve_kib(&c, 1024 * MIB), 200 * MIB);
+    ck_assert_uint_eq(coord_reserve_kib(&c, 24576 * MIB), 24576 * MIB / 20);
+    c.reserve_default = false;
+    c.reserve_pct = 10;
+    ck_assert_uint_eq(coord_reserve_kib(&c, 10000 * MIB), 1000 * MIB);
+    c.reserve_pct = 0;
+    c.reserve_kib = 12345;
+    ck_assert_uint_eq(coord_reserve_kib(&c, 10000 * MIB), 12345);
+}
+END_TEST
+
+START_TEST(dry_run_and_shares)
+{
+    struct msim s;
+    struct coord_share shares[] = {{"m0", 3}};
+    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 50 * MIB,
+                                 .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 3};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+
+    /* Shares: two equally hungry guests on a short host; m0 weighs 3. */
+    msim_init(&s, 4096, 512, 1024);
+    coord_destroy(s.c);
+    runner_destroy(s.r);
+    s.cfg.shares = shares;
+    s.cfg.nshares = 1;
+    s.c = coord_create(&s.cfg);
+    s.r = runner_create(&rc, fake_hv(s.f), mstep, &s);
+    add_guest(&s, 4096, 256, &grow, true);
+    add_guest(&s, 4096, 256, &grow, true);
+    msim_run(&s, 60);
+    assert_invariants(&s);
+    ck_assert_uint_gt(s.peak_actual[0], s.peak_actual[1]);
+    msim_free(&s);
+
+    msim_init(&s, 16384, 1024, 0);
+    coord_destroy(s.c);
+    runner_destroy(s.r);
+    s.cfg.dry_run = true;
+    s.c = coord_create(&s.cfg);
+    s.r = runner_create(&rc, fake_hv(s.f), mstep, &s);
+    add_guest(&s, 2048, 512, &grow, true);
+    add_guest(&s, 2048, 1024, &idle, true);
+    msim_run(&s, 20);
+    ck_assert_uint_eq(fake_calls(s.f, FAKE_OP_SETMEM), 0);
+    ck_assert_uint_gt(s.changes[0] + s.changes[1], 0); /* it still says what it would do */
+    msim_free(&s);
+}
+END_TEST
+
+Suite *coordinator_suite(void)
+{
+    Suite *s = suite_create("coordinator");
+    TCase *loop = tcase_create("closed loop");
+    TCase *prop = tcase_create("properties");
+
+    tcase_add_test(loop, one_grows_three_idle);
+    tcase_add_test(loop, all_four_grow_until_the_reserve);
+    tcase_add_test(loop, memory_moves_from_a_freeing_guest_to_a_growing_one);
+    tcase_add_test(loop, guest_without_statistics_is_left_alone);
+    tcase_add_test(loop, stale_and_impossible_statistics_are_not_trusted);
+    tcase_add_test(loop, reserve_options);
+    tcase_add_test(loop, dry_run_and_shares);
+    tcase_add_test(prop, property_invariants_over_random_hostile_scenarios);
+    suite_add_tcase(s, loop);
+    suite_add_tcase(s, prop);
+    return s;
+}

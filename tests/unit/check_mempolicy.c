@@ -1,0 +1,240 @@
+/* Tests of the pure memory policy. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "mempolicy.h"
+#include "suites.h"
+
+#define MIB 1024ull
+
+static const struct mem_config cfg = {
+        .min_unused_kib = 100 * MIB, .floor_kib = 200 * MIB, .host_reserve_kib = 1024 * MIB,
+        .period_s = 1};
+
+/* A trusted guest of MAX_MIB using USED_MIB of ACTUAL_MIB, growing RATE MiB/s. */
+static struct mem_guest guest(uint64_t actual_mib, uint64_t used_mib, uint64_t max_mib,
+                              double rate_mib_s)
+{
+    struct mem_guest g = {.actual_kib = actual_mib * MIB,
+                          .max_kib = max_mib * MIB,
+                          .unused_kib = (actual_mib - used_mib) * MIB,
+                          .rate_kib_s = rate_mib_s * MIB,
+                          .rate_known = true,
+                          .weight = 1,
+                          .trusted = true};
+    return g;
+}
+
+static struct mem_host plenty = {.free_kib = 16384 * MIB, .known = true};
+
+START_TEST(starving_guest_gets_room_to_grow)
+{
+    struct mem_guest g[] = {guest(512, 450, 2048, 20)};
+    struct mem_plan p;
+
+    ck_assert_int_eq(mempolicy_plan(&cfg, &plenty, g, 1, &p), 0);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
+    /* used 450 + 100 unused + 4 periods x 20 MiB */
+    ck_assert_uint_eq(p.d[0].target_kib, (450 + 100 + 80) * MIB);
+    ck_assert(p.d[0].change);
+    ck_assert_uint_eq(p.starving, 1);
+    ck_assert_uint_eq(p.granted_kib, 118 * MIB);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(about_to_starve_counts_as_starving)
+{
+    /* 150 MiB unused, but 60 MiB/s growth leaves 90 by the next period. */
+    struct mem_guest g[] = {guest(600, 450, 2048, 60)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(growth_is_bounded_by_step_and_maximum)
+{
+    struct mem_guest g[] = {guest(512, 500, 4096, 500), guest(1000, 990, 1024, 10)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_uint_eq(p.d[0].target_kib, 512 * MIB + mempolicy_grow_step(4096 * MIB));
+    ck_assert_uint_eq(p.d[1].target_kib, 1024 * MIB);
+    mempolicy_plan_free(&p);
+    g[1].actual_kib = 1024 * MIB;
+    g[1].unused_kib = 10 * MIB;
+    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_int_eq(p.d[1].reason, MEM_AT_MAX);
+    ck_assert(!p.d[1].change);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(idle_guest_returns_memory_gradually)
+{
+    struct mem_guest g[] = {guest(2048, 100, 2048, 0)};
+    struct mem_plan p;
+    uint64_t step = mempolicy_shrink_step(2048 * MIB);
+
+    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_IDLE);
+    ck_assert_uint_eq(p.d[0].target_kib, 2048 * MIB - step);
+    mempolicy_plan_free(&p);
+    /* Near the end: down to used + 1.5 x min_unused, here above the floor. */
+    g[0] = guest(320, 100, 2048, 0);
+    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_uint_eq(p.d[0].target_kib, 250 * MIB);
+    mempolicy_plan_free(&p);
+    /* Never below the floor. */
+    g[0] = guest(300, 20, 2048, 0);
+    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_uint_eq(p.d[0].target_kib, 200 * MIB);
+    mempolicy_plan_free(&p);
+    /* Inside the hysteresis band (unused between 1.5 and 2 x min_unused): left alone. */
+    g[0] = guest(380, 200, 2048, 0);
+    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_KEEP);
+    ck_assert(!p.d[0].change);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(no_shrinking_before_the_rate_is_known_or_while_growing)
+{
+    struct mem_guest g[] = {guest(2048, 100, 2048, 0), guest(2048, 100, 2048, 30)};
+    struct mem_plan p;
+
+    g[0].rate_known = false;
+    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert(!p.d[0].change);
+    ck_assert(!p.d[1].change);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(wasteful_when_someone_starves)
+{
+    struct mem_guest g[] = {guest(2048, 100, 2048, 0), guest(512, 500, 2048, 10)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_WASTEFUL);
+    ck_assert_int_eq(p.d[1].reason, MEM_STARVING);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(budget_respects_reserve_and_promises)
+{
+    /* 2 GiB free, 1 GiB reserve, 300 MiB promised to g0, 200 MiB untouched in g1. */
+    struct mem_host host = {.free_kib = 2048 * MIB, .known = true};
+    struct mem_guest g[] = {guest(512, 500, 2048, 100), guest(1024, 1000, 2048, 100)};
+    struct mem_plan p;
+
+    g[0].target_kib = 812 * MIB;
+    g[1].uncommitted_kib = 200 * MIB;
+    mempolicy_plan(&cfg, &host, g, 2, &p);
+    ck_assert_uint_eq(p.budget_kib, (2048 - 1024 - 300 - 200) * MIB);
+    ck_assert_uint_le(p.granted_kib, p.budget_kib);
+    ck_assert(p.short_of_memory);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(shares_split_a_short_budget)
+{
+    struct mem_host host = {.free_kib = (1024 + 400) * MIB, .known = true};
+    struct mem_guest g[] = {guest(1024, 1000, 4096, 100), guest(1024, 1000, 4096, 100),
+                            guest(1024, 1000, 4096, 0)};
+    struct mem_plan p;
+
+    g[0].weight = 1;
+    g[1].weight = 3;
+    g[2].weight = NAN; /* sanitised to 1 */
+    /* g2 needs only 100 + 0 - 24 = 76 MiB; the rest splits 1:3. */
+    mempolicy_plan(&cfg, &host, g, 3, &p);
+    ck_assert_uint_eq(p.granted_kib, 400 * MIB);
+    uint64_t g0 = p.d[0].target_kib - 1024 * MIB, g1 = p.d[1].target_kib - 1024 * MIB;
+    ck_assert_uint_eq(p.d[2].target_kib, (1000 + 100) * MIB);
+    ck_assert(fabs((double)g1 / (double)g0 - 3.0) < 0.01);
+    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(short_of_memory_reclaims_excess)
+{
+    struct mem_host host = {.free_kib = 1000 * MIB, .known = true}; /* below the reserve */
+    struct mem_guest g[] = {guest(800, 500, 2048, 0), guest(512, 500, 2048, 10),
+                            guest(350, 250, 2048, 0)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &host, g, 3, &p);
+    ck_assert(p.short_of_memory);
+    ck_assert_uint_eq(p.granted_kib, 0);
+    ck_assert_int_eq(p.d[0].reason, MEM_SHORT);
+    ck_assert_uint_eq(p.d[0].target_kib, 800 * MIB - mempolicy_shrink_step(2048 * MIB));
+    ck_assert_int_eq(p.d[1].reason, MEM_CAPPED);
+    ck_assert(!p.d[2].change); /* exactly min_unused unused: nothing to spare */
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(unknown_host_gives_nothing_takes_nothing_in_its_name)
+{
+    struct mem_host host = {.known = false};
+    struct mem_guest g[] = {guest(512, 500, 2048, 10), guest(680, 500, 2048, 0)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &host, g, 2, &p);
+    ck_assert(!p.short_of_memory);
+    ck_assert_uint_eq(p.granted_kib, 0);
+    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    ck_assert_int_eq(p.d[1].reason, MEM_KEEP); /* 180 unused: not idle, and no "short" */
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(untrusted_and_impossible_guests_are_left_alone)
+{
+    struct mem_guest g[] = {guest(512, 500, 2048, 10), guest(512, 100, 2048, 0),
+                            guest(512, 100, 2048, 0)};
+    struct mem_plan p;
+
+    g[0].trusted = false;
+    g[1].unused_kib = 4096 * MIB; /* unused > actual */
+    g[2].rate_kib_s = NAN;
+    mempolicy_plan(&cfg, &plenty, g, 3, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_UNTRUSTED);
+    ck_assert_int_eq(p.d[1].reason, MEM_UNTRUSTED);
+    ck_assert(!p.d[0].change && !p.d[1].change);
+    ck_assert_uint_eq(p.d[0].target_kib, 512 * MIB);
+    ck_assert_int_eq(p.d[2].reason, MEM_IDLE); /* a NaN rate counts as no growth */
+    mempolicy_plan_free(&p);
+    ck_assert_int_eq(mempolicy_plan(&cfg, &plenty, NULL, 0, &p), 0);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+Suite *mempolicy_suite(void)
+{
+    Suite *s = suite_create("mempolicy");
+    TCase *t = tcase_create("decisions");
+
+    tcase_add_test(t, starving_guest_gets_room_to_grow);
+    tcase_add_test(t, about_to_starve_counts_as_starving);
+    tcase_add_test(t, growth_is_bounded_by_step_and_maximum);
+    tcase_add_test(t, idle_guest_returns_memory_gradually);
+    tcase_add_test(t, no_shrinking_before_the_rate_is_known_or_while_growing);
+    tcase_add_test(t, wasteful_when_someone_starves);
+    tcase_add_test(t, budget_respects_reserve_and_promises);
+    tcase_add_test(t, shares_split_a_short_budget);
+    tcase_add_test(t, short_of_memory_reclaims_excess);
+    tcase_add_test(t, unknown_host_gives_nothing_takes_nothing_in_its_name);
+    tcase_add_test(t, untrusted_and_impossible_guests_are_left_alone);
+    suite_add_tcase(s, t);
+    return s;
+}
