@@ -102,7 +102,7 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
             if (run < 0)
                 continue; /* counter reset: the domain restarted under the same UUID */
             uv->run = run;
-            uv->prev = (long)(pd->vcpu_first + k);
+            uv->prev = (long)pd->vcpu_first + (long)k;
             uv->valid = true;
             if ((cv[k].flags & SNAP_VCPU_WAIT) && (pv[k].flags & SNAP_VCPU_WAIT)) {
                 double w = counter_fraction(pv[k].wait_ns, cv[k].wait_ns, dt_ns);

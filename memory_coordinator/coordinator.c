@@ -36,10 +36,10 @@ struct gstate {
     bool have_update;
     uint64_t last_update;
     double update_changed_t;
-    uint64_t target;   /* the target we set last (0: none) */
-    double enabled_t;  /* when we turned statistics on (< 0: not by us) */
-    bool shrinking;    /* we shrank it last period */
-    unsigned warned;   /* bit per enum coord_distrust already warned about */
+    uint64_t target;  /* the target we set last (0: none) */
+    double enabled_t; /* when we turned statistics on (< 0: not by us) */
+    bool shrinking;   /* we shrank it last period */
+    unsigned warned;  /* bit per enum coord_distrust already warned about */
 };
 
 struct coordinator {
@@ -218,8 +218,7 @@ static void log_change(const struct coordinator *c, const char *name, const stru
     log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB unused, %+.1f MiB/s)",
              c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
              (double)g->actual_kib / MIB, (double)g->target_kib / MIB,
-             mempolicy_reason_name(g->reason), (double)g->unused_kib / MIB,
-             g->rate_kib_s / MIB);
+             mempolicy_reason_name(g->reason), (double)g->unused_kib / MIB, g->rate_kib_s / MIB);
 }
 
 int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
@@ -265,8 +264,7 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
             int r = hv_enable_memstats(hv, d->uuid, stats_period(c));
             st->enabled_t = now;
             if (r == HV_OK)
-                log_info("enabled memory statistics of '%s' (every %d s)", name,
-                         stats_period(c));
+                log_info("enabled memory statistics of '%s' (every %d s)", name, stats_period(c));
         }
         /* Right after enabling, missing statistics are expected: no warning yet. */
         if (!(dis == COORD_NO_STATS && st->enabled_t >= 0 &&
@@ -374,21 +372,21 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
     mempolicy_plan_free(&plan);
     rep->calls = hv_calls(hv) - calls0;
 
-swap: {
-        struct gstate *t = c->prev_state;
-        size_t tc = c->prev_cap;
-        c->prev_state = c->state;
-        c->prev_cap = c->state_cap;
-        c->prev_n = n;
-        c->state = t;
-        c->state_cap = tc;
-        if (c->state_cap < c->cap) {
-            struct gstate *st = realloc(c->state, c->cap * sizeof(*st));
-            if (!st)
-                return -1;
-            c->state = st;
-            c->state_cap = c->cap;
-        }
+swap : {
+    struct gstate *t = c->prev_state;
+    size_t tc = c->prev_cap;
+    c->prev_state = c->state;
+    c->prev_cap = c->state_cap;
+    c->prev_n = n;
+    c->state = t;
+    c->state_cap = tc;
+    if (c->state_cap < c->cap) {
+        struct gstate *st = realloc(c->state, c->cap * sizeof(*st));
+        if (!st)
+            return -1;
+        c->state = st;
+        c->state_cap = c->cap;
     }
+}
     return 0;
 }

@@ -15,7 +15,7 @@
 
 /* Default host reserve: the larger of these. */
 #define COORD_RESERVE_MIN_KIB (200ull * 1024)
-#define COORD_RESERVE_PCT 5.0
+#define COORD_RESERVE_PCT     5.0
 
 /* A --shares rule: domains whose name matches GLOB weigh WEIGHT (first match wins). */
 struct coord_share {
@@ -26,9 +26,9 @@ struct coord_share {
 struct coord_config {
     uint64_t min_unused_kib;
     uint64_t floor_kib;
-    uint64_t reserve_kib;  /* fixed host reserve, when reserve_pct is 0 */
-    double reserve_pct;    /* host reserve as a percentage of host memory (0: use reserve_kib) */
-    bool reserve_default;  /* no --host-reserve: max(200 MiB, 5 %) */
+    uint64_t reserve_kib; /* fixed host reserve, when reserve_pct is 0 */
+    double reserve_pct;   /* host reserve as a percentage of host memory (0: use reserve_kib) */
+    bool reserve_default; /* no --host-reserve: max(200 MiB, 5 %) */
     double period_s;
     bool dry_run;
     const struct coord_share *shares;
@@ -38,10 +38,10 @@ struct coord_config {
 /* Why a guest's statistics are not trusted. */
 enum coord_distrust {
     COORD_TRUSTED = 0,
-    COORD_NO_BALLOON,  /* no balloon device: nothing to do */
-    COORD_NO_STATS,    /* no guest statistics (yet) */
-    COORD_STALE,       /* statistics stopped updating */
-    COORD_IMPOSSIBLE   /* values no real guest reports */
+    COORD_NO_BALLOON, /* no balloon device: nothing to do */
+    COORD_NO_STATS,   /* no guest statistics (yet) */
+    COORD_STALE,      /* statistics stopped updating */
+    COORD_IMPOSSIBLE  /* values no real guest reports */
 };
 
 /* One guest this period. */

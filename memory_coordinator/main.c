@@ -27,8 +27,12 @@ struct context {
 static const struct cli_option options[] = {
         {"min-unused", "SIZE", "memory every guest keeps unused (default 100M)", KEY_MIN_UNUSED},
         {"guest-floor", "SIZE", "never shrink a guest below SIZE (default 200M)", KEY_FLOOR},
-        {"host-reserve", "SIZE|PCT%", "host free memory never given away (default: the\nlarger of 200M and 5% of host memory)", KEY_RESERVE},
-        {"shares", "NAME=WEIGHT", "domains matching NAME (a pattern) get WEIGHT shares\nwhen memory is short (repeatable; default 1 each)", KEY_SHARES},
+        {"host-reserve", "SIZE|PCT%",
+         "host free memory never given away (default: the\nlarger of 200M and 5% of host memory)",
+         KEY_RESERVE},
+        {"shares", "NAME=WEIGHT",
+         "domains matching NAME (a pattern) get WEIGHT shares\nwhen memory is short (repeatable; default 1 each)",
+         KEY_SHARES},
 };
 
 static int parse_shares(struct options *o, const char *arg)
@@ -116,14 +120,15 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
 
 int main(int argc, char **argv)
 {
-    struct options opt = {.cfg = {.min_unused_kib = 100 * 1024,
-                                  .floor_kib = 200 * 1024,
+    struct options opt = {.cfg = {.min_unused_kib = 100ull * 1024,
+                                  .floor_kib = 200ull * 1024,
                                   .reserve_default = true}};
     const struct cli_program prog = {
             .name = "memory_coordinator",
-            .summary = "Every PERIOD seconds, read each guest's balloon statistics and move memory:\n"
-                       "from wasteful guests and the host to starving guests, back to the host\n"
-                       "when guests idle, never starving a guest or the host.",
+            .summary =
+                    "Every PERIOD seconds, read each guest's balloon statistics and move memory:\n"
+                    "from wasteful guests and the host to starving guests, back to the host\n"
+                    "when guests idle, never starving a guest or the host.",
             .options = options,
             .noptions = sizeof(options) / sizeof(options[0]),
             .handle = handle_option,
@@ -144,7 +149,7 @@ int main(int argc, char **argv)
         status = status == CLI_EXIT_OK ? EXIT_DONE : EXIT_USAGE;
         goto cleanup;
     }
-    log_set_level(common.verbosity < 0 ? LOG_WARNING
+    log_set_level(common.verbosity < 0    ? LOG_WARNING
                   : common.verbosity == 0 ? LOG_INFO
                                           : LOG_DEBUG);
     status = EXIT_RUNTIME;

@@ -179,8 +179,8 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
         held += min_u64(g->uncommitted_kib, g->actual_kib);
     }
     /* Without a measure of host memory nothing is given, and nothing is taken in its name. */
-    budget = host->known ? (double)host->free_kib - (double)cfg->host_reserve_kib - (double)held
-                         : 0;
+    budget =
+            host->known ? (double)host->free_kib - (double)cfg->host_reserve_kib - (double)held : 0;
 
     /* Classify. */
     for (size_t i = 0; i < n; i++) {

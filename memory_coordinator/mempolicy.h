@@ -13,14 +13,14 @@
 
 /* Reasons for a target. */
 enum mem_reason {
-    MEM_KEEP = 0,  /* no change */
-    MEM_STARVING,  /* grown: unused below the minimum now or within a period */
-    MEM_CAPPED,    /* starving, but memory is short: grown less than it needs (or not at all) */
-    MEM_AT_MAX,    /* starving, but already at its maximum */
-    MEM_WASTEFUL,  /* shrunk: much more unused than it needs, while others starve */
-    MEM_IDLE,      /* shrunk: memory it does not use returns to the host */
-    MEM_SHORT,     /* shrunk: the host or starving guests are short of memory */
-    MEM_UNTRUSTED  /* left alone: its statistics are missing, stale or impossible */
+    MEM_KEEP = 0, /* no change */
+    MEM_STARVING, /* grown: unused below the minimum now or within a period */
+    MEM_CAPPED,   /* starving, but memory is short: grown less than it needs (or not at all) */
+    MEM_AT_MAX,   /* starving, but already at its maximum */
+    MEM_WASTEFUL, /* shrunk: much more unused than it needs, while others starve */
+    MEM_IDLE,     /* shrunk: memory it does not use returns to the host */
+    MEM_SHORT,    /* shrunk: the host or starving guests are short of memory */
+    MEM_UNTRUSTED /* left alone: its statistics are missing, stale or impossible */
 };
 
 struct mem_config {

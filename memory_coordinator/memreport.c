@@ -22,9 +22,9 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
     }
     fprintf(out, ", %zu guests, %zu starving", rep->nguests, rep->starving);
     if (rep->changes)
-        fprintf(out, "; %s%zu change%s: +%.0f MiB given, -%.0f MiB taken", dry_run ? "would make " : "",
-                rep->changes, rep->changes == 1 ? "" : "s", (double)rep->granted_kib / MIB,
-                (double)rep->reclaimed_kib / MIB);
+        fprintf(out, "; %s%zu change%s: +%.0f MiB given, -%.0f MiB taken",
+                dry_run ? "would make " : "", rep->changes, rep->changes == 1 ? "" : "s",
+                (double)rep->granted_kib / MIB, (double)rep->reclaimed_kib / MIB);
     else
         fputs("; no change", out);
     if (rep->short_of_memory)

@@ -237,7 +237,7 @@ static void keep(struct work *w, double ideal, double tol)
 static void place(struct work *w, struct heap *minh, int *target)
 {
     qsort(w->pending, w->npending, sizeof(*w->pending), by_demand_desc);
-    for (size_t i = 0; i < w->npending; i++) {
+    for (size_t i = 0; i < w->npending && minh->n > 0; i++) {
         int p = minh->h[0], o = w->pending[i].origin;
         if (o >= 0 && w->load[o] <= w->load[p] + TIE)
             p = o;

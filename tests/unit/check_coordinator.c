@@ -9,7 +9,7 @@
 #include "runner.h"
 #include "suites.h"
 
-#define MIB FAKE_MIB
+#define MIB  FAKE_MIB
 #define MAXD 16
 
 /* Ways a guest lies about its statistics. */
@@ -37,9 +37,9 @@ struct msim {
     enum hostile mode[MAXD];
     uint64_t rng;
     /* figures */
-    unsigned starving[MAXD];  /* periods with unused < min_unused while memory was available */
-    unsigned changes[MAXD];   /* targets set */
-    uint64_t lowest_free;     /* lowest host free memory seen (truth) */
+    unsigned starving[MAXD]; /* periods with unused < min_unused while memory was available */
+    unsigned changes[MAXD];  /* targets set */
+    uint64_t lowest_free;    /* lowest host free memory seen (truth) */
     uint64_t start_actual[MAXD];
     unsigned ooms[MAXD];
     bool stats_from_start[MAXD];
@@ -169,8 +169,8 @@ static void msim_init(struct msim *s, uint64_t ram_mib, uint64_t other_mib, uint
     s->r = runner_create(&rc, fake_hv(s->f), mstep, s);
     s->lowest_free = UINT64_MAX;
     s->rng = 88172645463325252ull;
-    fake_set_stats_hook(s->f, hostile_hook, s);
     ck_assert(s->f && s->c && s->r);
+    fake_set_stats_hook(s->f, hostile_hook, s);
 }
 
 static void msim_free(struct msim *s)
@@ -193,9 +193,10 @@ static int add_guest(struct msim *s, uint64_t max_mib, uint64_t cur_mib,
     if (ml)
         fake_set_mem_load(s->f, id, ml);
     fake_set_stats(s->f, id, stats);
-    if (id < MAXD)
+    if (id < MAXD) {
         s->stats_from_start[id] = stats;
-    s->start_actual[id] = cur_mib * MIB;
+        s->start_actual[id] = cur_mib * MIB;
+    }
     s->ndoms++;
     return id;
 }
@@ -220,7 +221,8 @@ static void msim_run(struct msim *s, int n)
             if (s->period > 2 && available && act - used < s->cfg.min_unused_kib) {
                 s->starving[d]++;
                 if (getenv("MSIM_DEBUG"))
-                    fprintf(stderr, "period %d guest %d starving: actual %llu used %llu target %llu\n",
+                    fprintf(stderr,
+                            "period %d guest %d starving: actual %llu used %llu target %llu\n",
                             s->period, d, (unsigned long long)act / MIB,
                             (unsigned long long)used / MIB,
                             (unsigned long long)fake_target_kib(s->f, d) / MIB);
@@ -260,8 +262,11 @@ static const struct fake_mem_load idle = {.base_kib = 64 * MIB};
 START_TEST(one_grows_three_idle)
 {
     struct msim s;
-    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 50 * MIB,
-                                 .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 3};
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 50 * MIB,
+                                 .cap_kib = 1800 * MIB,
+                                 .hold_s = -1,
+                                 .delay_s = 3};
 
     msim_init(&s, 16384, 1024, 0);
     add_guest(&s, 2048, 512, &grow, true);
@@ -284,8 +289,11 @@ END_TEST
 START_TEST(all_four_grow_until_the_reserve)
 {
     struct msim s;
-    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 40 * MIB,
-                                 .cap_kib = 1900 * MIB, .hold_s = -1, .delay_s = 3};
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 40 * MIB,
+                                 .cap_kib = 1900 * MIB,
+                                 .hold_s = -1,
+                                 .delay_s = 3};
     uint64_t total = 0;
 
     msim_init(&s, 6144, 1024, 1024);
@@ -309,10 +317,16 @@ END_TEST
 START_TEST(memory_moves_from_a_freeing_guest_to_a_growing_one)
 {
     struct msim s;
-    struct fake_mem_load first = {.base_kib = 64 * MIB, .rate_kib_s = 60 * MIB,
-                                  .cap_kib = 1500 * MIB, .hold_s = 20, .delay_s = 3};
-    struct fake_mem_load second = {.base_kib = 64 * MIB, .rate_kib_s = 40 * MIB,
-                                   .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 60};
+    struct fake_mem_load first = {.base_kib = 64 * MIB,
+                                  .rate_kib_s = 60 * MIB,
+                                  .cap_kib = 1500 * MIB,
+                                  .hold_s = 20,
+                                  .delay_s = 3};
+    struct fake_mem_load second = {.base_kib = 64 * MIB,
+                                   .rate_kib_s = 40 * MIB,
+                                   .cap_kib = 1800 * MIB,
+                                   .hold_s = -1,
+                                   .delay_s = 60};
     uint64_t a_peak;
 
     msim_init(&s, 4096, 512, 1024);
@@ -340,8 +354,8 @@ END_TEST
 START_TEST(guest_without_statistics_is_left_alone)
 {
     struct msim s;
-    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 30 * MIB,
-                                 .cap_kib = 1500 * MIB, .hold_s = -1};
+    struct fake_mem_load grow = {
+            .base_kib = 64 * MIB, .rate_kib_s = 30 * MIB, .cap_kib = 1500 * MIB, .hold_s = -1};
 
     msim_init(&s, 16384, 1024, 0);
     add_guest(&s, 2048, 512, &grow, false); /* cannot turn statistics on */
@@ -360,11 +374,14 @@ END_TEST
 
 START_TEST(stale_and_impossible_statistics_are_not_trusted)
 {
-    static const enum hostile modes[] = {STALE,    UNUSED_ABOVE_ACTUAL, AVAILABLE_ABOVE_MAX,
-                                         ALL_MAX,  USABLE_ABOVE_AVAILABLE, NO_STATS};
+    static const enum hostile modes[] = {STALE,   UNUSED_ABOVE_ACTUAL,    AVAILABLE_ABOVE_MAX,
+                                         ALL_MAX, USABLE_ABOVE_AVAILABLE, NO_STATS};
     struct msim s;
-    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 30 * MIB,
-                                 .cap_kib = 1500 * MIB, .hold_s = -1, .delay_s = 15};
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 30 * MIB,
+                                 .cap_kib = 1500 * MIB,
+                                 .hold_s = -1,
+                                 .delay_s = 15};
     int n = (int)(sizeof(modes) / sizeof(modes[0]));
 
     msim_init(&s, 32768, 1024, 0);
@@ -407,8 +424,8 @@ START_TEST(property_invariants_over_random_hostile_scenarios)
             struct fake_mem_load ml = {
                     .base_kib = (32 + next_rand(&seed) % 96) * MIB,
                     .delay_s = (double)(next_rand(&seed) % 20),
-                    .rate_kib_s = (double)(next_rand(&seed) % 4) * (double)(next_rand(&seed) % 80) *
-                                  MIB,
+                    .rate_kib_s =
+                            (double)(next_rand(&seed) % 4) * (double)(next_rand(&seed) % 80) * MIB,
                     .cap_kib = (next_rand(&seed) % max) * MIB,
                     .hold_s = (double)(next_rand(&seed) % 30),
                     .repeat = next_rand(&seed) % 2,
@@ -455,8 +472,11 @@ START_TEST(dry_run_and_shares)
 {
     struct msim s;
     struct coord_share shares[] = {{"m0", 3}};
-    struct fake_mem_load grow = {.base_kib = 64 * MIB, .rate_kib_s = 50 * MIB,
-                                 .cap_kib = 1800 * MIB, .hold_s = -1, .delay_s = 3};
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 50 * MIB,
+                                 .cap_kib = 1800 * MIB,
+                                 .hold_s = -1,
+                                 .delay_s = 3};
     struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
 
     /* Shares: two equally hungry guests on a short host; m0 weighs 3. */

@@ -4,13 +4,16 @@
 #include "log.h"
 #include "suites.h"
 
+typedef Suite *(*suite_fn)(void);
+
+static const suite_fn suites[] = {
+        cli_suite,       json_suite,      snapshot_suite,  usage_suite,
+        hv_suite,        loop_suite,      runner_suite,    fake_hv_suite,
+        placement_suite, scheduler_suite, mempolicy_suite, coordinator_suite,
+};
+
 int main(void)
 {
-    Suite *(*const suites[])(void) = {
-            cli_suite,       json_suite,      snapshot_suite,  usage_suite,
-            hv_suite,        loop_suite,      runner_suite,    fake_hv_suite,
-            placement_suite, scheduler_suite, mempolicy_suite, coordinator_suite,
-    };
     SRunner *sr = srunner_create(NULL);
     int failed;
 

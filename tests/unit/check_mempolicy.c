@@ -7,9 +7,10 @@
 
 #define MIB 1024ull
 
-static const struct mem_config cfg = {
-        .min_unused_kib = 100 * MIB, .floor_kib = 200 * MIB, .host_reserve_kib = 1024 * MIB,
-        .period_s = 1};
+static const struct mem_config cfg = {.min_unused_kib = 100 * MIB,
+                                      .floor_kib = 200 * MIB,
+                                      .host_reserve_kib = 1024 * MIB,
+                                      .period_s = 1};
 
 /* A trusted guest of MAX_MIB using USED_MIB of ACTUAL_MIB, growing RATE MiB/s. */
 static struct mem_guest guest(uint64_t actual_mib, uint64_t used_mib, uint64_t max_mib,

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Integration tests: the real binaries against libvirt's test driver (custom nodes of 4 and 16
+# pCPUs). Each check asserts an exit status and what the program printed. The test driver keeps
+# its state per connection, so changes are observed through the program's own later periods.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+BINDIR=${BINDIR:-$here/../../bin}
+BINDIR=$(cd "$BINDIR" && pwd)
+VS=$BINDIR/vcpu_scheduler
+MC=$BINDIR/memory_coordinator
+H4="test://$here/nodes/host4.xml"
+H16="test://$here/nodes/host16.xml"
+PY=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unset LIBVIRT_DEFAULT_URI
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+    sed 's/^/    stdout: /' "$work/out" >&2
+    sed 's/^/    stderr: /' "$work/err" >&2
+}
+
+# run CODE CMD...: runs CMD, checks its exit status is CODE.
+run() {
+    local want=$1 got
+    shift
+    "$@" >"$work/out" 2>"$work/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, expected $want"; fi
+}
+
+# Assertions on the last run's output.
+out_has() { if grep -qE -- "$1" "$work/out"; then ok; else bad "stdout lacks /$1/"; fi; }
+err_has() { if grep -qE -- "$1" "$work/err"; then ok; else bad "stderr lacks /$1/"; fi; }
+err_lacks() { if grep -qE -- "$1" "$work/err"; then bad "stderr has /$1/"; else ok; fi; }
+out_lines() {
+    local n
+    n=$(wc -l <"$work/out")
+    if [ "$n" -eq "$1" ]; then ok; else bad "stdout has $n lines, expected $1"; fi
+}
+err_lines() {
+    local n
+    n=$(wc -l <"$work/err")
+    if [ "$n" -eq "$1" ]; then ok; else bad "stderr has $n lines, expected $1"; fi
+}
+# json_check PYTHON-EXPRESSION: every stdout line parses as JSON; the expression, over `objs`
+# (the parsed lines), is true.
+json_check() {
+    if "$PY" - "$work/out" "$1" <<'EOF'; then ok; else bad "JSON check failed: $1"; fi
+import json, sys
+objs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+sys.exit(0 if objs and eval(sys.argv[2]) else 1)
+EOF
+}
+
+# A usage error: exit 2, one line on stderr that names the offending value, nothing on stdout.
+usage_error() {
+    local prog=$1 needle=$2
+    shift 2
+    run 2 "$prog" "$@"
+    err_lines 1
+    err_has "$needle"
+    out_lines 0
+}
+
+# Waits (up to 30 s) until stdout has N lines.
+wait_lines() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(wc -l <"$work/out")" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Starts PROG in the background, waits until it printed N lines, sends SIG, returns its status.
+signal_after_lines() {
+    local n=$1 sig=$2 pid i status
+    shift 2
+    "$@" >"$work/out" 2>"$work/err" &
+    pid=$!
+    for ((i = 0; i < 300; i++)); do
+        [ "$(wc -l <"$work/out")" -ge "$n" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -s "$sig" "$pid" 2>/dev/null
+    wait "$pid"
+    status=$?
+    return $status
+}
+
+echo "== common: help, version, bad arguments =="
+for prog in "$VS" "$MC"; do
+    name=$(basename "$prog")
+    run 0 "$prog" --help
+    out_has "^Usage: $name \[OPTIONS\] PERIOD"
+    out_has "--connect"
+    out_has "Exit status"
+    run 0 "$prog" -h
+    run 0 "$prog" --version
+    out_has "^$name \(vmbalance\) [0-9]+\.[0-9]+\.[0-9]+$"
+    usage_error "$prog" "missing PERIOD"
+    usage_error "$prog" "not ''" ""
+    usage_error "$prog" "not '0'" 0
+    usage_error "$prog" "not '-1'" -1
+    usage_error "$prog" "not 'abc'" abc
+    usage_error "$prog" "not '5s'" 5s
+    usage_error "$prog" "not '1..2'" 1..2
+    usage_error "$prog" "not '1e999'" 1e999
+    usage_error "$prog" "not '2\^64'" '2^64'
+    usage_error "$prog" "not 'nan'" nan
+    usage_error "$prog" "not 'inf'" inf
+    usage_error "$prog" "'18446744073709551616' is out of range" 18446744073709551616
+    usage_error "$prog" "'0.01' is out of range" 0.01
+    usage_error "$prog" "unexpected argument '3'" 2 3
+    usage_error "$prog" "unknown option '--bogus'" --bogus 2
+    usage_error "$prog" "unknown option '-x'" -x 2
+    usage_error "$prog" "'--domains' needs a value" --domains
+    usage_error "$prog" "invalid domain pattern '\[web'" --domains '[web' 2
+    usage_error "$prog" "invalid domain pattern ''" --domains '' 2
+    usage_error "$prog" "'--connect' needs a non-empty URI" -c '' 2
+    usage_error "$prog" "--once" --once=1 2
+done
+usage_error "$VS" "'--threshold' needs a number, not 'x'" --threshold x 2
+usage_error "$VS" "'--threshold' value '0' is out of range" --threshold 0 2
+usage_error "$VS" "'--threshold' value '101' is out of range" --threshold 101 2
+usage_error "$VS" "'--threshold' needs a number, not '-5'" --threshold -5 2
+usage_error "$VS" "'--threshold' needs a number, not '1e999'" --threshold 1e999 2
+usage_error "$VS" "'--threshold' needs a number, not ''" --threshold '' 2
+for opt in --min-unused --guest-floor --host-reserve; do
+    usage_error "$MC" "'$opt' size '100' needs a unit" "$opt" 100 2
+    usage_error "$MC" "'$opt' size '5X' needs a unit" "$opt" 5X 2
+    usage_error "$MC" "'$opt' needs a size such as 512M or 2G, not '-5M'" "$opt" -5M 2
+    usage_error "$MC" "'$opt' needs a size such as 512M or 2G, not 'M'" "$opt" M 2
+    usage_error "$MC" "'$opt' needs a size such as 512M or 2G, not ''" "$opt" '' 2
+    usage_error "$MC" "'$opt' needs a size such as 512M or 2G, not '1e999G'" "$opt" 1e999G 2
+    usage_error "$MC" "'$opt' size '99999T' is too large" "$opt" 99999T 2
+done
+usage_error "$MC" "'--host-reserve' value '95' is out of range" --host-reserve 95% 2
+usage_error "$MC" "'--host-reserve' needs a number, not 'x'" --host-reserve x% 2
+usage_error "$MC" "'--shares' needs NAME=WEIGHT, not 'web1'" --shares web1 2
+usage_error "$MC" "'--shares' needs NAME=WEIGHT, not '=2'" --shares =2 2
+usage_error "$MC" "'--shares' needs NAME=WEIGHT, not 'web1='" --shares web1= 2
+usage_error "$MC" "'--shares' needs a number, not 'heavy'" --shares web1=heavy 2
+usage_error "$MC" "'--shares' value '0' is out of range" --shares web1=0 2
+usage_error "$MC" "invalid domain pattern in '--shares \[x=1'" --shares '[x=1' 2
+
+echo "== common: connection failures =="
+for prog in "$VS" "$MC"; do
+    run 1 "$prog" -c foo:///bar 1
+    err_lines 1
+    err_has "error: cannot connect to 'foo:///bar'"
+    out_lines 0
+    LIBVIRT_DEFAULT_URI=foo:///env run 1 "$prog" 1
+    err_has "cannot connect to 'foo:///env'"
+    run 0 "$prog" -c "$H4" --domains 'nomatch*' --once 0.1
+    err_has "no active managed domain"
+    out_lines 0
+done
+
+echo "== vcpu_scheduler against the test driver =="
+run 0 "$VS" -c "$H4" --once 0.2
+out_lines 2
+out_has "^period 1: baseline of 7 vCPUs in 3 domains on 4 pCPUs$"
+out_has "^period 2: pCPU usage [0-9]+ [0-9]+ [0-9]+ [0-9]+ % \(std dev [0-9.]+\), 7 vCPUs: "
+err_lacks "error|warning"
+
+run 0 "$VS" -c "$H16" --once -q 0.2
+out_lines 0
+
+run 0 "$VS" -c "$H4" --json --once 0.2
+out_lines 2
+json_check "objs[0]['baseline'] and not objs[1]['baseline'] and [o['period'] for o in objs] == [1, 2]"
+json_check "all(len(o['pcpus']) == 4 and len(o['vcpus']) == 7 for o in objs)"
+json_check "all(isinstance(o['calls'], int) and o['calls'] > 0 for o in objs)"
+json_check "[v['pin'] for v in objs[1]['vcpus'] if v['domain'] == 'web1'] == [0, 0]"
+json_check "all(v['pin'] is None for v in objs[1]['vcpus'] if v['domain'] != 'web1')"
+json_check "all(0 <= p['usage'] <= 100 for o in objs for p in o['pcpus'])"
+json_check "objs[1]['moves'] == [] and objs[1]['balanced']"
+
+run 0 "$VS" -c "$H16" --json --once 0.2
+json_check "len(objs[1]['pcpus']) == 16 and len({v['domain'] for v in objs[1]['vcpus']}) == 6"
+json_check "sum(1 for v in objs[1]['vcpus']) == 1+2+3+4+1+2"
+
+run 0 "$VS" -c "$H16" --json --once --domains 'vm[0-2]' --domains vm5 0.2
+json_check "sorted({v['domain'] for v in objs[1]['vcpus']}) == ['vm0', 'vm1', 'vm2', 'vm5']"
+
+run 0 "$VS" -c "$H4" --dry-run --json --once 0.2
+json_check "objs[1]['dry_run'] is True"
+
+run 0 "$VS" -c "$H4" -v --once 0.2
+err_has "debug: "
+
+signal_after_lines 3 TERM "$VS" -c "$H4" 0.1
+st=$?
+if [ "$st" -eq 0 ]; then ok; else bad "SIGTERM: exit $st"; fi
+signal_after_lines 2 INT "$VS" -c "$H4" --json 0.1
+st=$?
+if [ "$st" -eq 0 ]; then ok; else bad "SIGINT: exit $st"; fi
+json_check "all('pcpus' in o for o in objs)"
+# SIGHUP is ignored: the program goes on printing periods, then stops on SIGTERM.
+"$VS" -c "$H4" 0.1 >"$work/out" 2>"$work/err" &
+pid=$!
+wait_lines 2
+kill -HUP "$pid"
+wait_lines 4
+if kill -0 "$pid" 2>/dev/null; then ok; else bad "SIGHUP ended the program"; fi
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+if [ "$st" -eq 0 ]; then ok; else bad "SIGTERM after SIGHUP: exit $st"; fi
+err_has "SIGHUP ignored"
+
+echo "== memory_coordinator against the test driver =="
+run 0 "$MC" -c "$H4" --once 0.2
+out_lines 2
+out_has "^period 1: host free unknown, 3 guests: baseline$"
+out_has "^period 2: host free unknown, 3 guests, [0-9]+ starving"
+err_has "warning: the host's free memory is unknown"
+
+run 0 "$MC" -c "$H4" --json --once 0.2
+out_lines 2
+json_check "[o['period'] for o in objs] == [1, 2] and objs[0]['baseline']"
+json_check "all(len(o['guests']) == 3 for o in objs)"
+json_check "{g['domain']: g['statistics'] for g in objs[1]['guests']}['db1'] == 'no statistics'"
+json_check "{g['domain']: g['statistics'] for g in objs[1]['guests']}['web1'] == 'trusted'"
+json_check "all(g['actual_mib'] <= g['max_mib'] for o in objs for g in o['guests'])"
+json_check "all(isinstance(o['calls'], int) for o in objs)"
+# web2 holds 768 MiB with half of it unused: idle, it gives some back, gradually.
+json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['reason'] == 'idle'"
+json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['target_mib'] == 768 - 64"
+json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['result'] == 'ok'"
+
+# The change is real: the next period sees the balloon where the previous one put it.
+signal_after_lines 3 TERM "$MC" -c "$H4" --json --domains web2 0.2
+json_check "len(objs) >= 3 and objs[2]['guests'][0]['actual_mib'] == objs[1]['guests'][0]['target_mib']"
+
+run 0 "$MC" -c "$H4" --json --once --dry-run 0.2
+json_check "objs[1]['dry_run'] and objs[1]['changes'] >= 1"
+json_check "all(g['actual_mib'] in (512, 768, 2048) for o in objs for g in o['guests'])"
+
+run 0 "$MC" -c "$H4" --json --once --guest-floor 900M --min-unused 50M --host-reserve 10% \
+    --shares 'web*=2' 0.2
+json_check "all(not g['change'] for g in objs[1]['guests'])"
+
+run 0 "$MC" -c "$H16" --json --once --domains 'vm[0-3]' 0.2
+json_check "sorted(g['domain'] for g in objs[1]['guests']) == ['vm0', 'vm1', 'vm2', 'vm3']"
+
+signal_after_lines 2 TERM "$MC" -c "$H16" 0.1
+st=$?
+if [ "$st" -eq 0 ]; then ok; else bad "SIGTERM: exit $st"; fi
+
+echo "integration: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
