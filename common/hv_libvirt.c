@@ -177,7 +177,8 @@ static void cache_commit(struct lv *p)
         p->doms[out++] = p->doms[i];
     }
     p->ndoms = out;
-    qsort(p->doms, p->ndoms, sizeof(*p->doms), entry_cmp);
+    if (p->ndoms > 1)
+        qsort(p->doms, p->ndoms, sizeof(*p->doms), entry_cmp);
 }
 
 /* Reads the pin maps of E's NVCPUS vCPUs with one call. */

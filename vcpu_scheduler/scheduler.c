@@ -186,7 +186,8 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
 {
     size_t restored = 0;
 
-    qsort(s->saved, s->nsaved, sizeof(*s->saved), saved_cmp);
+    if (s->nsaved > 1)
+        qsort(s->saved, s->nsaved, sizeof(*s->saved), saved_cmp);
     for (size_t i = 0; i < s->nsaved; i++) {
         const struct saved_map *m = &s->saved[i];
         /* The oldest record of a vCPU holds its original affinity. */
