@@ -681,6 +681,12 @@ uint64_t fake_used_kib(const struct fake_host *f, int dom)
     return d ? d->used_kib : 0;
 }
 
+uint64_t fake_touched_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->touched_kib : 0;
+}
+
 uint64_t fake_max_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);

@@ -109,6 +109,7 @@ unsigned long fake_calls(const struct fake_host *f, enum fake_op op);
 uint64_t fake_actual_kib(const struct fake_host *f, int dom);
 uint64_t fake_target_kib(const struct fake_host *f, int dom);
 uint64_t fake_used_kib(const struct fake_host *f, int dom);
+uint64_t fake_touched_kib(const struct fake_host *f, int dom); /* host-resident part */
 uint64_t fake_max_kib(const struct fake_host *f, int dom);
 uint64_t fake_host_free_kib(const struct fake_host *f);
 uint64_t fake_host_ram_kib(const struct fake_host *f);

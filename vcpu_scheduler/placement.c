@@ -6,17 +6,22 @@
  * of equal demand equal service (four busy vCPUs on two pCPUs end up 2+2, never 3+1).
  *
  * Planning, O(V log V + V log P) in the usual case:
- *  1. keep:   on every pCPU keep its current vCPUs, largest first, while they fit under the
- *             ideal load T = total / pCPUs plus half the threshold (a lone vCPU larger than T
- *             stays too);
+ *  1. keep:   on every pCPU keep its current vCPUs while they fit under the ideal load
+ *             T = total / pCPUs plus half the threshold (a lone vCPU larger than T stays too;
+ *             so do vCPUs moved recently, "sticky", which damps chasing bursty loads);
  *  2. place:  the displaced vCPUs and floating ones with demand, largest first, each on the
  *             least loaded pCPU, preferring its current pCPU on ties (LPT);
- *  3. refine: while moving one vCPU from the most to the least loaded pCPU narrows their gap
- *             by at least the threshold, do so;
+ *  3. refine: while moving one vCPU from the most to the least loaded pCPU, or else exchanging
+ *             a larger vCPU of the one for a smaller of the other, narrows their gap by at
+ *             least the threshold, do so;
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
  *             threshold (hysteresis: no move for a small gain);
  *  5. decide: act only if the load spread exceeds the threshold (or a floating vCPU with
  *             demand needs a pin) and a move remains; otherwise change nothing.
+ * Steps 1-4 run twice: keeping each pCPU's largest vCPUs first (best balance when large
+ * vCPUs must spread) and its smallest first (fewest moves: to bring a pCPU under a load, moving
+ * its largest vCPUs moves the fewest). The plan with fewer moves wins unless its load spread is
+ * worse by more than a quarter of the threshold.
  */
 #include "placement.h"
 
@@ -137,17 +142,31 @@ double placement_spread(const double *load, const unsigned char *usable, int npc
 struct item {
     double demand;
     int origin; /* usable current pin, or -1 */
+    bool sticky;
     size_t v;
 };
 
-/* By origin ascending, then demand descending, then index. */
+/* By origin ascending, sticky first, then demand descending, then index. */
 static int by_origin_demand(const void *a, const void *b)
 {
     const struct item *x = a, *y = b;
     if (x->origin != y->origin)
         return x->origin < y->origin ? -1 : 1;
+    if (x->sticky != y->sticky)
+        return x->sticky ? -1 : 1;
     if (x->demand != y->demand)
         return x->demand > y->demand ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* By origin ascending, sticky first, then demand ascending, then index. */
+static int by_origin_demand_asc(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->origin != y->origin || x->sticky != y->sticky)
+        return by_origin_demand(a, b);
+    if (x->demand != y->demand)
+        return x->demand < y->demand ? -1 : 1;
     return x->v < y->v ? -1 : x->v > y->v;
 }
 
@@ -197,6 +216,7 @@ static void classify(struct work *w, int *target)
 
         it.demand = isfinite(d) ? (d < 0 ? 0 : d > 1 ? 1 : d) : 0;
         it.origin = pin >= 0 && pin < w->np && (!in->usable || in->usable[pin]) ? pin : -1;
+        it.sticky = in->vcpus[v].sticky && it.origin >= 0;
         it.v = v;
         target[v] = pin >= 0 && pin < w->np ? pin : -1;
         if (it.origin >= 0) {
@@ -214,16 +234,19 @@ static void classify(struct work *w, int *target)
     }
 }
 
-/* 1. keep: each pCPU keeps its largest vCPUs while they fit under the ideal load. */
-static void keep(struct work *w, double ideal, double tol)
+/* 1. keep: each pCPU keeps its sticky vCPUs, then its largest (or smallest) vCPUs while they
+ * fit under the ideal load. Leaves KEPT sorted by origin and largest first. */
+static void keep(struct work *w, double ideal, double tol, bool smallest_first)
 {
-    qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_demand);
+    qsort(w->kept, w->nkept, sizeof(*w->kept),
+          smallest_first ? by_origin_demand_asc : by_origin_demand);
     for (size_t i = 0; i < w->nkept;) {
         int p = w->kept[i].origin;
         bool any = false;
         for (; i < w->nkept && w->kept[i].origin == p; i++) {
             double d = w->kept[i].demand;
-            if (w->load[p] + d <= ideal + tol || (!any && w->load[p] < ideal)) {
+            if (w->kept[i].sticky || w->load[p] + d <= ideal + tol ||
+                (!any && w->load[p] < ideal)) {
                 w->load[p] += d;
                 any = true;
             } else {
@@ -231,6 +254,8 @@ static void keep(struct work *w, double ideal, double tol)
             }
         }
     }
+    if (smallest_first)
+        qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_demand);
 }
 
 /* 2. place the pending vCPUs, largest first, on the least loaded pCPU. */
@@ -245,6 +270,31 @@ static void place(struct work *w, struct heap *minh, int *target)
         w->load[p] += w->pending[i].demand;
         heap_fix(minh, p);
     }
+}
+
+/* vCPUs of one pCPU considered for an exchange (bounds the cost of step 3 on crowded pCPUs). */
+#define SWAP_SCAN 64
+
+/* Moves planned vCPU I from pCPU FROM to TO: lists, target and loads. */
+static void move_item(struct work *w, const struct item *items, int *target, int *head,
+                      size_t *next, size_t *prev, size_t i, int from, int to)
+{
+    const size_t none = (size_t)-1;
+
+    if (prev[i] != none)
+        next[prev[i]] = next[i];
+    else
+        head[from] = next[i] != none ? (int)next[i] : -1;
+    if (next[i] != none)
+        prev[next[i]] = prev[i];
+    next[i] = head[to] >= 0 ? (size_t)head[to] : none;
+    prev[i] = none;
+    if (head[to] >= 0)
+        prev[head[to]] = i;
+    head[to] = (int)i;
+    target[items[i].v] = to;
+    w->load[from] -= items[i].demand;
+    w->load[to] += items[i].demand;
 }
 
 /* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
@@ -281,28 +331,41 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
             break;
         for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none; i = next[i]) {
             double gain = gap - fabs(gap - 2 * items[i].demand);
+            if (items[i].sticky)
+                continue;
             if (gain >= best_gain) {
                 best_gain = gain;
                 best = i;
             }
         }
-        if (best == none)
-            break;
-        /* unlink from hi, link into lo */
-        if (prev[best] != none)
-            next[prev[best]] = next[best];
-        else
-            head[hi] = next[best] != none ? (int)next[best] : -1;
-        if (next[best] != none)
-            prev[next[best]] = prev[best];
-        next[best] = head[lo] >= 0 ? (size_t)head[lo] : none;
-        prev[best] = none;
-        if (head[lo] >= 0)
-            prev[head[lo]] = best;
-        head[lo] = (int)best;
-        target[items[best].v] = lo;
-        w->load[hi] -= items[best].demand;
-        w->load[lo] += items[best].demand;
+        if (best == none) {
+            /* No single move helps: try exchanging a larger vCPU of HI for a smaller of LO. */
+            size_t bi = none, bj = none, si = 0;
+            for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none && si < SWAP_SCAN;
+                 i = next[i], si++) {
+                size_t sj = 0;
+                if (items[i].sticky)
+                    continue;
+                for (size_t j = head[lo] >= 0 ? (size_t)head[lo] : none;
+                     j != none && sj < SWAP_SCAN; j = next[j], sj++) {
+                    double delta = items[i].demand - items[j].demand, gain;
+                    if (items[j].sticky || delta <= 0)
+                        continue;
+                    gain = gap - fabs(gap - 2 * delta);
+                    if (gain >= best_gain) {
+                        best_gain = gain;
+                        bi = i;
+                        bj = j;
+                    }
+                }
+            }
+            if (bi == none)
+                break;
+            move_item(w, items, target, head, next, prev, bi, hi, lo);
+            move_item(w, items, target, head, next, prev, bj, lo, hi);
+        } else {
+            move_item(w, items, target, head, next, prev, best, hi, lo);
+        }
         heap_fix(minh, hi);
         heap_fix(minh, lo);
         heap_fix(&maxh, hi);
@@ -340,7 +403,20 @@ static void prune(struct work *w, struct item *items, size_t nitems, int *target
     }
 }
 
-int placement_plan(const struct placement_input *in, struct placement_plan *out)
+/* By origin ascending, then demand descending, then index (sticky or not). */
+static int by_origin_largest(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    if (x->demand != y->demand)
+        return x->demand > y->demand ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* One planning run (steps 1-4) into OUT; SMALLEST_FIRST picks the keep order. */
+static int plan_once(const struct placement_input *in, bool smallest_first,
+                     struct placement_plan *out)
 {
     int np = in->npcpus > 0 ? in->npcpus : 0;
     size_t nv = in->nvcpus, n1 = nv ? nv : 1;
@@ -348,7 +424,6 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
     struct heap minh = {0};
     struct item *all = NULL;
     size_t nall = 0;
-    double ideal;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -382,9 +457,8 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
             w.before[p] += w.floating / w.nusable;
     out->spread_before = placement_spread(w.before, in->usable, np);
     out->must_place = w.nmust;
-    ideal = w.total / w.nusable;
 
-    keep(&w, ideal, in->threshold / 2);
+    keep(&w, w.total / w.nusable, in->threshold / 2, smallest_first);
     if (heap_init(&minh, np, in->usable, w.load, 1) < 0)
         goto cleanup;
     place(&w, &minh, out->target);
@@ -410,6 +484,7 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];
     out->lower_bound = w.nmust;
+    qsort(w.kept, w.nkept, sizeof(*w.kept), by_origin_largest);
     for (size_t i = 0; i < w.nkept;) {
         int p = w.kept[i].origin;
         double cur = w.before[p] - w.floating / w.nusable;
@@ -423,12 +498,6 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
     rc = 0;
 
 cleanup:
-    if (rc == 0 && !out->act) {
-        for (size_t v = 0; v < nv; v++)
-            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
-        out->nmoves = 0;
-        out->spread_after = out->spread_before;
-    }
     if (rc < 0)
         placement_plan_free(out);
     heap_free(&minh);
@@ -438,4 +507,33 @@ cleanup:
     free(w.pending);
     free(all);
     return rc;
+}
+
+int placement_plan(const struct placement_input *in, struct placement_plan *out)
+{
+    struct placement_plan other;
+    int np = in->npcpus > 0 ? in->npcpus : 0;
+
+    if (plan_once(in, false, out) < 0)
+        return -1;
+    if (out->act) {
+        if (plan_once(in, true, &other) < 0) {
+            placement_plan_free(out);
+            return -1;
+        }
+        if (other.act && other.nmoves < out->nmoves &&
+            other.spread_after <= out->spread_after + in->threshold / 4) {
+            placement_plan_free(out);
+            *out = other;
+        } else {
+            placement_plan_free(&other);
+        }
+    }
+    if (!out->act) {
+        for (size_t v = 0; v < in->nvcpus; v++)
+            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
+        out->nmoves = 0;
+        out->spread_after = out->spread_before;
+    }
+    return 0;
 }

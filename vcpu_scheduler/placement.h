@@ -12,6 +12,7 @@
 struct placement_vcpu {
     double demand; /* estimated demand, fraction of one pCPU (0..1) */
     int pin;       /* the single pCPU it is pinned to, or -1 when its affinity allows several */
+    bool sticky;   /* moved recently: stays on its (usable) pCPU this time */
 };
 
 struct placement_input {

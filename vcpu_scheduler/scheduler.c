@@ -7,7 +7,9 @@
  * no wait time, a vCPU on a saturated pCPU (busy >= 95 %) that got as much as the busiest vCPU
  * there is assumed to want a whole pCPU (its true demand is hidden by the contention). Demand
  * and the background load of each pCPU (busy time not explained by managed vCPUs) are smoothed
- * with an exponential moving average (weight SCHED_ALPHA for the newest period).
+ * with an exponential moving average (weight SCHED_ALPHA for the newest period). A vCPU whose
+ * estimate swings (its slow average deviation from its slow mean exceeds SCHED_BURSTY) is
+ * placed by its slow mean instead, so on/off loads do not make placement chase each burst.
  */
 #include "scheduler.h"
 
@@ -25,9 +27,13 @@
 
 /* Per-vCPU state carried from period to period (indexed like the snapshot's vCPUs). */
 struct vstate {
-    double demand;
+    double demand;    /* fast average of the estimate */
+    double mean;      /* slow average */
+    double swing;     /* slow average of |estimate - mean|: how bursty it is */
+    unsigned samples; /* estimates so far (the slow averages' warm-up) */
     bool known;
-    bool remembered; /* its original affinity is saved for --restore-pins */
+    bool remembered;        /* its original affinity is saved for --restore-pins */
+    unsigned long moved_at; /* period of its last pin change by us (0: never) */
 };
 
 /* An original affinity saved for --restore-pins. */
@@ -264,9 +270,11 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
             double raw;
 
             s->state[i].remembered = old ? old->remembered : false;
+            s->state[i].moved_at = old ? old->moved_at : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
                 s->state[i].known = uv->valid;
-                s->state[i].demand = 0;
+                s->state[i].demand = s->state[i].mean = s->state[i].swing = 0;
+                s->state[i].samples = 0;
                 in->demand = 0;
                 continue;
             }
@@ -278,9 +286,20 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
                     uv->run >= 0.9 * s->maxrun[in->pin])
                     raw = 1.0;
             }
-            s->state[i].demand = ewma(old ? old->demand : 0, raw, old && old->known);
-            s->state[i].known = true;
-            in->demand = s->state[i].demand;
+            {
+                struct vstate *st = &s->state[i];
+                bool have = old && old->known;
+                /* The slow averages start as plain running means of the samples so far. */
+                unsigned n = have && old->samples < 1000 ? old->samples + 1 : have ? 1000 : 1;
+                double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
+                st->samples = n;
+                st->demand = ewma(have ? old->demand : 0, raw, have);
+                st->mean = have ? a * raw + (1 - a) * old->mean : raw;
+                st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
+                st->known = true;
+                /* A bursty vCPU is placed by its long-run mean, not by its latest burst. */
+                in->demand = st->swing > SCHED_BURSTY ? st->mean : st->demand;
+            }
         }
     }
 }
@@ -330,6 +349,8 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
         for (size_t i = 0; i < nv; i++) {
             s->pv[i].demand = s->info[i].demand;
             s->pv[i].pin = s->info[i].pin;
+            s->pv[i].sticky =
+                    s->state[i].moved_at > 0 && s->period - s->state[i].moved_at < SCHED_COOLDOWN;
         }
         in.npcpus = np;
         in.usable = s->usable;
@@ -364,7 +385,9 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
                     s->state[i].remembered = true;
                 }
                 m->result = hv_pin_vcpu(hv, dom->uuid, vi->vcpu, vi->target, np);
-                if (m->result == HV_GONE)
+                if (m->result == HV_OK)
+                    s->state[i].moved_at = s->period;
+                else if (m->result == HV_GONE)
                     log_debug("'%s' vanished before its vCPU %u could be pinned",
                               snapshot_domain_name(cur, dom), vi->vcpu);
                 else if (m->result != HV_OK)

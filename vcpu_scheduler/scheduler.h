@@ -12,6 +12,14 @@
 /* Smoothing of demand and background load: weight of the newest measurement. */
 #define SCHED_ALPHA 0.5
 
+/* Slow averages that recognise bursty vCPUs: weight of the newest period, and the average
+ * deviation (fraction of a pCPU) above which a vCPU counts as bursty. */
+#define SCHED_SLOW_ALPHA 0.1
+#define SCHED_BURSTY     0.15
+
+/* A vCPU moved less than this many periods ago stays where it is (damps chasing bursts). */
+#define SCHED_COOLDOWN 5
+
 struct sched_config {
     double threshold;  /* balance tolerance, fraction (0.05 = 5 points) */
     bool dry_run;      /* decide and report, change nothing */

@@ -155,7 +155,7 @@ START_TEST(background_load_is_avoided)
     const double d[] = {1, 1};
     const int p[] = {-1, -1};
     const double bg[] = {0.9, 0, 0};
-    struct placement_vcpu v[2] = {{1, -1}, {1, -1}};
+    struct placement_vcpu v[2] = {{1, -1, false}, {1, -1, false}};
     struct placement_input in = {
             .npcpus = 3, .background = bg, .nvcpus = 2, .vcpus = v, .threshold = 0.05};
     struct placement_plan pl;

@@ -1,0 +1,599 @@
+/* The scale simulator: runs the real policies closed loop against the fake host in simulated
+ * time and prints one table per part: CPU placement quality, memory quality, decision cost.
+ *
+ *   bench            the full run (a few minutes on 2 cores)
+ *   bench --smoke    a small subset, for CI
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "coordinator.h"
+#include "fake_hv.h"
+#include "log.h"
+#include "placement.h"
+#include "runner.h"
+#include "scheduler.h"
+
+#define MIB FAKE_MIB
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static double rng_unit(uint64_t *s)
+{
+    return (double)(rng_next(s) >> 11) / (double)(1ull << 53);
+}
+
+/* ------------------------------------------------------------------ CPU ---- */
+
+enum load { HEAVY, LIGHT, MIXED, BURSTY, CHANGING, NLOADS };
+enum start { ALL_ON_ONE, RANDOM_PINS, UNPINNED, NSTARTS };
+static const char *const load_names[] = {"heavy", "light", "mixed", "bursty", "changing"};
+static const char *const start_names[] = {"all-on-one", "random", "unpinned"};
+
+struct cpu_run {
+    struct fake_host *f;
+    struct scheduler *s;
+    int period;
+    size_t moves[256];
+    size_t bound_total; /* sum of the plans' lower bounds over the periods that acted */
+    double decide_ms_total, decide_ms_max;
+    int decisions;
+};
+
+static int cpu_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                    const struct snapshot *cur, unsigned long calls)
+{
+    struct cpu_run *r = ctx;
+    struct sched_report rep;
+    double t0 = now_ms(), dt;
+
+    if (sched_period(r->s, hv, prev, cur, calls, &rep) < 0)
+        return -1;
+    dt = now_ms() - t0;
+    if (prev) {
+        r->decide_ms_total += dt;
+        r->decide_ms_max = dt > r->decide_ms_max ? dt : r->decide_ms_max;
+        r->decisions++;
+    }
+    if (r->period + 1 < 256)
+        r->moves[r->period + 1] = rep.nmoves;
+    if (rep.nmoves)
+        r->bound_total += rep.lower_bound;
+    return 0;
+}
+
+/* Fairness: the largest gap in service (points) between vCPUs of equal demand. */
+static double unfairness(const struct fake_host *f, int nv)
+{
+    double worst = 0;
+
+    for (int i = 0; i < nv; i++) {
+        for (int j = i + 1; j < nv && j < i + 64; j++) {
+            if (fabs(fake_vcpu_demand(f, i, 0) - fake_vcpu_demand(f, j, 0)) > 1e-9)
+                continue;
+            double gap = fabs(fake_vcpu_run(f, i, 0) - fake_vcpu_run(f, j, 0)) * 100;
+            worst = gap > worst ? gap : worst;
+        }
+    }
+    return worst;
+}
+
+static double usage_sd(const struct fake_host *f)
+{
+    int np = fake_npcpus(f);
+    double sum = 0, sq = 0;
+
+    for (int p = 0; p < np; p++)
+        sum += fake_pcpu_busy(f, p);
+    for (int p = 0; p < np; p++) {
+        double d = fake_pcpu_busy(f, p) - sum / np;
+        sq += d * d;
+    }
+    return sqrt(sq / np) * 100;
+}
+
+/* Equal-load lower bound: on each pCPU, the vCPUs above ceil(V/P) must move; floating busy
+ * vCPUs need a pin. */
+static size_t equal_load_bound(const int *count, int np, int nv, int floating)
+{
+    int ceil_share = (nv + np - 1) / np;
+    size_t b = (size_t)floating;
+
+    for (int p = 0; p < np; p++)
+        b += count[p] > ceil_share ? (size_t)(count[p] - ceil_share) : 0;
+    return b;
+}
+
+struct cpu_result {
+    int balanced_at; /* first period from which usage std dev stays <= 5 points, or -1 */
+    size_t moves, bound, moves_after;
+    double final_sd, unfair, ms_avg, ms_max;
+};
+
+static void run_cpu(int np, int per, enum load load, enum start start, int periods,
+                    uint64_t seed, struct cpu_result *res)
+{
+    struct sched_config cfg = {.threshold = 0.05};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
+    struct cpu_run r = {0};
+    struct runner *runner;
+    int nv = np * per;
+    int *count = calloc((size_t)np, sizeof(int));
+    double *sd = calloc((size_t)periods + 2, sizeof(double));
+    int floating = 0;
+
+    r.f = fake_create(np, 1ull << 40, 0);
+    r.s = sched_create(&cfg);
+    runner = runner_create(&rc, fake_hv(r.f), cpu_step, &r);
+    for (int i = 0; i < nv; i++) {
+        int id = fake_add_domain(r.f, "vm", 1);
+        struct fake_cpu_load l = {0};
+        int pin;
+
+        switch (load) {
+        case HEAVY:
+            l.on = 1.0;
+            break;
+        case LIGHT:
+            l.on = 1.0 / per * 0.8; /* the host ends 80 % busy */
+            break;
+        case MIXED:
+            l.on = i % 2 ? 1.0 : 0.5;
+            break;
+        case BURSTY:
+            l.on = 1.0;
+            l.off = 0.1;
+            l.on_s = 1 + (double)(i % 3);
+            l.off_s = 1 + (double)(i % 2);
+            break;
+        case CHANGING:
+            l.before = i % 2 ? 1.0 : 0.2;
+            l.on = i % 2 ? 0.2 : 1.0;
+            l.change_at = periods / 2.0;
+            break;
+        case NLOADS:
+            break;
+        }
+        fake_set_load(r.f, id, 0, &l);
+        pin = start == ALL_ON_ONE    ? 0
+              : start == RANDOM_PINS ? (int)(rng_next(&seed) % (uint64_t)np)
+                                     : -1;
+        fake_pin(r.f, id, 0, pin);
+        if (pin >= 0)
+            count[pin]++;
+        else
+            floating++;
+    }
+    while (r.period < periods) {
+        if (r.period > 0)
+            fake_advance(r.f, 1.0);
+        sd[r.period + 1] = r.period > 0 ? usage_sd(r.f) : 100;
+        runner_tick(runner);
+        r.period++;
+    }
+    /* Balanced from the first period after which the std dev stays within 5 points. */
+    res->balanced_at = -1;
+    for (int p = periods; p >= 2 && sd[p] <= 5; p--)
+        res->balanced_at = p;
+    res->moves = 0;
+    res->moves_after = 0;
+    for (int p = 1; p <= periods && p < 256; p++) {
+        res->moves += r.moves[p];
+        if (res->balanced_at > 0 && p > res->balanced_at && load != CHANGING)
+            res->moves_after += r.moves[p];
+    }
+    res->bound = load == HEAVY ? equal_load_bound(count, np, nv, floating) : r.bound_total;
+    res->final_sd = sd[periods];
+    res->unfair = unfairness(r.f, nv);
+    res->ms_avg = r.decisions ? r.decide_ms_total / r.decisions : 0;
+    res->ms_max = r.decide_ms_max;
+    runner_destroy(runner);
+    sched_destroy(r.s);
+    fake_destroy(r.f);
+    free(count);
+    free(sd);
+}
+
+static const char *balanced_text(int at)
+{
+    static char buf[16];
+    if (at < 0)
+        return "never";
+    snprintf(buf, sizeof(buf), "%d", at);
+    return buf;
+}
+
+static int cpu_table(bool smoke)
+{
+    static const int hosts[] = {8, 64, 256, 1024};
+    static const int pers[] = {2, 4, 8};
+    int failures = 0;
+    uint64_t seed = 42;
+
+    printf("\n## CPU placement, closed loop (threshold 5 points, 1 s periods, %s)\n\n",
+           smoke ? "smoke subset" : "full matrix");
+    printf("| pCPUs | vCPUs | load | start | balanced at period | pin changes | lower bound | "
+           "changes/bound | std dev at end | fairness gap at end | changes once balanced | "
+           "decide ms avg/max |\n");
+    printf("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+        for (size_t k = 0; k < sizeof(pers) / sizeof(pers[0]); k++) {
+            for (int load = 0; load < NLOADS; load++) {
+                for (int start = 0; start < NSTARTS; start++) {
+                    struct cpu_result res;
+                    int periods = load == BURSTY || load == CHANGING ? 40 : 20;
+                    bool steady = load == HEAVY || load == LIGHT || load == MIXED;
+                    if (smoke && (hosts[h] > 64 || pers[k] != 4))
+                        continue;
+                    if (!smoke && hosts[h] == 1024 && pers[k] == 8 && load != HEAVY)
+                        continue; /* the largest host: one load per start is enough */
+                    run_cpu(hosts[h], pers[k], load, start, periods, seed++, &res);
+                    printf("| %d | %d | %s | %s | %s | %zu | %zu | %.2f | %.1f | %.1f | %zu | "
+                           "%.2f / %.2f |\n",
+                           hosts[h], hosts[h] * pers[k], load_names[load], start_names[start],
+                           balanced_text(res.balanced_at), res.moves, res.bound,
+                           res.bound ? (double)res.moves / (double)res.bound : 0, res.final_sd,
+                           res.unfair, res.moves_after, res.ms_avg, res.ms_max);
+                    if (steady && (res.balanced_at < 0 || res.balanced_at > 3 ||
+                                   res.moves_after != 0 ||
+                                   (double)res.moves > 1.1 * (double)res.bound + 0.5))
+                        failures++;
+                }
+            }
+        }
+    }
+    printf("\nSteady scenarios (heavy, light, mixed) missing a target (balanced by period 3, "
+           "changes within 10 %% of the bound, none once balanced): %d\n",
+           failures);
+    return failures;
+}
+
+/* ------------------------------------------------------- decision cost ---- */
+
+/* Times placement_plan() alone on V vCPUs over P pCPUs, random demands and pins. */
+static void plan_cost(int np, int nv, double *ms_avg, double *ms_max)
+{
+    struct placement_vcpu *v = malloc((size_t)nv * sizeof(*v));
+    struct placement_input in = {.npcpus = np, .nvcpus = (size_t)nv, .vcpus = v,
+                                 .threshold = 0.05};
+    uint64_t seed = 7;
+    const int reps = 20;
+    double total = 0, worst = 0;
+
+    for (int r = 0; r < reps; r++) {
+        struct placement_plan plan;
+        double t0;
+        for (int i = 0; i < nv; i++) {
+            v[i].demand = 0.05 + 0.95 * rng_unit(&seed);
+            v[i].pin = r % 2 ? (int)(rng_next(&seed) % (uint64_t)np) : 0;
+        }
+        t0 = now_ms();
+        placement_plan(&in, &plan);
+        t0 = now_ms() - t0;
+        placement_plan_free(&plan);
+        total += t0;
+        worst = t0 > worst ? t0 : worst;
+    }
+    *ms_avg = total / reps;
+    *ms_max = worst;
+    free(v);
+}
+
+/* Times one full scheduler period (usage deltas, estimator, plan, pins on the fake host). */
+static double period_cost(int np, int nv)
+{
+    struct cpu_run r = {0};
+    struct sched_config cfg = {.threshold = 0.05};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
+    struct runner *runner;
+    uint64_t seed = 3;
+
+    r.f = fake_create(np, 1ull << 40, 0);
+    r.s = sched_create(&cfg);
+    runner = runner_create(&rc, fake_hv(r.f), cpu_step, &r);
+    for (int i = 0; i < nv; i++) {
+        int id = fake_add_domain(r.f, "vm", 1);
+        fake_set_demand(r.f, id, 0, 0.1 + 0.9 * rng_unit(&seed));
+        fake_pin(r.f, id, 0, (int)(rng_next(&seed) % (uint64_t)np));
+    }
+    for (int p = 0; p < 6; p++) {
+        if (p)
+            fake_advance(r.f, 1.0);
+        runner_tick(runner);
+    }
+    runner_destroy(runner);
+    sched_destroy(r.s);
+    fake_destroy(r.f);
+    return r.decide_ms_total / r.decisions;
+}
+
+static int cost_table(bool smoke)
+{
+    static const int sizes[][2] = {{64, 1000},   {128, 2000},  {256, 4000},   {512, 8000},
+                                   {1024, 10000}, {1024, 16000}, {2048, 32000}};
+    int failures = 0;
+
+    printf("\n## Decision cost (this machine; the pure placement policy, and a whole scheduler "
+           "period)\n\n");
+    printf("| pCPUs | vCPUs | plan ms avg | plan ms max | period ms | "
+           "plan us per vCPU | target |\n|---:|---:|---:|---:|---:|---:|---|\n");
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        int np = sizes[i][0], nv = sizes[i][1];
+        double avg, worst, per;
+        const char *target = "";
+        if (smoke && nv > 10000)
+            continue;
+        plan_cost(np, nv, &avg, &worst);
+        per = period_cost(np, nv);
+        if (nv == 1000 && np == 64) {
+            target = avg <= 1.0 ? "<= 1 ms: met" : "<= 1 ms: MISSED";
+            failures += avg > 1.0;
+        } else if (nv == 10000 && np == 1024) {
+            target = avg <= 20.0 ? "<= 20 ms: met" : "<= 20 ms: MISSED";
+            failures += avg > 20.0;
+        }
+        printf("| %d | %d | %.3f | %.3f | %.3f | %.3f | %s |\n", np, nv, avg, worst, per,
+               avg * 1000 / nv, target);
+    }
+    return failures;
+}
+
+/* ------------------------------------------------------------- memory ---- */
+
+enum mpattern { ONE_GROWS, ALL_GROW, REDIRECT, MIXED_MEM, NPATTERNS };
+static const char *const pattern_names[] = {"one grows", "all grow", "redirect", "mixed"};
+
+struct mem_run {
+    struct fake_host *f;
+    struct coordinator *c;
+    int period, n;
+    uint64_t reserve;
+    unsigned long changes;
+    double ms_total, ms_max, plan_ms;
+    int decisions;
+};
+
+static int mem_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                    const struct snapshot *cur, unsigned long calls)
+{
+    struct mem_run *r = ctx;
+    struct coord_report rep;
+    double t0 = now_ms(), dt;
+
+    if (coord_period(r->c, hv, prev, cur, calls, &rep) < 0)
+        return -1;
+    dt = now_ms() - t0;
+    r->reserve = rep.reserve_kib;
+    r->changes += rep.changes;
+    if (prev) {
+        r->ms_total += dt;
+        r->ms_max = dt > r->ms_max ? dt : r->ms_max;
+        r->decisions++;
+    }
+    return 0;
+}
+
+struct mem_result {
+    unsigned long starving, starving_available, ooms;
+    uint64_t reclaimed_idle_mib, lowest_free_mib, reserve_mib;
+    double changes_per_guest_period, ms_avg, ms_max;
+};
+
+static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct mem_result *res)
+{
+    struct coord_config cfg = {.min_unused_kib = 100 * MIB,
+                               .floor_kib = 200 * MIB,
+                               .reserve_default = true,
+                               .period_s = 1};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct mem_run r = {0};
+    struct runner *runner;
+    uint64_t max_mib = 2048, cur_mib = 512;
+    /* Plentiful: room for every guest at its maximum. Tight: half of what growth wants. */
+    uint64_t ram_mib = tight ? 1024 + (uint64_t)n * 1100 : 2048 + (uint64_t)n * max_mib * 2;
+    uint64_t *idle_start = calloc((size_t)n, sizeof(uint64_t));
+    bool *is_idle = calloc((size_t)n, sizeof(bool));
+    uint64_t seed = 99;
+    unsigned *oom_seen = calloc((size_t)n, sizeof(unsigned));
+
+    memset(res, 0, sizeof(*res));
+    r.n = n;
+    r.f = fake_create(4, ram_mib * MIB, 512 * MIB);
+    r.c = coord_create(&cfg);
+    runner = runner_create(&rc, fake_hv(r.f), mem_step, &r);
+    for (int i = 0; i < n; i++) {
+        int id = fake_add_domain(r.f, "g", 1);
+        struct fake_mem_load ml = {.base_kib = 64 * MIB, .hold_s = -1};
+        bool grows;
+        switch (pat) {
+        case ONE_GROWS:
+            grows = i % 10 == 0;
+            break;
+        case ALL_GROW:
+            grows = true;
+            break;
+        case REDIRECT:
+            grows = true;
+            if (i % 2 == 0) {
+                ml.hold_s = 15; /* grows, holds, frees */
+            } else {
+                ml.delay_s = 40; /* starts once the others freed */
+            }
+            break;
+        default:
+            grows = rng_next(&seed) % 2;
+            ml.repeat = true;
+            ml.hold_s = 5 + (double)(rng_next(&seed) % 20);
+            break;
+        }
+        if (grows) {
+            ml.rate_kib_s = (20 + (double)(rng_next(&seed) % 40)) * MIB;
+            ml.cap_kib = (1000 + rng_next(&seed) % 800) * MIB;
+            ml.delay_s += 3 + (double)(rng_next(&seed) % 5);
+        }
+        is_idle[i] = !grows;
+        fake_set_memory(r.f, id, max_mib * MIB, cur_mib * MIB);
+        fake_set_mem_load(r.f, id, &ml);
+        fake_set_stats(r.f, id, true);
+    }
+    res->lowest_free_mib = UINT64_MAX;
+    while (r.period < periods) {
+        uint64_t free_kib;
+        if (r.period > 0)
+            fake_advance(r.f, 1.0);
+        free_kib = fake_host_free_kib(r.f);
+        if (r.period > 1 && free_kib / MIB < res->lowest_free_mib)
+            res->lowest_free_mib = free_kib / MIB;
+        /* Memory truly available: free above the reserve and not already given to a guest
+         * (given but untouched memory may be touched any time). */
+        double avail = (double)free_kib - (double)r.reserve;
+        for (int i = 0; i < n; i++)
+            avail -= (double)(fake_actual_kib(r.f, i) - fake_touched_kib(r.f, i));
+        for (int i = 0; i < n; i++) {
+            uint64_t act = fake_actual_kib(r.f, i), used = fake_used_kib(r.f, i);
+            if (r.period > 2 && act - used < cfg.min_unused_kib) {
+                res->starving++;
+                if (avail > 512.0 * MIB)
+                    res->starving_available++;
+            }
+            if (r.period == 0)
+                idle_start[i] = act;
+        }
+        runner_tick(runner);
+        r.period++;
+    }
+    for (int i = 0; i < n; i++) {
+        res->ooms += fake_oom_kills(r.f, i);
+        if (is_idle[i] && idle_start[i] > fake_actual_kib(r.f, i))
+            res->reclaimed_idle_mib += (idle_start[i] - fake_actual_kib(r.f, i)) / MIB;
+    }
+    res->reserve_mib = r.reserve / MIB;
+    res->changes_per_guest_period = (double)r.changes / n / periods;
+    res->ms_avg = r.decisions ? r.ms_total / r.decisions : 0;
+    res->ms_max = r.ms_max;
+    runner_destroy(runner);
+    coord_destroy(r.c);
+    fake_destroy(r.f);
+    free(idle_start);
+    free(is_idle);
+    free(oom_seen);
+}
+
+/* Times mempolicy_plan() alone for N guests. */
+static double mempolicy_cost(int n)
+{
+    struct mem_guest *g = calloc((size_t)n, sizeof(*g));
+    struct mem_config cfg = {100 * MIB, 200 * MIB, 1024 * MIB, 1};
+    struct mem_host host = {.free_kib = 64ull * 1024 * MIB, .known = true};
+    uint64_t seed = 5;
+    double total = 0;
+    const int reps = 50;
+
+    for (int i = 0; i < n; i++) {
+        g[i].max_kib = 2048 * MIB;
+        g[i].actual_kib = (256 + rng_next(&seed) % 1700) * MIB;
+        g[i].unused_kib = (rng_next(&seed) % (g[i].actual_kib / MIB)) * MIB;
+        g[i].rate_kib_s = (double)(rng_next(&seed) % 60) * MIB - 20 * MIB;
+        g[i].rate_known = true;
+        g[i].weight = 1 + (double)(i % 3);
+        g[i].trusted = i % 17 != 0;
+    }
+    for (int r = 0; r < reps; r++) {
+        struct mem_plan p;
+        double t0 = now_ms();
+        mempolicy_plan(&cfg, &host, g, (size_t)n, &p);
+        total += now_ms() - t0;
+        mempolicy_plan_free(&p);
+    }
+    free(g);
+    return total / reps;
+}
+
+static int mem_table(bool smoke)
+{
+    static const int counts[] = {4, 100, 1000};
+    int failures = 0;
+
+    printf("\n## Memory, closed loop (min unused 100 MiB, floor 200 MiB, default reserve, "
+           "guests 512 of 2048 MiB at start, 1 s periods)\n\n");
+    printf("| guests | pattern | host | guest-periods starving | ... while memory was free | "
+           "OOM kills | reclaimed from idle MiB | lowest host free MiB | reserve MiB | "
+           "changes per guest-period | period ms avg/max |\n");
+    printf("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        for (int pat = 0; pat < NPATTERNS; pat++) {
+            for (int tight = 0; tight < 2; tight++) {
+                struct mem_result res;
+                if (smoke && counts[c] > 100)
+                    continue;
+                run_mem(counts[c], pat, tight, 120, &res);
+                printf("| %d | %s | %s | %lu | %lu | %lu | %llu | %llu | %llu | %.3f | %.2f / "
+                       "%.2f |\n",
+                       counts[c], pattern_names[pat], tight ? "tight" : "plentiful", res.starving,
+                       res.starving_available, res.ooms,
+                       (unsigned long long)res.reclaimed_idle_mib,
+                       (unsigned long long)res.lowest_free_mib,
+                       (unsigned long long)res.reserve_mib, res.changes_per_guest_period,
+                       res.ms_avg, res.ms_max);
+                failures += res.lowest_free_mib < res.reserve_mib;
+            }
+        }
+    }
+    printf("\n| guests | memory policy ms per period | target |\n|---:|---:|---|\n");
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        double ms = mempolicy_cost(counts[c]);
+        bool target = counts[c] == 1000;
+        printf("| %d | %.4f | %s |\n", counts[c], ms,
+               target ? (ms <= 1.0 ? "<= 1 ms: met" : "<= 1 ms: MISSED") : "");
+        failures += target && ms > 1.0;
+    }
+    {
+        double ms = mempolicy_cost(10000);
+        printf("| 10000 | %.4f | |\n", ms);
+    }
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    bool smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
+    int failures = 0;
+
+    if (argc > 1 && !smoke) {
+        fprintf(stderr, "usage: bench [--smoke]\n");
+        return 2;
+    }
+    log_set_level(LOG_ERROR);
+    printf("# vmbalance simulator%s\n", smoke ? " (smoke)" : "");
+    failures += cpu_table(smoke);
+    failures += cost_table(smoke);
+    failures += mem_table(smoke);
+    printf("\nPeak RSS of the simulator process: %ld KiB\n", peak_rss_kib());
+    printf("Targets missed: %d\n", failures);
+    return failures ? 1 : 0;
+}
