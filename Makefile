@@ -3,6 +3,7 @@
 #   make                 build bin/vcpu_scheduler and bin/memory_coordinator
 #   make check           unit tests (Check) and integration tests (libvirt test driver)
 #   make SAN=1 check     the same under AddressSanitizer + UBSan
+#   make valgrind        the unit tests and both programs under valgrind (no error, no leak)
 #   make analyze         cppcheck and clang-tidy
 #   make format          reformat; make format-check: fail on unformatted code
 #   make bench           the scale simulator and benchmarks
@@ -53,8 +54,8 @@ LIBCOMMON := $(O)/libcommon.a
 PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 
-.PHONY: all check unit integration analyze format format-check install uninstall clean \
-        bench bench-smoke demo lab-check
+.PHONY: all check unit integration valgrind analyze format format-check install uninstall \
+        clean bench bench-smoke demo lab-check
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -93,6 +94,13 @@ unit: $(CHECK_RUNNER)
 
 integration: $(PROGRAMS)
 	BINDIR=$(O) tests/integration/run.sh
+
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
+valgrind: $(CHECK_RUNNER) $(PROGRAMS)
+	CK_FORK=no CK_DEFAULT_TIMEOUT=3600 $(VALGRIND) $(CHECK_RUNNER)
+	for p in $(PROGRAMS); do for h in host4 host16; do \
+	    $(VALGRIND) $$p -c test://$(CURDIR)/tests/integration/nodes/$$h.xml --once --json 0.2 \
+	        >/dev/null || exit 1; done; done
 
 bench: $(O)/bench
 	$(O)/bench

@@ -29,7 +29,17 @@
 
 uint64_t mempolicy_committed(const struct mem_guest *g)
 {
-    return g->target_kib > g->actual_kib ? g->target_kib : g->actual_kib;
+    /* A pending target above the maximum is not a promise anyone made: ignore it. */
+    if (g->target_kib > g->actual_kib && g->target_kib <= g->max_kib)
+        return g->target_kib;
+    return g->actual_kib;
+}
+
+/* True when G's figures cannot be acted upon at all. */
+static bool impossible(const struct mem_guest *g)
+{
+    return g->max_kib == 0 || g->max_kib >= MEM_HUGE_KIB || g->actual_kib > g->max_kib ||
+           g->unused_kib > g->actual_kib;
 }
 
 uint64_t mempolicy_grow_step(uint64_t max_kib)
@@ -81,6 +91,12 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static uint64_t max_u64(uint64_t a, uint64_t b)
 {
     return a > b ? a : b;
+}
+
+/* a + b, saturating (sizes come from configuration and guests: never wrap). */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 /* Positive growth per period, sanitised (KiB). */
@@ -175,8 +191,9 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
     /* Budget: free memory above the reserve, less what is promised or not yet touched. */
     for (size_t i = 0; i < n; i++) {
         const struct mem_guest *g = &guests[i];
-        held += mempolicy_committed(g) - g->actual_kib;
-        held += min_u64(g->uncommitted_kib, g->actual_kib);
+        uint64_t actual = min_u64(g->actual_kib, MEM_HUGE_KIB);
+        held += min_u64(mempolicy_committed(g), MEM_HUGE_KIB) - actual;
+        held += min_u64(g->uncommitted_kib, actual);
     }
     /* Without a measure of host memory nothing is given, and nothing is taken in its name. */
     budget =
@@ -192,7 +209,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
 
         d->target_kib = committed;
         d->reason = MEM_KEEP;
-        if (!g->trusted || g->max_kib == 0 || g->unused_kib > g->actual_kib) {
+        if (!g->trusted || impossible(g)) {
             d->reason = MEM_UNTRUSTED;
             continue;
         }
@@ -247,12 +264,13 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
 
+        uint64_t half = cfg->min_unused_kib / 2;
         if (out->short_of_memory && unused > cfg->min_unused_kib && steady) {
-            t = shrink_target(cfg, g, used + cfg->min_unused_kib);
+            t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
             d->reason = MEM_SHORT;
-        } else if (steady && (unused > 2 * cfg->min_unused_kib ||
-                              (g->shrinking && unused > cfg->min_unused_kib * 3 / 2))) {
-            t = shrink_target(cfg, g, used + cfg->min_unused_kib + cfg->min_unused_kib / 2);
+        } else if (steady && (unused > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
+                              (g->shrinking && unused > sat_add(cfg->min_unused_kib, half)))) {
+            t = shrink_target(cfg, g, sat_add(sat_add(used, cfg->min_unused_kib), half));
             d->reason = any_starving ? MEM_WASTEFUL : MEM_IDLE;
         }
         if (t < committed) {

@@ -29,7 +29,7 @@ struct fvcpu {
 };
 
 struct fdom {
-    bool alive, paused;
+    bool paused;
     char name[64];
     unsigned char uuid[SNAP_UUID_LEN];
     int nvcpus;
@@ -53,7 +53,7 @@ struct fake_host {
     int np;
     size_t maplen;
     double now;
-    struct fdom *doms;
+    struct fdom **doms; /* NULL once removed: a removed domain costs one pointer */
     int ndoms, cap;
     double *bg;
     uint64_t *busy_ns;
@@ -116,8 +116,11 @@ void fake_destroy(struct fake_host *f)
 {
     if (!f)
         return;
-    for (int i = 0; i < f->ndoms; i++)
-        free_vcpus(&f->doms[i]);
+    for (int i = 0; i < f->ndoms; i++) {
+        if (f->doms[i])
+            free_vcpus(f->doms[i]);
+        free(f->doms[i]);
+    }
     free(f->doms);
     free(f->bg);
     free(f->busy_ns);
@@ -134,7 +137,7 @@ struct hv *fake_hv(struct fake_host *f)
 
 static struct fdom *dom_at(const struct fake_host *f, int dom)
 {
-    return dom >= 0 && dom < f->ndoms && f->doms[dom].alive ? &f->doms[dom] : NULL;
+    return dom >= 0 && dom < f->ndoms ? f->doms[dom] : NULL;
 }
 
 static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
@@ -175,19 +178,20 @@ int fake_add_domain(struct fake_host *f, const char *name, int nvcpus)
 
     if (f->ndoms == f->cap) {
         int ncap = f->cap ? f->cap * 2 : 16;
-        struct fdom *nd = realloc(f->doms, (size_t)ncap * sizeof(*nd));
+        struct fdom **nd = realloc(f->doms, (size_t)ncap * sizeof(*nd));
         if (!nd)
             return -1;
         f->doms = nd;
         f->cap = ncap;
     }
     id = f->ndoms;
-    d = &f->doms[id];
-    memset(d, 0, sizeof(*d));
-    if (set_vcpu_count(f, d, nvcpus) < 0)
+    d = calloc(1, sizeof(*d));
+    if (!d || set_vcpu_count(f, d, nvcpus) < 0) {
+        free(d);
         return -1;
+    }
+    f->doms[id] = d;
     f->ndoms++;
-    d->alive = true;
     snprintf(d->name, sizeof(d->name), "%s", name);
     memcpy(d->uuid, "fakehostdom", 11);
     d->uuid[11] = 0;
@@ -207,8 +211,9 @@ void fake_remove_domain(struct fake_host *f, int dom)
     struct fdom *d = dom_at(f, dom);
 
     if (d) {
-        d->alive = false;
         free_vcpus(d);
+        free(d);
+        f->doms[dom] = NULL;
     }
 }
 
@@ -430,8 +435,8 @@ static void advance_cpu(struct fake_host *f, double dt)
         load[p] = f->bg[p];
     /* Demands; pinned vCPUs first count toward their pCPU. */
     for (int i = 0; i < f->ndoms; i++) {
-        struct fdom *d = &f->doms[i];
-        if (!d->alive)
+        struct fdom *d = f->doms[i];
+        if (!d)
             continue;
         for (int k = 0; k < d->nvcpus; k++) {
             struct fvcpu *v = &d->v[k];
@@ -446,8 +451,8 @@ static void advance_cpu(struct fake_host *f, double dt)
     }
     /* Floating vCPUs: each to the least loaded pCPU of its affinity. */
     for (int i = 0; i < f->ndoms; i++) {
-        struct fdom *d = &f->doms[i];
-        if (!d->alive)
+        struct fdom *d = f->doms[i];
+        if (!d)
             continue;
         for (int k = 0; k < d->nvcpus; k++) {
             struct fvcpu *v = &d->v[k];
@@ -467,8 +472,8 @@ static void advance_cpu(struct fake_host *f, double dt)
     {
         size_t total = 0;
         for (int i = 0; i < f->ndoms; i++)
-            if (f->doms[i].alive)
-                total += (size_t)f->doms[i].nvcpus;
+            if (f->doms[i])
+                total += (size_t)f->doms[i]->nvcpus;
         int *count = calloc((size_t)np + 1, sizeof(int));
         struct fvcpu **list = malloc((total ? total : 1) * sizeof(*list));
         double *dem = malloc((total + (size_t)np + 1) * sizeof(double));
@@ -483,8 +488,8 @@ static void advance_cpu(struct fake_host *f, double dt)
             return;
         }
         for (int i = 0; i < f->ndoms; i++) {
-            struct fdom *d = &f->doms[i];
-            if (!d->alive)
+            struct fdom *d = f->doms[i];
+            if (!d)
                 continue;
             for (int k = 0; k < d->nvcpus; k++)
                 if (d->v[k].placed >= 0)
@@ -503,8 +508,8 @@ static void advance_cpu(struct fake_host *f, double dt)
                 return;
             }
             for (int i = 0; i < f->ndoms; i++) {
-                struct fdom *d = &f->doms[i];
-                if (!d->alive)
+                struct fdom *d = f->doms[i];
+                if (!d)
                     continue;
                 for (int k = 0; k < d->nvcpus; k++) {
                     struct fvcpu *v = &d->v[k];
@@ -618,8 +623,8 @@ void fake_advance(struct fake_host *f, double seconds)
     while (left > 1e-9) {
         double dt = left < 0.25 ? left : 0.25;
         for (int i = 0; i < f->ndoms; i++)
-            if (f->doms[i].alive)
-                advance_mem(f, &f->doms[i], dt);
+            if (f->doms[i])
+                advance_mem(f, f->doms[i], dt);
         left -= dt;
     }
     f->now += seconds;
@@ -698,8 +703,8 @@ uint64_t fake_host_free_kib(const struct fake_host *f)
     uint64_t used = f->other_kib;
 
     for (int i = 0; i < f->ndoms; i++)
-        if (f->doms[i].alive)
-            used += f->doms[i].touched_kib;
+        if (f->doms[i])
+            used += f->doms[i]->touched_kib;
     return used < f->ram_kib ? f->ram_kib - used : 0;
 }
 
@@ -710,7 +715,8 @@ uint64_t fake_host_ram_kib(const struct fake_host *f)
 
 unsigned fake_oom_kills(const struct fake_host *f, int dom)
 {
-    return dom >= 0 && dom < f->ndoms ? f->doms[dom].oom : 0;
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->oom : 0;
 }
 
 bool fake_wants_more(const struct fake_host *f, int dom)
@@ -750,9 +756,9 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
     for (int p = 0; p < f->np; p++)
         snapshot_set_pcpu_busy(snap, p, f->busy_ns[p]);
     for (int i = 0; i < f->ndoms; i++) {
-        struct fdom *d = &f->doms[i];
+        struct fdom *d = f->doms[i];
         struct snap_domain *sd;
-        if (!d->alive || (filter && !filter(d->name, arg)))
+        if (!d || (filter && !filter(d->name, arg)))
             continue;
         sd = snapshot_add_domain(snap, d->uuid, d->name,
                                  (what & HV_SAMPLE_CPU) ? (uint32_t)d->nvcpus : 0);

@@ -176,6 +176,21 @@ static void remember(struct scheduler *s, struct hv *hv, const unsigned char *uu
     s->nsaved++;
 }
 
+/* Forgets saved affinities of domains that are gone (a long run with churn must not grow). */
+static void forget_vanished(struct scheduler *s, const struct snapshot *cur)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < s->nsaved; i++) {
+        if (snapshot_find(cur, s->saved[i].uuid) < 0) {
+            free(s->saved[i].map);
+            continue;
+        }
+        s->saved[out++] = s->saved[i];
+    }
+    s->nsaved = out;
+}
+
 static int saved_cmp(const void *a, const void *b)
 {
     const struct saved_map *x = a, *y = b;
@@ -398,6 +413,8 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
         }
         placement_plan_free(&plan);
     }
+    if (s->nsaved > snapshot_vcpu_count(cur))
+        forget_vanished(s, cur);
     rep->nmoves = nmoves;
     rep->failed = failed;
     rep->calls = hv_calls(hv) - calls0;

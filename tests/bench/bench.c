@@ -135,8 +135,8 @@ struct cpu_result {
     double final_sd, unfair, ms_avg, ms_max;
 };
 
-static void run_cpu(int np, int per, enum load load, enum start start, int periods,
-                    uint64_t seed, struct cpu_result *res)
+static void run_cpu(int np, int per, enum load load, enum start start, int periods, uint64_t seed,
+                    struct cpu_result *res)
 {
     struct sched_config cfg = {.threshold = 0.05};
     struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
@@ -259,9 +259,9 @@ static int cpu_table(bool smoke)
                            balanced_text(res.balanced_at), res.moves, res.bound,
                            res.bound ? (double)res.moves / (double)res.bound : 0, res.final_sd,
                            res.unfair, res.moves_after, res.ms_avg, res.ms_max);
-                    if (steady && (res.balanced_at < 0 || res.balanced_at > 3 ||
-                                   res.moves_after != 0 ||
-                                   (double)res.moves > 1.1 * (double)res.bound + 0.5))
+                    if (steady &&
+                        (res.balanced_at < 0 || res.balanced_at > 3 || res.moves_after != 0 ||
+                         (double)res.moves > 1.1 * (double)res.bound + 0.5))
                         failures++;
                 }
             }
@@ -279,8 +279,7 @@ static int cpu_table(bool smoke)
 static void plan_cost(int np, int nv, double *ms_avg, double *ms_max)
 {
     struct placement_vcpu *v = malloc((size_t)nv * sizeof(*v));
-    struct placement_input in = {.npcpus = np, .nvcpus = (size_t)nv, .vcpus = v,
-                                 .threshold = 0.05};
+    struct placement_input in = {.npcpus = np, .nvcpus = (size_t)nv, .vcpus = v, .threshold = 0.05};
     uint64_t seed = 7;
     const int reps = 20;
     double total = 0, worst = 0;
@@ -334,7 +333,7 @@ static double period_cost(int np, int nv)
 
 static int cost_table(bool smoke)
 {
-    static const int sizes[][2] = {{64, 1000},   {128, 2000},  {256, 4000},   {512, 8000},
+    static const int sizes[][2] = {{64, 1000},    {128, 2000},   {256, 4000},  {512, 8000},
                                    {1024, 10000}, {1024, 16000}, {2048, 32000}};
     int failures = 0;
 
@@ -555,11 +554,9 @@ static int mem_table(bool smoke)
                 printf("| %d | %s | %s | %lu | %lu | %lu | %llu | %llu | %llu | %.3f | %.2f / "
                        "%.2f |\n",
                        counts[c], pattern_names[pat], tight ? "tight" : "plentiful", res.starving,
-                       res.starving_available, res.ooms,
-                       (unsigned long long)res.reclaimed_idle_mib,
-                       (unsigned long long)res.lowest_free_mib,
-                       (unsigned long long)res.reserve_mib, res.changes_per_guest_period,
-                       res.ms_avg, res.ms_max);
+                       res.starving_available, res.ooms, (unsigned long long)res.reclaimed_idle_mib,
+                       (unsigned long long)res.lowest_free_mib, (unsigned long long)res.reserve_mib,
+                       res.changes_per_guest_period, res.ms_avg, res.ms_max);
                 failures += res.lowest_free_mib < res.reserve_mib;
             }
         }

@@ -143,6 +143,10 @@ for opt in --min-unused --guest-floor --host-reserve; do
     usage_error "$MC" "'$opt' needs a size such as 512M or 2G, not '1e999G'" "$opt" 1e999G 2
     usage_error "$MC" "'$opt' size '99999T' is too large" "$opt" 99999T 2
 done
+usage_error "$MC" "'--guest-floor' size '18446744073709551616K' is too large" \
+    --guest-floor 18446744073709551616K 2
+usage_error "$MC" "'--min-unused' size '5MM' needs a unit" --min-unused 5MM 2
+usage_error "$MC" "'--min-unused' needs a size such as 512M or 2G, not '1..2M'" --min-unused 1..2M 2
 usage_error "$MC" "'--host-reserve' value '95' is out of range" --host-reserve 95% 2
 usage_error "$MC" "'--host-reserve' needs a number, not 'x'" --host-reserve x% 2
 usage_error "$MC" "'--shares' needs NAME=WEIGHT, not 'web1'" --shares web1 2
@@ -217,6 +221,26 @@ wait "$pid"
 st=$?
 if [ "$st" -eq 0 ]; then ok; else bad "SIGTERM after SIGHUP: exit $st"; fi
 err_has "SIGHUP ignored"
+
+# A stop signal at any moment ends the program promptly, exit 0, even with a long PERIOD.
+for prog in "$VS" "$MC"; do
+    for i in 1 2 3 4 5 6; do
+        sig=TERM
+        [ $((i % 2)) -eq 0 ] && sig=INT
+        "$prog" -c "$H16" 30 >"$work/out" 2>"$work/err" &
+        pid=$!
+        [ "$i" -gt 2 ] && wait_lines 1
+        sleep "0.0$((RANDOM % 10))"
+        start=$(date +%s%N)
+        kill -s "$sig" "$pid"
+        wait "$pid"
+        st=$?
+        took=$((($(date +%s%N) - start) / 1000000))
+        if [ "$st" -eq 0 ]; then ok; else bad "SIG$sig at a random moment: exit $st"; fi
+        # PERIOD is 30 s: leaving within 10 s proves it did not wait for the next period.
+        if [ "$took" -lt 10000 ]; then ok; else bad "SIG$sig took $took ms to stop"; fi
+    done
+done
 
 echo "== memory_coordinator against the test driver =="
 run 0 "$MC" -c "$H4" --once 0.2

@@ -509,6 +509,183 @@ START_TEST(dry_run_and_shares)
 }
 END_TEST
 
+START_TEST(failing_balloon_call_does_not_stop_the_others)
+{
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 30 * MIB,
+                                 .cap_kib = 1200 * MIB,
+                                 .hold_s = -1,
+                                 .delay_s = 3};
+
+    msim_init(&s, 16384, 1024, 0);
+    add_guest(&s, 2048, 512, &grow, true);
+    add_guest(&s, 2048, 512, &grow, true);
+    /* Every balloon call for guest 0 fails (a wedged domain, say); guest 1 is still fed. */
+    fake_inject(s.f, FAKE_OP_SETMEM, 0, HV_FAIL, 1000000);
+    msim_run(&s, 60);
+    ck_assert_uint_eq(fake_target_kib(s.f, 0), 512 * MIB);
+    ck_assert_uint_ge(fake_actual_kib(s.f, 1), (64 + 1200 + 64) * MIB);
+    ck_assert_uint_eq(fake_oom_kills(s.f, 1), 0);
+    msim_free(&s);
+}
+END_TEST
+
+START_TEST(churn_and_reconnection)
+{
+    struct msim s;
+    struct fake_mem_load grow = {.base_kib = 64 * MIB,
+                                 .rate_kib_s = 30 * MIB,
+                                 .cap_kib = 800 * MIB,
+                                 .hold_s = 10,
+                                 .repeat = true};
+    int next = 0;
+
+    msim_init(&s, 16384, 1024, 0);
+    for (int i = 0; i < 4; i++)
+        add_guest(&s, 2048, 512, &grow, i % 2 == 0);
+    for (int round = 0; round < 8; round++) {
+        msim_run(&s, s.period + 5);
+        fake_remove_domain(s.f, next++); /* destroyed between periods */
+        add_guest(&s, 2048, 512, &grow, round % 2 == 0);
+        fake_set_paused(s.f, next, round % 2 == 0); /* paused and resumed */
+        if (round == 3) {
+            fake_set_down(s.f, true); /* libvirtd restarts */
+            msim_run(&s, s.period + 3);
+            fake_set_down(s.f, false);
+        }
+    }
+    msim_run(&s, s.period + 20);
+    assert_invariants(&s);
+    msim_free(&s);
+}
+END_TEST
+
+/* A host whose guests report random, mostly hostile, statistics every period. */
+struct garbage_host {
+    uint64_t seed;
+    unsigned long sets;
+};
+
+static uint64_t g_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static uint64_t g_size(uint64_t *s)
+{
+    switch (g_next(s) % 6) {
+    case 0:
+        return 0;
+    case 1:
+        return UINT64_MAX;
+    case 2:
+        return g_next(s) >> (g_next(s) % 64);
+    default:
+        return (g_next(s) % 4096) * MIB;
+    }
+}
+
+static int garbage_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
+                          void *arg)
+{
+    struct garbage_host *g = hv_priv(hv);
+    (void)what;
+    (void)filter;
+    (void)arg;
+
+    snapshot_reset(snap, (uint64_t)(g_next(&g->seed) % 1000000) * 1000000000ull, 4);
+    snapshot_set_host_memory(snap, g_size(&g->seed), g_size(&g->seed));
+    for (int i = 0; i < 10; i++) {
+        unsigned char uuid[SNAP_UUID_LEN] = {0};
+        struct snap_domain *d;
+        uuid[0] = (unsigned char)i;
+        d = snapshot_add_domain(snap, uuid, "garbage", 0);
+        d->mem.actual_kib = g_size(&g->seed);
+        d->mem.max_kib = g_size(&g->seed);
+        d->mem.unused_kib = g_size(&g->seed);
+        d->mem.available_kib = g_size(&g->seed);
+        d->mem.usable_kib = g_size(&g->seed);
+        d->mem.rss_kib = g_size(&g->seed);
+        d->mem.last_update = g_next(&g->seed) % 4;
+        d->mem.flags = (uint32_t)g_next(&g->seed) & 0x3f;
+    }
+    return HV_OK;
+}
+
+static int garbage_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
+{
+    (void)uuid;
+    (void)kib;
+    ((struct garbage_host *)hv_priv(hv))->sets++;
+    return HV_OK;
+}
+
+static int garbage_ok(struct hv *hv, const unsigned char *uuid, int period)
+{
+    (void)hv;
+    (void)uuid;
+    (void)period;
+    return HV_OK;
+}
+
+static const struct hv_ops garbage_ops = {.name = "garbage",
+                                          .sample = garbage_sample,
+                                          .set_memory = garbage_set_memory,
+                                          .enable_memstats = garbage_ok};
+
+/* 100,000 periods of 10 guests = 1,000,000 random statistics through the whole coordinator
+ * (sanitising, rates, policy): impossible statistics never move a balloon, and no target is
+ * above the maximum or (when shrinking) below the floor. */
+START_TEST(fuzz_a_million_random_statistics)
+{
+    struct garbage_host gh = {.seed = 0xfeedfacecafebeefull};
+    struct hv *hv = hv_create(&garbage_ops, &gh);
+    struct coord_config cfg = {.min_unused_kib = 100 * MIB,
+                               .floor_kib = 200 * MIB,
+                               .reserve_default = true,
+                               .period_s = 1};
+    struct coordinator *c = coord_create(&cfg);
+    struct snapshot *a = snapshot_create(), *b = snapshot_create();
+    unsigned long inputs = 0;
+
+    for (int p = 0; p < 100000; p++) {
+        struct coord_report rep;
+        ck_assert_int_eq(hv_sample(hv, b, HV_SAMPLE_MEM, NULL, NULL), HV_OK);
+        ck_assert_int_eq(coord_period(c, hv, p ? a : NULL, b, 0, &rep), 0);
+        for (size_t i = 0; i < rep.nguests; i++) {
+            const struct coord_guest *g = &rep.guests[i];
+            const struct snap_mem *m = &snapshot_domain(b, g->domain)->mem;
+            bool bad = (m->flags & SNAP_MEM_UNUSED) && m->unused_kib > m->actual_kib;
+            bad = bad || m->actual_kib > m->max_kib || m->max_kib >= MEM_HUGE_KIB;
+            bad = bad || ((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib);
+            bad = bad || ((m->flags & SNAP_MEM_USABLE) && m->usable_kib > m->max_kib);
+            inputs++;
+            if (!g->change)
+                continue;
+            ck_assert(!bad);
+            ck_assert_int_eq(g->distrust, COORD_TRUSTED);
+            ck_assert_uint_le(g->target_kib, m->max_kib);
+            if (g->target_kib < g->committed_kib)
+                ck_assert_uint_ge(g->target_kib, cfg.floor_kib);
+        }
+        {
+            struct snapshot *t = a;
+            a = b;
+            b = t;
+        }
+    }
+    ck_assert_uint_eq(inputs, 1000000);
+    coord_destroy(c);
+    hv_destroy(hv);
+    snapshot_destroy(a);
+    snapshot_destroy(b);
+}
+END_TEST
+
 Suite *coordinator_suite(void)
 {
     Suite *s = suite_create("coordinator");
@@ -522,7 +699,11 @@ Suite *coordinator_suite(void)
     tcase_add_test(loop, stale_and_impossible_statistics_are_not_trusted);
     tcase_add_test(loop, reserve_options);
     tcase_add_test(loop, dry_run_and_shares);
+    tcase_add_test(loop, failing_balloon_call_does_not_stop_the_others);
+    tcase_add_test(loop, churn_and_reconnection);
     tcase_add_test(prop, property_invariants_over_random_hostile_scenarios);
+    tcase_add_test(prop, fuzz_a_million_random_statistics);
+    tcase_set_timeout(prop, 600);
     suite_add_tcase(s, loop);
     suite_add_tcase(s, prop);
     return s;

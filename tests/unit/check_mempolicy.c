@@ -220,6 +220,127 @@ START_TEST(untrusted_and_impossible_guests_are_left_alone)
 }
 END_TEST
 
+static uint64_t fz_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A random value in [0, limit] (any limit, UINT64_MAX included). */
+static uint64_t fz_upto(uint64_t *s, uint64_t limit)
+{
+    return limit == UINT64_MAX ? fz_next(s) : fz_next(s) % (limit + 1);
+}
+
+/* A hostile or plausible 64-bit size, KiB. */
+static uint64_t fz_size(uint64_t *s)
+{
+    switch (fz_next(s) % 8) {
+    case 0:
+        return 0;
+    case 1:
+        return UINT64_MAX;
+    case 2:
+        return UINT64_MAX - fz_next(s) % 1024;
+    case 3:
+        return fz_next(s);
+    case 4:
+        return fz_next(s) >> (fz_next(s) % 64);
+    default:
+        return (fz_next(s) % 8192) * MIB;
+    }
+}
+
+static double fz_rate(uint64_t *s)
+{
+    switch (fz_next(s) % 8) {
+    case 0:
+        return NAN;
+    case 1:
+        return INFINITY;
+    case 2:
+        return -INFINITY;
+    case 3:
+        return -1e300;
+    case 4:
+        return 1e300;
+    default:
+        return ((double)(fz_next(s) % 2000) - 1000) * MIB / 10;
+    }
+}
+
+/* 1,000,000 random guests, 10 to a decision, many with values no guest should report: the
+ * invariants hold for every decision (and UBSan, in the sanitizer build, sees no UB). */
+START_TEST(fuzz_a_million_hostile_guests)
+{
+    enum { N = 10, PLANS = 100000 };
+    struct mem_guest g[N];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    unsigned long decisions = 0;
+
+    for (int k = 0; k < PLANS; k++) {
+        struct mem_config c = {.min_unused_kib = fz_next(&seed) % 2 ? 100 * MIB : fz_size(&seed),
+                               .floor_kib = fz_next(&seed) % 2 ? 200 * MIB : fz_size(&seed),
+                               .host_reserve_kib = fz_next(&seed) % 2 ? 1024 * MIB : fz_size(&seed),
+                               .period_s = fz_next(&seed) % 2 ? 1 : 1e-3};
+        struct mem_host h = {.free_kib = fz_size(&seed), .known = fz_next(&seed) % 4 != 0};
+        double budget;
+        uint64_t held = 0, grown = 0;
+        struct mem_plan p;
+
+        for (int i = 0; i < N; i++) {
+            g[i].max_kib =
+                    fz_next(&seed) % 3 ? (256 + fz_next(&seed) % 8192) * MIB : fz_size(&seed);
+            g[i].actual_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].max_kib) : fz_size(&seed);
+            g[i].target_kib = fz_next(&seed) % 2 ? 0 : fz_size(&seed);
+            g[i].unused_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
+            g[i].uncommitted_kib = fz_size(&seed);
+            g[i].rate_kib_s = fz_rate(&seed);
+            g[i].weight = fz_next(&seed) % 4 ? 1 : fz_rate(&seed);
+            g[i].trusted = fz_next(&seed) % 5 != 0;
+            g[i].rate_known = fz_next(&seed) % 5 != 0;
+            g[i].shrinking = fz_next(&seed) % 2;
+        }
+        ck_assert_int_eq(mempolicy_plan(&c, &h, g, N, &p), 0);
+        for (int i = 0; i < N; i++) {
+            uint64_t actual = g[i].actual_kib < MEM_HUGE_KIB ? g[i].actual_kib : MEM_HUGE_KIB;
+            uint64_t com = mempolicy_committed(&g[i]);
+            held += (com < MEM_HUGE_KIB ? com : MEM_HUGE_KIB) - actual +
+                    (g[i].uncommitted_kib < actual ? g[i].uncommitted_kib : actual);
+        }
+        budget = h.known ? (double)h.free_kib - (double)c.host_reserve_kib - (double)held : 0;
+        for (int i = 0; i < N; i++) {
+            const struct mem_decision *d = &p.d[i];
+            uint64_t com = mempolicy_committed(&g[i]);
+            decisions++;
+            if (!d->change) {
+                ck_assert_uint_eq(d->target_kib, com);
+                continue;
+            }
+            ck_assert(g[i].trusted);
+            ck_assert_uint_le(d->target_kib, g[i].max_kib);
+            ck_assert_uint_lt(g[i].max_kib, MEM_HUGE_KIB);
+            if (d->target_kib > com) {
+                ck_assert_uint_le(d->target_kib - com, mempolicy_grow_step(g[i].max_kib));
+                grown += d->target_kib - com;
+            } else {
+                ck_assert_uint_ge(d->target_kib, c.floor_kib);
+                ck_assert_uint_le(com - d->target_kib, mempolicy_shrink_step(g[i].max_kib));
+                /* never below what it uses plus its minimum unused */
+                ck_assert_uint_ge(d->target_kib,
+                                  g[i].actual_kib - g[i].unused_kib + c.min_unused_kib);
+            }
+        }
+        /* Growth never exceeds what the host can give above its reserve. */
+        ck_assert((double)grown <= (budget > 0 ? budget : 0) + 1);
+        mempolicy_plan_free(&p);
+    }
+    ck_assert_uint_eq(decisions, 1000000);
+}
+END_TEST
+
 Suite *mempolicy_suite(void)
 {
     Suite *s = suite_create("mempolicy");
@@ -237,5 +358,11 @@ Suite *mempolicy_suite(void)
     tcase_add_test(t, unknown_host_gives_nothing_takes_nothing_in_its_name);
     tcase_add_test(t, untrusted_and_impossible_guests_are_left_alone);
     suite_add_tcase(s, t);
+    {
+        TCase *fz = tcase_create("hostile inputs");
+        tcase_set_timeout(fz, 600);
+        tcase_add_test(fz, fuzz_a_million_hostile_guests);
+        suite_add_tcase(s, fz);
+    }
     return s;
 }

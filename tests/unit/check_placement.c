@@ -140,6 +140,7 @@ START_TEST(unusable_pcpus_are_vacated)
     for (int i = 0; i < 3; i++) {
         v[i].demand = d[i];
         v[i].pin = p[i];
+        v[i].sticky = false;
     }
     ck_assert_int_eq(placement_plan(&in, &pl), 0);
     ck_assert(pl.act);

@@ -1,5 +1,10 @@
 /* Tests of the periodic driver against the fake host. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "coordinator.h"
+#include "scheduler.h"
 
 #include "fake_hv.h"
 #include "runner.h"
@@ -124,10 +129,129 @@ START_TEST(step_failure_is_a_runtime_failure)
 }
 END_TEST
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LEAK_CHECK() __lsan_do_recoverable_leak_check()
+#define SANITIZED    1
+#else
+#define LEAK_CHECK() 0
+#define SANITIZED    0
+#endif
+
+/* Resident set size of this process, KiB. */
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * 4;
+}
+
+static int soak_sched_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                           const struct snapshot *cur, unsigned long calls)
+{
+    struct sched_report rep;
+    return sched_period(ctx, hv, prev, cur, calls, &rep);
+}
+
+static int soak_coord_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                           const struct snapshot *cur, unsigned long calls)
+{
+    struct coord_report rep;
+    return coord_period(ctx, hv, prev, cur, calls, &rep);
+}
+
+/* 10,000 periods of both programs against a host whose domains never stop changing: created,
+ * destroyed, paused, hot-plugged, failing calls, lost connections. No leak, flat memory. */
+START_TEST(soak_ten_thousand_periods_with_churn)
+{
+    const int periods = 10000;
+    struct fake_host *f = fake_create(8, 64ull << 30, 1ull << 30);
+    struct sched_config sc = {.threshold = 0.05, .restore_pins = true};
+    struct coord_config cc = {.min_unused_kib = 100 * FAKE_MIB,
+                              .floor_kib = 200 * FAKE_MIB,
+                              .reserve_default = true,
+                              .period_s = 1};
+    struct scheduler *sched = sched_create(&sc);
+    struct coordinator *coord = coord_create(&cc);
+    struct runner_config rcpu = {.period_s = 1, .what = HV_SAMPLE_CPU};
+    struct runner_config rmem = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct runner *a = runner_create(&rcpu, fake_hv(f), soak_sched_step, sched);
+    struct runner *b = runner_create(&rmem, fake_hv(f), soak_coord_step, coord);
+    struct fake_mem_load ml = {.base_kib = 64 * FAKE_MIB,
+                               .rate_kib_s = 40 * FAKE_MIB,
+                               .cap_kib = 700 * FAKE_MIB,
+                               .hold_s = 7,
+                               .repeat = true};
+    int live[12], nlive = 0;
+    unsigned seed = 1;
+    long rss_first = 0, rss_last;
+
+    for (int p = 0; p < periods; p++) {
+        seed = seed * 1103515245u + 12345u;
+        /* Keep about ten domains; every period something changes. */
+        if (nlive < 12 && (nlive < 6 || (seed >> 16) % 3 == 0)) {
+            int id = fake_add_domain(f, "soak", 1 + (int)((seed >> 8) % 4));
+            fake_set_demand(f, id, -1, (double)((seed >> 4) % 100) / 100);
+            fake_set_memory(f, id, 2048 * FAKE_MIB, 512 * FAKE_MIB);
+            fake_set_mem_load(f, id, &ml);
+            fake_pin(f, id, 0, (int)((seed >> 12) % 8));
+            live[nlive++] = id;
+        } else if (nlive > 0) {
+            int k = (int)((seed >> 16) % (unsigned)nlive);
+            switch ((seed >> 20) % 4) {
+            case 0:
+                fake_remove_domain(f, live[k]);
+                live[k] = live[--nlive];
+                break;
+            case 1:
+                fake_set_paused(f, live[k], (seed >> 24) % 2);
+                break;
+            case 2:
+                fake_set_nvcpus(f, live[k], 1 + (int)((seed >> 24) % 4));
+                break;
+            default:
+                fake_inject(f, (seed >> 24) % 2 ? FAKE_OP_PIN : FAKE_OP_SETMEM, live[k],
+                            (seed >> 25) % 2 ? HV_FAIL : HV_GONE, 1);
+            }
+        }
+        fake_set_down(f, p % 1000 == 500); /* a lost connection now and then */
+        fake_advance(f, 1.0);
+        ck_assert_int_ne(runner_tick(a), RUNNER_FAIL);
+        ck_assert_int_ne(runner_tick(b), RUNNER_FAIL);
+        if (p == 1000)
+            rss_first = rss_kib();
+    }
+    sched_restore(sched, fake_hv(f));
+    rss_last = rss_kib();
+    fprintf(stderr, "soak: %d periods, RSS at period 1000: %ld KiB, at the end: %ld KiB\n", periods,
+            rss_first, rss_last);
+    runner_destroy(a);
+    runner_destroy(b);
+    sched_destroy(sched);
+    coord_destroy(coord);
+    fake_destroy(f);
+    ck_assert_int_eq(LEAK_CHECK(), 0);
+    /* ASan's quarantine and valgrind keep freed memory: RSS is only meaningful without them. */
+    if (!SANITIZED && !(getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")))
+        ck_assert_int_le(rss_last - rss_first, 512);
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
     TCase *t = tcase_create("periods");
+    TCase *soak = tcase_create("soak");
+
+    tcase_set_timeout(soak, 600);
+    tcase_add_test(soak, soak_ten_thousand_periods_with_churn);
+    suite_add_tcase(s, soak);
 
     tcase_add_test(t, once_stops_after_first_decision);
     tcase_add_test(t, done_when_no_managed_domain_is_left);
