@@ -65,7 +65,7 @@ endif
 
 bin/%: $(O)/%
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,6 +94,7 @@ unit: $(CHECK_RUNNER)
 
 integration: $(PROGRAMS)
 	BINDIR=$(O) tests/integration/run.sh
+	BINDIR=$(O) tests/integration/faults.sh
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
 valgrind: $(CHECK_RUNNER) $(PROGRAMS)

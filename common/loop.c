@@ -34,6 +34,10 @@ int loop_init_signals(void)
     if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
         sigaction(SIGHUP, &sa, NULL) < 0)
         return -1;
+    /* A write to a connection whose libvirtd died must fail with EPIPE, not kill us. */
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) < 0)
+        return -1;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);

@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Installs handlers: SIGINT/SIGTERM request a stop, SIGHUP is ignored (and logged).
+/* Installs handlers: SIGINT/SIGTERM request a stop, SIGHUP is ignored (and logged), SIGPIPE
+ * is ignored (a lost libvirtd connection is an error, not a death).
  * The three are blocked except while sleeping, so none is lost. Returns 0 or -1. */
 int loop_init_signals(void);
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Fault tests against a libvirtd this test starts itself (unprivileged, private socket, serving
+# libvirt's test driver): the daemon is killed and restarted under both running programs, which
+# must notice, say so once, reconnect and carry on, then stop cleanly on SIGTERM.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+BINDIR=${BINDIR:-$here/../../bin}
+BINDIR=$(cd "$BINDIR" && pwd)
+work=$(mktemp -d /tmp/vmb-faults.XXXXXX)
+chmod 0755 "$work"
+daemon_pid=
+tool_pid=
+
+cleanup() {
+    [ -n "$tool_pid" ] && kill -9 "$tool_pid" 2>/dev/null
+    [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v libvirtd >/dev/null; then
+    echo "faults: libvirtd is not installed (apt-get install libvirt-daemon)" >&2
+    exit 1
+fi
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+    sed 's/^/    stderr: /' "$work/err" >&2
+}
+
+# The daemon runs as an unprivileged user so that it never touches the host's own libvirt.
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+    run_as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+mkdir -p "$work/d"
+chown "$( [ "$(id -u)" -eq 0 ] && echo nobody || id -un)" "$work/d"
+cat >"$work/d/libvirtd.conf" <<CONF
+unix_sock_dir = "$work/d"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0777"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+CONF
+URI="test+unix:///default?socket=$work/d/libvirt-sock"
+
+start_daemon() {
+    local i
+    rm -f "$work/d/libvirt-sock"
+    (cd "$work/d" && exec "${run_as[@]}" env HOME="$work/d" XDG_RUNTIME_DIR="$work/d" \
+        XDG_CONFIG_HOME="$work/d" XDG_CACHE_HOME="$work/d" \
+        libvirtd --config "$work/d/libvirtd.conf" --timeout 0 >>"$work/daemon.log" 2>&1) &
+    daemon_pid=$!
+    for ((i = 0; i < 100; i++)); do
+        virsh -q -c "$URI" list >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "faults: the test libvirtd did not start" >&2
+    cat "$work/daemon.log" >&2
+    exit 1
+}
+
+stop_daemon() { # SIG
+    kill -s "$1" "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+    daemon_pid=
+}
+
+# Waits (up to 30 s) until FILE matches REGEX at least N times.
+wait_for() {
+    local file=$1 re=$2 n=$3 i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(grep -cE -- "$re" "$file")" -ge "$n" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+for prog in vcpu_scheduler memory_coordinator; do
+    for sig in KILL TERM; do
+        start_daemon
+        "$BINDIR/$prog" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
+        tool_pid=$!
+        if wait_for "$work/out" '^period' 3; then ok; else bad "$prog: no periods"; fi
+        stop_daemon "$sig"
+        if wait_for "$work/err" 'lost the connection' 1; then ok; else bad "$prog: loss unnoticed"; fi
+        lines=$(wc -l <"$work/out")
+        # Down for a while: several periods pass, the loss is logged once, the program stays.
+        sleep 2
+        if kill -0 "$tool_pid" 2>/dev/null; then ok; else bad "$prog exited while libvirtd was down"; fi
+        start_daemon
+        if wait_for "$work/err" 'reconnected' 1; then ok; else bad "$prog: did not reconnect"; fi
+        if wait_for "$work/out" '^period' $((lines + 3)); then ok; else bad "$prog: no periods after reconnecting"; fi
+        n=$(grep -c 'lost the connection' "$work/err")
+        if [ "$n" -eq 1 ]; then ok; else bad "$prog: 'lost the connection' logged $n times"; fi
+        kill -TERM "$tool_pid"
+        wait "$tool_pid"
+        st=$?
+        tool_pid=
+        if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM"; fi
+        stop_daemon TERM
+    done
+done
+
+# A libvirtd that is down at start is a runtime failure (exit 1), with one line saying so.
+"$BINDIR/vcpu_scheduler" -c "$URI" 1 >"$work/out" 2>"$work/err"
+st=$?
+if [ "$st" -eq 1 ]; then ok; else bad "start without libvirtd: exit $st"; fi
+if [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "cannot connect" "$work/err"; then ok; else bad "start without libvirtd: message"; fi
+
+echo "faults: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
