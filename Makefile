@@ -87,6 +87,9 @@ $(CHECK_RUNNER): $(call obj,$(TEST_SRC) $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
+$(O)/rss_probe: $(call obj,tests/bench/rss_probe.c)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
+
 check: unit integration
 
 unit: $(CHECK_RUNNER)
@@ -103,8 +106,9 @@ valgrind: $(CHECK_RUNNER) $(PROGRAMS)
 	    $(VALGRIND) $$p -c test://$(CURDIR)/tests/integration/nodes/$$h.xml --once --json 0.2 \
 	        >/dev/null || exit 1; done; done
 
-bench: $(O)/bench
+bench: $(O)/bench $(O)/rss_probe $(PROGRAMS)
 	$(O)/bench
+	BINDIR=$(O) tests/bench/real_scale.sh 1000 64 100
 
 bench-smoke: $(O)/bench
 	$(O)/bench --smoke
