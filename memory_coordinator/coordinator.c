@@ -39,7 +39,9 @@ struct gstate {
     uint64_t target;  /* the target we set last (0: none) */
     double enabled_t; /* when we turned statistics on (< 0: not by us) */
     bool shrinking;   /* we shrank it last period */
-    unsigned warned;  /* bit per enum coord_distrust already warned about */
+    bool overhead_ok;
+    uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
+    unsigned warned;       /* bit per enum coord_distrust already warned about */
 };
 
 struct coordinator {
@@ -307,10 +309,24 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
             st->last_used_t = 0;
         }
         g->rate_kib_s = mg->rate_kib_s;
-        if (m->flags & SNAP_MEM_RSS)
-            mg->uncommitted_kib = mg->actual_kib > m->rss_kib ? mg->actual_kib - m->rss_kib : 0;
-        else
+        /* Memory the guest was given but the host may not back yet: its balloon size minus the
+         * part of its process's resident size that is guest memory. The resident size also
+         * holds the hypervisor's own overhead, which is at most the smallest (rss - used) seen. */
+        if (m->flags & SNAP_MEM_RSS) {
+            if (mg->trusted) {
+                uint64_t used = m->actual_kib - m->unused_kib;
+                uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
+                if (!st->overhead_ok || over < st->overhead_kib)
+                    st->overhead_kib = over;
+                st->overhead_ok = true;
+            }
+            uint64_t backed = m->rss_kib;
+            if (st->overhead_ok)
+                backed = backed > st->overhead_kib ? backed - st->overhead_kib : 0;
+            mg->uncommitted_kib = mg->actual_kib > backed ? mg->actual_kib - backed : 0;
+        } else {
             mg->uncommitted_kib = mg->trusted ? mg->unused_kib : 0;
+        }
     }
 
     mc.min_unused_kib = c->cfg.min_unused_kib;

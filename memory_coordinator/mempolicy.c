@@ -12,10 +12,10 @@
  *               "wasteful" when another guest starves this period, "idle" otherwise;
  *  - otherwise: unchanged.
  * The budget for growth is the host's free memory minus its reserve, minus memory already
- * promised (targets not yet reached) and memory guests were given but have not touched yet
- * (it may still be touched). When the starving guests need more than the budget, it is split
- * in proportion to their shares (weighted max-min fair), and every non-starving trusted guest
- * with more than min_unused unused gives back the excess (reason "short"). Memory given back
+ * promised (targets not yet reached) and memory guests were given but the host may not back
+ * yet (uncommitted: it may still be touched). When the starving guests need more than the budget,
+ * it is split in proportion to their shares (weighted max-min fair), and every non-starving trusted
+ * guest with more than min_unused unused gives back the excess (reason "short"). Memory given back
  * shows up in the host's free memory, and so in the budget, from the next period on.
  * Guests with untrusted statistics are never grown and never shrunk.
  */

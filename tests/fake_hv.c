@@ -64,6 +64,7 @@ struct fake_host {
     uint64_t rng;
     uint64_t ram_kib, other_kib;
     double balloon_rate;
+    uint64_t overhead_kib;
     fake_stats_hook hook;
     void *hook_arg;
     struct hv *hv;
@@ -335,6 +336,11 @@ void fake_set_stats(struct fake_host *f, int dom, bool enabled)
     d->stats_on = enabled;
     d->stats_period = 1;
     d->stats_since = f->now - 1;
+}
+
+void fake_set_overhead(struct fake_host *f, uint64_t kib)
+{
+    f->overhead_kib = kib;
 }
 
 void fake_set_balloon_rate(struct fake_host *f, double kib_s)
@@ -704,7 +710,7 @@ uint64_t fake_host_free_kib(const struct fake_host *f)
 
     for (int i = 0; i < f->ndoms; i++)
         if (f->doms[i])
-            used += f->doms[i]->touched_kib;
+            used += f->doms[i]->touched_kib + f->overhead_kib;
     return used < f->ram_kib ? f->ram_kib - used : 0;
 }
 
@@ -778,7 +784,7 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
             struct snap_mem *m = &sd->mem;
             m->actual_kib = d->actual_kib;
             m->max_kib = d->max_kib;
-            m->rss_kib = d->touched_kib;
+            m->rss_kib = d->touched_kib + f->overhead_kib;
             m->flags = SNAP_MEM_BALLOON | SNAP_MEM_RSS;
             if (d->stats_on && f->now - d->stats_since >= d->stats_period) {
                 double n = floor((f->now - d->stats_since) / d->stats_period);

@@ -83,6 +83,10 @@ void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t cu
 void fake_set_mem_load(struct fake_host *f, int dom, const struct fake_mem_load *load);
 void fake_set_stats(struct fake_host *f, int dom, bool enabled);
 
+/* Hypervisor memory of each guest beyond guest memory, in its RSS and off host free (default 0,
+ * about 150 MiB for QEMU with TCG). */
+void fake_set_overhead(struct fake_host *f, uint64_t kib);
+
 /* Balloon speed in KiB per second (default 1 GiB/s). */
 void fake_set_balloon_rate(struct fake_host *f, double kib_s);
 

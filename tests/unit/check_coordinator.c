@@ -297,6 +297,7 @@ START_TEST(all_four_grow_until_the_reserve)
     uint64_t total = 0;
 
     msim_init(&s, 6144, 1024, 1024);
+    fake_set_overhead(s.f, 150 * MIB); /* QEMU's own memory, as in the TCG lab */
     for (int i = 0; i < 4; i++)
         add_guest(&s, 2048, 512, &grow, true);
     msim_run(&s, 120);
@@ -306,10 +307,10 @@ START_TEST(all_four_grow_until_the_reserve)
     ck_assert_uint_le(s.lowest_free, (1024 + 768) * MIB);
     for (int d = 0; d < 4; d++) {
         total += s.peak_actual[d];
-        ck_assert_uint_gt(s.peak_actual[d], 900 * MIB); /* everyone got a fair part */
+        ck_assert_uint_gt(s.peak_actual[d], 800 * MIB); /* everyone got a fair part */
         ck_assert_uint_eq(s.starving[d], 0);
     }
-    ck_assert_uint_ge(total, (6144 - 1024 - 1024 - 768) * MIB);
+    ck_assert_uint_ge(total, (6144 - 1024 - 1024 - 600 - 768) * MIB);
     msim_free(&s);
 }
 END_TEST
