@@ -10,6 +10,20 @@ struct hv {
     unsigned long calls;
 };
 
+const char *hv_status_name(int status)
+{
+    switch (status) {
+    case HV_OK:
+        return "ok";
+    case HV_GONE:
+        return "domain gone";
+    case HV_CONN:
+        return "connection lost";
+    default:
+        return "failed";
+    }
+}
+
 struct hv *hv_create(const struct hv_ops *ops, void *priv)
 {
     struct hv *hv = calloc(1, sizeof(*hv));

@@ -16,6 +16,9 @@ enum hv_status {
     HV_CONN = -2  /* the connection to the hypervisor is lost; reconnect */
 };
 
+/* A short description of an hv status for reports: "ok", "domain gone", "failed", ... */
+const char *hv_status_name(int status);
+
 /* What hv_sample() collects. */
 enum {
     HV_SAMPLE_CPU = 1u << 0, /* vCPU times, waits and pins; per-pCPU busy time */

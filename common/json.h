@@ -36,6 +36,13 @@ void json_uint(struct json *j, uint64_t v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 
+/* Key and value in one call, inside an object. */
+void json_kv_string(struct json *j, const char *key, const char *s);
+void json_kv_double(struct json *j, const char *key, double v, int decimals);
+void json_kv_int(struct json *j, const char *key, int64_t v);
+void json_kv_uint(struct json *j, const char *key, uint64_t v);
+void json_kv_bool(struct json *j, const char *key, bool v);
+
 /* Ends the line and flushes; call once the top-level object is closed. */
 void json_end_line(struct json *j);
 

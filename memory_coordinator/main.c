@@ -3,13 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "app.h"
 #include "coordinator.h"
-#include "hv.h"
 #include "log.h"
-#include "loop.h"
 #include "memreport.h"
-#include "runner.h"
 
 enum { KEY_MIN_UNUSED = 256, KEY_FLOOR, KEY_RESERVE, KEY_SHARES };
 
@@ -138,27 +135,10 @@ int main(int argc, char **argv)
     };
     struct cli_common common;
     struct context ctx = {0};
-    struct runner_config rc = {0};
-    struct runner *runner = NULL;
-    struct hv *hv = NULL;
-    int status;
+    struct app app = {&common, HV_SAMPLE_MEM, step, &ctx, NULL};
+    int status = app_start(&prog, argc, argv, &common);
 
-    log_set_program(prog.name);
-    status = cli_parse(&prog, argc, argv, &common);
-    if (status != CLI_RUN) {
-        status = status == CLI_EXIT_OK ? EXIT_DONE : EXIT_USAGE;
-        goto cleanup;
-    }
-    log_set_level(common.verbosity < 0    ? LOG_WARNING
-                  : common.verbosity == 0 ? LOG_INFO
-                                          : LOG_DEBUG);
-    status = EXIT_RUNTIME;
-    if (loop_init_signals() < 0) {
-        log_error("cannot install signal handlers");
-        goto cleanup;
-    }
-    hv = hv_libvirt_open(common.uri);
-    if (!hv)
+    if (status >= 0)
         goto cleanup;
     opt.cfg.period_s = common.period_s;
     opt.cfg.dry_run = common.dry_run;
@@ -166,23 +146,15 @@ int main(int argc, char **argv)
     opt.cfg.nshares = opt.nshares;
     ctx.coord = coord_create(&opt.cfg);
     ctx.common = &common;
-    rc.period_s = common.period_s;
-    rc.once = common.once;
-    rc.what = HV_SAMPLE_MEM;
-    rc.filter = cli_filter_domains;
-    rc.filter_arg = &common;
-    if (ctx.coord)
-        runner = runner_create(&rc, hv, step, &ctx);
-    if (!runner) {
+    if (!ctx.coord) {
         log_error("out of memory");
+        status = EXIT_RUNTIME;
         goto cleanup;
     }
-    status = runner_run(runner);
+    status = app_run(&app);
 
 cleanup:
-    runner_destroy(runner);
     coord_destroy(ctx.coord);
-    hv_destroy(hv);
     cli_common_free(&common);
     for (size_t i = 0; i < opt.nshares; i++)
         free((char *)opt.shares[i].glob);

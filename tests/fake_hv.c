@@ -669,6 +669,19 @@ double fake_pcpu_busy(const struct fake_host *f, int p)
     return p >= 0 && p < f->np ? f->busy[p] : 0;
 }
 
+double fake_usage_spread(const struct fake_host *f)
+{
+    double sum = 0, sq = 0;
+
+    for (int p = 0; p < f->np; p++)
+        sum += f->busy[p];
+    for (int p = 0; p < f->np; p++) {
+        double d = f->busy[p] - sum / f->np;
+        sq += d * d;
+    }
+    return sqrt(sq / f->np) * 100;
+}
+
 unsigned long fake_calls(const struct fake_host *f, enum fake_op op)
 {
     return f->calls[op];
@@ -804,21 +817,30 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
     return HV_OK;
 }
 
+/* The start every per-domain call shares: connection, counting, lookup, injected faults.
+ * Returns HV_OK with *D set, or the status the call must return. */
+static int begin_call(struct hv *hv, enum fake_op op, const unsigned char *uuid, struct fdom **d)
+{
+    struct fake_host *f = hv_priv(hv);
+    int id = -1;
+
+    if (f->down)
+        return HV_CONN;
+    f->calls[op]++;
+    hv_count_calls(hv, 1);
+    *d = dom_by_uuid(f, uuid, &id);
+    if (!*d)
+        return HV_GONE;
+    return injected(f, op, id);
+}
+
 static int fake_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
                              const unsigned char *map, size_t maplen)
 {
     struct fake_host *f = hv_priv(hv);
-    struct fdom *d;
-    int id = -1, rc;
+    struct fdom *d = NULL;
+    int rc = begin_call(hv, FAKE_OP_PIN, uuid, &d);
 
-    if (f->down)
-        return HV_CONN;
-    f->calls[FAKE_OP_PIN]++;
-    hv_count_calls(hv, 1);
-    d = dom_by_uuid(f, uuid, &id);
-    if (!d)
-        return HV_GONE;
-    rc = injected(f, FAKE_OP_PIN, id);
     if (rc != HV_OK)
         return rc;
     if (vcpu >= (uint32_t)d->nvcpus || maplen == 0)
@@ -845,18 +867,9 @@ static int fake_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t 
 
 static int fake_set_memory_op(struct hv *hv, const unsigned char *uuid, uint64_t kib)
 {
-    struct fake_host *f = hv_priv(hv);
-    struct fdom *d;
-    int id = -1, rc;
+    struct fdom *d = NULL;
+    int rc = begin_call(hv, FAKE_OP_SETMEM, uuid, &d);
 
-    if (f->down)
-        return HV_CONN;
-    f->calls[FAKE_OP_SETMEM]++;
-    hv_count_calls(hv, 1);
-    d = dom_by_uuid(f, uuid, &id);
-    if (!d)
-        return HV_GONE;
-    rc = injected(f, FAKE_OP_SETMEM, id);
     if (rc != HV_OK)
         return rc;
     if (kib > d->max_kib)
@@ -868,17 +881,9 @@ static int fake_set_memory_op(struct hv *hv, const unsigned char *uuid, uint64_t
 static int fake_enable_memstats(struct hv *hv, const unsigned char *uuid, int period_s)
 {
     struct fake_host *f = hv_priv(hv);
-    struct fdom *d;
-    int id = -1, rc;
+    struct fdom *d = NULL;
+    int rc = begin_call(hv, FAKE_OP_MEMSTATS, uuid, &d);
 
-    if (f->down)
-        return HV_CONN;
-    f->calls[FAKE_OP_MEMSTATS]++;
-    hv_count_calls(hv, 1);
-    d = dom_by_uuid(f, uuid, &id);
-    if (!d)
-        return HV_GONE;
-    rc = injected(f, FAKE_OP_MEMSTATS, id);
     if (rc != HV_OK)
         return rc;
     if (!d->stats_on) {

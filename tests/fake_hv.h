@@ -109,6 +109,7 @@ int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu);
 double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu);    /* last advance */
 double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu); /* last advance */
 double fake_pcpu_busy(const struct fake_host *f, int p);               /* last advance */
+double fake_usage_spread(const struct fake_host *f); /* std dev of pCPU busy, points */
 unsigned long fake_calls(const struct fake_host *f, enum fake_op op);
 uint64_t fake_actual_kib(const struct fake_host *f, int dom);
 uint64_t fake_target_kib(const struct fake_host *f, int dom);

@@ -1,11 +1,8 @@
 /* vcpu_scheduler: re-pins guest vCPUs every PERIOD seconds so that pCPU usage is balanced. */
 #include <stdio.h>
 
-#include "cli.h"
-#include "hv.h"
+#include "app.h"
 #include "log.h"
-#include "loop.h"
-#include "runner.h"
 #include "schedreport.h"
 #include "scheduler.h"
 
@@ -19,6 +16,7 @@ struct options {
 struct context {
     struct scheduler *sched;
     const struct cli_common *common;
+    bool restore_pins;
 };
 
 static const struct cli_option options[] = {
@@ -61,6 +59,14 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
     return 0;
 }
 
+static void finish(void *ctx, struct hv *hv)
+{
+    struct context *c = ctx;
+
+    if (c->restore_pins)
+        log_info("restored the original affinity of %zu vCPUs", sched_restore(c->sched, hv));
+}
+
 int main(int argc, char **argv)
 {
     struct options opt = {.threshold_pct = 5.0, .restore_pins = false};
@@ -77,52 +83,26 @@ int main(int argc, char **argv)
     struct cli_common common;
     struct sched_config cfg;
     struct context ctx = {0};
-    struct runner_config rc = {0};
-    struct runner *runner = NULL;
-    struct hv *hv = NULL;
-    int status;
+    struct app app = {&common, HV_SAMPLE_CPU, step, &ctx, finish};
+    int status = app_start(&prog, argc, argv, &common);
 
-    log_set_program(prog.name);
-    status = cli_parse(&prog, argc, argv, &common);
-    if (status != CLI_RUN) {
-        cli_common_free(&common);
-        return status == CLI_EXIT_OK ? EXIT_DONE : EXIT_USAGE;
-    }
-    log_set_level(common.verbosity < 0    ? LOG_WARNING
-                  : common.verbosity == 0 ? LOG_INFO
-                                          : LOG_DEBUG);
-    status = EXIT_RUNTIME;
-    if (loop_init_signals() < 0) {
-        log_error("cannot install signal handlers");
-        goto cleanup;
-    }
-    hv = hv_libvirt_open(common.uri);
-    if (!hv)
+    if (status >= 0)
         goto cleanup;
     cfg.threshold = opt.threshold_pct / 100;
     cfg.dry_run = common.dry_run;
     cfg.restore_pins = opt.restore_pins && !common.dry_run;
     ctx.sched = sched_create(&cfg);
     ctx.common = &common;
-    rc.period_s = common.period_s;
-    rc.once = common.once;
-    rc.what = HV_SAMPLE_CPU;
-    rc.filter = cli_filter_domains;
-    rc.filter_arg = &common;
-    if (ctx.sched)
-        runner = runner_create(&rc, hv, step, &ctx);
-    if (!runner) {
+    ctx.restore_pins = cfg.restore_pins;
+    if (!ctx.sched) {
         log_error("out of memory");
+        status = EXIT_RUNTIME;
         goto cleanup;
     }
-    status = runner_run(runner);
-    if (cfg.restore_pins && !runner_disconnected(runner))
-        log_info("restored the original affinity of %zu vCPUs", sched_restore(ctx.sched, hv));
+    status = app_run(&app);
 
 cleanup:
-    runner_destroy(runner);
     sched_destroy(ctx.sched);
-    hv_destroy(hv);
     cli_common_free(&common);
     return status;
 }

@@ -1,7 +1,7 @@
 /* Output of the vCPU scheduler. */
 #include "schedreport.h"
 
-#include "json.h"
+#include "report.h"
 
 /* Above this many pCPUs the human line summarises usage instead of listing it. */
 #define LIST_MAX 16
@@ -51,8 +51,9 @@ void schedreport_print_line(FILE *out, const struct sched_report *rep, const str
     fflush(out);
 }
 
-static void pin_value(struct json *j, int pin)
+static void kv_pin(struct json *j, const char *key, int pin)
 {
+    json_key(j, key);
     if (pin >= 0)
         json_int(j, pin);
     else
@@ -63,60 +64,33 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
                             bool dry_run)
 {
     struct json j;
-    char uuid[SNAP_UUID_STRLEN];
 
-    json_init(&j, out);
-    json_object_begin(&j);
-    json_key(&j, "period");
-    json_uint(&j, rep->period);
-    json_key(&j, "time");
-    json_double(&j, (double)snapshot_time_ns(cur) / 1e9, 3);
-    json_key(&j, "baseline");
-    json_bool(&j, rep->baseline);
-    json_key(&j, "dry_run");
-    json_bool(&j, dry_run);
-    json_key(&j, "usage_measured");
-    json_bool(&j, rep->usage_measured);
+    report_begin(&j, out, rep->period, cur, rep->baseline, dry_run);
+    json_kv_bool(&j, "usage_measured", rep->usage_measured);
     json_key(&j, "pcpus");
     json_array_begin(&j);
     for (int p = 0; p < rep->npcpus; p++) {
         json_object_begin(&j);
-        json_key(&j, "cpu");
-        json_int(&j, p);
-        json_key(&j, "usage");
-        json_double(&j, rep->pcpu_usage[p] * 100, 1);
+        json_kv_int(&j, "cpu", p);
+        json_kv_double(&j, "usage", rep->pcpu_usage[p] * 100, 1);
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_key(&j, "usage_spread");
-    json_double(&j, rep->usage_spread * 100, 2);
-    json_key(&j, "demand_spread_before");
-    json_double(&j, rep->spread_before * 100, 2);
-    json_key(&j, "demand_spread_after");
-    json_double(&j, rep->spread_after * 100, 2);
+    json_kv_double(&j, "usage_spread", rep->usage_spread * 100, 2);
+    json_kv_double(&j, "demand_spread_before", rep->spread_before * 100, 2);
+    json_kv_double(&j, "demand_spread_after", rep->spread_after * 100, 2);
     json_key(&j, "vcpus");
     json_array_begin(&j);
     for (size_t i = 0; i < rep->nvcpus; i++) {
         const struct sched_vcpu_info *v = &rep->vcpus[i];
-        const struct snap_domain *d = snapshot_domain(cur, v->domain);
         json_object_begin(&j);
-        json_key(&j, "domain");
-        json_string(&j, snapshot_domain_name(cur, d));
-        snapshot_uuid_format(d->uuid, uuid);
-        json_key(&j, "uuid");
-        json_string(&j, uuid);
-        json_key(&j, "vcpu");
-        json_uint(&j, v->vcpu);
-        json_key(&j, "run");
-        json_double(&j, v->run * 100, 1);
-        json_key(&j, "wait");
-        json_double(&j, v->wait * 100, 1);
-        json_key(&j, "demand");
-        json_double(&j, v->demand * 100, 1);
-        json_key(&j, "pin");
-        pin_value(&j, v->pin);
-        json_key(&j, "target");
-        pin_value(&j, v->target);
+        report_domain(&j, cur, snapshot_domain(cur, v->domain));
+        json_kv_uint(&j, "vcpu", v->vcpu);
+        json_kv_double(&j, "run", v->run * 100, 1);
+        json_kv_double(&j, "wait", v->wait * 100, 1);
+        json_kv_double(&j, "demand", v->demand * 100, 1);
+        kv_pin(&j, "pin", v->pin);
+        kv_pin(&j, "target", v->target);
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -125,29 +99,16 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
     for (size_t i = 0; i < rep->nmoves; i++) {
         const struct sched_move *m = &rep->moves[i];
         json_object_begin(&j);
-        json_key(&j, "domain");
-        json_string(&j, snapshot_domain_name(cur, snapshot_domain(cur, m->domain)));
-        json_key(&j, "vcpu");
-        json_uint(&j, m->vcpu);
-        json_key(&j, "from");
-        pin_value(&j, m->from);
-        json_key(&j, "to");
-        json_int(&j, m->to);
-        json_key(&j, "demand");
-        json_double(&j, m->demand * 100, 1);
-        json_key(&j, "result");
-        json_string(&j, m->result == HV_OK     ? "ok"
-                        : m->result == HV_GONE ? "domain gone"
-                                               : "failed");
+        json_kv_string(&j, "domain", snapshot_domain_name(cur, snapshot_domain(cur, m->domain)));
+        json_kv_uint(&j, "vcpu", m->vcpu);
+        kv_pin(&j, "from", m->from);
+        json_kv_int(&j, "to", m->to);
+        json_kv_double(&j, "demand", m->demand * 100, 1);
+        json_kv_string(&j, "result", hv_status_name(m->result));
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_key(&j, "lower_bound");
-    json_uint(&j, rep->lower_bound);
-    json_key(&j, "balanced");
-    json_bool(&j, rep->balanced);
-    json_key(&j, "calls");
-    json_uint(&j, rep->calls);
-    json_object_end(&j);
-    json_end_line(&j);
+    json_kv_uint(&j, "lower_bound", rep->lower_bound);
+    json_kv_bool(&j, "balanced", rep->balanced);
+    report_end(&j, rep->calls);
 }

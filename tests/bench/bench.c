@@ -103,20 +103,6 @@ static double unfairness(const struct fake_host *f, int nv)
     return worst;
 }
 
-static double usage_sd(const struct fake_host *f)
-{
-    int np = fake_npcpus(f);
-    double sum = 0, sq = 0;
-
-    for (int p = 0; p < np; p++)
-        sum += fake_pcpu_busy(f, p);
-    for (int p = 0; p < np; p++) {
-        double d = fake_pcpu_busy(f, p) - sum / np;
-        sq += d * d;
-    }
-    return sqrt(sq / np) * 100;
-}
-
 /* Equal-load lower bound: on each pCPU, the vCPUs above ceil(V/P) must move; floating busy
  * vCPUs need a pin. */
 static size_t equal_load_bound(const int *count, int np, int nv, int floating)
@@ -192,7 +178,7 @@ static void run_cpu(int np, int per, enum load load, enum start start, int perio
     while (r.period < periods) {
         if (r.period > 0)
             fake_advance(r.f, 1.0);
-        sd[r.period + 1] = r.period > 0 ? usage_sd(r.f) : 100;
+        sd[r.period + 1] = r.period > 0 ? fake_usage_spread(r.f) : 100;
         runner_tick(runner);
         r.period++;
     }

@@ -229,8 +229,8 @@ for prog in "$VS" "$MC"; do
         [ $((i % 2)) -eq 0 ] && sig=INT
         "$prog" -c "$H16" 30 >"$work/out" 2>"$work/err" &
         pid=$!
-        [ "$i" -gt 2 ] && wait_lines 1
-        sleep "0.0$((RANDOM % 10))"
+        wait_lines 1 # it is running (before main() a signal can only kill it)
+        sleep "0.$((RANDOM % 10))"
         start=$(date +%s%N)
         kill -s "$sig" "$pid"
         wait "$pid"

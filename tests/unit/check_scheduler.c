@@ -59,20 +59,6 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
     return 0;
 }
 
-static double measured_sd(const struct fake_host *f)
-{
-    int np = fake_npcpus(f);
-    double sum = 0, sq = 0;
-
-    for (int p = 0; p < np; p++)
-        sum += fake_pcpu_busy(f, p);
-    for (int p = 0; p < np; p++) {
-        double d = fake_pcpu_busy(f, p) - sum / np;
-        sq += d * d;
-    }
-    return sqrt(sq / np) * 100;
-}
-
 static void sim_init(struct sim *m, int npcpus, bool dry_run)
 {
     struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
@@ -100,7 +86,7 @@ static void sim_run(struct sim *m, int n)
     while (m->period < n) {
         if (m->period > 0)
             fake_advance(m->f, 1.0);
-        m->sd[m->period + 1] = m->period > 0 ? measured_sd(m->f) : 0;
+        m->sd[m->period + 1] = m->period > 0 ? fake_usage_spread(m->f) : 0;
         ck_assert_int_eq(runner_tick(m->r), RUNNER_CONTINUE);
         m->period++;
     }
