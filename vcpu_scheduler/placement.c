@@ -322,7 +322,7 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
             prev[head[p]] = i;
         head[p] = (int)i;
     }
-    for (size_t iter = 0; iter < nitems + (size_t)np; iter++) {
+    for (size_t iter = 0; iter < nitems + (size_t)np && maxh.n > 0 && minh->n > 0; iter++) {
         int hi = maxh.h[0], lo = minh->h[0];
         double gap = w->load[hi] - w->load[lo], best_gain = w->in->threshold;
         size_t best = none;

@@ -75,8 +75,8 @@ fi
 [[ -n $pkg ]] || die "cannot find the kernel package behind linux-image-cloud-amd64."
 kver=${pkg#linux-image-}
 
-key=$( { cat "$HERE/loadgen.c" "${BASH_SOURCE[0]}"; echo "$pkg"; } | sha256sum | cut -d' ' -f1)
-if [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$key" &&
+inputs_key() { { cat "$HERE/loadgen.c" "${BASH_SOURCE[0]}"; echo "$pkg"; } | sha256sum | cut -d' ' -f1; }
+if [[ -f $CACHE/stamp && $(cat "$CACHE/stamp") == "$(inputs_key)" &&
 	-f $CACHE/vmlinuz && -f $CACHE/initrd.gz ]]; then
 	echo "build-image: up to date ($kver)."
 	echo "kernel=$CACHE/vmlinuz"
@@ -95,7 +95,11 @@ deb=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
 if [[ -z $deb ]]; then
 	# apt-get download as root into a directory _apt may write to.
 	chown _apt "$work" 2>/dev/null || true
-	(cd "$work" && apt-get download -q "$pkg" >/dev/null) || die "cannot download '$pkg'."
+	# Stale package lists name a version the archive no longer has: update once.
+	(cd "$work" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+		{ apt-get update -qq && pkg=$(kernel_pkg) && kver=${pkg#linux-image-} &&
+			(cd "$work" && apt-get download -q "$pkg" >/dev/null); } ||
+		die "cannot download '$pkg'."
 	find "$CACHE" -maxdepth 1 -name 'linux-image-*.deb' -delete
 	mv "$work/${pkg}"_*.deb "$CACHE/"
 	deb=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
@@ -128,6 +132,6 @@ write_init "$root/init"
 (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -9 >"$work/initrd.gz"
 install -m 644 "$work/kernel/boot/vmlinuz-$kver" "$CACHE/vmlinuz"
 install -m 644 "$work/initrd.gz" "$CACHE/initrd.gz"
-echo "$key" >"$CACHE/stamp"
+inputs_key >"$CACHE/stamp"
 echo "kernel=$CACHE/vmlinuz"
 echo "initrd=$CACHE/initrd.gz"

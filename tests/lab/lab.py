@@ -73,7 +73,8 @@ def domain_xml(g, console_log, dtype="qemu"):
   <devices>
     <controller type='usb' model='none'/>
     <serial type='file'><source path='{escape(console_log)}'/><target port='0'/></serial>
-    <console type='file'><source path='{escape(console_log)}'/><target type='serial' port='0'/></console>
+    <console type='file'><source path='{escape(console_log)}'/>
+      <target type='serial' port='0'/></console>
     <memballoon model='virtio'><stats period='1'/></memballoon>
   </devices>
 </domain>

@@ -7,7 +7,8 @@ set -euo pipefail
 URI=qemu:///system
 PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	qemu-system-x86 python3 python3-libvirt gnuplot-nox busybox-static
-	gcc libc6-dev xz-utils zstd adduser procps)
+	gcc libc6-dev xz-utils zstd adduser procps
+	make pkg-config libvirt-dev) # the last three build the tools (demo.sh)
 
 die() { echo "libvirt-up: $*" >&2; exit 1; }
 

@@ -6,6 +6,10 @@ attributed to the pCPU it is running on at the end of the period (vcpus()):
 a point sample, exact once every vCPU is pinned to one pCPU. The host's own
 per-CPU busy time (/proc/stat) is recorded beside it as host_cpuN.
 
+Host free memory is MemAvailable (/proc/meminfo); libvirt's node figure
+(free + buffers + cached, virNodeGetMemoryStats) is recorded beside it: it is
+~200 MiB higher on an idle host, and the gap grows with guest memory.
+
 Standalone: /usr/bin/python3 monitor.py [--period S] [--count N] [--csv FILE]
             [--console-dir DIR] [--prefix vmlab-]
 """
@@ -107,10 +111,16 @@ class Monitor:
 
     def raw(self):
         """One raw snapshot: cumulative times, pins, balloon, host."""
-        snap = {"t": time.monotonic() - self.t0, "guests": {},
+        t = time.monotonic()
+        stats = self.conn.getAllDomainStats(STATS)
+        # vCPU times are read during the call: stamp its midpoint.
+        node = self.conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+        snap = {"t": (t + time.monotonic()) / 2 - self.t0, "guests": {},
                 "host_avail": host_mem_available_mib(),
+                "host_free_libvirt": sum(node.get(k, 0) for k in ("free", "buffers", "cached"))
+                // 1024,
                 "host_cpu": host_cpu_jiffies(self.ncpus)}
-        for dom, st in self.conn.getAllDomainStats(STATS):
+        for dom, st in stats:
             name = dom.name()
             if name not in self.names:
                 continue
@@ -132,7 +142,7 @@ class Monitor:
         return snap
 
     def columns(self):
-        cols = ["period", "t", "host_avail_mib"]
+        cols = ["period", "t", "host_avail_mib", "host_free_libvirt_mib"]
         cols += [f"pcpu{j}" for j in range(self.ncpus)] + ["pcpu_sd"]
         cols += [f"host_cpu{j}" for j in range(self.ncpus)] + ["pin_changes"]
         for n in self.names:
@@ -150,7 +160,8 @@ class Monitor:
         self.period += 1
         dt = max(now["t"] - prev["t"], 1e-6)
         row = {"period": self.period, "t": round(now["t"], 2),
-               "host_avail_mib": now["host_avail"]}
+               "host_avail_mib": now["host_avail"],
+               "host_free_libvirt_mib": now["host_free_libvirt"]}
         pcpu = [0.0] * self.ncpus
         changes = 0
         for n in self.names:
@@ -184,20 +195,31 @@ class Monitor:
         row["pin_changes"] = changes
         return row
 
-    def line(self, row):
-        """One human line per period."""
-        pc = " ".join(f"{row[f'pcpu{j}']:5.1f}" for j in range(self.ncpus))
-        out = [f"p{row['period']:3d} {row['t']:6.1f}s pCPU% {pc} sd {row['pcpu_sd']:5.1f}"
-               f" chg {row['pin_changes']} host {row['host_avail_mib']} MiB |"]
+    def line(self, row, kind="all"):
+        """One human line per period: kind 'cpu' (usage@pin per guest), 'mem'
+        (actual/unused MiB per guest) or 'all'."""
+        out = [f"p{row['period']:3d} {row['t']:6.1f}s"]
+        if kind != "mem":
+            pc = " ".join(f"{row[f'pcpu{j}']:5.1f}" for j in range(self.ncpus))
+            out.append(f"pCPU% {pc} sd {row['pcpu_sd']:5.1f} chg {row['pin_changes']}")
+        if kind != "cpu":
+            out.append(f"host {row['host_avail_mib']} MiB")
+        out.append("|")
         for n in self.names:
             p = n.replace("-", "_")
+            short = n[len("vmlab-"):] if n.startswith("vmlab-") else n
             if not row.get(f"{p}_up"):
-                out.append(f"{n[len('vmlab-'):]}:down")
+                out.append(f"{short}:down")
                 continue
-            v = "/".join(f"{row.get(f'{p}_vcpu{i}', 0):.0f}@{row.get(f'{p}_pin{i}', '')}"
-                         for i in range(self.nvcpus.get(n, 1)))
-            oom = f" OOM{row[f'{p}_oom']}" if row[f"{p}_oom"] else ""
-            out.append(f"{n[len('vmlab-'):]}:{v} {row[f'{p}_actual']}/{row[f'{p}_unused']}{oom}")
+            v = []
+            if kind != "mem":
+                v.append("/".join(f"{row.get(f'{p}_vcpu{i}', 0):.0f}%@{row.get(f'{p}_pin{i}', '')}"
+                                  for i in range(self.nvcpus.get(n, 1))))
+            if kind != "cpu":
+                v.append(f"{row[f'{p}_actual']}/{row[f'{p}_unused']}")
+                if row[f"{p}_oom"]:
+                    v.append(f"OOM{row[f'{p}_oom']}")
+            out.append(f"{short}:{' '.join(v)}")
         return " ".join(out)
 
 
@@ -205,7 +227,8 @@ class CsvLog:
     """Writes rows to a CSV file, flushed after every row."""
 
     def __init__(self, path, columns):
-        self.f = open(path, "w", newline="", encoding="ascii")  # pylint: disable=consider-using-with
+        # pylint: disable-next=consider-using-with
+        self.f = open(path, "w", newline="", encoding="ascii")
         self.w = csv.DictWriter(self.f, fieldnames=columns, restval="")
         self.w.writeheader()
 

@@ -10,12 +10,12 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
 
 
 def _events(rows, names, what):
-    """Periods where a per-guest counter (oom) rose: lines 'period value name'."""
+    """Periods where a per-guest counter (oom) rose: CSV lines 'period,actual,name'."""
     out = []
     for prev, r in zip(rows, rows[1:]):
         for n in names:
             if r.get(col(n, what), 0) > prev.get(col(n, what), 0):
-                out.append(f"{r['period']} {prev.get(col(n, 'actual'), 0)} {n}")
+                out.append(f"{r['period']},{prev.get(col(n, 'actual'), 0)},{n}")
     return out
 
 
@@ -26,10 +26,9 @@ def plot(outdir, sc, rows, cfg, summary):
              f" {summary['verdict']})")
     png = os.path.join(outdir, f"{sc.kind}.png")
     gp = [
-        "set terminal pngcairo size 1100,760 font ',10'",
+        "set terminal pngcairo size 1100,760 font ',10' noenhanced",
         f"set output '{png}'",
         "set datafile separator comma",
-        "set datafile columnheaders",
         "set key outside right top",
         "set grid",
         "set xlabel 'period'",
@@ -47,11 +46,12 @@ def plot(outdir, sc, rows, cfg, summary):
             "set y2label 'pin changes'",
             f"set y2range [0:{maxchg * 2}]",
             "set y2tics 1",
-            f"set arrow from graph 0, first {SD_OK} to graph 1, first {SD_OK} nohead dt 3 lc 'gray'",
+            f"set arrow from graph 0, first {SD_OK} to graph 1, first {SD_OK} nohead dt 3"
+            " lc 'gray'",
         ]
         if settle:
-            gp.append(f"set arrow from {settle}, graph 0 to {settle}, graph 1 nohead lc 'dark-green'"
-                      f" lw 2 dt 4 front")
+            gp.append(f"set arrow from {settle}, graph 0 to {settle}, graph 1 nohead"
+                      " lc 'dark-green' lw 2 dt 4 front")
             gp.append(f"set label 'balanced' at {settle}, graph 0.95 offset 0.5,0 tc 'dark-green'")
         parts = [f"'{cfg['csv']}' using 'period':'pcpu{j}' with lines lw 2 lc '{PALETTE[j % 8]}'"
                  f" title 'pCPU {j}'" for j in range(ncpus)]
@@ -68,16 +68,20 @@ def plot(outdir, sc, rows, cfg, summary):
         gp.append("unset multiplot")
     else:
         ev = _events(rows, names, "oom")
-        evfile = os.path.join(outdir, "oom-events.dat")
+        evfile = os.path.join(outdir, "oom-events.csv")
         with open(evfile, "w", encoding="ascii") as f:
-            f.write("# period actual_mib guest\n" + "".join(e + "\n" for e in ev))
+            f.write("period,actual,guest\n" + "".join(e + "\n" for e in ev))
         reserve = cfg.get("host_reserve_mib")
+        host = [r["host_avail_mib"] for r in rows] + ([reserve] if reserve else [])
+        host += [r["host_free_libvirt_mib"] for r in rows if r.get("host_free_libvirt_mib")]
         gp += [
             "set ylabel 'guest memory (MiB): actual solid, unused dashed'",
             f"set yrange [0:{MAX_MIB + 200}]",
-            "set y2label 'host MemAvailable (MiB)'",
+            "set y2label 'host free memory (MiB): MemAvailable'",
             "set y2tics",
-            f"set arrow from graph 0, first {FLOOR} to graph 1, first {FLOOR} nohead dt 3 lc 'gray'",
+            f"set y2range [{max(0, min(host) - 1024)}:{max(host) + 256}]",
+            f"set arrow from graph 0, first {FLOOR} to graph 1, first {FLOOR} nohead dt 3"
+            " lc 'gray'",
             f"set arrow from graph 0, first {MAX_MIB} to graph 1, first {MAX_MIB} nohead dt 3"
             " lc 'gray'",
         ]
@@ -94,8 +98,11 @@ def plot(outdir, sc, rows, cfg, summary):
                          f" title '{n} unused'")
         parts.append("'' using 'period':'host_avail_mib' axes x1y2 with lines lw 2 lc 'black'"
                      " title 'host free'")
+        parts.append("'' using 'period':'host_free_libvirt_mib' axes x1y2 with lines lw 1"
+                     " dt 3 lc 'gray40' title 'host free (libvirt)'")
         if ev:
-            parts.append(f"'{evfile}' using 1:2 with points pt 7 ps 2 lc 'red' title 'OOM kill'")
+            parts.append(f"'{evfile}' using 'period':'actual' with points pt 7 ps 2 lc 'red'"
+                         " title 'OOM kill'")
         gp.append("plot " + ", \\\n  ".join(parts))
     script = os.path.join(outdir, "plot.gp")
     with open(script, "w", encoding="ascii") as f:
@@ -108,8 +115,8 @@ def plot(outdir, sc, rows, cfg, summary):
 
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
-           ("chg/after", 9), ("final sd", 8), ("fair", 5), ("OOM/avail", 9), ("starve", 6),
-           ("low host", 8)]
+           ("chg/after", 9), ("final sd", 8), ("fair", 5), ("OOM/avail", 9), ("starve/avail", 12),
+           ("low host", 8), ("other cpu", 9)]
 
 
 def table_row(s):
@@ -121,9 +128,11 @@ def table_row(s):
     chg = "-" if "pin_changes_total" not in f else \
         f"{f['pin_changes_total']}/{f['pin_changes_after_balance']}"
     oom = "-" if "oom_kills" not in f else f"{f['oom_kills']}/{f['oom_kills_while_available']}"
+    starve = "-" if "starving_periods" not in f else \
+        f"{f['starving_periods']}/{f['starving_while_available']}"
     vals = [s["scenario"], s["verdict"], f"{s.get('boot_s', 0):.0f}", f"{s.get('run_s', 0):.0f}",
             g("periods_to_balance"), chg, g("final_sd"), g("fairness"), oom,
-            g("starving_periods"), g("lowest_host_free_mib")]
+            starve, g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
     return "  ".join(v.ljust(w) for v, (_, w) in zip(vals, COLUMNS))
 
 

@@ -3,6 +3,7 @@ alongside, tear everything down, judge, and write samples.csv, summary.json and
 plots into the output directory.
 
 Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
+       /usr/bin/python3 run_scenario.py --check [NAME...]    (lab-check)
        /usr/bin/python3 run_scenario.py --evaluate DIR   (judge a run again)
        /usr/bin/python3 run_scenario.py --table DIR...   (table of runs)
        /usr/bin/python3 run_scenario.py --list
@@ -31,7 +32,7 @@ from scenarios import FLOOR, HOST_RESERVE_BELOW_NOW, MIN_UNUSED, SCENARIOS, judg
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 TOOLS = {"cpu": "vcpu_scheduler", "mem": "memory_coordinator"}
-RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.dat",
+RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.csv",
              "cpu.png", "mem.png")
 
 
@@ -62,13 +63,14 @@ def tool_command(sc, cfg):
     return cmd + [f"{cfg['period']:g}"]
 
 
-def pump(stream, log, show):
-    """Copy the tool's output to tool.log, and to the screen if show."""
-    for line in stream:
-        log.write(line)
-        log.flush()
-        if show:
-            print(f"      tool| {line.rstrip()}", flush=True)
+def pump(stream, path, show):
+    """Copy the tool's output to the file path, and to the screen if show."""
+    with open(path, "w", encoding="utf-8") as log:
+        for line in stream:
+            log.write(line)
+            log.flush()
+            if show:
+                print(f"      tool| {line.rstrip()}", flush=True)
 
 
 def stop_tool(proc):
@@ -149,12 +151,14 @@ def run(sc, args):
             if tool_cmd:
                 cfg["tool_cmd"] = tool_cmd
                 print(f"   {' '.join(shlex.quote(c) for c in tool_cmd)}", flush=True)
-                tlog = open(os.path.join(outdir, "tool.log"), "w",  # pylint: disable=consider-using-with
-                            encoding="utf-8")
-                proc = subprocess.Popen(tool_cmd, cwd=REPO, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-                threading.Thread(target=pump, args=(proc.stdout, tlog, not args.quiet_tool),
-                                 daemon=True).start()
+                proc = subprocess.Popen(  # pylint: disable=consider-using-with
+                    tool_cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    text=True)
+                threading.Thread(target=pump, daemon=True, args=(
+                    proc.stdout, os.path.join(outdir, "tool.log"), not args.quiet_tool)).start()
+            print("   per period: " + ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
+                                       if sc.kind == "cpu" else
+                                       "host free | guest: actual/unused MiB [OOM kills]"))
             t_run = time.monotonic()
             deadline = t_run
             for _ in range(args.periods):
@@ -162,7 +166,7 @@ def run(sc, args):
                 monitor.sleep_until(deadline)
                 row = mon.sample()
                 log.write(row)
-                print("   " + mon.line(row), flush=True)
+                print("   " + mon.line(row, sc.kind), flush=True)
                 if proc and proc.poll() is not None:
                     break
             log.close()
@@ -192,6 +196,8 @@ def main():
     ap.add_argument("--evaluate", action="store_true", help="judge the run in DIR again")
     ap.add_argument("--table", action="store_true", help="print a table of runs in DIR...")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
+    ap.add_argument("--check", action="store_true",
+                    help="run NAMEs (default: all), print a table, fail on a failed verdict")
     args = ap.parse_args()
     if args.list:
         for s in SCENARIOS.values():
@@ -201,25 +207,52 @@ def main():
         report.table_main([os.path.join(d, "summary.json") for d in args.name])
         return 0
     if args.evaluate:
+        out = []
         for d in args.name:
             with open(os.path.join(d, "summary.json"), encoding="utf-8") as f:
                 cfg = json.load(f)["config"]
-            s = finish(d, SCENARIOS[cfg["scenario"]], cfg)
-            report.print_table([s])
+            out.append(finish(d, SCENARIOS[cfg["scenario"]], cfg))
+        report.print_table(out)
         return 0
-    if len(args.name) != 1 or args.name[0] not in SCENARIOS:
+    names = list(SCENARIOS) if args.check and not args.name else args.name
+    bad = [n for n in names if n not in SCENARIOS]
+    if not names or bad or (len(names) > 1 and not args.check):
         lab.die(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
-    sc = SCENARIOS[args.name[0]]
-    args.periods = args.periods or sc.periods
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    summaries = []
+    periods = args.periods
     try:
-        summary = run(sc, args)
+        for n in names:
+            args.periods = periods or SCENARIOS[n].periods
+            summaries.append(run(SCENARIOS[n], args))
     except Interrupted as e:
         print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
         return 130
-    return 0 if summary["verdict"] == "pass" else 1
+    if not args.check:
+        return 0 if summaries[0]["verdict"] == "pass" else 1
+    return check_report(summaries)
+
+
+def check_report(summaries):
+    """lab-check: table, then pass/fail. Without a tool, each verdict must be
+    the one the scenario gives without a tool (the lab sees what it must)."""
+    print()
+    report.print_table(summaries)
+    baseline = os.environ.get("LAB_TOOL") == "none"
+    wrong = []
+    for s in summaries:
+        want = SCENARIOS[s["scenario"]].expect_without_tool if baseline else "pass"
+        if want and s["verdict"] != want:
+            wrong.append(f"{s['scenario']} ({s['verdict']}, expected {want})")
+    print()
+    if baseline:
+        print("Without a tool: each verdict compared with the one expected without a tool.")
+    if wrong:
+        print(f"Failed: {', '.join(wrong)}")
+    print(f"lab-check: {len(summaries) - len(wrong)} passed, {len(wrong)} failed")
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
