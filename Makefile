@@ -9,6 +9,7 @@
 #   make bench           the scale simulator and benchmarks
 #   make demo            boot the real-guest lab and watch both tools work
 #   make lab-check       every lab scenario, failing on a failed verdict
+#   make lab-soak        both tools for 30 minutes (MINUTES=n) on real guests with churn
 #   make install         PREFIX=/usr/local DESTDIR=... (binaries and man pages)
 
 VERSION := 0.1.0
@@ -55,7 +56,7 @@ PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 
 .PHONY: all check unit integration valgrind analyze format format-check install uninstall \
-        clean bench bench-smoke demo lab-check
+        clean bench bench-smoke demo lab-check lab-soak
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -146,6 +147,11 @@ demo:
 
 lab-check: all
 	tests/lab/lab-check.sh
+
+lab-soak: all
+	tests/lab/libvirt-up.sh
+	tests/lab/build-image.sh >/dev/null
+	/usr/bin/python3 tests/lab/soak.py --minutes $(or $(MINUTES),30)
 
 clean:
 	rm -rf build bin

@@ -125,8 +125,11 @@ class Lab:
     def console_log(self, name):
         return os.path.join(self.rundir, f"{name}.console.log")
 
-    def start(self, guests):
-        reap_stale(self.conn)
+    def start(self, guests, reap=True):
+        """Start GUESTS; first destroy lab guests left by dead runs (REAP; a run that adds
+        guests later must not reap: its own guests would look left over)."""
+        if reap:
+            reap_stale(self.conn)
         for dom in self.conn.listAllDomains(0):
             if dom.name() in {g.name for g in guests}:
                 die(f"domain '{dom.name()}' already exists (another lab run?).")

@@ -144,7 +144,7 @@ class Monitor:
     def columns(self):
         cols = ["period", "t", "host_avail_mib", "host_free_libvirt_mib"]
         cols += [f"pcpu{j}" for j in range(self.ncpus)] + ["pcpu_sd"]
-        cols += [f"host_cpu{j}" for j in range(self.ncpus)] + ["pin_changes"]
+        cols += [f"host_cpu{j}" for j in range(self.ncpus)] + ["pin_changes", "repins"]
         for n in self.names:
             p = n.replace("-", "_")
             for i in range(self.nvcpus.get(n, 1)):
@@ -163,7 +163,7 @@ class Monitor:
                "host_avail_mib": now["host_avail"],
                "host_free_libvirt_mib": now["host_free_libvirt"]}
         pcpu = [0.0] * self.ncpus
-        changes = 0
+        changes = repins = 0
         for n in self.names:
             p = n.replace("-", "_")
             g, pg = now["guests"].get(n), prev["guests"].get(n)
@@ -177,6 +177,8 @@ class Monitor:
                 cur = g["cur"][i] if i < len(g["cur"]) else 0
                 if pg and i < len(pg["pin"]) and pg["pin"][i] != pin:
                     changes += 1
+                    # a move between pCPUs, not the first pin of a floating vCPU
+                    repins += pg["pin"][i].isdigit()
                 cpus = pin.split(",") if pin else []
                 target = int(pin) if pin.isdigit() else cur
                 if 0 <= target < self.ncpus and cpus:
@@ -193,6 +195,7 @@ class Monitor:
             row[f"host_cpu{j}"] = round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
         row["pcpu_sd"] = round(statistics.pstdev(pcpu), 2)
         row["pin_changes"] = changes
+        row["repins"] = repins
         return row
 
     def line(self, row, kind="all"):

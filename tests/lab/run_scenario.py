@@ -156,9 +156,9 @@ def run(sc, args):
                     text=True)
                 threading.Thread(target=pump, daemon=True, args=(
                     proc.stdout, os.path.join(outdir, "tool.log"), not args.quiet_tool)).start()
-            print("   per period: " + ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
-                                       if sc.kind == "cpu" else
-                                       "host free | guest: actual/unused MiB [OOM kills]"))
+            legend = ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
+                      if sc.kind == "cpu" else "host free | guest: actual/unused MiB [OOM kills]")
+            print(f"   per period: {legend}")
             t_run = time.monotonic()
             deadline = t_run
             for _ in range(args.periods):

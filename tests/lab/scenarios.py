@@ -17,7 +17,7 @@ FEED_BY = 50       # memory: periods allowed to reach a target
 HOST_RESERVE_BELOW_NOW = 3072   # mem-all-grow: reserve = MemAvailable - this
 RESERVE_SLACK = 128  # MiB the host may dip below its reserve (other host activity)
 NEAR = 100         # MiB: "reached" a memory target
-SHORT = 256        # MiB: memory counts as "available" above reserve + this
+SHORT = 512        # MiB: memory counts as "available" above reserve + this
 MEM_DELAY = 10     # s: memory workloads start this long after boot
 
 
@@ -89,7 +89,10 @@ def judge_cpu(sc, rows, cfg):
     reasons = []
     settle = settle_period(rows)
     changes = sum(r["pin_changes"] for r in rows)
-    after = sum(r["pin_changes"] for r in rows if settle and r["period"] > settle)
+    # Once balanced, no vCPU may move between pCPUs. Pinning a floating vCPU is not a move:
+    # the kernel may balance floating vCPUs before the first decision, which pins them all.
+    after = sum(r.get("repins", r["pin_changes"]) for r in rows
+                if settle and r["period"] > settle)
     tail = rows[-10:]
     usage = {n: mean(r.get(col(n, "vcpu0"), 0) for r in tail) for n in names}
     groups = {}
