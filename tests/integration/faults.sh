@@ -39,7 +39,9 @@ if [ "$(id -u)" -eq 0 ]; then
     run_as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 fi
 mkdir -p "$work/d"
-chown "$( [ "$(id -u)" -eq 0 ] && echo nobody || id -un)" "$work/d"
+if [ "$(id -u)" -eq 0 ]; then
+    chown nobody "$work/d"
+fi
 cat >"$work/d/libvirtd.conf" <<CONF
 unix_sock_dir = "$work/d"
 unix_sock_ro_perms = "0777"

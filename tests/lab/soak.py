@@ -88,11 +88,7 @@ def main():
                 if now >= next_churn:
                     next_churn += args.churn
                     step += 1
-                    if paused:
-                        lb.conn.lookupByName(paused).resume()
-                        summary["events"].append([round(now - t0), "resume", paused])
-                        paused = None
-                    elif step % 2:
+                    if step % 3 == 1:  # a guest goes, a new one comes
                         victim = live.pop(0)
                         lb.conn.lookupByName(victim).destroy()
                         lb.started.remove(victim)
@@ -100,10 +96,14 @@ def main():
                         lb.start([g], reap=False)
                         live.append(g.name)
                         summary["events"].append([round(now - t0), "replace", victim, g.name])
-                    else:
-                        paused = live[-1]
+                    elif step % 3 == 2:  # one pauses ...
+                        paused = live[step % len(live)]
                         lb.conn.lookupByName(paused).suspend()
                         summary["events"].append([round(now - t0), "pause", paused])
+                    elif paused:  # ... and resumes
+                        lb.conn.lookupByName(paused).resume()
+                        summary["events"].append([round(now - t0), "resume", paused])
+                        paused = None
                 time.sleep(min(5.0, max(0.1, end - time.monotonic())))
         except (RuntimeError, libvirt.libvirtError) as e:
             if str(e):
