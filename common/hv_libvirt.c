@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -39,6 +40,7 @@ struct lv {
     bool bulk_mem_ok;       /* the bulk API returns balloon stats */
     bool bulk_ok;           /* virConnectGetAllDomainStats works at all */
     bool host_mem_warned;   /* "host memory unknown" already said */
+    bool local_meminfo;     /* the host is this machine: read /proc/meminfo */
     struct dom_entry *doms; /* sorted by uuid */
     size_t ndoms, cap_doms;
     size_t refresh_cursor;
@@ -327,12 +329,59 @@ static int sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap)
     return HV_OK;
 }
 
+/* Reads MemTotal and MemAvailable (KiB) from /proc/meminfo; returns false when unreadable. */
+static bool read_meminfo(uint64_t *total, uint64_t *avail)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    int found = 0;
+
+    if (!f)
+        return false;
+    while (found < 2 && fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (sscanf(line, "MemTotal: %llu kB", &v) == 1) {
+            *total = v;
+            found++;
+        } else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+            *avail = v;
+            found++;
+        }
+    }
+    fclose(f);
+    return found == 2;
+}
+
+/* True when the connection's hypervisor runs on this machine (so /proc/meminfo is its host):
+ * a real driver (not the test driver) and a URI without a remote host. */
+static bool host_is_local(virConnectPtr conn)
+{
+    const char *type = virConnectGetType(conn);
+    char *uri = virConnectGetURI(conn);
+    const char *auth;
+    bool local = false;
+
+    if (type && strcasecmp(type, "Test") != 0 && uri && (auth = strstr(uri, "://"))) {
+        auth += 3;
+        local = *auth == '/' || strncmp(auth, "localhost/", 10) == 0;
+    }
+    free(uri);
+    return local;
+}
+
 static int sample_host_memory(struct lv *p, struct hv *hv, struct snapshot *snap)
 {
     virNodeMemoryStatsPtr st = p->mem_st;
     uint64_t total = 0, avail = 0;
     int n = p->mem_nparams;
 
+    /* On this machine, MemAvailable is the kernel's own estimate of what can be used without
+     * swapping; libvirt offers only free + buffers + cached, which also counts memory that
+     * cannot be reclaimed (shared memory, for one). */
+    if (p->local_meminfo && read_meminfo(&total, &avail)) {
+        snapshot_set_host_memory(snap, total, avail);
+        return HV_OK;
+    }
     if (n > 0) {
         hv_count_calls(hv, 1);
         if (virNodeGetMemoryStats(p->conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, st, &n, 0) == 0) {
@@ -342,7 +391,7 @@ static int sample_host_memory(struct lv *p, struct hv *hv, struct snapshot *snap
                 else if (strcmp(st[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0 ||
                          strcmp(st[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) == 0 ||
                          strcmp(st[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0)
-                    avail += st[i].value; /* free + buffers + page cache ~ MemAvailable */
+                    avail += st[i].value; /* free + buffers + page cache */
             }
             snapshot_set_host_memory(snap, total ? total : p->host_total_kib, avail);
             return HV_OK;
@@ -824,6 +873,7 @@ static int connect_to(struct lv *p, struct hv *hv)
         return -1;
     }
     probe_node(p, hv);
+    p->local_meminfo = host_is_local(p->conn);
     return 0;
 }
 

@@ -280,8 +280,23 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
             d->reason = MEM_KEEP;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        out->d[i].change = out->d[i].target_kib != mempolicy_committed(&guests[i]);
+    for (size_t i = 0; i < n; i++) {
+        struct mem_decision *d = &out->d[i];
+        uint64_t committed = mempolicy_committed(&guests[i]);
+        uint64_t delta =
+                d->target_kib > committed ? d->target_kib - committed : committed - d->target_kib;
+        if (delta < MEM_MIN_CHANGE_KIB && d->target_kib != committed) {
+            /* Too small to be worth a balloon change (the balloon stops a page or so short). */
+            if (d->target_kib > committed)
+                out->granted_kib -= delta;
+            else
+                out->reclaimed_kib -= delta;
+            d->target_kib = committed;
+            if (d->reason != MEM_CAPPED && d->reason != MEM_STARVING && d->reason != MEM_AT_MAX)
+                d->reason = MEM_KEEP;
+        }
+        d->change = d->target_kib != committed;
+    }
     rc = 0;
 
 cleanup:
