@@ -5,12 +5,16 @@
  * balances usage and, because demand rather than measured usage is balanced, also gives vCPUs
  * of equal demand equal service (four busy vCPUs on two pCPUs end up 2+2, never 3+1).
  *
+ * Fairness also asks that vCPUs of equal demand be spread evenly: demands fall in classes 5 %
+ * wide, and a pCPU should hold at most ceil(n / pCPUs) of the n vCPUs of a class (its quota).
+ *
  * Planning, O(V log V + V log P) in the usual case:
  *  1. keep:   on every pCPU keep its current vCPUs while they fit under the ideal load
- *             T = total / pCPUs plus half the threshold (a lone vCPU larger than T stays too;
- *             so do vCPUs moved recently, "sticky", which damps chasing bursty loads);
+ *             T = total / pCPUs plus half the threshold and within their class quota (a lone
+ *             vCPU larger than T stays too; so do vCPUs moved recently, "sticky", which damps
+ *             chasing bursty loads);
  *  2. place:  the displaced vCPUs and floating ones with demand, largest first, each on the
- *             least loaded pCPU, preferring its current pCPU on ties (LPT);
+ *             least loaded pCPU with room in its class, its current pCPU on ties (LPT);
  *  3. refine: while moving one vCPU from the most to the least loaded pCPU, or else exchanging
  *             a larger vCPU of the one for a smaller of the other, narrows their gap by at
  *             least the threshold, do so;
@@ -25,12 +29,26 @@
  */
 #include "placement.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Loads closer than this are equal (absorbs rounding in measured counters). */
 #define TIE 1e-6
+
+/* Demand classes, 5 % wide, for fairness: vCPUs of one class are spread evenly. Class 0 (under
+ * 2.5 % of a pCPU) is not limited. */
+#define NCLASS 21
+
+/* Heap entries searched for a pCPU with room in a class (the smallest loads live near the top). */
+#define QUOTA_SCAN 63
+
+static int class_of(double demand)
+{
+    int c = (int)(demand * (NCLASS - 1) + 0.5);
+    return c < 0 ? 0 : c >= NCLASS ? NCLASS - 1 : c;
+}
 
 /* Indexed binary heap of pCPUs keyed by load: a min-heap (sign 1) or a max-heap (sign -1);
  * ties go to the lower pCPU number. */
@@ -142,6 +160,7 @@ double placement_spread(const double *load, const unsigned char *usable, int npc
 struct item {
     double demand;
     int origin; /* usable current pin, or -1 */
+    int cls;    /* demand class */
     bool sticky;
     size_t v;
 };
@@ -202,7 +221,20 @@ struct work {
     size_t nkept, npending, nmust;
     double floating; /* demand of floating vCPUs that need a pin */
     double total;
+    unsigned quota[NCLASS]; /* most vCPUs of a class one pCPU should hold: ceil(n / pCPUs) */
+    unsigned *count;        /* np x NCLASS: planned vCPUs of each class on each pCPU */
 };
+
+/* True when pCPU P may take one more vCPU of class C. */
+static bool has_room(const struct work *w, int p, int c)
+{
+    return w->count[(size_t)p * NCLASS + (size_t)c] < w->quota[c];
+}
+
+static void count_add(struct work *w, int p, int c, int delta)
+{
+    w->count[(size_t)p * NCLASS + (size_t)c] += (unsigned)delta;
+}
 
 /* Sorts vCPUs into kept, pending (must place) and ignored (idle floating). */
 static void classify(struct work *w, int *target)
@@ -216,6 +248,7 @@ static void classify(struct work *w, int *target)
 
         it.demand = isfinite(d) ? (d < 0 ? 0 : d > 1 ? 1 : d) : 0;
         it.origin = pin >= 0 && pin < w->np && (!in->usable || in->usable[pin]) ? pin : -1;
+        it.cls = class_of(it.demand);
         it.sticky = in->vcpus[v].sticky && it.origin >= 0;
         it.v = v;
         target[v] = pin >= 0 && pin < w->np ? pin : -1;
@@ -223,6 +256,7 @@ static void classify(struct work *w, int *target)
             w->before[pin] += it.demand;
             w->kept[w->nkept++] = it;
             w->total += it.demand;
+            w->quota[it.cls]++;
         } else if (pin < 0 && it.demand < PLACEMENT_MIN_DEMAND) {
             /* idle and floating: nothing to gain from pinning it */
         } else {
@@ -230,8 +264,14 @@ static void classify(struct work *w, int *target)
             w->nmust++;
             w->floating += it.demand;
             w->total += it.demand;
+            w->quota[it.cls]++;
         }
     }
+    /* quota[] counted the vCPUs of each class; turn counts into per-pCPU quotas. */
+    for (int c = 0; c < NCLASS; c++)
+        w->quota[c] = c == 0 || w->nusable == 0
+                              ? UINT_MAX
+                              : (w->quota[c] + (unsigned)w->nusable - 1) / (unsigned)w->nusable;
 }
 
 /* 1. keep: each pCPU keeps its sticky vCPUs, then its largest (or smallest) vCPUs while they
@@ -245,9 +285,11 @@ static void keep(struct work *w, double ideal, double tol, bool smallest_first)
         bool any = false;
         for (; i < w->nkept && w->kept[i].origin == p; i++) {
             double d = w->kept[i].demand;
-            if (w->kept[i].sticky || w->load[p] + d <= ideal + tol ||
-                (!any && w->load[p] < ideal)) {
+            int c = w->kept[i].cls;
+            if (w->kept[i].sticky || (has_room(w, p, c) && (w->load[p] + d <= ideal + tol ||
+                                                            (!any && w->load[p] < ideal)))) {
                 w->load[p] += d;
+                count_add(w, p, c, 1);
                 any = true;
             } else {
                 w->pending[w->npending++] = w->kept[i];
@@ -258,16 +300,35 @@ static void keep(struct work *w, double ideal, double tol, bool smallest_first)
         qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_demand);
 }
 
-/* 2. place the pending vCPUs, largest first, on the least loaded pCPU. */
+/* The least loaded pCPU with room for class C among the first heap entries, else the least
+ * loaded pCPU of all. */
+static int least_loaded(const struct work *w, const struct heap *minh, int c)
+{
+    int best = -1, lim = minh->n < QUOTA_SCAN ? minh->n : QUOTA_SCAN;
+
+    if (has_room(w, minh->h[0], c))
+        return minh->h[0];
+    for (int k = 1; k < lim; k++) {
+        int p = minh->h[k];
+        if (has_room(w, p, c) &&
+            (best < 0 || w->load[p] < w->load[best] || (w->load[p] == w->load[best] && p < best)))
+            best = p;
+    }
+    return best >= 0 ? best : minh->h[0];
+}
+
+/* 2. place the pending vCPUs, largest first, on the least loaded pCPU with room in their
+ * class (their own pCPU on ties). */
 static void place(struct work *w, struct heap *minh, int *target)
 {
     qsort(w->pending, w->npending, sizeof(*w->pending), by_demand_desc);
     for (size_t i = 0; i < w->npending && minh->n > 0; i++) {
-        int p = minh->h[0], o = w->pending[i].origin;
-        if (o >= 0 && w->load[o] <= w->load[p] + TIE)
+        int c = w->pending[i].cls, p = least_loaded(w, minh, c), o = w->pending[i].origin;
+        if (o >= 0 && w->load[o] <= w->load[p] + TIE && has_room(w, o, c))
             p = o;
         target[w->pending[i].v] = p;
         w->load[p] += w->pending[i].demand;
+        count_add(w, p, c, 1);
         heap_fix(minh, p);
     }
 }
@@ -295,6 +356,8 @@ static void move_item(struct work *w, const struct item *items, int *target, int
     target[items[i].v] = to;
     w->load[from] -= items[i].demand;
     w->load[to] += items[i].demand;
+    count_add(w, from, items[i].cls, -1);
+    count_add(w, to, items[i].cls, 1);
 }
 
 /* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
@@ -331,7 +394,7 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
             break;
         for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none; i = next[i]) {
             double gain = gap - fabs(gap - 2 * items[i].demand);
-            if (items[i].sticky)
+            if (items[i].sticky || !has_room(w, lo, items[i].cls))
                 continue;
             if (gain >= best_gain) {
                 best_gain = gain;
@@ -349,7 +412,9 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
                 for (size_t j = head[lo] >= 0 ? (size_t)head[lo] : none;
                      j != none && sj < SWAP_SCAN; j = next[j], sj++) {
                     double delta = items[i].demand - items[j].demand, gain;
-                    if (items[j].sticky || delta <= 0)
+                    if (items[j].sticky || delta <= 0 ||
+                        (items[i].cls != items[j].cls &&
+                         (!has_room(w, lo, items[i].cls) || !has_room(w, hi, items[j].cls))))
                         continue;
                     gain = gap - fabs(gap - 2 * delta);
                     if (gain >= best_gain) {
@@ -395,9 +460,11 @@ static void prune(struct work *w, struct item *items, size_t nitems, int *target
         int o = items[i].origin, t = target[items[i].v];
         double gap_now = fabs(w->load[o] - w->load[t]);
         double gap_undone = fabs((w->load[o] + d) - (w->load[t] - d));
-        if (gap_undone - gap_now < w->in->threshold) {
+        if (gap_undone - gap_now < w->in->threshold && has_room(w, o, items[i].cls)) {
             w->load[o] += d;
             w->load[t] -= d;
+            count_add(w, t, items[i].cls, -1);
+            count_add(w, o, items[i].cls, 1);
             target[items[i].v] = o;
         }
     }
@@ -433,7 +500,8 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
     w.kept = malloc(n1 * sizeof(*w.kept));
     w.pending = malloc(n1 * sizeof(*w.pending));
     all = malloc(n1 * sizeof(*all));
-    if (!out->target || !w.load || !w.before || !w.kept || !w.pending || !all)
+    w.count = calloc((size_t)(np ? np : 1) * NCLASS, sizeof(*w.count));
+    if (!out->target || !w.load || !w.before || !w.kept || !w.pending || !all || !w.count)
         goto cleanup;
 
     for (int p = 0; p < np; p++) {
@@ -479,7 +547,8 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
     out->act = out->nmoves > 0 && (w.nmust > 0 || out->spread_before > in->threshold);
 
     /* Lower bound: on each pCPU, its largest vCPUs must leave until it fits under the plan's
-     * highest load; floating vCPUs with demand need a pin whatever the plan. */
+     * highest load, and its vCPUs above their class quota must leave (whichever is more);
+     * floating vCPUs with demand need a pin whatever the plan. */
     for (int p = 0; p < np; p++)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];
@@ -488,12 +557,18 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
     for (size_t i = 0; i < w.nkept;) {
         int p = w.kept[i].origin;
         double cur = w.before[p] - w.floating / w.nusable;
+        size_t by_load = 0, by_class = 0;
+        unsigned seen[NCLASS] = {0};
         for (; i < w.nkept && w.kept[i].origin == p; i++) {
+            int c = w.kept[i].cls;
             if (cur > out->max_after + TIE) {
                 cur -= w.kept[i].demand;
-                out->lower_bound++;
+                by_load++;
             }
+            if (++seen[c] > w.quota[c])
+                by_class++;
         }
+        out->lower_bound += by_load > by_class ? by_load : by_class;
     }
     rc = 0;
 
@@ -505,6 +580,7 @@ cleanup:
     free(w.before);
     free(w.kept);
     free(w.pending);
+    free(w.count);
     free(all);
     return rc;
 }

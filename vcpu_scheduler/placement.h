@@ -29,7 +29,7 @@ struct placement_plan {
     int *target;          /* per vCPU: the pCPU to pin it to, or -1 to leave it as it is */
     size_t nmoves;        /* vCPUs whose target differs from their pin */
     size_t must_place;    /* floating (or stranded) vCPUs with demand that need a pin */
-    size_t lower_bound;   /* pin changes any plan as balanced as this one needs at least */
+    size_t lower_bound;   /* pin changes any plan as balanced and fair as this one needs */
     double spread_before; /* std dev of the projected pCPU load now (fraction) */
     double spread_after;  /* the same after the plan */
     double max_after;     /* highest projected pCPU load after the plan */

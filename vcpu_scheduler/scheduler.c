@@ -34,6 +34,7 @@ struct vstate {
     bool known;
     bool remembered;        /* its original affinity is saved for --restore-pins */
     unsigned long moved_at; /* period of its last pin change by us (0: never) */
+    unsigned cooldown;      /* periods it stays put after that change */
 };
 
 /* An original affinity saved for --restore-pins. */
@@ -286,6 +287,7 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
 
             s->state[i].remembered = old ? old->remembered : false;
             s->state[i].moved_at = old ? old->moved_at : 0;
+            s->state[i].cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
                 s->state[i].known = uv->valid;
                 s->state[i].demand = s->state[i].mean = s->state[i].swing = 0;
@@ -364,8 +366,8 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
         for (size_t i = 0; i < nv; i++) {
             s->pv[i].demand = s->info[i].demand;
             s->pv[i].pin = s->info[i].pin;
-            s->pv[i].sticky =
-                    s->state[i].moved_at > 0 && s->period - s->state[i].moved_at < SCHED_COOLDOWN;
+            s->pv[i].sticky = s->state[i].moved_at > 0 &&
+                              s->period - s->state[i].moved_at < s->state[i].cooldown;
         }
         in.npcpus = np;
         in.usable = s->usable;
@@ -400,9 +402,12 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
                     s->state[i].remembered = true;
                 }
                 m->result = hv_pin_vcpu(hv, dom->uuid, vi->vcpu, vi->target, np);
-                if (m->result == HV_OK)
+                if (m->result == HV_OK) {
                     s->state[i].moved_at = s->period;
-                else if (m->result == HV_GONE)
+                    /* A vCPU known to be bursty when moved stays longer where it goes. */
+                    s->state[i].cooldown = s->state[i].swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY
+                                                                            : SCHED_COOLDOWN;
+                } else if (m->result == HV_GONE)
                     log_debug("'%s' vanished before its vCPU %u could be pinned",
                               snapshot_domain_name(cur, dom), vi->vcpu);
                 else if (m->result != HV_OK)

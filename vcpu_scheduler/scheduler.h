@@ -20,6 +20,9 @@
 /* A vCPU moved less than this many periods ago stays where it is (damps chasing bursts). */
 #define SCHED_COOLDOWN 5
 
+/* ... and a bursty one this many: its mean keeps drifting, and chasing it helps nobody. */
+#define SCHED_COOLDOWN_BURSTY 30
+
 struct sched_config {
     double threshold;  /* balance tolerance, fraction (0.05 = 5 points) */
     bool dry_run;      /* decide and report, change nothing */
