@@ -310,8 +310,13 @@ static int least_loaded(const struct work *w, const struct heap *minh, int c)
         return minh->h[0];
     for (int k = 1; k < lim; k++) {
         int p = minh->h[k];
-        if (has_room(w, p, c) &&
-            (best < 0 || w->load[p] < w->load[best] || (w->load[p] == w->load[best] && p < best)))
+        bool better;
+        if (!has_room(w, p, c))
+            continue;
+        better = best < 0 || w->load[p] < w->load[best];
+        if (!better && w->load[p] == w->load[best])
+            better = p < best; /* ties: the lower pCPU, as the heap orders them */
+        if (better)
             best = p;
     }
     return best >= 0 ? best : minh->h[0];
