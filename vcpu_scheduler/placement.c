@@ -108,8 +108,8 @@ static void heap_fix(struct heap *hp, int p)
 static int heap_init(struct heap *hp, int np, const unsigned char *usable, const double *key,
                      double sign)
 {
-    hp->h = malloc((size_t)np * sizeof(int));
-    hp->pos = malloc((size_t)np * sizeof(int));
+    hp->h = malloc((size_t)(np > 0 ? np : 1) * sizeof(int));
+    hp->pos = malloc((size_t)(np > 0 ? np : 1) * sizeof(int));
     if (!hp->h || !hp->pos)
         return -1;
     hp->n = 0;
