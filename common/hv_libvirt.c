@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -40,7 +41,7 @@ struct lv {
     bool bulk_mem_ok;       /* the bulk API returns balloon stats */
     bool bulk_ok;           /* virConnectGetAllDomainStats works at all */
     bool host_mem_warned;   /* "host memory unknown" already said */
-    bool local_meminfo;     /* the host is this machine: read /proc/meminfo */
+    bool local;             /* the host is this machine: read /proc directly */
     struct dom_entry *doms; /* sorted by uuid */
     size_t ndoms, cap_doms;
     size_t refresh_cursor;
@@ -299,11 +300,42 @@ static void probe_node(struct lv *p, struct hv *hv)
     p->bulk_mem_ok = true;
 }
 
+/* Reads every online pCPU's busy time from /proc/stat into SNAP (what virNodeGetCPUStats reads
+ * too, without one round trip per pCPU). Returns false when unreadable. */
+static bool read_proc_stat(const struct lv *p, struct snapshot *snap)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    double ns_per_tick = 1e9 / (double)sysconf(_SC_CLK_TCK);
+    char line[512];
+    int seen = 0;
+
+    if (!f)
+        return false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+        int cpu;
+        if (strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9')
+            continue;
+        if (sscanf(line + 3, "%d %llu %llu %llu %llu %llu %llu %llu", &cpu, &user, &nice, &sys,
+                   &idle, &iowait, &irq, &softirq) != 8 ||
+            cpu < 0 || cpu >= p->npcpus)
+            continue;
+        /* libvirt's "user" is user + nice, its "kernel" system + irq + softirq. */
+        snapshot_set_pcpu_busy(
+                snap, cpu, (uint64_t)((double)(user + nice + sys + irq + softirq) * ns_per_tick));
+        seen++;
+    }
+    fclose(f);
+    return seen > 0;
+}
+
 static int sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap)
 {
     virNodeCPUStatsPtr st = p->cpu_st;
     int n;
 
+    if (p->local && read_proc_stat(p, snap))
+        return HV_OK;
     if (p->cpu_nparams <= 0) {
         snapshot_clear_pcpu(snap);
         return HV_OK;
@@ -378,7 +410,7 @@ static int sample_host_memory(struct lv *p, struct hv *hv, struct snapshot *snap
     /* On this machine, MemAvailable is the kernel's own estimate of what can be used without
      * swapping; libvirt offers only free + buffers + cached, which also counts memory that
      * cannot be reclaimed (shared memory, for one). */
-    if (p->local_meminfo && read_meminfo(&total, &avail)) {
+    if (p->local && read_meminfo(&total, &avail)) {
         snapshot_set_host_memory(snap, total, avail);
         return HV_OK;
     }
@@ -873,7 +905,7 @@ static int connect_to(struct lv *p, struct hv *hv)
         return -1;
     }
     probe_node(p, hv);
-    p->local_meminfo = host_is_local(p->conn);
+    p->local = host_is_local(p->conn);
     return 0;
 }
 
