@@ -350,6 +350,7 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
         return -1;
     rep->starving = plan.starving;
     rep->short_of_memory = plan.short_of_memory;
+    rep->budget_kib = plan.budget_kib;
 
     for (size_t i = 0; i < n; i++) {
         const struct snap_domain *d = snapshot_domain(cur, i);

@@ -66,6 +66,7 @@ struct coord_report {
     const struct coord_guest *guests;
     size_t starving, changes, failed;
     uint64_t granted_kib, reclaimed_kib;
+    uint64_t budget_kib; /* memory that could be given this period */
     bool short_of_memory;
     unsigned long calls;
 };

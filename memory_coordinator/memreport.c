@@ -75,6 +75,7 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
     json_array_end(&j);
     json_kv_uint(&j, "starving", rep->starving);
     json_kv_uint(&j, "changes", rep->changes);
+    mib(&j, "budget_mib", rep->budget_kib);
     mib(&j, "granted_mib", rep->granted_kib);
     mib(&j, "reclaimed_mib", rep->reclaimed_kib);
     json_kv_bool(&j, "short_of_memory", rep->short_of_memory);

@@ -375,6 +375,10 @@ static int mem_step(void *ctx, struct hv *hv, const struct snapshot *prev,
     dt = now_ms() - t0;
     r->reserve = rep.reserve_kib;
     r->changes += rep.changes;
+    if (getenv("BENCH_DEBUG") && prev)
+        fprintf(stderr, "period %lu budget %llu MiB starving %zu short %d granted %llu\n",
+                rep.period, (unsigned long long)rep.budget_kib / 1024, rep.starving,
+                rep.short_of_memory, (unsigned long long)rep.granted_kib / 1024);
     if (prev) {
         r->ms_total += dt;
         r->ms_max = dt > r->ms_max ? dt : r->ms_max;
@@ -454,18 +458,29 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
         free_kib = fake_host_free_kib(r.f);
         if (r.period > 1 && free_kib / MIB < res->lowest_free_mib)
             res->lowest_free_mib = free_kib / MIB;
-        /* Memory truly available: free above the reserve and not already given to a guest
-         * (given but untouched memory may be touched any time). */
+        /* Memory truly available: free above the reserve and not already given or promised to
+         * a guest (given but untouched memory may be touched any time). */
         double avail = (double)free_kib - (double)r.reserve;
-        for (int i = 0; i < n; i++)
-            avail -= (double)(fake_actual_kib(r.f, i) - fake_touched_kib(r.f, i));
+        for (int i = 0; i < n; i++) {
+            uint64_t a = fake_actual_kib(r.f, i), t = fake_target_kib(r.f, i);
+            avail -= (double)((a > t ? a : t) - fake_touched_kib(r.f, i));
+        }
+        /* Starving while memory was available: the memory free above the reserve and not
+         * promised would have covered every starving guest's shortfall this period. */
+        double shortfall = 0;
+        unsigned starving_now = 0;
         for (int i = 0; i < n; i++) {
             uint64_t act = fake_actual_kib(r.f, i), used = fake_used_kib(r.f, i);
             if (r.period > 2 && act - used < cfg.min_unused_kib) {
-                res->starving++;
-                if (avail > 512.0 * MIB)
-                    res->starving_available++;
+                shortfall += (double)(cfg.min_unused_kib - (act - used));
+                starving_now++;
             }
+        }
+        res->starving += starving_now;
+        if (starving_now && avail >= shortfall)
+            res->starving_available += starving_now;
+        for (int i = 0; i < n; i++) {
+            uint64_t act = fake_actual_kib(r.f, i);
             if (r.period == 0)
                 idle_start[i] = act;
         }
