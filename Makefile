@@ -55,7 +55,7 @@ LIBCOMMON := $(O)/libcommon.a
 PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 
-.PHONY: all check unit integration valgrind analyze format format-check install uninstall \
+.PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
         clean bench bench-smoke demo lab-check lab-soak
 .DEFAULT_GOAL := all
 
@@ -91,7 +91,11 @@ $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c $(VCPU_SRC) $(MEM_SRC)) $(LI
 $(O)/rss_probe: $(call obj,tests/bench/rss_probe.c)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
 
-check: unit integration
+# The packages first (tests/deps.sh installs what is missing, as root on Debian), then a
+# fresh make that sees them.
+check:
+	tests/deps.sh
+	$(MAKE) --no-print-directory unit integration
 
 unit: $(CHECK_RUNNER)
 	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
@@ -99,6 +103,9 @@ unit: $(CHECK_RUNNER)
 integration: $(PROGRAMS)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
+
+deps:
+	tests/deps.sh
 
 VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
 valgrind: $(CHECK_RUNNER) $(PROGRAMS)

@@ -86,6 +86,8 @@ wait_for() {
 for prog in vcpu_scheduler memory_coordinator; do
     for sig in KILL TERM; do
         start_daemon
+        : >"$work/out"
+        : >"$work/err"
         "$BINDIR/$prog" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
         tool_pid=$!
         if wait_for "$work/out" '^period' 3; then ok; else bad "$prog: no periods"; fi
@@ -101,6 +103,11 @@ for prog in vcpu_scheduler memory_coordinator; do
         n=$(grep -c 'lost the connection' "$work/err")
         if [ "$n" -eq 1 ]; then ok; else bad "$prog: 'lost the connection' logged $n times"; fi
         kill -TERM "$tool_pid"
+        for ((i = 0; i < 300; i++)); do
+            kill -0 "$tool_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$tool_pid" 2>/dev/null # still there after 30 s: hung, and the test fails
         wait "$tool_pid"
         st=$?
         tool_pid=

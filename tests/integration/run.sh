@@ -69,6 +69,22 @@ usage_error() {
     out_lines 0
 }
 
+# Waits for PID to exit, at most 30 s (then kills it: a hung program fails the test, not CI);
+# returns its exit status, or 124 when it had to be killed.
+wait_exit() {
+    local pid=$1 i
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null
+        return 124
+    fi
+    wait "$pid"
+}
+
 # Waits (up to 30 s) until stdout has N lines.
 wait_lines() {
     local i
@@ -83,6 +99,7 @@ wait_lines() {
 signal_after_lines() {
     local n=$1 sig=$2 pid i status
     shift 2
+    : >"$work/out"
     "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for ((i = 0; i < 300; i++)); do
@@ -91,7 +108,7 @@ signal_after_lines() {
         sleep 0.1
     done
     kill -s "$sig" "$pid" 2>/dev/null
-    wait "$pid"
+    wait_exit "$pid"
     status=$?
     return $status
 }
@@ -210,6 +227,7 @@ st=$?
 if [ "$st" -eq 0 ]; then ok; else bad "SIGINT: exit $st"; fi
 json_check "all('pcpus' in o for o in objs)"
 # SIGHUP is ignored: the program goes on printing periods, then stops on SIGTERM.
+: >"$work/out"
 "$VS" -c "$H4" 0.1 >"$work/out" 2>"$work/err" &
 pid=$!
 wait_lines 2
@@ -217,7 +235,7 @@ kill -HUP "$pid"
 wait_lines 4
 if kill -0 "$pid" 2>/dev/null; then ok; else bad "SIGHUP ended the program"; fi
 kill -TERM "$pid"
-wait "$pid"
+wait_exit "$pid"
 st=$?
 if [ "$st" -eq 0 ]; then ok; else bad "SIGTERM after SIGHUP: exit $st"; fi
 err_has "SIGHUP ignored"
@@ -227,13 +245,16 @@ for prog in "$VS" "$MC"; do
     for i in 1 2 3 4 5 6; do
         sig=TERM
         [ $((i % 2)) -eq 0 ] && sig=INT
+        : >"$work/out" # empty before the start: wait_lines must see this run's line
         "$prog" -c "$H16" 30 >"$work/out" 2>"$work/err" &
         pid=$!
-        wait_lines 1 # it is running (before main() a signal can only kill it)
+        # Wait until it runs: before main() installs its handlers a signal kills it, or, for
+        # SIGINT, which a non-interactive shell's background jobs ignore, is lost.
+        wait_lines 1
         sleep "0.$((RANDOM % 10))"
         start=$(date +%s%N)
         kill -s "$sig" "$pid"
-        wait "$pid"
+        wait_exit "$pid"
         st=$?
         took=$((($(date +%s%N) - start) / 1000000))
         if [ "$st" -eq 0 ]; then ok; else bad "SIG$sig at a random moment: exit $st"; fi
