@@ -24,14 +24,8 @@ if ! command -v libvirtd >/dev/null; then
     exit 1
 fi
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    sed 's/^/    stderr: /' "$work/err" >&2
-}
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
 
 # The daemon runs as an unprivileged user so that it never touches the host's own libvirt.
 run_as=()
@@ -73,16 +67,6 @@ stop_daemon() { # SIG
     daemon_pid=
 }
 
-# Waits (up to 30 s) until FILE matches REGEX at least N times.
-wait_for() {
-    local file=$1 re=$2 n=$3 i
-    for ((i = 0; i < 300; i++)); do
-        [ "$(grep -cE -- "$re" "$file")" -ge "$n" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 for prog in vcpu_scheduler memory_coordinator; do
     for sig in KILL TERM; do
         start_daemon
@@ -103,12 +87,7 @@ for prog in vcpu_scheduler memory_coordinator; do
         n=$(grep -c 'lost the connection' "$work/err")
         if [ "$n" -eq 1 ]; then ok; else bad "$prog: 'lost the connection' logged $n times"; fi
         kill -TERM "$tool_pid"
-        for ((i = 0; i < 300; i++)); do
-            kill -0 "$tool_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$tool_pid" 2>/dev/null # still there after 30 s: hung, and the test fails
-        wait "$tool_pid"
+        wait_exit "$tool_pid"
         st=$?
         tool_pid=
         if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM"; fi

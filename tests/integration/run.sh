@@ -16,15 +16,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 unset LIBVIRT_DEFAULT_URI
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    sed 's/^/    stdout: /' "$work/out" >&2
-    sed 's/^/    stderr: /' "$work/err" >&2
-}
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
 
 # run CODE CMD...: runs CMD, checks its exit status is CODE.
 run() {
@@ -69,31 +62,8 @@ usage_error() {
     out_lines 0
 }
 
-# Waits for PID to exit, at most 30 s (then kills it: a hung program fails the test, not CI);
-# returns its exit status, or 124 when it had to be killed.
-wait_exit() {
-    local pid=$1 i
-    for ((i = 0; i < 300; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -9 "$pid"
-        wait "$pid" 2>/dev/null
-        return 124
-    fi
-    wait "$pid"
-}
-
 # Waits (up to 30 s) until stdout has N lines.
-wait_lines() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        [ "$(wc -l <"$work/out")" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+wait_lines() { wait_for "$work/out" '' "$1"; }
 
 # Starts PROG in the background, waits until it printed N lines, sends SIG, returns its status.
 signal_after_lines() {
