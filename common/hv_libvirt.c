@@ -47,6 +47,8 @@ struct lv {
     size_t refresh_cursor;
     virNodeCPUStatsPtr cpu_st;    /* scratch: cpu_nparams entries */
     virNodeMemoryStatsPtr mem_st; /* scratch: mem_nparams entries */
+    virVcpuInfoPtr vinfo;         /* scratch for virDomainGetVcpus */
+    uint32_t vinfo_cap;
 };
 
 static void silent_error(void *opaque, virErrorPtr err)
@@ -184,24 +186,31 @@ static void cache_commit(struct lv *p)
         qsort(p->doms, p->ndoms, sizeof(*p->doms), entry_cmp);
 }
 
+/* Makes E's map buffer hold NVCPUS zeroed maps (reallocated only when the count changes). */
+static int reset_maps(const struct lv *p, struct dom_entry *e, uint32_t nvcpus)
+{
+    if (!e->maps || e->nmaps != nvcpus) {
+        unsigned char *maps = realloc(e->maps, (size_t)nvcpus * p->maplen);
+        if (!maps)
+            return -1;
+        e->maps = maps;
+        e->nmaps = nvcpus;
+    }
+    e->maps_ok = false;
+    memset(e->maps, 0, (size_t)nvcpus * p->maplen);
+    return 0;
+}
+
 /* Reads the pin maps of E's NVCPUS vCPUs with one call. */
 static int read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, const char *name)
 {
-    unsigned char *maps;
-    int n;
-
     if (nvcpus == 0)
         return HV_OK;
-    maps = realloc(e->maps, (size_t)nvcpus * p->maplen);
-    if (!maps)
+    if (reset_maps(p, e, nvcpus) < 0)
         return HV_FAIL;
-    e->maps = maps;
-    e->maps_ok = false;
-    memset(maps, 0, (size_t)nvcpus * p->maplen);
-    n = virDomainGetVcpuPinInfo(e->dom, (int)nvcpus, maps, (int)p->maplen, VIR_DOMAIN_AFFECT_LIVE);
-    if (n < 0)
+    if (virDomainGetVcpuPinInfo(e->dom, (int)nvcpus, e->maps, (int)p->maplen,
+                                VIR_DOMAIN_AFFECT_LIVE) < 0)
         return classify(p, "read the vCPU affinity", name);
-    e->nmaps = nvcpus;
     e->maps_ok = true;
     return HV_OK;
 }
@@ -539,7 +548,6 @@ static int sample_domain_slow(struct lv *p, struct hv *hv, struct snapshot *snap
     if (need_cpu && (what & HV_SAMPLE_CPU)) {
         uint32_t nv = info.nrVirtCpu;
         virVcpuInfoPtr vi;
-        unsigned char *maps;
         int got;
 
         if (nv != d->nvcpus) {
@@ -553,24 +561,20 @@ static int sample_domain_slow(struct lv *p, struct hv *hv, struct snapshot *snap
             d->state = map_state(info.state);
         }
         if (nv > 0) {
-            vi = calloc(nv, sizeof(*vi));
-            maps = realloc(e->maps, (size_t)nv * p->maplen);
-            if (!vi || !maps) {
-                free(vi);
-                if (maps)
-                    e->maps = maps;
+            if (nv > p->vinfo_cap) {
+                virVcpuInfoPtr n = realloc(p->vinfo, nv * sizeof(*n));
+                if (!n)
+                    return HV_FAIL;
+                p->vinfo = n;
+                p->vinfo_cap = nv;
+            }
+            vi = p->vinfo;
+            if (reset_maps(p, e, nv) < 0)
                 return HV_FAIL;
-            }
-            e->maps = maps;
-            memset(maps, 0, (size_t)nv * p->maplen);
             hv_count_calls(hv, 1);
-            got = virDomainGetVcpus(e->dom, vi, (int)nv, maps, (int)p->maplen);
-            if (got < 0) {
-                free(vi);
-                e->maps_ok = false;
+            got = virDomainGetVcpus(e->dom, vi, (int)nv, e->maps, (int)p->maplen);
+            if (got < 0)
                 return classify(p, "read vCPU statistics", name);
-            }
-            e->nmaps = nv;
             e->maps_ok = true;
             struct snap_vcpu *v = snapshot_vcpus_mut(snap, d);
             for (int i = 0; i < got; i++) {
@@ -582,7 +586,6 @@ static int sample_domain_slow(struct lv *p, struct hv *hv, struct snapshot *snap
                     v[k].flags |= SNAP_VCPU_OFFLINE;
             }
             apply_affinity(p, e, v, nv);
-            free(vi);
         }
     }
     if (need_mem && (what & HV_SAMPLE_MEM)) {
@@ -932,6 +935,7 @@ static void lv_close(struct hv *hv)
     free(p->online);
     free(p->cpu_st);
     free(p->mem_st);
+    free(p->vinfo);
     free(p->uri);
     free(p);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carry.h"
 #include "log.h"
 #include "usage.h"
 
@@ -48,8 +49,7 @@ struct coordinator {
     struct coord_config cfg;
     unsigned long period;
     struct usage usage;
-    struct gstate *state, *prev_state;
-    size_t state_cap, prev_cap, prev_n;
+    struct carry state; /* struct gstate per guest, this period's and the previous one's */
     struct mem_guest *mg;
     struct coord_guest *info;
     size_t cap;
@@ -91,6 +91,7 @@ struct coordinator *coord_create(const struct coord_config *cfg)
         return NULL;
     c->cfg = *cfg;
     usage_init(&c->usage);
+    carry_init(&c->state, sizeof(struct gstate));
     return c;
 }
 
@@ -99,8 +100,7 @@ void coord_destroy(struct coordinator *c)
     if (!c)
         return;
     usage_free(&c->usage);
-    free(c->state);
-    free(c->prev_state);
+    carry_free(&c->state);
     free(c->mg);
     free(c->info);
     free(c);
@@ -110,21 +110,19 @@ static int ensure(struct coordinator *c, size_t n)
 {
     size_t n1 = n ? n : 1;
 
+    if (carry_reserve(&c->state, n1) < 0)
+        return -1;
     if (n1 <= c->cap)
         return 0;
-    struct gstate *st = realloc(c->state, n1 * sizeof(*st));
-    if (st)
-        c->state = st;
     struct mem_guest *mg = realloc(c->mg, n1 * sizeof(*mg));
     if (mg)
         c->mg = mg;
     struct coord_guest *in = realloc(c->info, n1 * sizeof(*in));
     if (in)
         c->info = in;
-    if (!st || !mg || !in)
+    if (!mg || !in)
         return -1;
     c->cap = n1;
-    c->state_cap = n1;
     return 0;
 }
 
@@ -250,13 +248,14 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
         const char *name = snapshot_domain_name(cur, d);
         const struct snap_mem *m = &d->mem;
         long pi = c->usage.dom_prev[i];
-        struct gstate *st = &c->state[i];
+        struct gstate *st = (struct gstate *)c->state.cur + i;
+        const struct gstate *old = carry_prev(&c->state, pi);
         struct coord_guest *g = &c->info[i];
         struct mem_guest *mg = &c->mg[i];
         enum coord_distrust dis;
 
-        if (pi >= 0 && (size_t)pi < c->prev_n) {
-            *st = c->prev_state[pi];
+        if (old) {
+            *st = *old;
         } else {
             memset(st, 0, sizeof(*st));
             st->enabled_t = -1;
@@ -355,7 +354,7 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
     for (size_t i = 0; i < n; i++) {
         const struct snap_domain *d = snapshot_domain(cur, i);
         struct coord_guest *g = &c->info[i];
-        struct gstate *st = &c->state[i];
+        struct gstate *st = (struct gstate *)c->state.cur + i;
         const struct mem_decision *dec = &plan.d[i];
         uint64_t committed = mempolicy_committed(&c->mg[i]);
 
@@ -389,21 +388,7 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
     mempolicy_plan_free(&plan);
     rep->calls = hv_calls(hv) - calls0;
 
-swap : {
-    struct gstate *t = c->prev_state;
-    size_t tc = c->prev_cap;
-    c->prev_state = c->state;
-    c->prev_cap = c->state_cap;
-    c->prev_n = n;
-    c->state = t;
-    c->state_cap = tc;
-    if (c->state_cap < c->cap) {
-        struct gstate *st = realloc(c->state, c->cap * sizeof(*st));
-        if (!st)
-            return -1;
-        c->state = st;
-        c->state_cap = c->cap;
-    }
-}
+swap:
+    carry_swap(&c->state, n); /* this period's state becomes the previous one */
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carry.h"
 #include "log.h"
 #include "placement.h"
 #include "usage.h"
@@ -50,8 +51,7 @@ struct scheduler {
     struct sched_config cfg;
     unsigned long period;
     struct usage usage;
-    struct vstate *state, *prev_state;
-    size_t state_cap, prev_cap, prev_n;
+    struct carry state; /* struct vstate per vCPU, this period's and the previous one's */
     double *background; /* per pCPU, smoothed */
     double *usage_buf;  /* per pCPU, this period */
     double *attributed; /* per pCPU: run time of vCPUs pinned there */
@@ -74,6 +74,7 @@ struct scheduler *sched_create(const struct sched_config *cfg)
         return NULL;
     s->cfg = *cfg;
     usage_init(&s->usage);
+    carry_init(&s->state, sizeof(struct vstate));
     return s;
 }
 
@@ -82,8 +83,7 @@ void sched_destroy(struct scheduler *s)
     if (!s)
         return;
     usage_free(&s->usage);
-    free(s->state);
-    free(s->prev_state);
+    carry_free(&s->state);
     free(s->background);
     free(s->usage_buf);
     free(s->attributed);
@@ -125,7 +125,9 @@ static int ensure_vcpus(struct scheduler *s, size_t nv)
 {
     size_t n = nv ? nv : 1;
 
-    if (n <= s->vcpu_cap && n <= s->state_cap)
+    if (carry_reserve(&s->state, n) < 0)
+        return -1;
+    if (n <= s->vcpu_cap)
         return 0;
     free(s->info);
     free(s->pv);
@@ -133,12 +135,7 @@ static int ensure_vcpus(struct scheduler *s, size_t nv)
     s->info = malloc(n * sizeof(*s->info));
     s->pv = malloc(n * sizeof(*s->pv));
     s->moves = malloc(n * sizeof(*s->moves));
-    struct vstate *st = realloc(s->state, n * sizeof(*st));
-    if (st) {
-        s->state = st;
-        s->state_cap = n;
-    }
-    if (!s->info || !s->pv || !s->moves || !st) {
+    if (!s->info || !s->pv || !s->moves) {
         s->vcpu_cap = 0;
         return -1;
     }
@@ -233,6 +230,7 @@ static double ewma(double old, double now, bool have_old)
 /* Measures demand, usage and background for this period into S->info / S->usage_buf. */
 static void derive(struct scheduler *s, const struct snapshot *cur)
 {
+    struct vstate *state = s->state.cur;
     const struct usage *u = &s->usage;
     const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
     size_t nd = snapshot_domain_count(cur);
@@ -281,17 +279,16 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
             size_t i = dom->vcpu_first + k;
             const struct usage_vcpu *uv = &u->vcpus[i];
             struct sched_vcpu_info *in = &s->info[i];
-            const struct vstate *old =
-                    uv->prev >= 0 && (size_t)uv->prev < s->prev_n ? &s->prev_state[uv->prev] : NULL;
+            const struct vstate *old = carry_prev(&s->state, uv->prev);
             double raw;
 
-            s->state[i].remembered = old ? old->remembered : false;
-            s->state[i].moved_at = old ? old->moved_at : 0;
-            s->state[i].cooldown = old ? old->cooldown : 0;
+            state[i].remembered = old ? old->remembered : false;
+            state[i].moved_at = old ? old->moved_at : 0;
+            state[i].cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
-                s->state[i].known = uv->valid;
-                s->state[i].demand = s->state[i].mean = s->state[i].swing = 0;
-                s->state[i].samples = 0;
+                state[i].known = uv->valid;
+                state[i].demand = state[i].mean = state[i].swing = 0;
+                state[i].samples = 0;
                 in->demand = 0;
                 continue;
             }
@@ -304,7 +301,7 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
                     raw = 1.0;
             }
             {
-                struct vstate *st = &s->state[i];
+                struct vstate *st = &state[i];
                 bool have = old && old->known;
                 /* The slow averages start as plain running means of the samples so far. */
                 unsigned n = have && old->samples < 1000 ? old->samples + 1 : have ? 1000 : 1;
@@ -343,12 +340,14 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
     struct placement_input in;
     struct placement_plan plan;
     size_t nmoves = 0, failed = 0;
+    struct vstate *state;
 
     memset(rep, 0, sizeof(*rep));
     s->period++;
     if (ensure_pcpus(s, np) < 0 || ensure_vcpus(s, nv) < 0 ||
         usage_from_snapshots(prev, cur, &s->usage) < 0)
         return -1;
+    state = s->state.cur;
     derive(s, cur);
 
     rep->period = s->period;
@@ -366,8 +365,8 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
         for (size_t i = 0; i < nv; i++) {
             s->pv[i].demand = s->info[i].demand;
             s->pv[i].pin = s->info[i].pin;
-            s->pv[i].sticky = s->state[i].moved_at > 0 &&
-                              s->period - s->state[i].moved_at < s->state[i].cooldown;
+            s->pv[i].sticky =
+                    state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
         }
         in.npcpus = np;
         in.usable = s->usable;
@@ -397,16 +396,16 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
             m->demand = vi->demand;
             m->result = HV_OK;
             if (!s->cfg.dry_run) {
-                if (s->cfg.restore_pins && !s->state[i].remembered) {
+                if (s->cfg.restore_pins && !state[i].remembered) {
                     remember(s, hv, dom->uuid, vi->vcpu, np);
-                    s->state[i].remembered = true;
+                    state[i].remembered = true;
                 }
                 m->result = hv_pin_vcpu(hv, dom->uuid, vi->vcpu, vi->target, np);
                 if (m->result == HV_OK) {
-                    s->state[i].moved_at = s->period;
+                    state[i].moved_at = s->period;
                     /* A vCPU known to be bursty when moved stays longer where it goes. */
-                    s->state[i].cooldown = s->state[i].swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY
-                                                                            : SCHED_COOLDOWN;
+                    state[i].cooldown =
+                            state[i].swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY : SCHED_COOLDOWN;
                 } else if (m->result == HV_GONE)
                     log_debug("'%s' vanished before its vCPU %u could be pinned",
                               snapshot_domain_name(cur, dom), vi->vcpu);
@@ -424,22 +423,6 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
     rep->failed = failed;
     rep->calls = hv_calls(hv) - calls0;
 
-    /* This period's state becomes the previous one. */
-    {
-        struct vstate *t = s->prev_state;
-        size_t tc = s->prev_cap;
-        s->prev_state = s->state;
-        s->prev_cap = s->state_cap;
-        s->prev_n = nv;
-        s->state = t;
-        s->state_cap = tc;
-        if (s->state_cap < s->prev_cap) {
-            struct vstate *st = realloc(s->state, s->prev_cap * sizeof(*st));
-            if (!st)
-                return -1;
-            s->state = st;
-            s->state_cap = s->prev_cap;
-        }
-    }
+    carry_swap(&s->state, nv); /* this period's state becomes the previous one */
     return 0;
 }

@@ -8,6 +8,7 @@ Suite *cli_suite(void);
 Suite *json_suite(void);
 Suite *snapshot_suite(void);
 Suite *usage_suite(void);
+Suite *carry_suite(void);
 Suite *hv_suite(void);
 Suite *loop_suite(void);
 Suite *runner_suite(void);
