@@ -6,8 +6,8 @@
 
 /* Initialise with carry_init(); free with carry_free(). */
 struct carry {
-    void *cur, *prev;  /* this period's items / the previous period's */
-    size_t size;       /* bytes per item */
+    void *cur, *prev; /* this period's items / the previous period's */
+    size_t size;      /* bytes per item */
     size_t cap_cur, cap_prev, nprev;
 };
 
