@@ -3,7 +3,7 @@
 # (apt-get); otherwise says what to install. Quiet when everything is there.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libvirt-dev libvirt-daemon check python3)
+pkgs=(gcc make pkg-config libvirt-dev libvirt-daemon libvirt-clients check python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,10 @@ if ! command -v libvirtd >/dev/null; then
     echo "faults: libvirtd is not installed (apt-get install libvirt-daemon)" >&2
     exit 1
 fi
+if ! command -v virsh >/dev/null; then
+    echo "faults: virsh is not installed (apt-get install libvirt-clients)" >&2
+    exit 1
+fi
 
 # shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
