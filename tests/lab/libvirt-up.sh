@@ -55,11 +55,18 @@ create_users_and_dirs() {
 	fi
 }
 
+# The system daemons, found by their pid files: a libvirtd of some other user
+# (a session daemon, the fault tests' private one) must not count.
+running() { # PIDFILE
+	local pid
+	[[ -r $1 ]] && pid=$(<"$1") && [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 start_daemons() {
-	if ! pgrep -x virtlogd >/dev/null; then
+	if ! running /run/virtlogd.pid; then
 		virtlogd -d || die "virtlogd failed to start."
 	fi
-	if ! pgrep -x libvirtd >/dev/null; then
+	if ! running /run/libvirtd.pid; then
 		libvirtd -d || die "libvirtd failed to start."
 	fi
 }
