@@ -38,8 +38,8 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
 CPPFLAGS_ALL := -D_DEFAULT_SOURCE -DVMB_VERSION='"$(VERSION)"' -Icommon -Ivcpu_scheduler \
                 -Imemory_coordinator -Itests
-CFLAGS_ALL := $(WARN) $(OPT) $(CFLAGS) -MMD -MP
-LDFLAGS_ALL := $(LDOPT) $(LDFLAGS)
+CFLAGS_ALL := $(WARN) $(OPT) -pthread $(CFLAGS) -MMD -MP
+LDFLAGS_ALL := $(LDOPT) -pthread $(LDFLAGS)
 
 COMMON_SRC := common/log.c common/json.c common/report.c common/carry.c common/cli.c common/snapshot.c common/usage.c \
               common/hv.c common/loop.c common/runner.c

@@ -5,6 +5,9 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,105 @@ struct lv {
     virVcpuInfoPtr vinfo;         /* scratch for virDomainGetVcpus */
     uint32_t vinfo_cap;
 };
+
+/*
+ * libvirt's event loop runs in a thread of its own, so that keepalive works: the client pings
+ * libvirtd after KEEPALIVE_INTERVAL_S seconds of silence and closes the connection when
+ * KEEPALIVE_COUNT pings in a row go unanswered. A libvirtd that hangs (stopped, deadlocked)
+ * then fails the call in progress within about (KEEPALIVE_COUNT + 1) * KEEPALIVE_INTERVAL_S
+ * seconds, like a libvirtd that died, instead of wedging the program for ever. The thread
+ * also answers libvirtd's own keepalive pings while the program sleeps between periods.
+ *
+ * The same thread is a stop watchdog. SIGINT and SIGTERM are blocked except while the main
+ * thread sleeps (see loop.c), so a stop signal stays pending while the main thread is inside
+ * a libvirt call. When one has been pending for STOP_GRACE_S seconds the main thread is stuck
+ * in a call libvirtd does not answer (reconnecting to a hung libvirtd is not covered by
+ * keepalive): the program says so and exits 0 at once rather than wait for libvirtd.
+ */
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_COUNT      3
+#define STOP_GRACE_S         5
+
+static struct {
+    bool started;
+    pthread_t thread;
+    atomic_bool quit;
+    int timer;          /* the 1 s tick of the watchdog */
+    unsigned pending_s; /* seconds a stop signal has been pending */
+    char msg[160];      /* what the watchdog prints, made before it may be needed */
+} events = {.timer = -1};
+
+static void watchdog_tick(int timer, void *opaque)
+{
+    sigset_t pending;
+
+    (void)timer;
+    (void)opaque;
+    if (sigpending(&pending) == 0 &&
+        (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1)) {
+        if (++events.pending_s >= STOP_GRACE_S) {
+            ssize_t n = write(STDERR_FILENO, events.msg, strlen(events.msg));
+            (void)n;
+            _exit(0);
+        }
+    } else {
+        events.pending_s = 0;
+    }
+}
+
+static void *event_thread(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&events.quit))
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+/* Registers and starts libvirt's event loop; once per process, before the first connection. */
+static int events_start(void)
+{
+    sigset_t all, old;
+    int rc;
+
+    if (events.started)
+        return 0;
+    snprintf(events.msg, sizeof(events.msg),
+             "%s: warning: stop requested but the hypervisor has not answered for %d s; "
+             "exiting without waiting for it\n",
+             log_program(), STOP_GRACE_S);
+    if (virEventRegisterDefaultImpl() < 0)
+        return -1;
+    events.timer = virEventAddTimeout(1000, watchdog_tick, NULL, NULL);
+    if (events.timer < 0)
+        return -1;
+    /* The thread takes no signal: they are for the main thread's sleep. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&events.thread, NULL, event_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        virEventRemoveTimeout(events.timer);
+        events.timer = -1;
+        return -1;
+    }
+    events.started = true;
+    return 0;
+}
+
+/* Stops the event loop thread (after the last connection is closed). */
+static void events_stop(void)
+{
+    if (!events.started)
+        return;
+    atomic_store(&events.quit, true);
+    virEventUpdateTimeout(events.timer, 0); /* wakes the loop now */
+    pthread_join(events.thread, NULL);
+    virEventRemoveTimeout(events.timer);
+    events.timer = -1;
+    events.started = false;
+    atomic_store(&events.quit, false);
+}
 
 static void silent_error(void *opaque, virErrorPtr err)
 {
@@ -903,6 +1005,11 @@ static int connect_to(struct lv *p, struct hv *hv)
     p->conn = virConnectOpenAuth(p->uri, virConnectAuthPtrDefault, 0);
     if (!p->conn)
         return -1;
+    /* Drivers in this process (test:///) have no keepalive and need none. */
+    if (virConnectSetKeepAlive(p->conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0) {
+        log_debug("no keepalive on this connection: %s", last_error());
+        virResetLastError();
+    }
     if (read_host_cpus(p, hv) < 0) {
         disconnect(p);
         return -1;
@@ -931,6 +1038,7 @@ static void lv_close(struct hv *hv)
     if (!p)
         return;
     disconnect(p);
+    events_stop();
     free(p->doms);
     free(p->online);
     free(p->cpu_st);
@@ -964,14 +1072,21 @@ struct hv *hv_libvirt_open(const char *uri)
         log_error("cannot initialise libvirt");
         return NULL;
     }
+    if (events_start() < 0) {
+        free(p);
+        log_error("cannot start libvirt's event loop: %s", last_error());
+        return NULL;
+    }
     if (uri && !(p->uri = strdup(uri))) {
         free(p);
+        events_stop();
         return NULL;
     }
     hv = hv_create(&lv_ops, p);
     if (!hv) {
         free(p->uri);
         free(p);
+        events_stop();
         return NULL;
     }
     if (connect_to(p, hv) < 0) {

@@ -14,6 +14,9 @@ enum log_level {
 /* Sets the program name printed before every message (not copied: keep it alive). */
 void log_set_program(const char *name);
 
+/* Returns the program name messages start with. */
+const char *log_program(void);
+
 /* Sets the most verbose level printed; default LOG_INFO. */
 void log_set_level(enum log_level level);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault tests against a libvirtd this test starts itself (unprivileged, private socket, serving
-# libvirt's test driver): the daemon is killed and restarted under both running programs, which
-# must notice, say so once, reconnect and carry on, then stop cleanly on SIGTERM.
+# libvirt's test driver): the daemon is killed and restarted, or stopped and continued, under
+# both running programs, which must notice, say so once, reconnect and carry on, then stop
+# cleanly on SIGTERM, also while the daemon hangs.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -97,6 +98,41 @@ for prog in vcpu_scheduler memory_coordinator; do
         if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM"; fi
         stop_daemon TERM
     done
+done
+
+# A libvirtd that hangs (SIGSTOP) neither closes the socket nor answers. Keepalive turns the
+# unanswered call into a lost connection (logged once; the program stays) within about 20 s;
+# after SIGCONT the program reconnects and carries on. Then a stop signal while libvirtd hangs:
+# the program is stuck in a call, and exits 0 after the 5 s grace, saying why.
+for prog in vcpu_scheduler memory_coordinator; do
+    start_daemon
+    : >"$work/out"
+    : >"$work/err"
+    "$BINDIR/$prog" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
+    tool_pid=$!
+    if wait_for "$work/out" '^period' 3; then ok; else bad "$prog: no periods"; fi
+    kill -STOP "$daemon_pid"
+    t0=$SECONDS
+    if wait_for "$work/err" 'lost the connection' 1 60; then ok; else bad "$prog: hung libvirtd unnoticed"; fi
+    echo "faults: $prog noticed a hung libvirtd after $((SECONDS - t0)) s"
+    if kill -0 "$tool_pid" 2>/dev/null; then ok; else bad "$prog exited while libvirtd hung"; fi
+    lines=$(wc -l <"$work/out")
+    kill -CONT "$daemon_pid"
+    if wait_for "$work/err" 'reconnected' 1; then ok; else bad "$prog: did not reconnect after SIGCONT"; fi
+    if wait_for "$work/out" '^period' $((lines + 3)); then ok; else bad "$prog: no periods after SIGCONT"; fi
+    kill -STOP "$daemon_pid"
+    sleep 1 # with a 0.2 s period the program is now inside a call libvirtd does not answer
+    t0=$SECONDS
+    kill -TERM "$tool_pid"
+    wait_exit "$tool_pid"
+    st=$?
+    tool_pid=
+    echo "faults: $prog exited $((SECONDS - t0)) s after SIGTERM while libvirtd hung"
+    if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM while libvirtd hung"; fi
+    if grep -q 'exiting without waiting' "$work/err"; then ok; else bad "$prog: no word on exiting while libvirtd hung"; fi
+    if [ $((SECONDS - t0)) -le 10 ]; then ok; else bad "$prog: took $((SECONDS - t0)) s to stop"; fi
+    kill -CONT "$daemon_pid"
+    stop_daemon TERM
 done
 
 # A libvirtd that is down at start is a runtime failure (exit 1), with one line saying so.

@@ -16,10 +16,11 @@ bad() {
     return 0
 }
 
-# wait_for FILE REGEX N: waits (up to 30 s) until FILE has N lines matching REGEX.
+# wait_for FILE REGEX N [SECONDS]: waits (up to SECONDS, default 30) until FILE has N lines
+# matching REGEX.
 wait_for() {
-    local file=$1 re=$2 n=$3 i
-    for ((i = 0; i < 300; i++)); do
+    local file=$1 re=$2 n=$3 limit=$((${4:-30} * 10)) i
+    for ((i = 0; i < limit; i++)); do
         [ "$(grep -cE -- "$re" "$file")" -ge "$n" ] && return 0
         sleep 0.1
     done
