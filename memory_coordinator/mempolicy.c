@@ -13,10 +13,13 @@
  *  - otherwise: unchanged.
  * The budget for growth is the host's free memory minus its reserve, minus memory already
  * promised (targets not yet reached) and memory guests were given but the host may not back
- * yet (uncommitted: it may still be touched). When the starving guests need more than the budget,
- * it is split in proportion to their shares (weighted max-min fair), and every non-starving trusted
- * guest with more than min_unused unused gives back the excess (reason "short"). Memory given back
- * shows up in the host's free memory, and so in the budget, from the next period on.
+ * yet (uncommitted: it may still be touched). When the starving guests, together with the
+ * growing guests that will want room within MEM_HORIZON periods, need more than the budget,
+ * memory is short: each starving guest is only offered room for MEM_SHORT_HORIZON periods of
+ * growth (so that the first to starve do not take what the next ones will need a period later),
+ * that is split in proportion to their shares (weighted max-min fair), and every non-starving
+ * trusted guest with more than min_unused unused gives back the excess (reason "short"). Memory
+ * given back shows up in the host's free memory, and so in the budget, from the next period on.
  * Guests with untrusted statistics are never grown and never shrunk.
  */
 #include "mempolicy.h"
@@ -175,8 +178,9 @@ static void split_by_shares(const struct mem_guest *guests, const uint64_t *need
 int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
                    const struct mem_guest *guests, size_t n, struct mem_plan *out)
 {
-    uint64_t *need = NULL, *give = NULL;
+    uint64_t *need = NULL, *give = NULL, *urgent = NULL;
     uint64_t total_need = 0, held = 0;
+    double soon_need = 0; /* what growing guests that do not starve yet will want */
     double budget;
     bool any_starving = false;
     int rc = -1;
@@ -185,7 +189,8 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
     out->d = calloc(n ? n : 1, sizeof(*out->d));
     need = calloc(n ? n : 1, sizeof(*need));
     give = calloc(n ? n : 1, sizeof(*give));
-    if (!out->d || !need || !give)
+    urgent = calloc(n ? n : 1, sizeof(*urgent));
+    if (!out->d || !need || !give || !urgent)
         goto cleanup;
 
     /* Budget: free memory above the reserve, less what is promised or not yet touched. */
@@ -226,21 +231,34 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
             any_starving = true;
             d->reason = MEM_STARVING;
             if (t > committed) {
+                double soon = (double)used + (double)cfg->min_unused_kib + grow * MEM_SHORT_HORIZON;
+                uint64_t u = soon >= (double)t ? t : (uint64_t)soon;
+
                 need[i] = t - committed;
                 total_need += need[i];
+                u = max_u64(u, min_u64(cfg->floor_kib, t));
+                urgent[i] = u > committed ? u - committed : 0;
             } else if (committed >= g->max_kib) {
                 d->reason = MEM_AT_MAX;
             }
+        } else if (grow > 0) {
+            double want = (double)used + (double)cfg->min_unused_kib + grow * MEM_HORIZON;
+            double cap = (double)g->max_kib;
+
+            want = want > cap ? cap : want;
+            if (want > (double)committed)
+                soon_need += want - (double)committed;
         }
     }
 
-    out->short_of_memory = host->known && ((double)total_need > budget || budget < 0);
+    /* Short: the budget does not cover the starving guests and those about to join them. */
+    out->short_of_memory = host->known && ((double)total_need + soon_need > budget || budget < 0);
     out->budget_kib = budget > 0 ? (uint64_t)budget : 0;
     if (total_need > 0) {
-        if ((double)total_need <= budget)
+        if (!out->short_of_memory && (double)total_need <= budget)
             memcpy(give, need, n * sizeof(*give));
         else
-            split_by_shares(guests, need, give, n, out->budget_kib);
+            split_by_shares(guests, urgent, give, n, out->budget_kib);
     }
 
     for (size_t i = 0; i < n; i++) {
@@ -304,5 +322,6 @@ cleanup:
         mempolicy_plan_free(out);
     free(need);
     free(give);
+    free(urgent);
     return rc;
 }

@@ -11,6 +11,10 @@
 /* Periods of growth a starving guest is given room for, beyond its minimum unused memory. */
 #define MEM_HORIZON 4
 
+/* When memory is short, the periods of growth a starving guest is given room for: what is left
+ * stays for the guests that start starving next period instead of going to the first ones. */
+#define MEM_SHORT_HORIZON 2
+
 /* Smaller target changes are not made (KiB): they are rounding, not decisions. */
 #define MEM_MIN_CHANGE_KIB (8ull * 1024)
 

@@ -166,6 +166,35 @@ START_TEST(shares_split_a_short_budget)
 }
 END_TEST
 
+START_TEST(short_budget_is_not_taken_by_the_first_to_starve)
+{
+    /* 300 MiB to give. g0 starves now (wants 100 + 4 x 50 MiB of room); g1 and g2 grow as fast
+     * but still have 160 MiB unused: they starve next period. g0 gets room for two periods of
+     * growth only, and the rest stays for them. */
+    struct mem_host host = {.free_kib = (1024 + 300) * MIB, .known = true};
+    struct mem_guest g[] = {guest(1000, 910, 2048, 50), guest(1000, 840, 2048, 50),
+                            guest(1000, 840, 2048, 50)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &host, g, 3, &p);
+    ck_assert(p.short_of_memory);
+    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    ck_assert_uint_eq(p.d[0].target_kib, (910 + 100 + 2 * 50) * MIB);
+    ck_assert(!p.d[1].change && !p.d[2].change);
+    mempolicy_plan_free(&p);
+    /* A period later (g0 has what it was given): g1 and g2 starve, and there is room for them. */
+    host.free_kib -= 110 * MIB;
+    g[0] = guest(1110, 960, 2048, 50);
+    g[1] = guest(1000, 890, 2048, 50);
+    g[2] = guest(1000, 890, 2048, 50);
+    mempolicy_plan(&cfg, &host, g, 3, &p);
+    ck_assert_uint_eq(p.d[1].target_kib, (890 + 100 + 2 * 50) * MIB);
+    ck_assert_uint_eq(p.d[2].target_kib, (890 + 100 + 2 * 50) * MIB);
+    ck_assert_uint_le(p.granted_kib, p.budget_kib);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
 START_TEST(short_of_memory_reclaims_excess)
 {
     struct mem_host host = {.free_kib = 1000 * MIB, .known = true}; /* below the reserve */
@@ -354,6 +383,7 @@ Suite *mempolicy_suite(void)
     tcase_add_test(t, wasteful_when_someone_starves);
     tcase_add_test(t, budget_respects_reserve_and_promises);
     tcase_add_test(t, shares_split_a_short_budget);
+    tcase_add_test(t, short_budget_is_not_taken_by_the_first_to_starve);
     tcase_add_test(t, short_of_memory_reclaims_excess);
     tcase_add_test(t, unknown_host_gives_nothing_takes_nothing_in_its_name);
     tcase_add_test(t, untrusted_and_impossible_guests_are_left_alone);
