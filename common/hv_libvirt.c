@@ -29,6 +29,7 @@ struct dom_entry {
     bool maps_ok;         /* maps reflect the domain */
     bool seen;            /* present in the current sample */
     bool memstats_warned; /* "cannot enable statistics" already said */
+    bool memstats_seen;   /* the last sample had the guest's balloon statistics */
 };
 
 struct lv {
@@ -808,12 +809,21 @@ static int add_domain(struct lv *p, struct hv *hv, struct snapshot *snap, virDom
         }
     }
 
+    /* With NOWAIT, a domain busy with another client's job (a monitor, virsh, the other
+     * program) comes back with its balloon size but without the guest's statistics. When the
+     * guest reported them last period, ask it directly (this waits for the job) rather than
+     * take it for a guest that stopped reporting. */
+    bool stats_skipped = has_balloon && e->memstats_seen && !(d->mem.flags & SNAP_MEM_UNUSED);
     bool need_cpu = (what & HV_SAMPLE_CPU) && !has_vcpu;
-    bool need_mem = (what & HV_SAMPLE_MEM) && !has_balloon;
+    bool need_mem = (what & HV_SAMPLE_MEM) && (!has_balloon || stats_skipped);
     if (need_cpu || need_mem) {
         rc = sample_domain_slow(p, hv, snap, e, name, what, need_cpu, need_mem);
         if (rc != HV_OK)
             goto fail;
+    }
+    if (what & HV_SAMPLE_MEM) {
+        const struct snap_domain *last = snapshot_domain(snap, snapshot_domain_count(snap) - 1);
+        e->memstats_seen = (last->mem.flags & SNAP_MEM_UNUSED) != 0;
     }
     return HV_OK;
 
