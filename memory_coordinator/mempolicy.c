@@ -2,7 +2,7 @@
  *
  * Each period, for every guest with trusted statistics, with used = actual - unused and its
  * smoothed growth rate r (only r > 0 counts):
- *  - starving:  unused < min_unused, or unused - r * period < min_unused. It wants
+ *  - starving:  unused < min_unused, or unused - r * period * MEM_LOOKAHEAD < min_unused. It wants
  *               used + min_unused + r * period * MEM_HORIZON, within [floor, max];
  *  - wasteful / idle: its rate is known, it is not growing (r * period * MEM_HORIZON <
  *               min_unused / 2), and unused > 2 * min_unused (or > 1.5 * min_unused when it
@@ -221,7 +221,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
         used = used_of(g);
         unused = g->unused_kib;
         grow = growth_per_period(cfg, g);
-        if ((double)unused < (double)cfg->min_unused_kib + grow) {
+        if ((double)unused < (double)cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
             double want = (double)used + (double)cfg->min_unused_kib + grow * MEM_HORIZON;
             uint64_t t = want >= (double)g->max_kib ? g->max_kib : (uint64_t)want;
             t = max_u64(t, cfg->floor_kib);

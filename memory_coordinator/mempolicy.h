@@ -11,6 +11,11 @@
 /* Periods of growth a starving guest is given room for, beyond its minimum unused memory. */
 #define MEM_HORIZON 4
 
+/* A guest starves when its unused memory would fall below the minimum within this many periods
+ * at its current rate. Two, not one: growth that starts just before a sample shows in it only
+ * in part, and the balloon needs time to deliver, so one period of warning is too late. */
+#define MEM_LOOKAHEAD 2
+
 /* When memory is short, the periods of growth a starving guest is given room for: what is left
  * stays for the guests that start starving next period instead of going to the first ones. */
 #define MEM_SHORT_HORIZON 2

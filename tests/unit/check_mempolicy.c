@@ -56,6 +56,20 @@ START_TEST(about_to_starve_counts_as_starving)
 }
 END_TEST
 
+START_TEST(two_periods_of_warning)
+{
+    /* 180 MiB unused at 50 MiB/s: above the minimum after one period, below it after two. */
+    struct mem_guest g[] = {guest(600, 420, 2048, 50), guest(600, 380, 2048, 50)};
+    struct mem_plan p;
+
+    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
+    ck_assert_uint_eq(p.d[0].target_kib, (420 + 100 + 4 * 50) * MIB);
+    ck_assert_int_eq(p.d[1].reason, MEM_KEEP); /* 220 MiB: fine for two periods */
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
 START_TEST(growth_is_bounded_by_step_and_maximum)
 {
     struct mem_guest g[] = {guest(512, 500, 4096, 500), guest(1000, 990, 1024, 10)};
@@ -169,11 +183,11 @@ END_TEST
 START_TEST(short_budget_is_not_taken_by_the_first_to_starve)
 {
     /* 300 MiB to give. g0 starves now (wants 100 + 4 x 50 MiB of room); g1 and g2 grow as fast
-     * but still have 160 MiB unused: they starve next period. g0 gets room for two periods of
+     * but still have 210 MiB unused: they starve next period. g0 gets room for two periods of
      * growth only, and the rest stays for them. */
     struct mem_host host = {.free_kib = (1024 + 300) * MIB, .known = true};
-    struct mem_guest g[] = {guest(1000, 910, 2048, 50), guest(1000, 840, 2048, 50),
-                            guest(1000, 840, 2048, 50)};
+    struct mem_guest g[] = {guest(1000, 910, 2048, 50), guest(1000, 790, 2048, 50),
+                            guest(1000, 790, 2048, 50)};
     struct mem_plan p;
 
     mempolicy_plan(&cfg, &host, g, 3, &p);
@@ -185,11 +199,11 @@ START_TEST(short_budget_is_not_taken_by_the_first_to_starve)
     /* A period later (g0 has what it was given): g1 and g2 starve, and there is room for them. */
     host.free_kib -= 110 * MIB;
     g[0] = guest(1110, 960, 2048, 50);
-    g[1] = guest(1000, 890, 2048, 50);
-    g[2] = guest(1000, 890, 2048, 50);
+    g[1] = guest(1000, 840, 2048, 50);
+    g[2] = guest(1000, 840, 2048, 50);
     mempolicy_plan(&cfg, &host, g, 3, &p);
-    ck_assert_uint_eq(p.d[1].target_kib, (890 + 100 + 2 * 50) * MIB);
-    ck_assert_uint_eq(p.d[2].target_kib, (890 + 100 + 2 * 50) * MIB);
+    ck_assert_uint_eq(p.d[1].target_kib, (840 + 100 + 2 * 50) * MIB);
+    ck_assert_uint_eq(p.d[2].target_kib, (840 + 100 + 2 * 50) * MIB);
     ck_assert_uint_le(p.granted_kib, p.budget_kib);
     mempolicy_plan_free(&p);
 }
@@ -377,6 +391,7 @@ Suite *mempolicy_suite(void)
 
     tcase_add_test(t, starving_guest_gets_room_to_grow);
     tcase_add_test(t, about_to_starve_counts_as_starving);
+    tcase_add_test(t, two_periods_of_warning);
     tcase_add_test(t, growth_is_bounded_by_step_and_maximum);
     tcase_add_test(t, idle_guest_returns_memory_gradually);
     tcase_add_test(t, no_shrinking_before_the_rate_is_known_or_while_growing);
