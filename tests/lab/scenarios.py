@@ -58,7 +58,7 @@ SCENARIOS = {s.name: s for s in [
              lambda n: mem_guests({i: "mem --rate 25 --cap 1700" for i in range(1, 5)}), "fail",
              {f"vmlab-{i}": 1700 for i in range(1, 5)}),
     Scenario("mem-redirect", "mem", "guest 1 grows to 1200 MiB and frees it, guest 2 grows",
-             60, lambda n: mem_guests({1: "mem --rate 40 --cap 1200 --hold 10",
+             60, lambda n: mem_guests({1: "mem --rate 25 --cap 1200 --hold 10",
                                        2: "mem --rate 8 --cap 1700"}), "fail",
              {"vmlab-1": 1200, "vmlab-2": 1700}),
 ]}
