@@ -119,6 +119,16 @@ static uint64_t used_of(const struct mem_guest *g)
     return g->unused_kib < g->actual_kib ? g->actual_kib - g->unused_kib : 0;
 }
 
+/* Room for G's USED memory, its minimum unused and PERIODS periods of growth GROW, up to its
+ * maximum (KiB). */
+static uint64_t room_for(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
+                         double grow, int periods)
+{
+    double want = (double)used + (double)cfg->min_unused_kib + grow * periods;
+
+    return want >= (double)g->max_kib ? g->max_kib : (uint64_t)want;
+}
+
 /* Target for shrinking G toward KEEP_KIB (its used memory plus headroom), bounded. */
 static uint64_t shrink_target(const struct mem_config *cfg, const struct mem_guest *g,
                               uint64_t keep_kib)
@@ -180,18 +190,18 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
 {
     uint64_t *need = NULL, *give = NULL, *urgent = NULL;
     uint64_t total_need = 0, held = 0;
-    double soon_need = 0; /* what growing guests that do not starve yet will want */
+    uint64_t soon_need = 0; /* what growing guests that do not starve yet will want */
     double budget;
     bool any_starving = false;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
     out->d = calloc(n ? n : 1, sizeof(*out->d));
-    need = calloc(n ? n : 1, sizeof(*need));
+    need = calloc(n ? 2 * n : 1, sizeof(*need)); /* need[0..n), then urgent[0..n) */
     give = calloc(n ? n : 1, sizeof(*give));
-    urgent = calloc(n ? n : 1, sizeof(*urgent));
-    if (!out->d || !need || !give || !urgent)
+    if (!out->d || !need || !give)
         goto cleanup;
+    urgent = need + n;
 
     /* Budget: free memory above the reserve, less what is promised or not yet touched. */
     for (size_t i = 0; i < n; i++) {
@@ -222,8 +232,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
         unused = g->unused_kib;
         grow = growth_per_period(cfg, g);
         if ((double)unused < (double)cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
-            double want = (double)used + (double)cfg->min_unused_kib + grow * MEM_HORIZON;
-            uint64_t t = want >= (double)g->max_kib ? g->max_kib : (uint64_t)want;
+            uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
             t = max_u64(t, cfg->floor_kib);
             t = min_u64(t, g->max_kib);
             t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
@@ -231,8 +240,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
             any_starving = true;
             d->reason = MEM_STARVING;
             if (t > committed) {
-                double soon = (double)used + (double)cfg->min_unused_kib + grow * MEM_SHORT_HORIZON;
-                uint64_t u = soon >= (double)t ? t : (uint64_t)soon;
+                uint64_t u = min_u64(room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
 
                 need[i] = t - committed;
                 total_need += need[i];
@@ -242,20 +250,18 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
                 d->reason = MEM_AT_MAX;
             }
         } else if (grow > 0) {
-            double want = (double)used + (double)cfg->min_unused_kib + grow * MEM_HORIZON;
-            double cap = (double)g->max_kib;
-
-            want = want > cap ? cap : want;
-            if (want > (double)committed)
-                soon_need += want - (double)committed;
+            uint64_t w = room_for(cfg, g, used, grow, MEM_HORIZON);
+            if (w > committed)
+                soon_need = sat_add(soon_need, w - committed);
         }
     }
 
     /* Short: the budget does not cover the starving guests and those about to join them. */
-    out->short_of_memory = host->known && ((double)total_need + soon_need > budget || budget < 0);
+    out->short_of_memory =
+            host->known && ((double)total_need + (double)soon_need > budget || budget < 0);
     out->budget_kib = budget > 0 ? (uint64_t)budget : 0;
     if (total_need > 0) {
-        if (!out->short_of_memory && (double)total_need <= budget)
+        if (host->known && !out->short_of_memory)
             memcpy(give, need, n * sizeof(*give));
         else
             split_by_shares(guests, urgent, give, n, out->budget_kib);
@@ -322,6 +328,5 @@ cleanup:
         mempolicy_plan_free(out);
     free(need);
     free(give);
-    free(urgent);
     return rc;
 }

@@ -72,14 +72,28 @@ stop_daemon() { # SIG
     daemon_pid=
 }
 
+# start_tool PROG: runs PROG against the test daemon every 0.2 s; waits for its first periods.
+start_tool() {
+    : >"$work/out"
+    : >"$work/err"
+    "$BINDIR/$1" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
+    tool_pid=$!
+    if wait_for "$work/out" '^period' 3; then ok; else bad "$1: no periods"; fi
+}
+
+# stop_tool: sends SIGTERM to the running program; returns its exit status.
+stop_tool() {
+    kill -TERM "$tool_pid"
+    wait_exit "$tool_pid"
+    local st=$?
+    tool_pid=
+    return "$st"
+}
+
 for prog in vcpu_scheduler memory_coordinator; do
     for sig in KILL TERM; do
         start_daemon
-        : >"$work/out"
-        : >"$work/err"
-        "$BINDIR/$prog" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
-        tool_pid=$!
-        if wait_for "$work/out" '^period' 3; then ok; else bad "$prog: no periods"; fi
+        start_tool "$prog"
         stop_daemon "$sig"
         if wait_for "$work/err" 'lost the connection' 1; then ok; else bad "$prog: loss unnoticed"; fi
         lines=$(wc -l <"$work/out")
@@ -91,10 +105,8 @@ for prog in vcpu_scheduler memory_coordinator; do
         if wait_for "$work/out" '^period' $((lines + 3)); then ok; else bad "$prog: no periods after reconnecting"; fi
         n=$(grep -c 'lost the connection' "$work/err")
         if [ "$n" -eq 1 ]; then ok; else bad "$prog: 'lost the connection' logged $n times"; fi
-        kill -TERM "$tool_pid"
-        wait_exit "$tool_pid"
+        stop_tool
         st=$?
-        tool_pid=
         if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM"; fi
         stop_daemon TERM
     done
@@ -106,11 +118,7 @@ done
 # the program is stuck in a call, and exits 0 after the 5 s grace, saying why.
 for prog in vcpu_scheduler memory_coordinator; do
     start_daemon
-    : >"$work/out"
-    : >"$work/err"
-    "$BINDIR/$prog" -c "$URI" 0.2 >"$work/out" 2>"$work/err" &
-    tool_pid=$!
-    if wait_for "$work/out" '^period' 3; then ok; else bad "$prog: no periods"; fi
+    start_tool "$prog"
     kill -STOP "$daemon_pid"
     t0=$SECONDS
     if wait_for "$work/err" 'lost the connection' 1 60; then ok; else bad "$prog: hung libvirtd unnoticed"; fi
@@ -123,10 +131,8 @@ for prog in vcpu_scheduler memory_coordinator; do
     kill -STOP "$daemon_pid"
     sleep 1 # with a 0.2 s period the program is now inside a call libvirtd does not answer
     t0=$SECONDS
-    kill -TERM "$tool_pid"
-    wait_exit "$tool_pid"
+    stop_tool
     st=$?
-    tool_pid=
     echo "faults: $prog exited $((SECONDS - t0)) s after SIGTERM while libvirtd hung"
     if [ "$st" -eq 0 ]; then ok; else bad "$prog: exit $st after SIGTERM while libvirtd hung"; fi
     if grep -q 'exiting without waiting' "$work/err"; then ok; else bad "$prog: no word on exiting while libvirtd hung"; fi
