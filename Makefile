@@ -41,7 +41,7 @@ CPPFLAGS_ALL := -D_DEFAULT_SOURCE -DVMB_VERSION='"$(VERSION)"' -Icommon -Ivcpu_s
 CFLAGS_ALL := $(WARN) $(OPT) -pthread $(CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(LDOPT) -pthread $(LDFLAGS)
 
-COMMON_SRC := common/log.c common/json.c common/report.c common/carry.c common/cli.c common/snapshot.c common/usage.c \
+COMMON_SRC := common/util.c common/log.c common/json.c common/report.c common/carry.c common/cli.c common/snapshot.c common/usage.c \
               common/hv.c common/loop.c common/runner.c
 COMMON_VIRT_SRC := common/hv_libvirt.c common/app.c
 VCPU_SRC := vcpu_scheduler/placement.c vcpu_scheduler/scheduler.c vcpu_scheduler/schedreport.c

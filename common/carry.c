@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void carry_init(struct carry *c, size_t size)
 {
     memset(c, 0, sizeof(*c));
@@ -19,17 +21,7 @@ void carry_free(struct carry *c)
 
 int carry_reserve(struct carry *c, size_t n)
 {
-    void *b;
-
-    if (n <= c->cap_cur && c->cur)
-        return 0;
-    n = n ? n : 1;
-    b = realloc(c->cur, n * c->size);
-    if (!b)
-        return -1;
-    c->cur = b;
-    c->cap_cur = n;
-    return 0;
+    return util_grow(&c->cur, &c->cap_cur, n ? n : 1, c->size);
 }
 
 const void *carry_prev(const struct carry *c, long i)

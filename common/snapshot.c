@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 struct snapshot {
     uint64_t time_ns;
     int npcpus;
@@ -36,28 +38,6 @@ void snapshot_destroy(struct snapshot *s)
     free(s->vcpus);
     free(s->names);
     free(s);
-}
-
-/* Grows *BUF to hold at least NEED elements of SIZE bytes; returns 0 or -1. */
-static int grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-    size_t ncap;
-    void *nbuf;
-
-    if (need <= *cap)
-        return 0;
-    ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / size)
-            return -1;
-        ncap *= 2;
-    }
-    nbuf = realloc(*buf, ncap * size);
-    if (!nbuf)
-        return -1;
-    *buf = nbuf;
-    *cap = ncap;
-    return 0;
 }
 
 int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
@@ -110,9 +90,10 @@ struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char 
 
     if (s->nvcpus + nvcpus > UINT32_MAX || s->names_len + namelen > UINT32_MAX)
         return NULL;
-    if (grow((void **)&s->domains, &s->domains_cap, s->ndomains + 1, sizeof(*s->domains)) < 0 ||
-        grow((void **)&s->vcpus, &s->vcpus_cap, s->nvcpus + nvcpus, sizeof(*s->vcpus)) < 0 ||
-        grow((void **)&s->names, &s->names_cap, s->names_len + namelen, 1) < 0)
+    if (util_grow((void **)&s->domains, &s->domains_cap, s->ndomains + 1, sizeof(*s->domains)) <
+                0 ||
+        util_grow((void **)&s->vcpus, &s->vcpus_cap, s->nvcpus + nvcpus, sizeof(*s->vcpus)) < 0 ||
+        util_grow((void **)&s->names, &s->names_cap, s->names_len + namelen, 1) < 0)
         return NULL;
     d = &s->domains[s->ndomains++];
     memset(d, 0, sizeof(*d));

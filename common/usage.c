@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void usage_init(struct usage *u)
 {
     memset(u, 0, sizeof(*u));
@@ -15,20 +17,6 @@ void usage_free(struct usage *u)
     free(u->vcpus);
     free(u->dom_prev);
     usage_init(u);
-}
-
-static int reserve(void **buf, size_t *cap, size_t need, size_t size)
-{
-    void *nbuf;
-
-    if (need <= *cap)
-        return 0;
-    nbuf = realloc(*buf, need * size);
-    if (!nbuf)
-        return -1;
-    *buf = nbuf;
-    *cap = need;
-    return 0;
 }
 
 static double clamp01(double x)
@@ -51,9 +39,9 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
     double dt_ns = 0;
     size_t j = 0;
 
-    if (reserve((void **)&u->pcpu_busy, &u->cap_pcpu, (size_t)np, sizeof(double)) < 0 ||
-        reserve((void **)&u->vcpus, &u->cap_vcpu, nv ? nv : 1, sizeof(struct usage_vcpu)) < 0 ||
-        reserve((void **)&u->dom_prev, &u->cap_dom, nd ? nd : 1, sizeof(long)) < 0)
+    if (util_grow((void **)&u->pcpu_busy, &u->cap_pcpu, (size_t)np, sizeof(double)) < 0 ||
+        util_grow((void **)&u->vcpus, &u->cap_vcpu, nv ? nv : 1, sizeof(struct usage_vcpu)) < 0 ||
+        util_grow((void **)&u->dom_prev, &u->cap_dom, nd ? nd : 1, sizeof(long)) < 0)
         return -1;
     u->npcpus = np;
     u->nvcpus = nv;

@@ -21,10 +21,8 @@
 #include "carry.h"
 #include "log.h"
 #include "usage.h"
+#include "util.h"
 
-#define MIB 1024.0
-/* Any value at or above this many KiB (4 PiB) is impossible. */
-#define HUGE_KIB (1ull << 42)
 /* Seconds before missing statistics are warned about, after enabling them. */
 #define STATS_GRACE_MIN_S 10.0
 
@@ -149,7 +147,7 @@ static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
 
     if (!(m->flags & SNAP_MEM_BALLOON) || m->max_kib == 0)
         return COORD_NO_BALLOON;
-    if (m->actual_kib > m->max_kib || m->max_kib >= HUGE_KIB)
+    if (m->actual_kib > m->max_kib || m->max_kib >= UTIL_HUGE_KIB)
         return COORD_IMPOSSIBLE;
     if (!(m->flags & SNAP_MEM_UNUSED))
         return COORD_NO_STATS;
@@ -198,17 +196,12 @@ static void warn_distrust(struct gstate *st, enum coord_distrust d, const char *
     case COORD_IMPOSSIBLE:
         log_warning("'%s' reports impossible memory statistics (balloon %.0f of %.0f MiB, "
                     "unused %.0f MiB); leaving it alone",
-                    name, (double)m->actual_kib / MIB, (double)m->max_kib / MIB,
-                    (double)m->unused_kib / MIB);
+                    name, (double)m->actual_kib / UTIL_MIB, (double)m->max_kib / UTIL_MIB,
+                    (double)m->unused_kib / UTIL_MIB);
         break;
     case COORD_TRUSTED:
         break;
     }
-}
-
-static double ewma(double old, double now, bool have_old)
-{
-    return have_old ? COORD_ALPHA * now + (1 - COORD_ALPHA) * old : now;
 }
 
 static void log_change(const struct coordinator *c, const char *name, const struct coord_guest *g)
@@ -217,8 +210,9 @@ static void log_change(const struct coordinator *c, const char *name, const stru
 
     log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB unused, %+.1f MiB/s)",
              c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
-             (double)g->actual_kib / MIB, (double)g->target_kib / MIB,
-             mempolicy_reason_name(g->reason), (double)g->unused_kib / MIB, g->rate_kib_s / MIB);
+             (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
+             mempolicy_reason_name(g->reason), (double)g->unused_kib / UTIL_MIB,
+             g->rate_kib_s / UTIL_MIB);
 }
 
 int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
@@ -280,7 +274,7 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
         g->distrust = dis;
 
         memset(mg, 0, sizeof(*mg));
-        mg->max_kib = m->max_kib < HUGE_KIB ? m->max_kib : 0;
+        mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
         mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
         mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
         mg->weight = weight_for(c, name);
@@ -295,7 +289,8 @@ int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *pr
                 double lim = (double)m->max_kib / dt;
                 r = r > lim ? lim : r < -lim ? -lim : r;
                 /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
-                st->rate = st->rate_ok && r <= st->rate ? ewma(st->rate, r, true) : r;
+                st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true)
+                                                        : r;
                 st->rate_ok = true;
             }
             st->last_used = used;

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIB 1024ull
+#include "util.h"
 
 uint64_t mempolicy_committed(const struct mem_guest *g)
 {
@@ -41,20 +41,20 @@ uint64_t mempolicy_committed(const struct mem_guest *g)
 /* True when G's figures cannot be acted upon at all. */
 static bool impossible(const struct mem_guest *g)
 {
-    return g->max_kib == 0 || g->max_kib >= MEM_HUGE_KIB || g->actual_kib > g->max_kib ||
+    return g->max_kib == 0 || g->max_kib >= UTIL_HUGE_KIB || g->actual_kib > g->max_kib ||
            g->unused_kib > g->actual_kib;
 }
 
 uint64_t mempolicy_grow_step(uint64_t max_kib)
 {
     uint64_t s = max_kib / 4;
-    return s > 256 * MIB ? s : 256 * MIB;
+    return s > 256 * UTIL_MIB ? s : 256 * UTIL_MIB;
 }
 
 uint64_t mempolicy_shrink_step(uint64_t max_kib)
 {
     uint64_t s = max_kib / 16;
-    return s > 64 * MIB ? s : 64 * MIB;
+    return s > 64 * UTIL_MIB ? s : 64 * UTIL_MIB;
 }
 
 const char *mempolicy_reason_name(enum mem_reason r)
@@ -206,8 +206,8 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
     /* Budget: free memory above the reserve, less what is promised or not yet touched. */
     for (size_t i = 0; i < n; i++) {
         const struct mem_guest *g = &guests[i];
-        uint64_t actual = min_u64(g->actual_kib, MEM_HUGE_KIB);
-        held += min_u64(mempolicy_committed(g), MEM_HUGE_KIB) - actual;
+        uint64_t actual = min_u64(g->actual_kib, UTIL_HUGE_KIB);
+        held += min_u64(mempolicy_committed(g), UTIL_HUGE_KIB) - actual;
         held += min_u64(g->uncommitted_kib, actual);
     }
     /* Without a measure of host memory nothing is given, and nothing is taken in its name. */

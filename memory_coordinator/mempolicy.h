@@ -23,9 +23,6 @@
 /* Smaller target changes are not made (KiB): they are rounding, not decisions. */
 #define MEM_MIN_CHANGE_KIB (8ull * 1024)
 
-/* Sizes at or above this many KiB (4 PiB) are impossible: such a guest is left alone. */
-#define MEM_HUGE_KIB (1ull << 42)
-
 /* Reasons for a target. */
 enum mem_reason {
     MEM_KEEP = 0, /* no change */

@@ -2,8 +2,7 @@
 #include "memreport.h"
 
 #include "report.h"
-
-#define MIB 1024.0
+#include "util.h"
 
 void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
                           bool dry_run)
@@ -11,8 +10,8 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
     (void)cur;
     fprintf(out, "period %lu: ", rep->period);
     if (rep->host_known)
-        fprintf(out, "host free %.0f MiB (reserve %.0f)", (double)rep->host_free_kib / MIB,
-                (double)rep->reserve_kib / MIB);
+        fprintf(out, "host free %.0f MiB (reserve %.0f)", (double)rep->host_free_kib / UTIL_MIB,
+                (double)rep->reserve_kib / UTIL_MIB);
     else
         fputs("host free unknown", out);
     if (rep->baseline) {
@@ -24,7 +23,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
     if (rep->changes)
         fprintf(out, "; %s%zu change%s: +%.0f MiB given, -%.0f MiB taken",
                 dry_run ? "would make " : "", rep->changes, rep->changes == 1 ? "" : "s",
-                (double)rep->granted_kib / MIB, (double)rep->reclaimed_kib / MIB);
+                (double)rep->granted_kib / UTIL_MIB, (double)rep->reclaimed_kib / UTIL_MIB);
     else
         fputs("; no change", out);
     if (rep->short_of_memory)
@@ -37,7 +36,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
 
 static void mib(struct json *j, const char *key, uint64_t kib)
 {
-    json_kv_double(j, key, (double)kib / MIB, 1);
+    json_kv_double(j, key, (double)kib / UTIL_MIB, 1);
 }
 
 void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
@@ -60,10 +59,10 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
         mib(&j, "max_mib", g->max_kib);
         json_key(&j, "unused_mib");
         if (g->distrust == COORD_TRUSTED)
-            json_double(&j, (double)g->unused_kib / MIB, 1);
+            json_double(&j, (double)g->unused_kib / UTIL_MIB, 1);
         else
             json_null(&j);
-        json_kv_double(&j, "rate_mib_s", g->rate_kib_s / MIB, 2);
+        json_kv_double(&j, "rate_mib_s", g->rate_kib_s / UTIL_MIB, 2);
         mib(&j, "target_mib", g->target_kib);
         json_kv_string(&j, "reason", mempolicy_reason_name(g->reason));
         json_kv_string(&j, "statistics", coord_distrust_name(g->distrust));

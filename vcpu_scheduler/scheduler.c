@@ -22,6 +22,7 @@
 #include "log.h"
 #include "placement.h"
 #include "usage.h"
+#include "util.h"
 
 /* A pCPU counts as saturated at this busy fraction (for the estimator without wait times). */
 #define SATURATED 0.95
@@ -222,11 +223,6 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
     return restored;
 }
 
-static double ewma(double old, double now, bool have_old)
-{
-    return have_old ? SCHED_ALPHA * now + (1 - SCHED_ALPHA) * old : now;
-}
-
 /* Measures demand, usage and background for this period into S->info / S->usage_buf. */
 static void derive(struct scheduler *s, const struct snapshot *cur)
 {
@@ -269,7 +265,8 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
          * ran somewhere unknown, so the estimate keeps its old value in such a period. */
         if (u->has_pcpu && !any_floating_busy && u->interval_s > 0) {
             double bg = u->pcpu_busy[p] - s->attributed[p];
-            s->background[p] = ewma(s->background[p], bg > 0 ? bg : 0, s->period > 2);
+            s->background[p] =
+                    util_ewma(s->background[p], bg > 0 ? bg : 0, SCHED_ALPHA, s->period > 2);
         }
     }
 
@@ -307,7 +304,7 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
                 unsigned n = have && old->samples < 1000 ? old->samples + 1 : have ? 1000 : 1;
                 double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
                 st->samples = n;
-                st->demand = ewma(have ? old->demand : 0, raw, have);
+                st->demand = util_ewma(have ? old->demand : 0, raw, SCHED_ALPHA, have);
                 st->mean = have ? a * raw + (1 - a) * old->mean : raw;
                 st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
                 st->known = true;

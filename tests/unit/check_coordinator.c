@@ -8,6 +8,7 @@
 #include "fake_hv.h"
 #include "runner.h"
 #include "suites.h"
+#include "util.h"
 
 #define MIB  FAKE_MIB
 #define MAXD 16
@@ -661,7 +662,7 @@ START_TEST(fuzz_a_million_random_statistics)
             const struct coord_guest *g = &rep.guests[i];
             const struct snap_mem *m = &snapshot_domain(b, g->domain)->mem;
             bool bad = (m->flags & SNAP_MEM_UNUSED) && m->unused_kib > m->actual_kib;
-            bad = bad || m->actual_kib > m->max_kib || m->max_kib >= MEM_HUGE_KIB;
+            bad = bad || m->actual_kib > m->max_kib || m->max_kib >= UTIL_HUGE_KIB;
             bad = bad || ((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib);
             bad = bad || ((m->flags & SNAP_MEM_USABLE) && m->usable_kib > m->max_kib);
             inputs++;

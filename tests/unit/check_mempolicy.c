@@ -4,6 +4,7 @@
 
 #include "mempolicy.h"
 #include "suites.h"
+#include "util.h"
 
 #define MIB 1024ull
 
@@ -348,9 +349,9 @@ START_TEST(fuzz_a_million_hostile_guests)
         }
         ck_assert_int_eq(mempolicy_plan(&c, &h, g, N, &p), 0);
         for (int i = 0; i < N; i++) {
-            uint64_t actual = g[i].actual_kib < MEM_HUGE_KIB ? g[i].actual_kib : MEM_HUGE_KIB;
+            uint64_t actual = g[i].actual_kib < UTIL_HUGE_KIB ? g[i].actual_kib : UTIL_HUGE_KIB;
             uint64_t com = mempolicy_committed(&g[i]);
-            held += (com < MEM_HUGE_KIB ? com : MEM_HUGE_KIB) - actual +
+            held += (com < UTIL_HUGE_KIB ? com : UTIL_HUGE_KIB) - actual +
                     (g[i].uncommitted_kib < actual ? g[i].uncommitted_kib : actual);
         }
         budget = h.known ? (double)h.free_kib - (double)c.host_reserve_kib - (double)held : 0;
@@ -364,7 +365,7 @@ START_TEST(fuzz_a_million_hostile_guests)
             }
             ck_assert(g[i].trusted);
             ck_assert_uint_le(d->target_kib, g[i].max_kib);
-            ck_assert_uint_lt(g[i].max_kib, MEM_HUGE_KIB);
+            ck_assert_uint_lt(g[i].max_kib, UTIL_HUGE_KIB);
             if (d->target_kib > com) {
                 ck_assert_uint_le(d->target_kib - com, mempolicy_grow_step(g[i].max_kib));
                 grown += d->target_kib - com;
