@@ -246,6 +246,20 @@ long snapshot_find(const struct snapshot *s, const unsigned char *uuid)
     return -1;
 }
 
+void snapshot_match(const struct snapshot *prev, const struct snapshot *cur, long *dom_prev)
+{
+    size_t np = prev ? prev->ndomains : 0, j = 0;
+
+    /* Both domain arrays are sorted by UUID: walk them together. */
+    for (size_t i = 0; i < cur->ndomains; i++) {
+        const unsigned char *uuid = cur->domains[i].uuid;
+
+        while (j < np && snapshot_uuid_cmp(prev->domains[j].uuid, uuid) < 0)
+            j++;
+        dom_prev[i] = j < np && snapshot_uuid_cmp(prev->domains[j].uuid, uuid) == 0 ? (long)j : -1;
+    }
+}
+
 void snapshot_uuid_format(const unsigned char *u, char *buf)
 {
     snprintf(buf, SNAP_UUID_STRLEN,

@@ -114,6 +114,10 @@ const struct snap_vcpu *snapshot_all_vcpus(const struct snapshot *s);
 /* Returns the index of the domain with UUID in a finalized S, or -1. */
 long snapshot_find(const struct snapshot *s, const unsigned char *uuid);
 
+/* Matches the domains of CUR to those of PREV (both finalized; PREV may be NULL): DOM_PREV[i]
+ * (snapshot_domain_count(CUR) entries) is the index in PREV of CUR's domain i, or -1. */
+void snapshot_match(const struct snapshot *prev, const struct snapshot *cur, long *dom_prev);
+
 /* Formats UUID as text into BUF (SNAP_UUID_STRLEN bytes). */
 void snapshot_uuid_format(const unsigned char *uuid, char *buf);
 

@@ -37,7 +37,6 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
     size_t nd = snapshot_domain_count(cur), nv = snapshot_vcpu_count(cur);
     int np = snapshot_npcpus(cur);
     double dt_ns = 0;
-    size_t j = 0;
 
     if (util_grow((void **)&u->pcpu_busy, &u->cap_pcpu, (size_t)np, sizeof(double)) < 0 ||
         util_grow((void **)&u->vcpus, &u->cap_vcpu, nv ? nv : 1, sizeof(struct usage_vcpu)) < 0 ||
@@ -63,24 +62,15 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
             u->pcpu_busy[c] = f;
     }
 
-    /* Both domain arrays are sorted by UUID: walk them together. */
+    snapshot_match(dt_ns > 0 ? prev : NULL, cur, u->dom_prev);
     for (size_t i = 0; i < nd; i++) {
         const struct snap_domain *d = snapshot_domain(cur, i);
-        const struct snap_domain *pd = NULL;
+        const struct snap_domain *pd;
         const struct snap_vcpu *cv, *pv;
 
-        u->dom_prev[i] = -1;
-        if (dt_ns <= 0)
+        if (u->dom_prev[i] < 0)
             continue;
-        while (j < snapshot_domain_count(prev) &&
-               snapshot_uuid_cmp(snapshot_domain(prev, j)->uuid, d->uuid) < 0)
-            j++;
-        if (j < snapshot_domain_count(prev) &&
-            snapshot_uuid_cmp(snapshot_domain(prev, j)->uuid, d->uuid) == 0)
-            pd = snapshot_domain(prev, j);
-        if (!pd)
-            continue;
-        u->dom_prev[i] = (long)j;
+        pd = snapshot_domain(prev, (size_t)u->dom_prev[i]);
         cv = snapshot_vcpus(cur, d);
         pv = snapshot_vcpus(prev, pd);
         for (uint32_t k = 0; k < d->nvcpus && k < pd->nvcpus; k++) {

@@ -63,6 +63,10 @@ struct scheduler {
     struct placement_vcpu *pv;
     struct sched_move *moves;
     size_t vcpu_cap;
+    /* This period: */
+    size_t nvcpus, nmoves, failed, lower_bound;
+    double spread_before, spread_after;
+    bool balanced;
     struct saved_map *saved;
     size_t nsaved, saved_cap;
 };
@@ -223,10 +227,10 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
     return restored;
 }
 
-/* Measures demand, usage and background for this period into S->info / S->usage_buf. */
-static void derive(struct scheduler *s, const struct snapshot *cur)
+/* derive, part 1: each vCPU's run, wait and pin this period, the run time attributed to each
+ * pCPU by its pinned vCPUs and the largest of them. Returns true when a floating vCPU was busy. */
+static bool derive_vcpus(struct scheduler *s, const struct snapshot *cur)
 {
-    struct vstate *state = s->state.cur;
     const struct usage *u = &s->usage;
     const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
     size_t nd = snapshot_domain_count(cur);
@@ -258,61 +262,135 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
             }
         }
     }
+    return any_floating_busy;
+}
 
-    for (int p = 0; p < np; p++) {
+/* derive, part 2: per-pCPU usage, and background load (busy time not explained by managed
+ * vCPUs). Floating busy vCPUs ran somewhere unknown: the background keeps its old value then. */
+static void derive_pcpus(struct scheduler *s, bool any_floating_busy)
+{
+    const struct usage *u = &s->usage;
+
+    for (int p = 0; p < s->npcpus; p++) {
         s->usage_buf[p] = u->has_pcpu ? u->pcpu_busy[p] : fmin(1.0, s->attributed[p]);
-        /* Background is what the host counters show beyond managed vCPUs; floating busy vCPUs
-         * ran somewhere unknown, so the estimate keeps its old value in such a period. */
         if (u->has_pcpu && !any_floating_busy && u->interval_s > 0) {
             double bg = u->pcpu_busy[p] - s->attributed[p];
             s->background[p] =
                     util_ewma(s->background[p], bg > 0 ? bg : 0, SCHED_ALPHA, s->period > 2);
         }
     }
+}
+
+/* The raw demand estimate of vCPU I this period (see the top of this file). */
+static double raw_demand(const struct scheduler *s, const struct usage_vcpu *uv,
+                         const struct sched_vcpu_info *in)
+{
+    if (uv->has_wait)
+        return fmin(1.0, uv->run + uv->wait);
+    if (in->pin >= 0 && s->usage_buf[in->pin] >= SATURATED && uv->run >= 0.9 * s->maxrun[in->pin])
+        return 1.0;
+    return uv->run;
+}
+
+/* Folds RAW into the averages of ST (OLD: last period's state, or NULL) and returns the demand
+ * the plan uses: the fast average, or the slow mean for a bursty vCPU. */
+static double smooth_demand(struct vstate *st, const struct vstate *old, double raw)
+{
+    bool have = old && old->known;
+    /* The slow averages start as plain running means of the samples so far. */
+    unsigned n = have && old->samples < 1000 ? old->samples + 1 : have ? 1000 : 1;
+    double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
+
+    st->samples = n;
+    st->demand = util_ewma(have ? old->demand : 0, raw, SCHED_ALPHA, have);
+    st->mean = have ? a * raw + (1 - a) * old->mean : raw;
+    st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
+    st->known = true;
+    /* A bursty vCPU is placed by its long-run mean, not by its latest burst. */
+    return st->swing > SCHED_BURSTY ? st->mean : st->demand;
+}
+
+/* derive, part 3: each vCPU's demand, carrying its state from the previous period. */
+static void derive_demand(struct scheduler *s, const struct snapshot *cur)
+{
+    struct vstate *state = s->state.cur;
+    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
+    size_t nd = snapshot_domain_count(cur);
 
     for (size_t d = 0; d < nd; d++) {
         const struct snap_domain *dom = snapshot_domain(cur, d);
         for (uint32_t k = 0; k < dom->nvcpus; k++) {
             size_t i = dom->vcpu_first + k;
-            const struct usage_vcpu *uv = &u->vcpus[i];
+            const struct usage_vcpu *uv = &s->usage.vcpus[i];
             struct sched_vcpu_info *in = &s->info[i];
             const struct vstate *old = carry_prev(&s->state, uv->prev);
-            double raw;
+            struct vstate *st = &state[i];
 
-            state[i].remembered = old ? old->remembered : false;
-            state[i].moved_at = old ? old->moved_at : 0;
-            state[i].cooldown = old ? old->cooldown : 0;
+            st->remembered = old ? old->remembered : false;
+            st->moved_at = old ? old->moved_at : 0;
+            st->cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
-                state[i].known = uv->valid;
-                state[i].demand = state[i].mean = state[i].swing = 0;
-                state[i].samples = 0;
+                st->known = uv->valid;
+                st->demand = st->mean = st->swing = 0;
+                st->samples = 0;
                 in->demand = 0;
                 continue;
             }
-            if (uv->has_wait) {
-                raw = fmin(1.0, uv->run + uv->wait);
-            } else {
-                raw = uv->run;
-                if (in->pin >= 0 && s->usage_buf[in->pin] >= SATURATED &&
-                    uv->run >= 0.9 * s->maxrun[in->pin])
-                    raw = 1.0;
-            }
-            {
-                struct vstate *st = &state[i];
-                bool have = old && old->known;
-                /* The slow averages start as plain running means of the samples so far. */
-                unsigned n = have && old->samples < 1000 ? old->samples + 1 : have ? 1000 : 1;
-                double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
-                st->samples = n;
-                st->demand = util_ewma(have ? old->demand : 0, raw, SCHED_ALPHA, have);
-                st->mean = have ? a * raw + (1 - a) * old->mean : raw;
-                st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
-                st->known = true;
-                /* A bursty vCPU is placed by its long-run mean, not by its latest burst. */
-                in->demand = st->swing > SCHED_BURSTY ? st->mean : st->demand;
-            }
+            in->demand = smooth_demand(st, old, raw_demand(s, uv, in));
         }
     }
+}
+
+/* derive (pure): snapshots to this period's facts in S->info, S->usage_buf, S->background. */
+static void derive(struct scheduler *s, const struct snapshot *cur)
+{
+    derive_pcpus(s, derive_vcpus(s, cur));
+    derive_demand(s, cur);
+}
+
+/* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves. */
+static int plan(struct scheduler *s)
+{
+    const struct vstate *state = s->state.cur;
+    size_t nv = s->nvcpus;
+    struct placement_input in = {.npcpus = s->npcpus,
+                                 .usable = s->usable,
+                                 .background = s->background,
+                                 .nvcpus = nv,
+                                 .vcpus = s->pv,
+                                 .threshold = s->cfg.threshold};
+    struct placement_plan pl;
+
+    for (size_t i = 0; i < nv; i++) {
+        s->pv[i].demand = s->info[i].demand;
+        s->pv[i].pin = s->info[i].pin;
+        s->pv[i].sticky =
+                state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
+    }
+    if (placement_plan(&in, &pl) < 0)
+        return -1;
+    s->spread_before = pl.spread_before;
+    s->spread_after = pl.spread_after;
+    s->lower_bound = pl.act ? pl.lower_bound : 0;
+    s->balanced = !pl.act;
+    for (size_t i = 0; pl.act && i < nv; i++) {
+        struct sched_vcpu_info *vi = &s->info[i];
+        struct sched_move *m;
+
+        vi->target = pl.target[i];
+        if (vi->target < 0 || vi->target == vi->pin)
+            continue;
+        m = &s->moves[s->nmoves++];
+        m->index = i;
+        m->domain = vi->domain;
+        m->vcpu = vi->vcpu;
+        m->from = vi->pin;
+        m->to = vi->target;
+        m->demand = vi->demand;
+        m->result = HV_OK;
+    }
+    placement_plan_free(&pl);
+    return 0;
 }
 
 static void log_move(const struct scheduler *s, const struct snapshot *cur,
@@ -329,97 +407,84 @@ static void log_move(const struct scheduler *s, const struct snapshot *cur,
              s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to, m->demand * 100);
 }
 
+/* Pins one planned move through HV and records its result. */
+static void apply_move(struct scheduler *s, struct hv *hv, const struct snapshot *cur,
+                       struct sched_move *m)
+{
+    struct vstate *st = (struct vstate *)s->state.cur + m->index;
+    const struct snap_domain *dom = snapshot_domain(cur, m->domain);
+
+    if (s->cfg.restore_pins && !st->remembered) {
+        remember(s, hv, dom->uuid, m->vcpu, s->npcpus);
+        st->remembered = true;
+    }
+    m->result = hv_pin_vcpu(hv, dom->uuid, m->vcpu, m->to, s->npcpus);
+    if (m->result == HV_OK) {
+        st->moved_at = s->period;
+        /* A vCPU known to be bursty when moved stays longer where it goes. */
+        st->cooldown = st->swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY : SCHED_COOLDOWN;
+    } else if (m->result == HV_GONE) {
+        log_debug("'%s' vanished before its vCPU %u could be pinned",
+                  snapshot_domain_name(cur, dom), m->vcpu);
+    } else {
+        s->failed++;
+    }
+}
+
+/* apply: the only hypervisor writes, the planned pins (none in a dry run). */
+static void apply(struct scheduler *s, struct hv *hv, const struct snapshot *cur)
+{
+    for (size_t i = 0; i < s->nmoves; i++) {
+        struct sched_move *m = &s->moves[i];
+
+        if (!s->cfg.dry_run)
+            apply_move(s, hv, cur, m);
+        if (m->result == HV_OK)
+            log_move(s, cur, m);
+    }
+}
+
+/* report: what this period measured, planned and applied. */
+static void report(const struct scheduler *s, bool baseline, struct sched_report *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    rep->period = s->period;
+    rep->baseline = baseline;
+    rep->npcpus = s->npcpus;
+    rep->pcpu_usage = s->usage_buf;
+    rep->usage_measured = s->usage.has_pcpu;
+    rep->usage_spread = placement_spread(s->usage_buf, NULL, s->npcpus);
+    rep->spread_before = s->spread_before;
+    rep->spread_after = s->spread_after;
+    rep->nvcpus = s->nvcpus;
+    rep->vcpus = s->info;
+    rep->nmoves = s->nmoves;
+    rep->moves = s->moves;
+    rep->lower_bound = s->lower_bound;
+    rep->failed = s->failed;
+    rep->balanced = s->balanced;
+}
+
 int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
                  const struct snapshot *cur, unsigned long calls0, struct sched_report *rep)
 {
-    size_t nv = snapshot_vcpu_count(cur);
-    int np = snapshot_npcpus(cur);
-    struct placement_input in;
-    struct placement_plan plan;
-    size_t nmoves = 0, failed = 0;
-    struct vstate *state;
-
-    memset(rep, 0, sizeof(*rep));
     s->period++;
-    if (ensure_pcpus(s, np) < 0 || ensure_vcpus(s, nv) < 0 ||
+    s->nvcpus = snapshot_vcpu_count(cur);
+    s->nmoves = s->failed = s->lower_bound = 0;
+    s->spread_before = s->spread_after = 0;
+    s->balanced = true;
+    if (ensure_pcpus(s, snapshot_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||
         usage_from_snapshots(prev, cur, &s->usage) < 0)
         return -1;
-    state = s->state.cur;
     derive(s, cur);
-
-    rep->period = s->period;
-    rep->baseline = prev == NULL;
-    rep->npcpus = np;
-    rep->pcpu_usage = s->usage_buf;
-    rep->usage_measured = s->usage.has_pcpu;
-    rep->usage_spread = placement_spread(s->usage_buf, NULL, np);
-    rep->nvcpus = nv;
-    rep->vcpus = s->info;
-    rep->moves = s->moves;
-    rep->balanced = true;
-
-    if (!rep->baseline) {
-        for (size_t i = 0; i < nv; i++) {
-            s->pv[i].demand = s->info[i].demand;
-            s->pv[i].pin = s->info[i].pin;
-            s->pv[i].sticky =
-                    state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
-        }
-        in.npcpus = np;
-        in.usable = s->usable;
-        in.background = s->background;
-        in.nvcpus = nv;
-        in.vcpus = s->pv;
-        in.threshold = s->cfg.threshold;
-        if (placement_plan(&in, &plan) < 0)
-            return -1;
-        rep->spread_before = plan.spread_before;
-        rep->spread_after = plan.spread_after;
-        rep->lower_bound = plan.act ? plan.lower_bound : 0;
-        rep->balanced = !plan.act;
-        for (size_t i = 0; plan.act && i < nv; i++) {
-            struct sched_vcpu_info *vi = &s->info[i];
-            const struct snap_domain *dom = snapshot_domain(cur, vi->domain);
-            struct sched_move *m;
-
-            vi->target = plan.target[i];
-            if (vi->target < 0 || vi->target == vi->pin)
-                continue;
-            m = &s->moves[nmoves++];
-            m->domain = vi->domain;
-            m->vcpu = vi->vcpu;
-            m->from = vi->pin;
-            m->to = vi->target;
-            m->demand = vi->demand;
-            m->result = HV_OK;
-            if (!s->cfg.dry_run) {
-                if (s->cfg.restore_pins && !state[i].remembered) {
-                    remember(s, hv, dom->uuid, vi->vcpu, np);
-                    state[i].remembered = true;
-                }
-                m->result = hv_pin_vcpu(hv, dom->uuid, vi->vcpu, vi->target, np);
-                if (m->result == HV_OK) {
-                    state[i].moved_at = s->period;
-                    /* A vCPU known to be bursty when moved stays longer where it goes. */
-                    state[i].cooldown =
-                            state[i].swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY : SCHED_COOLDOWN;
-                } else if (m->result == HV_GONE)
-                    log_debug("'%s' vanished before its vCPU %u could be pinned",
-                              snapshot_domain_name(cur, dom), vi->vcpu);
-                else if (m->result != HV_OK)
-                    failed++;
-            }
-            if (m->result == HV_OK)
-                log_move(s, cur, m);
-        }
-        placement_plan_free(&plan);
-    }
-    if (s->nsaved > snapshot_vcpu_count(cur))
-        forget_vanished(s, cur);
-    rep->nmoves = nmoves;
-    rep->failed = failed;
+    if (prev && plan(s) < 0)
+        return -1;
+    apply(s, hv, cur);
+    report(s, prev == NULL, rep);
     rep->calls = hv_calls(hv) - calls0;
 
-    carry_swap(&s->state, nv); /* this period's state becomes the previous one */
+    if (s->nsaved > s->nvcpus)
+        forget_vanished(s, cur);
+    carry_swap(&s->state, s->nvcpus); /* this period's state becomes the previous one */
     return 0;
 }

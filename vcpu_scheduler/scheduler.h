@@ -41,7 +41,8 @@ struct sched_vcpu_info {
 
 /* One pin change decided this period. */
 struct sched_move {
-    size_t domain;
+    size_t index;  /* of the vCPU in the current snapshot */
+    size_t domain; /* index in the current snapshot */
     uint32_t vcpu;
     int from, to; /* from is -1 for a floating vCPU */
     double demand;
