@@ -20,7 +20,6 @@
 
 #include "carry.h"
 #include "log.h"
-#include "usage.h"
 #include "util.h"
 
 /* Seconds before missing statistics are warned about, after enabling them. */
@@ -46,11 +45,21 @@ struct gstate {
 struct coordinator {
     struct coord_config cfg;
     unsigned long period;
-    struct usage usage;
+    long *dom_prev; /* per domain of the current sample: its index in the previous one, or -1 */
+    size_t cap_dom;
     struct carry state; /* struct gstate per guest, this period's and the previous one's */
     struct mem_guest *mg;
     struct coord_guest *info;
-    size_t cap;
+    size_t cap_mg, cap_info;
+    /* This period: */
+    size_t n;
+    double now;
+    struct mem_host host;
+    uint64_t host_total_kib, reserve_kib;
+    struct mem_plan plan;
+    bool planned;
+    size_t changes, failed;
+    uint64_t granted_kib, reclaimed_kib;
 };
 
 const char *coord_distrust_name(enum coord_distrust d)
@@ -88,7 +97,6 @@ struct coordinator *coord_create(const struct coord_config *cfg)
     if (!c)
         return NULL;
     c->cfg = *cfg;
-    usage_init(&c->usage);
     carry_init(&c->state, sizeof(struct gstate));
     return c;
 }
@@ -97,8 +105,9 @@ void coord_destroy(struct coordinator *c)
 {
     if (!c)
         return;
-    usage_free(&c->usage);
+    mempolicy_plan_free(&c->plan);
     carry_free(&c->state);
+    free(c->dom_prev);
     free(c->mg);
     free(c->info);
     free(c);
@@ -108,19 +117,11 @@ static int ensure(struct coordinator *c, size_t n)
 {
     size_t n1 = n ? n : 1;
 
-    if (carry_reserve(&c->state, n1) < 0)
+    if (carry_reserve(&c->state, n1) < 0 ||
+        util_grow((void **)&c->dom_prev, &c->cap_dom, n1, sizeof(*c->dom_prev)) < 0 ||
+        util_grow((void **)&c->mg, &c->cap_mg, n1, sizeof(*c->mg)) < 0 ||
+        util_grow((void **)&c->info, &c->cap_info, n1, sizeof(*c->info)) < 0)
         return -1;
-    if (n1 <= c->cap)
-        return 0;
-    struct mem_guest *mg = realloc(c->mg, n1 * sizeof(*mg));
-    if (mg)
-        c->mg = mg;
-    struct coord_guest *in = realloc(c->info, n1 * sizeof(*in));
-    if (in)
-        c->info = in;
-    if (!mg || !in)
-        return -1;
-    c->cap = n1;
     return 0;
 }
 
@@ -139,12 +140,17 @@ static int stats_period(const struct coordinator *c)
     return p < 1 ? 1 : p > 10 ? 10 : (int)p;
 }
 
+/* Seconds after which statistics that stopped updating are stale, and after which statistics
+ * still missing since we enabled them are warned about. */
+static double stats_grace_s(const struct coordinator *c)
+{
+    return fmax(STATS_GRACE_MIN_S, 3 * c->cfg.period_s);
+}
+
 /* Judges a guest's statistics; updates staleness tracking in ST. */
 static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
-                                 const struct snap_mem *m, double now)
+                                 const struct snap_mem *m)
 {
-    double stale_after = fmax(STATS_GRACE_MIN_S, 3 * c->cfg.period_s);
-
     if (!(m->flags & SNAP_MEM_BALLOON) || m->max_kib == 0)
         return COORD_NO_BALLOON;
     if (m->actual_kib > m->max_kib || m->max_kib >= UTIL_HUGE_KIB)
@@ -161,29 +167,238 @@ static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
         if (!st->have_update || m->last_update != st->last_update) {
             st->have_update = true;
             st->last_update = m->last_update;
-            st->update_changed_t = now;
-        } else if (now - st->update_changed_t > stale_after) {
+            st->update_changed_t = c->now;
+        } else if (c->now - st->update_changed_t > stats_grace_s(c)) {
             return COORD_STALE;
         }
     }
     return COORD_TRUSTED;
 }
 
-static void warn_distrust(struct gstate *st, enum coord_distrust d, const char *name,
-                          const struct snap_mem *m)
+/* What the report must say about a guest's statistics this period: a new distrust reason
+ * (warned once per guest), a recovery, or nothing (COORD_TRUSTED, announce false). */
+static void track_distrust(struct gstate *st, struct coord_guest *g)
 {
-    unsigned bit = 1u << d;
+    unsigned bit = 1u << g->distrust;
 
-    if (d == COORD_TRUSTED) {
-        if (st->warned & ~(1u << COORD_NO_BALLOON))
-            log_info("memory statistics of '%s' are usable again", name);
+    g->announce = false;
+    if (g->distrust == COORD_TRUSTED) {
+        g->announce = (st->warned & ~(1u << COORD_NO_BALLOON)) != 0;
         st->warned = 0;
         return;
     }
     if (st->warned & bit)
         return;
     st->warned |= bit;
-    switch (d) {
+    g->announce = true;
+}
+
+/* Updates ST's smoothed growth rate of used memory from a trusted sample M. */
+static void update_rate(const struct coordinator *c, struct gstate *st, const struct snap_mem *m)
+{
+    uint64_t used = m->actual_kib - m->unused_kib;
+
+    if (st->last_used_t > 0 && c->now > st->last_used_t) {
+        double dt = c->now - st->last_used_t;
+        double r = ((double)used - (double)st->last_used) / dt;
+        double lim = (double)m->max_kib / dt;
+        r = r > lim ? lim : r < -lim ? -lim : r;
+        /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
+        st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true) : r;
+        st->rate_ok = true;
+    }
+    st->last_used = used;
+    st->last_used_t = c->now;
+}
+
+/* Memory the guest was given but the host may not back yet: its balloon size minus the part of
+ * its process's resident size that is guest memory. The resident size also holds the
+ * hypervisor's own overhead, which is at most the smallest (rss - used) seen. */
+static uint64_t uncommitted(struct gstate *st, const struct snap_mem *m, const struct mem_guest *mg)
+{
+    uint64_t backed;
+
+    if (!(m->flags & SNAP_MEM_RSS))
+        return mg->trusted ? mg->unused_kib : 0;
+    if (mg->trusted) {
+        uint64_t used = m->actual_kib - m->unused_kib;
+        uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
+        if (!st->overhead_ok || over < st->overhead_kib)
+            st->overhead_kib = over;
+        st->overhead_ok = true;
+    }
+    backed = m->rss_kib;
+    if (st->overhead_ok)
+        backed = backed > st->overhead_kib ? backed - st->overhead_kib : 0;
+    return mg->actual_kib > backed ? mg->actual_kib - backed : 0;
+}
+
+/* The policy's view of guest I (judged already), named NAME, with memory sample M. */
+static void policy_guest(struct coordinator *c, size_t i, const char *name,
+                         const struct snap_mem *m)
+{
+    struct gstate *st = (struct gstate *)c->state.cur + i;
+    struct mem_guest *mg = &c->mg[i];
+    const struct coord_guest *g = &c->info[i];
+
+    memset(mg, 0, sizeof(*mg));
+    mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
+    mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
+    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
+    mg->weight = weight_for(c, name);
+    mg->shrinking = st->shrinking;
+    mg->trusted = g->distrust == COORD_TRUSTED;
+    if (mg->trusted) {
+        mg->unused_kib = m->unused_kib;
+        update_rate(c, st, m);
+        mg->rate_kib_s = st->rate_ok ? st->rate : 0;
+        mg->rate_known = st->rate_ok;
+    } else {
+        st->rate_ok = false;
+        st->rate = 0;
+        st->last_used_t = 0;
+    }
+    mg->uncommitted_kib = uncommitted(st, m, mg);
+}
+
+/* derive, one guest: its statistics judged, its state carried, its policy view. */
+static void derive_guest(struct coordinator *c, const struct snapshot *cur, size_t i)
+{
+    const struct snap_domain *d = snapshot_domain(cur, i);
+    struct gstate *st = (struct gstate *)c->state.cur + i;
+    const struct gstate *old = carry_prev(&c->state, c->dom_prev[i]);
+    struct coord_guest *g = &c->info[i];
+
+    if (old) {
+        *st = *old;
+    } else {
+        memset(st, 0, sizeof(*st));
+        st->enabled_t = -1;
+    }
+    memset(g, 0, sizeof(*g));
+    g->domain = i;
+    g->actual_kib = d->mem.actual_kib;
+    g->max_kib = d->mem.max_kib;
+    g->unused_kib = d->mem.unused_kib;
+    g->distrust = judge(c, st, &d->mem);
+    /* Statistics missing: we turn them on (apply), and expect none for a while. */
+    g->enable_stats = g->distrust == COORD_NO_STATS && st->enabled_t < 0;
+    if (!(g->distrust == COORD_NO_STATS &&
+          (g->enable_stats || c->now - st->enabled_t < stats_grace_s(c))))
+        track_distrust(st, g);
+    policy_guest(c, i, snapshot_domain_name(cur, d), &d->mem);
+    g->rate_kib_s = c->mg[i].rate_kib_s;
+    g->committed_kib = g->target_kib = mempolicy_committed(&c->mg[i]);
+    g->reason = c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
+}
+
+/* derive (pure): the host's memory and every guest's facts for the policy. */
+static void derive(struct coordinator *c, const struct snapshot *prev, const struct snapshot *cur)
+{
+    c->now = (double)snapshot_time_ns(cur) / 1e9;
+    c->host.known = snapshot_has_host_memory(cur);
+    c->host.free_kib = snapshot_host_free_kib(cur);
+    c->host_total_kib = snapshot_host_total_kib(cur);
+    c->reserve_kib = coord_reserve_kib(&c->cfg, c->host_total_kib);
+    snapshot_match(prev, cur, c->dom_prev);
+    for (size_t i = 0; i < c->n; i++)
+        derive_guest(c, cur, i);
+}
+
+/* plan (pure): the memory policy; each guest's decision goes to its info. */
+static int plan(struct coordinator *c)
+{
+    struct mem_config mc = {.min_unused_kib = c->cfg.min_unused_kib,
+                            .floor_kib = c->cfg.floor_kib,
+                            .host_reserve_kib = c->reserve_kib,
+                            .period_s = c->cfg.period_s};
+
+    if (mempolicy_plan(&mc, &c->host, c->mg, c->n, &c->plan) < 0)
+        return -1;
+    c->planned = true;
+    for (size_t i = 0; i < c->n; i++) {
+        struct coord_guest *g = &c->info[i];
+        struct gstate *st = (struct gstate *)c->state.cur + i;
+        const struct mem_decision *dec = &c->plan.d[i];
+
+        g->reason = dec->reason;
+        g->target_kib = dec->target_kib;
+        st->shrinking = dec->target_kib < g->committed_kib;
+        /* Nothing is written that would not change: not the target already set. */
+        g->change = dec->change && dec->target_kib != st->target;
+        if (!g->change)
+            continue;
+        c->changes++;
+        if (dec->target_kib > g->committed_kib)
+            c->granted_kib += dec->target_kib - g->committed_kib;
+        else
+            c->reclaimed_kib += g->committed_kib - dec->target_kib;
+    }
+    return 0;
+}
+
+static void log_change(const struct coordinator *c, const char *name, const struct coord_guest *g)
+{
+    bool grow = g->target_kib > g->actual_kib;
+
+    log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB unused, %+.1f MiB/s)",
+             c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
+             (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
+             mempolicy_reason_name(g->reason), (double)g->unused_kib / UTIL_MIB,
+             g->rate_kib_s / UTIL_MIB);
+}
+
+/* Turns on the balloon statistics of guest I. */
+static void apply_stats(struct coordinator *c, struct hv *hv, const struct snapshot *cur, size_t i)
+{
+    const struct snap_domain *d = snapshot_domain(cur, i);
+    struct gstate *st = (struct gstate *)c->state.cur + i;
+
+    st->enabled_t = c->now;
+    if (hv_enable_memstats(hv, d->uuid, stats_period(c)) == HV_OK)
+        log_info("enabled memory statistics of '%s' (every %d s)", snapshot_domain_name(cur, d),
+                 stats_period(c));
+}
+
+/* Sets the balloon target of guest I as planned. */
+static void apply_target(struct coordinator *c, struct hv *hv, const struct snapshot *cur, size_t i)
+{
+    const struct snap_domain *d = snapshot_domain(cur, i);
+    struct coord_guest *g = &c->info[i];
+    struct gstate *st = (struct gstate *)c->state.cur + i;
+
+    g->result = HV_OK;
+    if (!c->cfg.dry_run) {
+        g->result = hv_set_memory(hv, d->uuid, g->target_kib);
+        if (g->result == HV_OK)
+            st->target = g->target_kib;
+        else if (g->result == HV_GONE)
+            log_debug("'%s' vanished before its balloon could be set",
+                      snapshot_domain_name(cur, d));
+        else
+            c->failed++;
+    }
+    if (g->result == HV_OK)
+        log_change(c, snapshot_domain_name(cur, d), g);
+}
+
+/* apply: the only hypervisor writes: statistics periods and balloon targets. */
+static void apply(struct coordinator *c, struct hv *hv, const struct snapshot *cur)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->info[i].enable_stats)
+            apply_stats(c, hv, cur, i);
+        if (c->info[i].change)
+            apply_target(c, hv, cur, i);
+    }
+}
+
+static void warn_distrust(const struct coord_guest *g, const char *name, const struct snap_mem *m)
+{
+    switch (g->distrust) {
+    case COORD_TRUSTED:
+        log_info("memory statistics of '%s' are usable again", name);
+        break;
     case COORD_NO_BALLOON:
         log_warning("'%s' has no memory balloon; leaving it alone", name);
         break;
@@ -199,191 +414,54 @@ static void warn_distrust(struct gstate *st, enum coord_distrust d, const char *
                     name, (double)m->actual_kib / UTIL_MIB, (double)m->max_kib / UTIL_MIB,
                     (double)m->unused_kib / UTIL_MIB);
         break;
-    case COORD_TRUSTED:
-        break;
     }
 }
 
-static void log_change(const struct coordinator *c, const char *name, const struct coord_guest *g)
+/* report: the warnings derive decided on, and the period's figures. */
+static void report(const struct coordinator *c, const struct snapshot *cur, bool baseline,
+                   struct coord_report *rep)
 {
-    bool grow = g->target_kib > g->actual_kib;
-
-    log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB unused, %+.1f MiB/s)",
-             c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
-             (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
-             mempolicy_reason_name(g->reason), (double)g->unused_kib / UTIL_MIB,
-             g->rate_kib_s / UTIL_MIB);
+    for (size_t i = 0; i < c->n; i++) {
+        const struct snap_domain *d = snapshot_domain(cur, i);
+        if (c->info[i].announce)
+            warn_distrust(&c->info[i], snapshot_domain_name(cur, d), &d->mem);
+    }
+    memset(rep, 0, sizeof(*rep));
+    rep->period = c->period;
+    rep->baseline = baseline;
+    rep->host_known = c->host.known;
+    rep->host_free_kib = c->host.free_kib;
+    rep->host_total_kib = c->host_total_kib;
+    rep->reserve_kib = c->reserve_kib;
+    rep->nguests = c->n;
+    rep->guests = c->info;
+    rep->starving = c->planned ? c->plan.starving : 0;
+    rep->short_of_memory = c->planned && c->plan.short_of_memory;
+    rep->budget_kib = c->planned ? c->plan.budget_kib : 0;
+    rep->changes = c->changes;
+    rep->failed = c->failed;
+    rep->granted_kib = c->granted_kib;
+    rep->reclaimed_kib = c->reclaimed_kib;
 }
 
 int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
                  const struct snapshot *cur, unsigned long calls0, struct coord_report *rep)
 {
-    size_t n = snapshot_domain_count(cur);
-    double now = (double)snapshot_time_ns(cur) / 1e9;
-    struct mem_config mc;
-    struct mem_host host;
-    struct mem_plan plan;
-
-    memset(rep, 0, sizeof(*rep));
     c->period++;
-    if (ensure(c, n) < 0 || usage_from_snapshots(prev, cur, &c->usage) < 0)
+    c->n = snapshot_domain_count(cur);
+    c->changes = c->failed = 0;
+    c->granted_kib = c->reclaimed_kib = 0;
+    c->planned = false;
+    mempolicy_plan_free(&c->plan);
+    if (ensure(c, c->n) < 0)
         return -1;
-
-    rep->period = c->period;
-    rep->host_known = snapshot_has_host_memory(cur);
-    rep->host_free_kib = snapshot_host_free_kib(cur);
-    rep->host_total_kib = snapshot_host_total_kib(cur);
-    rep->reserve_kib = coord_reserve_kib(&c->cfg, rep->host_total_kib);
-    rep->nguests = n;
-    rep->guests = c->info;
-
-    for (size_t i = 0; i < n; i++) {
-        const struct snap_domain *d = snapshot_domain(cur, i);
-        const char *name = snapshot_domain_name(cur, d);
-        const struct snap_mem *m = &d->mem;
-        long pi = c->usage.dom_prev[i];
-        struct gstate *st = (struct gstate *)c->state.cur + i;
-        const struct gstate *old = carry_prev(&c->state, pi);
-        struct coord_guest *g = &c->info[i];
-        struct mem_guest *mg = &c->mg[i];
-        enum coord_distrust dis;
-
-        if (old) {
-            *st = *old;
-        } else {
-            memset(st, 0, sizeof(*st));
-            st->enabled_t = -1;
-        }
-        dis = judge(c, st, m, now);
-        if (dis == COORD_NO_STATS && st->enabled_t < 0) {
-            int r = hv_enable_memstats(hv, d->uuid, stats_period(c));
-            st->enabled_t = now;
-            if (r == HV_OK)
-                log_info("enabled memory statistics of '%s' (every %d s)", name, stats_period(c));
-        }
-        /* Right after enabling, missing statistics are expected: no warning yet. */
-        if (!(dis == COORD_NO_STATS && st->enabled_t >= 0 &&
-              now - st->enabled_t < fmax(STATS_GRACE_MIN_S, 3 * c->cfg.period_s)))
-            warn_distrust(st, dis, name, m);
-
-        memset(g, 0, sizeof(*g));
-        g->domain = i;
-        g->actual_kib = m->actual_kib;
-        g->max_kib = m->max_kib;
-        g->unused_kib = m->unused_kib;
-        g->distrust = dis;
-
-        memset(mg, 0, sizeof(*mg));
-        mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
-        mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
-        mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
-        mg->weight = weight_for(c, name);
-        mg->shrinking = st->shrinking;
-        mg->trusted = dis == COORD_TRUSTED;
-        if (mg->trusted) {
-            uint64_t used = m->actual_kib - m->unused_kib;
-            mg->unused_kib = m->unused_kib;
-            if (st->last_used_t > 0 && now > st->last_used_t) {
-                double dt = now - st->last_used_t;
-                double r = ((double)used - (double)st->last_used) / dt;
-                double lim = (double)m->max_kib / dt;
-                r = r > lim ? lim : r < -lim ? -lim : r;
-                /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
-                st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true)
-                                                        : r;
-                st->rate_ok = true;
-            }
-            st->last_used = used;
-            st->last_used_t = now;
-            mg->rate_kib_s = st->rate_ok ? st->rate : 0;
-            mg->rate_known = st->rate_ok;
-        } else {
-            st->rate_ok = false;
-            st->rate = 0;
-            st->last_used_t = 0;
-        }
-        g->rate_kib_s = mg->rate_kib_s;
-        /* Memory the guest was given but the host may not back yet: its balloon size minus the
-         * part of its process's resident size that is guest memory. The resident size also
-         * holds the hypervisor's own overhead, which is at most the smallest (rss - used) seen. */
-        if (m->flags & SNAP_MEM_RSS) {
-            if (mg->trusted) {
-                uint64_t used = m->actual_kib - m->unused_kib;
-                uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
-                if (!st->overhead_ok || over < st->overhead_kib)
-                    st->overhead_kib = over;
-                st->overhead_ok = true;
-            }
-            uint64_t backed = m->rss_kib;
-            if (st->overhead_ok)
-                backed = backed > st->overhead_kib ? backed - st->overhead_kib : 0;
-            mg->uncommitted_kib = mg->actual_kib > backed ? mg->actual_kib - backed : 0;
-        } else {
-            mg->uncommitted_kib = mg->trusted ? mg->unused_kib : 0;
-        }
-    }
-
-    mc.min_unused_kib = c->cfg.min_unused_kib;
-    mc.floor_kib = c->cfg.floor_kib;
-    mc.host_reserve_kib = rep->reserve_kib;
-    mc.period_s = c->cfg.period_s;
-    host.free_kib = rep->host_free_kib;
-    host.known = rep->host_known;
-    rep->baseline = prev == NULL;
-    if (rep->baseline) {
-        /* The first sample only observes: rates need two, and --once acts once. */
-        for (size_t i = 0; i < n; i++) {
-            c->info[i].target_kib = mempolicy_committed(&c->mg[i]);
-            c->info[i].committed_kib = c->info[i].target_kib;
-            c->info[i].reason = c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
-        }
-        rep->calls = hv_calls(hv) - calls0;
-        goto swap;
-    }
-    if (mempolicy_plan(&mc, &host, c->mg, n, &plan) < 0)
+    derive(c, prev, cur);
+    /* The first sample only observes: rates need two, and --once acts once. */
+    if (prev && plan(c) < 0)
         return -1;
-    rep->starving = plan.starving;
-    rep->short_of_memory = plan.short_of_memory;
-    rep->budget_kib = plan.budget_kib;
-
-    for (size_t i = 0; i < n; i++) {
-        const struct snap_domain *d = snapshot_domain(cur, i);
-        struct coord_guest *g = &c->info[i];
-        struct gstate *st = (struct gstate *)c->state.cur + i;
-        const struct mem_decision *dec = &plan.d[i];
-        uint64_t committed = mempolicy_committed(&c->mg[i]);
-
-        g->reason = dec->reason;
-        g->target_kib = dec->target_kib;
-        g->committed_kib = committed;
-        st->shrinking = dec->target_kib < committed;
-        /* Nothing is written that would not change: not the target already set. */
-        if (!dec->change || dec->target_kib == st->target)
-            continue;
-        g->change = true;
-        rep->changes++;
-        if (dec->target_kib > committed)
-            rep->granted_kib += dec->target_kib - committed;
-        else
-            rep->reclaimed_kib += committed - dec->target_kib;
-        g->result = HV_OK;
-        if (!c->cfg.dry_run) {
-            g->result = hv_set_memory(hv, d->uuid, dec->target_kib);
-            if (g->result == HV_OK)
-                st->target = dec->target_kib;
-            else if (g->result == HV_GONE)
-                log_debug("'%s' vanished before its balloon could be set",
-                          snapshot_domain_name(cur, d));
-            else
-                rep->failed++;
-        }
-        if (g->result == HV_OK)
-            log_change(c, snapshot_domain_name(cur, d), g);
-    }
-    mempolicy_plan_free(&plan);
+    apply(c, hv, cur);
+    report(c, cur, prev == NULL, rep);
     rep->calls = hv_calls(hv) - calls0;
-
-swap:
-    carry_swap(&c->state, n); /* this period's state becomes the previous one */
+    carry_swap(&c->state, c->n); /* this period's state becomes the previous one */
     return 0;
 }

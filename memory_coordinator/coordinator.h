@@ -52,8 +52,10 @@ struct coord_guest {
     double rate_kib_s;
     enum mem_reason reason;
     enum coord_distrust distrust;
-    bool change; /* a new target was decided */
-    int result;  /* HV_* of setting it (HV_OK in a dry run) */
+    bool change;       /* a new target was decided */
+    int result;        /* HV_* of setting it (HV_OK in a dry run) */
+    bool enable_stats; /* its balloon statistics are turned on this period */
+    bool announce;     /* its distrust reason (or recovery) is new: said once */
 };
 
 /* What happened in one period; valid until the next coord_period() or coord_destroy(). */
