@@ -185,41 +185,70 @@ static void split_by_shares(const struct mem_guest *guests, const uint64_t *need
     }
 }
 
-int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
-                   const struct mem_guest *guests, size_t n, struct mem_plan *out)
+/* Working state of one plan. */
+struct work {
+    const struct mem_config *cfg;
+    const struct mem_guest *guests;
+    size_t n;
+    struct mem_plan *out;
+    uint64_t *need;   /* per guest: growth a starving guest wants */
+    uint64_t *urgent; /* ... the part of it for MEM_SHORT_HORIZON periods */
+    uint64_t *give;   /* ... what it gets */
+    uint64_t total_need;
+    uint64_t soon_need; /* what growing guests that do not starve yet will want */
+    bool any_starving;
+};
+
+/* Budget: free memory above the reserve, less what is promised or not yet touched. Without a
+ * measure of host memory nothing is given, and nothing is taken in its name. */
+static double budget_of(const struct work *w, const struct mem_host *host)
 {
-    uint64_t *need = NULL, *give = NULL, *urgent = NULL;
-    uint64_t total_need = 0, held = 0;
-    uint64_t soon_need = 0; /* what growing guests that do not starve yet will want */
-    double budget;
-    bool any_starving = false;
-    int rc = -1;
+    uint64_t held = 0;
 
-    memset(out, 0, sizeof(*out));
-    out->d = calloc(n ? n : 1, sizeof(*out->d));
-    need = calloc(n ? 2 * n : 1, sizeof(*need)); /* need[0..n), then urgent[0..n) */
-    give = calloc(n ? n : 1, sizeof(*give));
-    if (!out->d || !need || !give)
-        goto cleanup;
-    urgent = need + n;
-
-    /* Budget: free memory above the reserve, less what is promised or not yet touched. */
-    for (size_t i = 0; i < n; i++) {
-        const struct mem_guest *g = &guests[i];
+    for (size_t i = 0; i < w->n; i++) {
+        const struct mem_guest *g = &w->guests[i];
         uint64_t actual = min_u64(g->actual_kib, UTIL_HUGE_KIB);
         held += min_u64(mempolicy_committed(g), UTIL_HUGE_KIB) - actual;
         held += min_u64(g->uncommitted_kib, actual);
     }
-    /* Without a measure of host memory nothing is given, and nothing is taken in its name. */
-    budget =
-            host->known ? (double)host->free_kib - (double)cfg->host_reserve_kib - (double)held : 0;
+    return host->known ? (double)host->free_kib - (double)w->cfg->host_reserve_kib - (double)held
+                       : 0;
+}
 
-    /* Classify. */
-    for (size_t i = 0; i < n; i++) {
-        const struct mem_guest *g = &guests[i];
-        struct mem_decision *d = &out->d[i];
+/* A starving guest I: how much it needs to grow (and how much urgently). */
+static void starving(struct work *w, size_t i, uint64_t used, double grow)
+{
+    const struct mem_config *cfg = w->cfg;
+    const struct mem_guest *g = &w->guests[i];
+    struct mem_decision *d = &w->out->d[i];
+    uint64_t committed = mempolicy_committed(g);
+    uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
+
+    t = max_u64(t, cfg->floor_kib);
+    t = min_u64(t, g->max_kib);
+    t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
+    w->out->starving++;
+    w->any_starving = true;
+    d->reason = MEM_STARVING;
+    if (t > committed) {
+        uint64_t u = min_u64(room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
+
+        w->need[i] = t - committed;
+        w->total_need += w->need[i];
+        u = max_u64(u, min_u64(cfg->floor_kib, t));
+        w->urgent[i] = u > committed ? u - committed : 0;
+    } else if (committed >= g->max_kib) {
+        d->reason = MEM_AT_MAX;
+    }
+}
+
+/* Classifies every guest: untrusted, starving (with its need), growing soon, or kept. */
+static void classify(struct work *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        const struct mem_guest *g = &w->guests[i];
+        struct mem_decision *d = &w->out->d[i];
         uint64_t committed = mempolicy_committed(g);
-        uint64_t used, unused;
         double grow;
 
         d->target_kib = committed;
@@ -228,105 +257,124 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
             d->reason = MEM_UNTRUSTED;
             continue;
         }
-        used = used_of(g);
-        unused = g->unused_kib;
-        grow = growth_per_period(cfg, g);
-        if ((double)unused < (double)cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
-            uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
-            t = max_u64(t, cfg->floor_kib);
-            t = min_u64(t, g->max_kib);
-            t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
-            out->starving++;
-            any_starving = true;
-            d->reason = MEM_STARVING;
-            if (t > committed) {
-                uint64_t u = min_u64(room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
-
-                need[i] = t - committed;
-                total_need += need[i];
-                u = max_u64(u, min_u64(cfg->floor_kib, t));
-                urgent[i] = u > committed ? u - committed : 0;
-            } else if (committed >= g->max_kib) {
-                d->reason = MEM_AT_MAX;
-            }
+        grow = growth_per_period(w->cfg, g);
+        if ((double)g->unused_kib < (double)w->cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
+            starving(w, i, used_of(g), grow);
         } else if (grow > 0) {
-            uint64_t w = room_for(cfg, g, used, grow, MEM_HORIZON);
-            if (w > committed)
-                soon_need = sat_add(soon_need, w - committed);
+            uint64_t want = room_for(w->cfg, g, used_of(g), grow, MEM_HORIZON);
+            if (want > committed)
+                w->soon_need = sat_add(w->soon_need, want - committed);
         }
     }
+}
 
-    /* Short: the budget does not cover the starving guests and those about to join them. */
-    out->short_of_memory =
-            host->known && ((double)total_need + (double)soon_need > budget || budget < 0);
-    out->budget_kib = budget > 0 ? (uint64_t)budget : 0;
-    if (total_need > 0) {
-        if (host->known && !out->short_of_memory)
-            memcpy(give, need, n * sizeof(*give));
-        else
-            split_by_shares(guests, urgent, give, n, out->budget_kib);
+/* Grows the starving guests by what they were given. */
+static void grow_starving(struct work *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        struct mem_decision *d = &w->out->d[i];
+
+        if ((d->reason != MEM_STARVING && d->reason != MEM_AT_MAX) || w->need[i] == 0)
+            continue;
+        d->target_kib = mempolicy_committed(&w->guests[i]) + w->give[i];
+        w->out->granted_kib += w->give[i];
+        if (w->give[i] < w->need[i])
+            d->reason = MEM_CAPPED;
     }
+}
 
-    for (size_t i = 0; i < n; i++) {
-        const struct mem_guest *g = &guests[i];
-        struct mem_decision *d = &out->d[i];
-        uint64_t committed = mempolicy_committed(g);
+/* Shrinks the guests that keep more unused memory than they need. */
+static void shrink_others(struct work *w)
+{
+    const struct mem_config *cfg = w->cfg;
+    uint64_t half = cfg->min_unused_kib / 2;
 
-        if (d->reason == MEM_STARVING || d->reason == MEM_AT_MAX) {
-            if (need[i] > 0) {
-                d->target_kib = committed + give[i];
-                out->granted_kib += give[i];
-                if (give[i] < need[i])
-                    d->reason = MEM_CAPPED;
-            }
-            continue;
-        }
-        if (d->reason != MEM_KEEP)
-            continue;
-        uint64_t used = used_of(g), unused = g->unused_kib;
+    for (size_t i = 0; i < w->n; i++) {
+        const struct mem_guest *g = &w->guests[i];
+        struct mem_decision *d = &w->out->d[i];
+        uint64_t committed = mempolicy_committed(g), used = used_of(g), unused = g->unused_kib;
         double grow = growth_per_period(cfg, g);
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
 
-        uint64_t half = cfg->min_unused_kib / 2;
-        if (out->short_of_memory && unused > cfg->min_unused_kib && steady) {
+        if (d->reason != MEM_KEEP)
+            continue;
+        if (w->out->short_of_memory && unused > cfg->min_unused_kib && steady) {
             t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
             d->reason = MEM_SHORT;
         } else if (steady && (unused > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
                               (g->shrinking && unused > sat_add(cfg->min_unused_kib, half)))) {
             t = shrink_target(cfg, g, sat_add(sat_add(used, cfg->min_unused_kib), half));
-            d->reason = any_starving ? MEM_WASTEFUL : MEM_IDLE;
+            d->reason = w->any_starving ? MEM_WASTEFUL : MEM_IDLE;
         }
         if (t < committed) {
             d->target_kib = t;
-            out->reclaimed_kib += committed - t;
+            w->out->reclaimed_kib += committed - t;
         } else {
             d->reason = MEM_KEEP;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        struct mem_decision *d = &out->d[i];
-        uint64_t committed = mempolicy_committed(&guests[i]);
+}
+
+/* Drops changes too small to be worth a balloon change (the balloon stops a page or so short),
+ * and marks the rest. */
+static void drop_small(struct work *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        struct mem_decision *d = &w->out->d[i];
+        uint64_t committed = mempolicy_committed(&w->guests[i]);
         uint64_t delta =
                 d->target_kib > committed ? d->target_kib - committed : committed - d->target_kib;
+
         if (delta < MEM_MIN_CHANGE_KIB && d->target_kib != committed) {
-            /* Too small to be worth a balloon change (the balloon stops a page or so short). */
             if (d->target_kib > committed)
-                out->granted_kib -= delta;
+                w->out->granted_kib -= delta;
             else
-                out->reclaimed_kib -= delta;
+                w->out->reclaimed_kib -= delta;
             d->target_kib = committed;
             if (d->reason != MEM_CAPPED && d->reason != MEM_STARVING && d->reason != MEM_AT_MAX)
                 d->reason = MEM_KEEP;
         }
         d->change = d->target_kib != committed;
     }
+}
+
+int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
+                   const struct mem_guest *guests, size_t n, struct mem_plan *out)
+{
+    struct work w = {.cfg = cfg, .guests = guests, .n = n, .out = out};
+    size_t n1 = n ? n : 1;
+    double budget;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->d = calloc(n1, sizeof(*out->d));
+    w.need = calloc(3 * n1, sizeof(*w.need)); /* need, urgent, give */
+    if (!out->d || !w.need)
+        goto cleanup;
+    w.urgent = w.need + n1;
+    w.give = w.need + 2 * n1;
+
+    budget = budget_of(&w, host);
+    classify(&w);
+    /* Short: the budget does not cover the starving guests and those about to join them. */
+    out->short_of_memory =
+            host->known && ((double)w.total_need + (double)w.soon_need > budget || budget < 0);
+    out->budget_kib = budget > 0 ? (uint64_t)budget : 0;
+    if (w.total_need > 0) {
+        if (host->known && !out->short_of_memory)
+            memcpy(w.give, w.need, n * sizeof(*w.give));
+        else
+            split_by_shares(guests, w.urgent, w.give, n, out->budget_kib);
+    }
+    grow_starving(&w);
+    shrink_others(&w);
+    drop_small(&w);
     rc = 0;
 
 cleanup:
     if (rc < 0)
         mempolicy_plan_free(out);
-    free(need);
-    free(give);
+    free(w.need);
     return rc;
 }

@@ -223,6 +223,7 @@ struct work {
     double total;
     unsigned quota[NCLASS]; /* most vCPUs of a class one pCPU should hold: ceil(n / pCPUs) */
     unsigned *count;        /* np x NCLASS: planned vCPUs of each class on each pCPU */
+    struct item *all;       /* scratch: every planned vCPU */
 };
 
 /* True when pCPU P may take one more vCPU of class C. */
@@ -341,28 +342,117 @@ static void place(struct work *w, struct heap *minh, int *target)
 /* vCPUs of one pCPU considered for an exchange (bounds the cost of step 3 on crowded pCPUs). */
 #define SWAP_SCAN 64
 
-/* Moves planned vCPU I from pCPU FROM to TO: lists, target and loads. */
-static void move_item(struct work *w, const struct item *items, int *target, int *head,
-                      size_t *next, size_t *prev, size_t i, int from, int to)
-{
-    const size_t none = (size_t)-1;
+#define NONE ((size_t)-1)
 
-    if (prev[i] != none)
-        next[prev[i]] = next[i];
+/* Step 3's view: every planned vCPU in a doubly linked list per pCPU (through item indexes). */
+struct lists {
+    struct work *w;
+    struct item *items; /* all planned vCPUs */
+    int *target;        /* per vCPU of the input */
+    int *head;          /* per pCPU: first item, or -1 */
+    size_t *next, *prev;
+};
+
+static size_t first_of(const struct lists *l, int p)
+{
+    return l->head[p] >= 0 ? (size_t)l->head[p] : NONE;
+}
+
+static void list_push(struct lists *l, size_t i, int p)
+{
+    l->next[i] = first_of(l, p);
+    l->prev[i] = NONE;
+    if (l->head[p] >= 0)
+        l->prev[l->head[p]] = i;
+    l->head[p] = (int)i;
+}
+
+/* Moves planned item I from pCPU FROM to TO: lists, target, loads and class counts. */
+static void move_item(struct lists *l, size_t i, int from, int to)
+{
+    const struct item *it = &l->items[i];
+
+    if (l->prev[i] != NONE)
+        l->next[l->prev[i]] = l->next[i];
     else
-        head[from] = next[i] != none ? (int)next[i] : -1;
-    if (next[i] != none)
-        prev[next[i]] = prev[i];
-    next[i] = head[to] >= 0 ? (size_t)head[to] : none;
-    prev[i] = none;
-    if (head[to] >= 0)
-        prev[head[to]] = i;
-    head[to] = (int)i;
-    target[items[i].v] = to;
-    w->load[from] -= items[i].demand;
-    w->load[to] += items[i].demand;
-    count_add(w, from, items[i].cls, -1);
-    count_add(w, to, items[i].cls, 1);
+        l->head[from] = l->next[i] != NONE ? (int)l->next[i] : -1;
+    if (l->next[i] != NONE)
+        l->prev[l->next[i]] = l->prev[i];
+    list_push(l, i, to);
+    l->target[it->v] = to;
+    l->w->load[from] -= it->demand;
+    l->w->load[to] += it->demand;
+    count_add(l->w, from, it->cls, -1);
+    count_add(l->w, to, it->cls, 1);
+}
+
+/* The best single move from HI to LO gaining at least the threshold, or NONE. */
+static size_t best_move(const struct lists *l, int hi, int lo, double gap)
+{
+    double best_gain = l->w->in->threshold;
+    size_t best = NONE;
+
+    for (size_t i = first_of(l, hi); i != NONE; i = l->next[i]) {
+        double gain = gap - fabs(gap - 2 * l->items[i].demand);
+        if (l->items[i].sticky || !has_room(l->w, lo, l->items[i].cls))
+            continue;
+        if (gain >= best_gain) {
+            best_gain = gain;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* The best exchange of a larger vCPU of HI (*BI) for a smaller of LO (*BJ) gaining at least
+ * the threshold; returns false when there is none. */
+static bool best_swap(const struct lists *l, int hi, int lo, double gap, size_t *bi, size_t *bj)
+{
+    const struct item *items = l->items;
+    double best_gain = l->w->in->threshold;
+    size_t si = 0;
+
+    *bi = *bj = NONE;
+    for (size_t i = first_of(l, hi); i != NONE && si < SWAP_SCAN; i = l->next[i], si++) {
+        size_t sj = 0;
+        if (items[i].sticky)
+            continue;
+        for (size_t j = first_of(l, lo); j != NONE && sj < SWAP_SCAN; j = l->next[j], sj++) {
+            double delta = items[i].demand - items[j].demand, gain;
+            if (items[j].sticky || delta <= 0 ||
+                (items[i].cls != items[j].cls &&
+                 (!has_room(l->w, lo, items[i].cls) || !has_room(l->w, hi, items[j].cls))))
+                continue;
+            gain = gap - fabs(gap - 2 * delta);
+            if (gain >= best_gain) {
+                best_gain = gain;
+                *bi = i;
+                *bj = j;
+            }
+        }
+    }
+    return *bi != NONE;
+}
+
+/* One refinement step between the most loaded pCPU HI and the least loaded LO: the best
+ * single move, or else the best exchange. Returns false when neither helps enough. */
+static bool refine_step(struct lists *l, int hi, int lo)
+{
+    double gap = l->w->load[hi] - l->w->load[lo];
+    size_t i, j;
+
+    if (hi == lo || gap < l->w->in->threshold)
+        return false;
+    i = best_move(l, hi, lo, gap);
+    if (i != NONE) {
+        move_item(l, i, hi, lo);
+        return true;
+    }
+    if (!best_swap(l, hi, lo, gap, &i, &j))
+        return false;
+    move_item(l, i, hi, lo);
+    move_item(l, j, lo, hi);
+    return true;
 }
 
 /* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
@@ -370,72 +460,24 @@ static void move_item(struct work *w, const struct item *items, int *target, int
 static int refine(struct work *w, struct heap *minh, struct item *items, size_t nitems, int *target)
 {
     int np = w->np;
-    int *head = malloc((size_t)np * sizeof(int));
-    size_t *next = malloc((nitems ? nitems : 1) * sizeof(size_t));
-    size_t *prev = malloc((nitems ? nitems : 1) * sizeof(size_t));
+    struct lists l = {.w = w, .items = items, .target = target};
     struct heap maxh = {0};
-    const size_t none = (size_t)-1;
     int rc = -1;
 
-    if (!head || !next || !prev || heap_init(&maxh, np, w->in->usable, w->load, -1) < 0)
+    l.head = malloc((size_t)(np > 0 ? np : 1) * sizeof(int));
+    l.next = malloc((nitems ? nitems : 1) * sizeof(size_t));
+    l.prev = malloc((nitems ? nitems : 1) * sizeof(size_t));
+    if (!l.head || !l.next || !l.prev || heap_init(&maxh, np, w->in->usable, w->load, -1) < 0)
         goto cleanup;
     for (int p = 0; p < np; p++)
-        head[p] = -1;
-    /* Per-pCPU lists of planned vCPUs (doubly linked through item indexes). */
-    for (size_t i = 0; i < nitems; i++) {
-        int p = target[items[i].v];
-        next[i] = head[p] >= 0 ? (size_t)head[p] : none;
-        prev[i] = none;
-        if (head[p] >= 0)
-            prev[head[p]] = i;
-        head[p] = (int)i;
-    }
+        l.head[p] = -1;
+    for (size_t i = 0; i < nitems; i++)
+        list_push(&l, i, target[items[i].v]);
     for (size_t iter = 0; iter < nitems + (size_t)np && maxh.n > 0 && minh->n > 0; iter++) {
         int hi = maxh.h[0], lo = minh->h[0];
-        double gap = w->load[hi] - w->load[lo], best_gain = w->in->threshold;
-        size_t best = none;
 
-        if (hi == lo || gap < w->in->threshold)
+        if (!refine_step(&l, hi, lo))
             break;
-        for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none; i = next[i]) {
-            double gain = gap - fabs(gap - 2 * items[i].demand);
-            if (items[i].sticky || !has_room(w, lo, items[i].cls))
-                continue;
-            if (gain >= best_gain) {
-                best_gain = gain;
-                best = i;
-            }
-        }
-        if (best == none) {
-            /* No single move helps: try exchanging a larger vCPU of HI for a smaller of LO. */
-            size_t bi = none, bj = none, si = 0;
-            for (size_t i = head[hi] >= 0 ? (size_t)head[hi] : none; i != none && si < SWAP_SCAN;
-                 i = next[i], si++) {
-                size_t sj = 0;
-                if (items[i].sticky)
-                    continue;
-                for (size_t j = head[lo] >= 0 ? (size_t)head[lo] : none;
-                     j != none && sj < SWAP_SCAN; j = next[j], sj++) {
-                    double delta = items[i].demand - items[j].demand, gain;
-                    if (items[j].sticky || delta <= 0 ||
-                        (items[i].cls != items[j].cls &&
-                         (!has_room(w, lo, items[i].cls) || !has_room(w, hi, items[j].cls))))
-                        continue;
-                    gain = gap - fabs(gap - 2 * delta);
-                    if (gain >= best_gain) {
-                        best_gain = gain;
-                        bi = i;
-                        bj = j;
-                    }
-                }
-            }
-            if (bi == none)
-                break;
-            move_item(w, items, target, head, next, prev, bi, hi, lo);
-            move_item(w, items, target, head, next, prev, bj, lo, hi);
-        } else {
-            move_item(w, items, target, head, next, prev, best, hi, lo);
-        }
         heap_fix(minh, hi);
         heap_fix(minh, lo);
         heap_fix(&maxh, hi);
@@ -444,9 +486,9 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
     rc = 0;
 cleanup:
     heap_free(&maxh);
-    free(head);
-    free(next);
-    free(prev);
+    free(l.head);
+    free(l.next);
+    free(l.prev);
     return rc;
 }
 
@@ -486,107 +528,143 @@ static int by_origin_largest(const void *a, const void *b)
     return x->v < y->v ? -1 : x->v > y->v;
 }
 
-/* One planning run (steps 1-4) into OUT; SMALLEST_FIRST picks the keep order. */
-static int plan_once(const struct placement_input *in, bool smallest_first,
-                     struct placement_plan *out)
+/* Lower bound: on each pCPU, its largest vCPUs must leave until it fits under the plan's
+ * highest load, and its vCPUs above their class quota must leave (whichever is more); floating
+ * vCPUs with demand need a pin whatever the plan. */
+static size_t lower_bound(struct work *w, double max_after)
 {
-    int np = in->npcpus > 0 ? in->npcpus : 0;
-    size_t nv = in->nvcpus, n1 = nv ? nv : 1;
-    struct work w = {.in = in, .np = np};
-    struct heap minh = {0};
-    struct item *all = NULL;
-    size_t nall = 0;
-    int rc = -1;
+    size_t bound = w->nmust;
 
-    memset(out, 0, sizeof(*out));
+    qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_largest);
+    for (size_t i = 0; i < w->nkept;) {
+        int p = w->kept[i].origin;
+        double cur = w->before[p] - w->floating / w->nusable;
+        size_t by_load = 0, by_class = 0;
+        unsigned seen[NCLASS] = {0};
+        for (; i < w->nkept && w->kept[i].origin == p; i++) {
+            int c = w->kept[i].cls;
+            if (cur > max_after + TIE) {
+                cur -= w->kept[i].demand;
+                by_load++;
+            }
+            if (++seen[c] > w->quota[c])
+                by_class++;
+        }
+        bound += by_load > by_class ? by_load : by_class;
+    }
+    return bound;
+}
+
+/* Allocates W's arrays (and OUT's target) for IN; returns 0 or -1. */
+static int work_alloc(struct work *w, const struct placement_input *in, struct placement_plan *out)
+{
+    size_t n1 = in->nvcpus ? in->nvcpus : 1, np1 = (size_t)(w->np ? w->np : 1);
+
     out->target = malloc(n1 * sizeof(int));
-    w.load = calloc((size_t)(np ? np : 1), sizeof(double));
-    w.before = calloc((size_t)(np ? np : 1), sizeof(double));
-    w.kept = malloc(n1 * sizeof(*w.kept));
-    w.pending = malloc(n1 * sizeof(*w.pending));
-    all = malloc(n1 * sizeof(*all));
-    w.count = calloc((size_t)(np ? np : 1) * NCLASS, sizeof(*w.count));
-    if (!out->target || !w.load || !w.before || !w.kept || !w.pending || !all || !w.count)
-        goto cleanup;
+    w->load = calloc(np1, sizeof(double));
+    w->before = calloc(np1, sizeof(double));
+    w->kept = malloc(n1 * sizeof(*w->kept));
+    w->pending = malloc(n1 * sizeof(*w->pending));
+    w->all = malloc(n1 * sizeof(*w->all));
+    w->count = calloc(np1 * NCLASS, sizeof(*w->count));
+    return out->target && w->load && w->before && w->kept && w->pending && w->all && w->count ? 0
+                                                                                              : -1;
+}
 
-    for (int p = 0; p < np; p++) {
+static void work_free(struct work *w)
+{
+    free(w->load);
+    free(w->before);
+    free(w->kept);
+    free(w->pending);
+    free(w->count);
+    free(w->all);
+}
+
+/* Starts every usable pCPU's load at its background load. */
+static void init_loads(struct work *w)
+{
+    const struct placement_input *in = w->in;
+
+    for (int p = 0; p < w->np; p++) {
         double bg = in->background && isfinite(in->background[p]) && in->background[p] > 0
                             ? in->background[p]
                             : 0;
         if (in->usable && !in->usable[p])
             continue;
-        w.load[p] = w.before[p] = bg;
-        w.total += bg;
-        w.nusable++;
+        w->load[p] = w->before[p] = bg;
+        w->total += bg;
+        w->nusable++;
     }
+}
+
+/* Steps 1-4 once classified: keep, place, refine, prune. */
+static int steps(struct work *w, bool smallest_first, struct placement_plan *out)
+{
+    const struct placement_input *in = w->in;
+    struct heap minh = {0};
+    size_t nall;
+    int rc = -1;
+
+    keep(w, w->total / w->nusable, in->threshold / 2, smallest_first);
+    if (heap_init(&minh, w->np, in->usable, w->load, 1) < 0)
+        goto cleanup;
+    place(w, &minh, out->target);
+    /* Every planned vCPU: kept ones and placed ones. */
+    memcpy(w->all, w->kept, w->nkept * sizeof(*w->all));
+    nall = w->nkept;
+    for (size_t i = 0; i < w->npending; i++)
+        if (w->pending[i].origin < 0)
+            w->all[nall++] = w->pending[i];
+    if (refine(w, &minh, w->all, nall, out->target) < 0)
+        goto cleanup;
+    prune(w, w->all, nall, out->target);
+    rc = 0;
+cleanup:
+    heap_free(&minh);
+    return rc;
+}
+
+/* One planning run (steps 1-4) into OUT; SMALLEST_FIRST picks the keep order. */
+static int plan_once(const struct placement_input *in, bool smallest_first,
+                     struct placement_plan *out)
+{
+    struct work w = {.in = in, .np = in->npcpus > 0 ? in->npcpus : 0};
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (work_alloc(&w, in, out) < 0)
+        goto cleanup;
+    init_loads(&w);
     classify(&w, out->target);
     if (w.nusable == 0) {
         rc = 0; /* nowhere to place anything: change nothing */
         goto cleanup;
     }
     /* Floating vCPUs float: count their demand as spread over every usable pCPU. */
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < w.np; p++)
         if (!in->usable || in->usable[p])
             w.before[p] += w.floating / w.nusable;
-    out->spread_before = placement_spread(w.before, in->usable, np);
+    out->spread_before = placement_spread(w.before, in->usable, w.np);
     out->must_place = w.nmust;
-
-    keep(&w, w.total / w.nusable, in->threshold / 2, smallest_first);
-    if (heap_init(&minh, np, in->usable, w.load, 1) < 0)
+    if (steps(&w, smallest_first, out) < 0)
         goto cleanup;
-    place(&w, &minh, out->target);
-    /* Every planned vCPU: kept ones and placed ones. */
-    memcpy(all, w.kept, w.nkept * sizeof(*all));
-    nall = w.nkept;
-    for (size_t i = 0; i < w.npending; i++)
-        if (w.pending[i].origin < 0)
-            all[nall++] = w.pending[i];
-    if (refine(&w, &minh, all, nall, out->target) < 0)
-        goto cleanup;
-    prune(&w, all, nall, out->target);
 
-    for (size_t v = 0; v < nv; v++)
+    for (size_t v = 0; v < in->nvcpus; v++)
         if (out->target[v] >= 0 && out->target[v] != in->vcpus[v].pin)
             out->nmoves++;
-    out->spread_after = placement_spread(w.load, in->usable, np);
+    out->spread_after = placement_spread(w.load, in->usable, w.np);
     out->act = out->nmoves > 0 && (w.nmust > 0 || out->spread_before > in->threshold);
-
-    /* Lower bound: on each pCPU, its largest vCPUs must leave until it fits under the plan's
-     * highest load, and its vCPUs above their class quota must leave (whichever is more);
-     * floating vCPUs with demand need a pin whatever the plan. */
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < w.np; p++)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];
-    out->lower_bound = w.nmust;
-    qsort(w.kept, w.nkept, sizeof(*w.kept), by_origin_largest);
-    for (size_t i = 0; i < w.nkept;) {
-        int p = w.kept[i].origin;
-        double cur = w.before[p] - w.floating / w.nusable;
-        size_t by_load = 0, by_class = 0;
-        unsigned seen[NCLASS] = {0};
-        for (; i < w.nkept && w.kept[i].origin == p; i++) {
-            int c = w.kept[i].cls;
-            if (cur > out->max_after + TIE) {
-                cur -= w.kept[i].demand;
-                by_load++;
-            }
-            if (++seen[c] > w.quota[c])
-                by_class++;
-        }
-        out->lower_bound += by_load > by_class ? by_load : by_class;
-    }
+    out->lower_bound = lower_bound(&w, out->max_after);
     rc = 0;
 
 cleanup:
     if (rc < 0)
         placement_plan_free(out);
-    heap_free(&minh);
-    free(w.load);
-    free(w.before);
-    free(w.kept);
-    free(w.pending);
-    free(w.count);
-    free(all);
+    work_free(&w);
     return rc;
 }
 
