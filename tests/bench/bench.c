@@ -15,6 +15,7 @@
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "log.h"
+#include "measure.h"
 #include "placement.h"
 #include "runner.h"
 #include "scheduler.h"
@@ -243,8 +244,8 @@ static int cpu_table(bool smoke)
                            "%.2f / %.2f |\n",
                            hosts[h], hosts[h] * pers[k], load_names[load], start_names[start],
                            balanced_text(res.balanced_at), res.moves, res.bound,
-                           res.bound ? (double)res.moves / (double)res.bound : 0, res.final_sd,
-                           res.unfair, res.moves_after, res.ms_avg, res.ms_max);
+                           measure_changes_ratio(res.moves, res.bound), res.final_sd, res.unfair,
+                           res.moves_after, res.ms_avg, res.ms_max);
                     if (steady &&
                         (res.balanced_at < 0 || res.balanced_at > 3 || res.moves_after != 0 ||
                          (double)res.moves > 1.1 * (double)res.bound + 0.5))
@@ -409,6 +410,7 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
     bool *is_idle = calloc((size_t)n, sizeof(bool));
     uint64_t seed = 99;
     unsigned *oom_seen = calloc((size_t)n, sizeof(unsigned));
+    struct measure_guest *mg = calloc((size_t)n, sizeof(*mg));
 
     memset(res, 0, sizeof(*res));
     r.n = n;
@@ -458,27 +460,19 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
         free_kib = fake_host_free_kib(r.f);
         if (r.period > 1 && free_kib / MIB < res->lowest_free_mib)
             res->lowest_free_mib = free_kib / MIB;
-        /* Memory truly available: free above the reserve and not already given or promised to
-         * a guest (given but untouched memory may be touched any time). */
-        double avail = (double)free_kib - (double)r.reserve;
-        for (int i = 0; i < n; i++) {
-            uint64_t a = fake_actual_kib(r.f, i), t = fake_target_kib(r.f, i);
-            avail -= (double)((a > t ? a : t) - fake_touched_kib(r.f, i));
-        }
-        /* Starving while memory was available: the memory free above the reserve and not
-         * promised would have covered every starving guest's shortfall this period. */
-        double shortfall = 0;
-        unsigned starving_now = 0;
+        struct measure_host mh = {.free_kib = free_kib, .reserve_kib = r.reserve};
+        unsigned avail_now = 0, starving_now = 0;
         for (int i = 0; i < n; i++) {
             uint64_t act = fake_actual_kib(r.f, i), used = fake_used_kib(r.f, i);
-            if (r.period > 2 && act - used < cfg.min_unused_kib) {
-                shortfall += (double)(cfg.min_unused_kib - (act - used));
-                starving_now++;
-            }
+            mg[i] = (struct measure_guest){.actual_kib = act,
+                                           .max_kib = fake_max_kib(r.f, i),
+                                           .headroom_kib = act > used ? act - used : 0,
+                                           .unbacked_kib = act - fake_touched_kib(r.f, i)};
         }
+        if (r.period > 2)
+            starving_now = measure_starving(mg, (size_t)n, cfg.min_unused_kib, &mh, &avail_now);
         res->starving += starving_now;
-        if (starving_now && avail >= shortfall)
-            res->starving_available += starving_now;
+        res->starving_available += avail_now;
         for (int i = 0; i < n; i++) {
             uint64_t act = fake_actual_kib(r.f, i);
             if (r.period == 0)
@@ -502,6 +496,7 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
     free(idle_start);
     free(is_idle);
     free(oom_seen);
+    free(mg);
 }
 
 /* Times mempolicy_plan() alone for N guests. */

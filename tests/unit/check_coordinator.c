@@ -6,6 +6,7 @@
 
 #include "coordinator.h"
 #include "fake_hv.h"
+#include "measure.h"
 #include "runner.h"
 #include "suites.h"
 #include "util.h"
@@ -38,9 +39,10 @@ struct msim {
     enum hostile mode[MAXD];
     uint64_t rng;
     /* figures */
-    unsigned starving[MAXD]; /* periods with unused < min_unused while memory was available */
-    unsigned changes[MAXD];  /* targets set */
-    uint64_t lowest_free;    /* lowest host free memory seen (truth) */
+    unsigned starving[MAXD]; /* periods starving while memory was available (measure.h) */
+    struct measure_guest mg[MAXD];
+    unsigned changes[MAXD]; /* targets set */
+    uint64_t lowest_free;   /* lowest host free memory seen (truth) */
     uint64_t start_actual[MAXD];
     unsigned ooms[MAXD];
     bool stats_from_start[MAXD];
@@ -202,6 +204,23 @@ static int add_guest(struct msim *s, uint64_t max_mib, uint64_t cur_mib,
     return id;
 }
 
+/* Marks the guests starving while memory was available at this sample (tests/measure.h). */
+static void count_starving(struct msim *s, uint64_t free_kib)
+{
+    struct measure_host mh = {.free_kib = free_kib, .reserve_kib = s->reserve};
+    unsigned n = 0;
+    int nd = s->ndoms < MAXD ? s->ndoms : MAXD;
+
+    for (int d = 0; d < nd; d++) {
+        uint64_t act = fake_actual_kib(s->f, d), used = fake_used_kib(s->f, d);
+        s->mg[d] = (struct measure_guest){.actual_kib = act,
+                                          .max_kib = fake_max_kib(s->f, d),
+                                          .headroom_kib = act > used ? act - used : 0,
+                                          .unbacked_kib = act - fake_touched_kib(s->f, d)};
+    }
+    measure_starving(s->mg, (size_t)nd, s->cfg.min_unused_kib, &mh, &n);
+}
+
 static void msim_run(struct msim *s, int n)
 {
     while (s->period < n) {
@@ -214,12 +233,12 @@ static void msim_run(struct msim *s, int n)
             s->lowest_free = free_kib;
         if (s->period > 1 && free_kib < s->reserve)
             s->bad_reserve++;
+        count_starving(s, free_kib);
         for (int d = 0; d < s->ndoms && d < MAXD; d++) {
             uint64_t act = fake_actual_kib(s->f, d), used = fake_used_kib(s->f, d);
-            bool available = free_kib > s->reserve + 512 * MIB;
             if (act > s->peak_actual[d])
                 s->peak_actual[d] = act;
-            if (s->period > 2 && available && act - used < s->cfg.min_unused_kib) {
+            if (s->period > 2 && s->mg[d].starving_available) {
                 s->starving[d]++;
                 if (getenv("MSIM_DEBUG"))
                     fprintf(stderr,
