@@ -12,16 +12,18 @@
 
 /* Flags of a vCPU sample. */
 enum {
-    SNAP_VCPU_WAIT = 1u << 0,   /* wait_ns is valid */
-    SNAP_VCPU_OFFLINE = 1u << 1 /* vCPU exists but is offline (not running) */
+    SNAP_VCPU_WAIT = 1u << 0,    /* wait_ns is reported (it may be stuck at 0: see usage.h) */
+    SNAP_VCPU_OFFLINE = 1u << 1, /* vCPU exists but is offline (not running) */
+    SNAP_VCPU_DELAY = 1u << 2    /* delay_ns is reported */
 };
 
 /* One vCPU: cumulative counters and its affinity. */
 struct snap_vcpu {
-    uint64_t time_ns; /* cumulative run time */
-    uint64_t wait_ns; /* cumulative time runnable but waiting for a pCPU */
-    int32_t pin;      /* the one pCPU its affinity allows, or -1 when several */
-    uint32_t flags;   /* SNAP_VCPU_* */
+    uint64_t time_ns;  /* cumulative run time */
+    uint64_t wait_ns;  /* cumulative time runnable but waiting for a pCPU (schedstats wait_sum) */
+    uint64_t delay_ns; /* cumulative run-queue delay (sched_info run_delay: the guest's steal) */
+    int32_t pin;       /* the one pCPU its affinity allows, or -1 when several */
+    uint32_t flags;    /* SNAP_VCPU_* */
 };
 
 /* Which memory figures a domain sample holds (guest-reported ones are untrusted). */

@@ -32,6 +32,23 @@ static double counter_fraction(uint64_t a, uint64_t b, double dt_ns)
     return clamp01((double)(b - a) / dt_ns);
 }
 
+/* The fraction of DT_NS a vCPU's optional counter (FLAG: wait or delay) grew from P to C into
+ * *OUT; false when either sample lacks it or it went back. */
+static bool counter(const struct snap_vcpu *p, const struct snap_vcpu *c, unsigned flag,
+                    double dt_ns, double *out)
+{
+    double f;
+
+    if (!(p->flags & c->flags & flag))
+        return false;
+    f = flag == SNAP_VCPU_WAIT ? counter_fraction(p->wait_ns, c->wait_ns, dt_ns)
+                               : counter_fraction(p->delay_ns, c->delay_ns, dt_ns);
+    if (f < 0)
+        return false;
+    *out = f;
+    return true;
+}
+
 int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur, struct usage *u)
 {
     size_t nd = snapshot_domain_count(cur), nv = snapshot_vcpu_count(cur);
@@ -82,13 +99,8 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
             uv->run = run;
             uv->prev = (long)pd->vcpu_first + (long)k;
             uv->valid = true;
-            if ((cv[k].flags & SNAP_VCPU_WAIT) && (pv[k].flags & SNAP_VCPU_WAIT)) {
-                double w = counter_fraction(pv[k].wait_ns, cv[k].wait_ns, dt_ns);
-                if (w >= 0) {
-                    uv->wait = w;
-                    uv->has_wait = true;
-                }
-            }
+            uv->has_wait = counter(&pv[k], &cv[k], SNAP_VCPU_WAIT, dt_ns, &uv->wait);
+            uv->has_delay = counter(&pv[k], &cv[k], SNAP_VCPU_DELAY, dt_ns, &uv->delay);
         }
     }
     return 0;

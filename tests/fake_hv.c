@@ -21,11 +21,11 @@ enum phase { PH_DELAY, PH_GROW, PH_HOLD, PH_IDLE };
 
 struct fvcpu {
     struct fake_cpu_load load;
-    unsigned char *map; /* affinity, maplen bytes */
-    int pin;            /* single pCPU of map, or -1 */
-    uint64_t time_ns, wait_ns;
-    double demand, run; /* last advance */
-    int placed;         /* pCPU it ran on in the last advance */
+    unsigned char *map;        /* affinity, maplen bytes */
+    int pin;                   /* single pCPU of map, or -1 */
+    uint64_t time_ns, wait_ns; /* true run time and time waiting for a pCPU */
+    double demand, run;        /* last advance */
+    int placed;                /* pCPU it ran on in the last advance */
 };
 
 struct fdom {
@@ -59,7 +59,8 @@ struct fake_host {
     uint64_t *busy_ns;
     double *busy; /* last advance */
     double *scratch_load;
-    bool wait_ok;
+    enum fake_signal signal;
+    unsigned char *refused; /* per pCPU: pins including it fail */
     double noise;
     uint64_t rng;
     uint64_t ram_kib, other_kib;
@@ -88,7 +89,8 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     f->busy_ns = calloc((size_t)npcpus, sizeof(uint64_t));
     f->busy = calloc((size_t)npcpus, sizeof(double));
     f->scratch_load = calloc((size_t)npcpus, sizeof(double));
-    f->wait_ok = true;
+    f->signal = FAKE_SIGNAL_WAIT_ZERO;
+    f->refused = calloc((size_t)npcpus, 1);
     f->rng = 0x9e3779b97f4a7c15ull;
     f->ram_kib = ram_kib;
     f->other_kib = other_kib;
@@ -96,7 +98,7 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     for (int i = 0; i < FAKE_OP_COUNT; i++)
         f->inj[i].dom = -1;
     f->hv = hv_create(&fake_ops, f);
-    if (!f->bg || !f->busy_ns || !f->busy || !f->scratch_load || !f->hv)
+    if (!f->bg || !f->busy_ns || !f->busy || !f->scratch_load || !f->refused || !f->hv)
         goto fail;
     return f;
 fail:
@@ -127,6 +129,7 @@ void fake_destroy(struct fake_host *f)
     free(f->busy_ns);
     free(f->busy);
     free(f->scratch_load);
+    free(f->refused);
     hv_destroy(f->hv); /* fake_ops has no close: F is freed here */
     free(f);
 }
@@ -139,6 +142,18 @@ struct hv *fake_hv(struct fake_host *f)
 static struct fdom *dom_at(const struct fake_host *f, int dom)
 {
     return dom >= 0 && dom < f->ndoms ? f->doms[dom] : NULL;
+}
+
+/* Real vCPU threads were not all started on a 10 ms boundary: each run-time counter starts at
+ * its own offset (a hash of the domain and vCPU), so their 10 ms steps do not all fall in the
+ * same period. */
+static uint64_t phase_ns(const struct fdom *d, int k)
+{
+    uint64_t h = (((uint64_t)d->uuid[13] << 16 | (uint64_t)d->uuid[14] << 8 | d->uuid[15]) << 16) +
+                 (uint64_t)k;
+
+    h = (h ^ (h >> 17)) * 0x9e3779b97f4a7c15ull;
+    return (h >> 20) % 10000000ull;
 }
 
 static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
@@ -165,6 +180,7 @@ static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
             v[k].map[p / 8] |= (unsigned char)(1u << (p % 8));
         v[k].pin = f->np == 1 ? 0 : -1;
         v[k].placed = -1;
+        v[k].time_ns = phase_ns(d, k);
     }
     free_vcpus(d);
     d->v = v;
@@ -187,19 +203,21 @@ int fake_add_domain(struct fake_host *f, const char *name, int nvcpus)
     }
     id = f->ndoms;
     d = calloc(1, sizeof(*d));
-    if (!d || set_vcpu_count(f, d, nvcpus) < 0) {
-        free(d);
+    if (!d)
         return -1;
-    }
-    f->doms[id] = d;
-    f->ndoms++;
-    snprintf(d->name, sizeof(d->name), "%s", name);
     memcpy(d->uuid, "fakehostdom", 11);
     d->uuid[11] = 0;
     d->uuid[12] = (unsigned char)(id >> 24);
     d->uuid[13] = (unsigned char)(id >> 16);
     d->uuid[14] = (unsigned char)(id >> 8);
     d->uuid[15] = (unsigned char)id;
+    if (set_vcpu_count(f, d, nvcpus) < 0) {
+        free(d);
+        return -1;
+    }
+    f->doms[id] = d;
+    f->ndoms++;
+    snprintf(d->name, sizeof(d->name), "%s", name);
     d->max_kib = d->actual_kib = d->target_kib = 1024 * FAKE_MIB;
     d->ml.base_kib = 64 * FAKE_MIB;
     d->used_kib = d->touched_kib = d->ml.base_kib;
@@ -290,9 +308,21 @@ void fake_set_background(struct fake_host *f, int p, double load)
         f->bg[p] = load;
 }
 
-void fake_set_wait_supported(struct fake_host *f, bool on)
+void fake_set_signal(struct fake_host *f, enum fake_signal mode)
 {
-    f->wait_ok = on;
+    f->signal = mode;
+}
+
+const char *fake_signal_name(enum fake_signal mode)
+{
+    static const char *const names[] = {"wait", "wait-zero", "delay-only", "none"};
+    return mode < FAKE_SIGNAL_COUNT ? names[mode] : "?";
+}
+
+void fake_refuse_pcpu(struct fake_host *f, int p, bool refuse)
+{
+    if (p >= 0 && p < f->np)
+        f->refused[p] = refuse;
 }
 
 void fake_set_noise(struct fake_host *f, double amplitude, uint64_t seed)
@@ -757,6 +787,25 @@ static struct fdom *dom_by_uuid(struct fake_host *f, const unsigned char *uuid, 
     return dom_at(f, n);
 }
 
+/* What the host reports of vCPU V: run time in 10 ms steps (the kernel's accounting as libvirt
+ * sees it), run-queue delay always, wait time per the signal mode. */
+static void sample_vcpu(const struct fake_host *f, const struct fvcpu *v, struct snap_vcpu *sv)
+{
+    const uint64_t tick = 10000000ull;
+
+    sv->time_ns = v->time_ns / tick * tick;
+    sv->pin = v->pin;
+    sv->flags = 0;
+    if (f->signal != FAKE_SIGNAL_NONE) {
+        sv->delay_ns = v->wait_ns;
+        sv->flags |= SNAP_VCPU_DELAY;
+    }
+    if (f->signal == FAKE_SIGNAL_WAIT || f->signal == FAKE_SIGNAL_WAIT_ZERO) {
+        sv->wait_ns = f->signal == FAKE_SIGNAL_WAIT ? v->wait_ns : 0;
+        sv->flags |= SNAP_VCPU_WAIT;
+    }
+}
+
 static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
                        void *arg)
 {
@@ -786,12 +835,8 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
         sd->state = d->paused ? SNAP_PAUSED : SNAP_RUNNING;
         if (what & HV_SAMPLE_CPU) {
             struct snap_vcpu *sv = snapshot_vcpus_mut(snap, sd);
-            for (int k = 0; k < d->nvcpus; k++) {
-                sv[k].time_ns = d->v[k].time_ns;
-                sv[k].wait_ns = d->v[k].wait_ns;
-                sv[k].pin = d->v[k].pin;
-                sv[k].flags = f->wait_ok ? SNAP_VCPU_WAIT : 0;
-            }
+            for (int k = 0; k < d->nvcpus; k++)
+                sample_vcpu(f, &d->v[k], &sv[k]);
         }
         if (what & HV_SAMPLE_MEM) {
             struct snap_mem *m = &sd->mem;
@@ -845,6 +890,9 @@ static int fake_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t 
         return rc;
     if (vcpu >= (uint32_t)d->nvcpus || maplen == 0)
         return HV_FAIL;
+    for (int p = 0; p < f->np && (size_t)p / 8 < maplen; p++)
+        if (f->refused[p] && (map[p / 8] & (1u << (p % 8))))
+            return HV_FAIL; /* as libvirt when the cgroup's cpuset excludes P */
     memset(d->v[vcpu].map, 0, f->maplen);
     memcpy(d->v[vcpu].map, map, maplen < f->maplen ? maplen : f->maplen);
     set_map_pin(f, &d->v[vcpu]);

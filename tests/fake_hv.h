@@ -1,5 +1,7 @@
 /* A deterministic simulated host behind the hv ops table: pCPUs with fair-share contention,
- * guests with scripted CPU demand and memory use, a balloon that moves over time. */
+ * guests with scripted CPU demand and memory use, a balloon that moves over time. It models
+ * what real hosts report, awkward parts included: vCPU run time in 10 ms steps, run-queue wait
+ * reported as 0 on kernels without schedstats, pins refused by a cgroup. */
 #ifndef VMB_FAKE_HV_H
 #define VMB_FAKE_HV_H
 
@@ -71,8 +73,24 @@ void fake_pin(struct fake_host *f, int dom, int vcpu, int pcpu);
 /* Sets the background (non-guest) load of pCPU P. */
 void fake_set_background(struct fake_host *f, int p, double load);
 
-/* Whether vCPU wait times are reported (default true). */
-void fake_set_wait_supported(struct fake_host *f, bool on);
+/* What the host reports about vCPUs waiting for a pCPU, as real kernels and libvirt do. */
+enum fake_signal {
+    FAKE_SIGNAL_WAIT,       /* schedstats on: vcpu.N.wait and vcpu.N.delay both real */
+    FAKE_SIGNAL_WAIT_ZERO,  /* a stock kernel: wait reported but always 0, delay real (default) */
+    FAKE_SIGNAL_DELAY_ONLY, /* delay real, no wait field */
+    FAKE_SIGNAL_NONE,       /* neither (an old libvirt): only run time */
+    FAKE_SIGNAL_COUNT
+};
+
+/* Sets what vCPU wait signals the host reports (default FAKE_SIGNAL_WAIT_ZERO). */
+void fake_set_signal(struct fake_host *f, enum fake_signal mode);
+
+/* A short name of MODE ("wait", "wait-zero", "delay-only", "none"). */
+const char *fake_signal_name(enum fake_signal mode);
+
+/* Makes the host refuse pins whose map includes pCPU P (REFUSE true), as a cgroup cpuset that
+ * excludes P does: the call fails. */
+void fake_refuse_pcpu(struct fake_host *f, int p, bool refuse);
 
 /* Adds deterministic noise of +/- AMPLITUDE to every demand (seeded). */
 void fake_set_noise(struct fake_host *f, double amplitude, uint64_t seed);

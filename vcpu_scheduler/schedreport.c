@@ -38,7 +38,11 @@ void schedreport_print_line(FILE *out, const struct sched_report *rep, const str
         return;
     }
     print_usage(out, rep);
-    fprintf(out, ", %zu vCPUs: ", rep->nvcpus);
+    fprintf(out, ", %zu vCPUs", rep->nvcpus);
+    if (rep->delay_measured)
+        fprintf(out, " (delay max %.0f %%, mean %.0f %%)", rep->delay_max * 100,
+                rep->delay_mean * 100);
+    fputs(": ", out);
     if (rep->balanced)
         fputs("balanced, no change", out);
     else
@@ -77,6 +81,17 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
     }
     json_array_end(&j);
     json_kv_double(&j, "usage_spread", rep->usage_spread * 100, 2);
+    json_kv_string(&j, "signal", rep->baseline ? "baseline" : sched_signal_name(rep->signal));
+    json_key(&j, "delay_max");
+    if (rep->delay_measured)
+        json_double(&j, rep->delay_max * 100, 1);
+    else
+        json_null(&j);
+    json_key(&j, "delay_mean");
+    if (rep->delay_measured)
+        json_double(&j, rep->delay_mean * 100, 1);
+    else
+        json_null(&j);
     json_kv_double(&j, "demand_spread_before", rep->spread_before * 100, 2);
     json_kv_double(&j, "demand_spread_after", rep->spread_after * 100, 2);
     json_key(&j, "vcpus");
@@ -88,6 +103,12 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
         json_kv_uint(&j, "vcpu", v->vcpu);
         json_kv_double(&j, "run", v->run * 100, 1);
         json_kv_double(&j, "wait", v->wait * 100, 1);
+        json_key(&j, "delay");
+        if (v->delay >= 0)
+            json_double(&j, v->delay * 100, 1);
+        else
+            json_null(&j);
+        json_kv_string(&j, "signal", v->known ? sched_signal_name(v->signal) : "baseline");
         json_kv_double(&j, "demand", v->demand * 100, 1);
         kv_pin(&j, "pin", v->pin);
         kv_pin(&j, "target", v->target);

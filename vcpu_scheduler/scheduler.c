@@ -1,15 +1,20 @@
 /* One period of the vCPU scheduler.
  *
- * Demand estimator: over a period a vCPU ran a fraction `run` of one pCPU and waited, runnable,
- * a fraction `wait` (libvirt's vcpu.N.wait, from the host scheduler's run-queue statistics).
- * Had it had a pCPU of its own it would have run about run + wait, so demand = min(1, run +
- * wait): two busy vCPUs sharing a pCPU each show run 0.5 but demand 1. Where the driver gives
- * no wait time, a vCPU on a saturated pCPU (busy >= 95 %) that got as much as the busiest vCPU
- * there is assumed to want a whole pCPU (its true demand is hidden by the contention). Demand
- * and the background load of each pCPU (busy time not explained by managed vCPUs) are smoothed
- * with an exponential moving average (weight SCHED_ALPHA for the newest period). A vCPU whose
- * estimate swings (its slow average deviation from its slow mean exceeds SCHED_BURSTY) is
- * placed by its slow mean instead, so on/off loads do not make placement chase each burst.
+ * Demand estimator: over a period a vCPU ran a fraction `run` of one pCPU and spent a fraction
+ * `delay` runnable in the host's run queue, waiting for a pCPU. Had it had a pCPU of its own it
+ * would have run about run + delay, so demand = min(1, run + delay): two busy vCPUs sharing a
+ * pCPU each show run 0.5 but demand 1. The host reports that queueing time twice, and only one
+ * is there on stock kernels: `vcpu.N.delay` (the kernel's sched_info run_delay, always on) and
+ * `vcpu.N.wait` (schedstats wait_sum: libvirt reports it as 0 unless kernel.sched_schedstats
+ * is on). So delay is preferred; wait is used only once it has been seen to move; a counter
+ * that is reported but has never moved while vCPUs visibly contend (a saturated pCPU with two
+ * busy vCPUs pinned to it) is taken as unmeasured. Without a usable counter, a vCPU on a
+ * saturated pCPU (busy >= 95 %) that got as much as the busiest vCPU there is assumed to want
+ * a whole pCPU (its true demand is hidden by the contention). Demand and the background load
+ * of each pCPU (busy time not explained by managed vCPUs) are smoothed with an exponential
+ * moving average (weight SCHED_ALPHA for the newest period). A vCPU whose estimate swings (its
+ * slow average deviation from its slow mean exceeds SCHED_BURSTY) is placed by its slow mean
+ * instead, so on/off loads do not make placement chase each burst.
  */
 #include "scheduler.h"
 
@@ -26,6 +31,16 @@
 
 /* A pCPU counts as saturated at this busy fraction (for the estimator without wait times). */
 #define SATURATED 0.95
+
+/* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
+#define VCPU_TIME_STEP_S 0.01
+
+/* What is known of a run-queue counter (delay or wait) on this host. */
+enum proof {
+    UNPROVEN, /* reported, never seen to move */
+    REAL,     /* seen to move: measured */
+    DEAD      /* reported, but still at 0 while vCPUs visibly contend: not measured */
+};
 
 /* Per-vCPU state carried from period to period (indexed like the snapshot's vCPUs). */
 struct vstate {
@@ -58,18 +73,39 @@ struct scheduler {
     double *attributed; /* per pCPU: run time of vCPUs pinned there */
     double *maxrun;     /* per pCPU: highest run of a vCPU pinned there */
     unsigned char *usable;
+    unsigned char *contended; /* per pCPU: busy vCPUs pinned there (0, 1, 2 or more) */
     int npcpus;
     struct sched_vcpu_info *info;
     struct placement_vcpu *pv;
     struct sched_move *moves;
     size_t vcpu_cap;
     /* This period: */
+    enum sched_signal signal;
+    size_t delay_measured;
+    double delay_max, delay_mean;
     size_t nvcpus, nmoves, failed, lower_bound;
     double spread_before, spread_after;
     bool balanced;
     struct saved_map *saved;
     size_t nsaved, saved_cap;
+    enum proof delay_proof, wait_proof;
+    enum sched_signal last_signal; /* of the previous period, for the -v log */
 };
+
+const char *sched_signal_name(enum sched_signal sig)
+{
+    switch (sig) {
+    case SCHED_SIGNAL_DELAY:
+        return "delay";
+    case SCHED_SIGNAL_WAIT:
+        return "wait";
+    case SCHED_SIGNAL_SATURATION:
+        return "saturation";
+    case SCHED_SIGNAL_COUNT:
+        break;
+    }
+    return "?";
+}
 
 struct scheduler *sched_create(const struct sched_config *cfg)
 {
@@ -78,6 +114,7 @@ struct scheduler *sched_create(const struct sched_config *cfg)
     if (!s)
         return NULL;
     s->cfg = *cfg;
+    s->last_signal = SCHED_SIGNAL_COUNT;
     usage_init(&s->usage);
     carry_init(&s->state, sizeof(struct vstate));
     return s;
@@ -94,6 +131,7 @@ void sched_destroy(struct scheduler *s)
     free(s->attributed);
     free(s->maxrun);
     free(s->usable);
+    free(s->contended);
     free(s->info);
     free(s->pv);
     free(s->moves);
@@ -112,12 +150,15 @@ static int ensure_pcpus(struct scheduler *s, int np)
     free(s->attributed);
     free(s->maxrun);
     free(s->usable);
+    free(s->contended);
+    s->contended = calloc((size_t)np, 1);
     s->background = calloc((size_t)np, sizeof(double));
     s->usage_buf = calloc((size_t)np, sizeof(double));
     s->attributed = calloc((size_t)np, sizeof(double));
     s->maxrun = calloc((size_t)np, sizeof(double));
     s->usable = malloc((size_t)np);
-    if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->usable) {
+    if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->usable ||
+        !s->contended) {
         s->npcpus = 0;
         return -1;
     }
@@ -250,6 +291,11 @@ static bool derive_vcpus(struct scheduler *s, const struct snapshot *cur)
             in->vcpu = k;
             in->run = uv->valid ? uv->run : 0;
             in->wait = uv->valid && uv->has_wait ? uv->wait : 0;
+            in->delay = !uv->valid                              ? -1
+                        : uv->has_delay                         ? uv->delay
+                        : s->wait_proof == REAL && uv->has_wait ? uv->wait
+                                                                : -1;
+            in->signal = SCHED_SIGNAL_SATURATION;
             in->pin = sv[i].pin >= 0 && sv[i].pin < np ? sv[i].pin : -1;
             in->target = in->pin;
             in->known = uv->valid;
@@ -281,13 +327,56 @@ static void derive_pcpus(struct scheduler *s, bool any_floating_busy)
     }
 }
 
-/* The raw demand estimate of vCPU I this period (see the top of this file). */
-static double raw_demand(const struct scheduler *s, const struct usage_vcpu *uv,
-                         const struct sched_vcpu_info *in)
+/* Learns from this period whether the delay and wait counters are real: a counter is real once
+ * it moves; one that never moved is dead when two busy vCPUs pinned to a saturated pCPU show
+ * none of it (they certainly waited for each other). */
+static void prove_signals(struct scheduler *s, size_t nv)
 {
-    if (uv->has_wait)
+    const struct usage_vcpu *uv = s->usage.vcpus;
+    unsigned char *contended = s->contended;
+    bool delay_seen = false;
+
+    memset(contended, 0, (size_t)s->npcpus);
+    for (size_t i = 0; i < nv; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        if (!uv[i].valid)
+            continue;
+        if (uv[i].has_delay && uv[i].delay > 0)
+            s->delay_proof = REAL;
+        if (uv[i].has_wait && uv[i].wait > 0)
+            s->wait_proof = REAL;
+        if (in->pin >= 0 && in->run >= PLACEMENT_MIN_DEMAND && contended[in->pin] < 2)
+            contended[in->pin]++;
+    }
+    for (size_t i = 0; s->delay_proof == UNPROVEN && i < nv; i++) {
+        int p = s->info[i].pin;
+        if (uv[i].valid && uv[i].has_delay && p >= 0 && contended[p] >= 2 &&
+            s->usage_buf[p] >= SATURATED)
+            delay_seen = true;
+    }
+    if (delay_seen)
+        s->delay_proof = DEAD; /* contention, and not a nanosecond of delay anywhere */
+}
+
+/* The raw demand estimate of vCPU IN this period and the signal it came from (see the top of
+ * this file). */
+static double raw_demand(const struct scheduler *s, const struct usage_vcpu *uv,
+                         struct sched_vcpu_info *in)
+{
+    double tick = s->usage.interval_s > 0 ? VCPU_TIME_STEP_S / s->usage.interval_s : 0;
+
+    if (uv->has_delay && s->delay_proof != DEAD) {
+        in->signal = SCHED_SIGNAL_DELAY;
+        return fmin(1.0, uv->run + uv->delay);
+    }
+    if (uv->has_wait && s->wait_proof == REAL) {
+        in->signal = SCHED_SIGNAL_WAIT;
         return fmin(1.0, uv->run + uv->wait);
-    if (in->pin >= 0 && s->usage_buf[in->pin] >= SATURATED && uv->run >= 0.9 * s->maxrun[in->pin])
+    }
+    in->signal = SCHED_SIGNAL_SATURATION;
+    /* Run time comes in 10 ms steps: "as much as the busiest" allows for one step. */
+    if (in->pin >= 0 && s->usage_buf[in->pin] >= SATURATED &&
+        uv->run + tick >= 0.9 * s->maxrun[in->pin])
         return 1.0;
     return uv->run;
 }
@@ -341,11 +430,39 @@ static void derive_demand(struct scheduler *s, const struct snapshot *cur)
     }
 }
 
+/* The signal most measured vCPUs' demand came from, and their delay figures. */
+static void derive_summary(struct scheduler *s)
+{
+    size_t count[SCHED_SIGNAL_COUNT] = {0};
+    double sum = 0;
+
+    s->signal = SCHED_SIGNAL_SATURATION;
+    s->delay_measured = 0;
+    s->delay_max = 0;
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        if (!in->known)
+            continue;
+        count[in->signal]++;
+        if (in->delay >= 0) {
+            s->delay_measured++;
+            sum += in->delay;
+            s->delay_max = fmax(s->delay_max, in->delay);
+        }
+    }
+    for (int g = 0; g < SCHED_SIGNAL_COUNT; g++)
+        if (count[g] > count[s->signal])
+            s->signal = (enum sched_signal)g;
+    s->delay_mean = s->delay_measured ? sum / (double)s->delay_measured : 0;
+}
+
 /* derive (pure): snapshots to this period's facts in S->info, S->usage_buf, S->background. */
 static void derive(struct scheduler *s, const struct snapshot *cur)
 {
     derive_pcpus(s, derive_vcpus(s, cur));
+    prove_signals(s, s->nvcpus);
     derive_demand(s, cur);
+    derive_summary(s);
 }
 
 /* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves. */
@@ -391,6 +508,19 @@ static int plan(struct scheduler *s)
     }
     placement_plan_free(&pl);
     return 0;
+}
+
+/* What a signal is, for the -v log. */
+static const char *signal_source(enum sched_signal sig)
+{
+    switch (sig) {
+    case SCHED_SIGNAL_DELAY:
+        return "run time + run-queue delay (vcpu.N.delay)";
+    case SCHED_SIGNAL_WAIT:
+        return "run time + wait (vcpu.N.wait, schedstats)";
+    default:
+        return "run time only: no usable wait counter (saturation rule)";
+    }
 }
 
 static void log_move(const struct scheduler *s, const struct snapshot *cur,
@@ -458,6 +588,10 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->spread_after = s->spread_after;
     rep->nvcpus = s->nvcpus;
     rep->vcpus = s->info;
+    rep->signal = s->signal;
+    rep->delay_measured = s->delay_measured;
+    rep->delay_max = s->delay_max;
+    rep->delay_mean = s->delay_mean;
     rep->nmoves = s->nmoves;
     rep->moves = s->moves;
     rep->lower_bound = s->lower_bound;
@@ -481,6 +615,9 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
         return -1;
     apply(s, hv, cur);
     report(s, prev == NULL, rep);
+    if (prev && s->signal != s->last_signal)
+        log_debug("demand from %s", signal_source(s->signal));
+    s->last_signal = prev ? s->signal : s->last_signal;
     rep->calls = hv_calls(hv) - calls0;
 
     if (s->nsaved > s->nvcpus)

@@ -23,6 +23,17 @@
 /* ... and a bursty one this many: its mean keeps drifting, and chasing it helps nobody. */
 #define SCHED_COOLDOWN_BURSTY 30
 
+/* Where a vCPU's demand estimate came from this period. */
+enum sched_signal {
+    SCHED_SIGNAL_DELAY,      /* run + run-queue delay (vcpu.N.delay; always on) */
+    SCHED_SIGNAL_WAIT,       /* run + wait (vcpu.N.wait; real only with schedstats) */
+    SCHED_SIGNAL_SATURATION, /* run, or a whole pCPU for the busiest on a saturated pCPU */
+    SCHED_SIGNAL_COUNT
+};
+
+/* A word for a signal, for logs and JSON ("delay", "wait", "saturation"). */
+const char *sched_signal_name(enum sched_signal s);
+
 struct sched_config {
     double threshold;  /* balance tolerance, fraction (0.05 = 5 points) */
     bool dry_run;      /* decide and report, change nothing */
@@ -34,6 +45,8 @@ struct sched_vcpu_info {
     size_t domain; /* index in the current snapshot */
     uint32_t vcpu;
     double run, wait, demand; /* fractions of one pCPU */
+    double delay;             /* fraction of the period it waited in the run queue, or -1 */
+    enum sched_signal signal; /* what its demand came from */
     int pin;                  /* single pCPU, or -1 */
     int target;               /* planned pCPU, or -1 (left as is) */
     bool known;               /* measured at least once (false: baseline) */
@@ -61,6 +74,10 @@ struct sched_report {
     double spread_after;      /* ... after it */
     size_t nvcpus;
     const struct sched_vcpu_info *vcpus;
+    enum sched_signal signal; /* the signal most measured vCPUs' demand came from */
+    size_t delay_measured;    /* vCPUs whose delay is measured ... */
+    double delay_max;         /* ... the largest of their delays (fraction) */
+    double delay_mean;        /* ... and their mean */
     size_t nmoves;
     const struct sched_move *moves;
     size_t lower_bound;  /* fewest pin changes a plan this balanced needs */

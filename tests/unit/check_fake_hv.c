@@ -27,8 +27,12 @@ START_TEST(fair_share_and_wait)
     {
         const struct snap_vcpu *v = snapshot_vcpus(s, snapshot_domain(s, 0));
         ck_assert_uint_eq(v[0].time_ns, 1000000000ull);
-        ck_assert_uint_eq(v[0].wait_ns, 1000000000ull);
-        ck_assert_uint_eq(v[2].wait_ns, 0);
+        /* A stock kernel: wait reported as 0, the run-queue delay real. */
+        ck_assert_uint_eq(v[0].flags & (SNAP_VCPU_WAIT | SNAP_VCPU_DELAY),
+                          SNAP_VCPU_WAIT | SNAP_VCPU_DELAY);
+        ck_assert_uint_eq(v[0].wait_ns, 0);
+        ck_assert_uint_eq(v[0].delay_ns, 1000000000ull);
+        ck_assert_uint_eq(v[2].delay_ns, 0);
         ck_assert_int_eq(v[2].pin, 1);
     }
     /* A busy vCPU beside a light one gets what the light one leaves. */
@@ -36,6 +40,54 @@ START_TEST(fair_share_and_wait)
     fake_advance(f, 1);
     ck_assert_double_eq_tol(fake_vcpu_run(f, a, 1), 0.7, 1e-9);
     ck_assert_double_eq_tol(fake_vcpu_run(f, a, 0), 1.0, 1e-9);
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(signal_modes_and_time_granularity)
+{
+    static const unsigned flags[FAKE_SIGNAL_COUNT] = {
+            SNAP_VCPU_WAIT | SNAP_VCPU_DELAY, SNAP_VCPU_WAIT | SNAP_VCPU_DELAY, SNAP_VCPU_DELAY, 0};
+
+    for (int mode = 0; mode < FAKE_SIGNAL_COUNT; mode++) {
+        struct fake_host *f = fake_create(1, 1 << 20, 0);
+        struct snapshot *s = snapshot_create();
+        int a = fake_add_domain(f, "a", 3);
+        const struct snap_vcpu *v;
+
+        fake_set_signal(f, (enum fake_signal)mode);
+        fake_set_demand(f, a, -1, 1.0);
+        fake_advance(f, 1.0);
+        fake_advance(f, 0.0155); /* 1.0155 s: a third each, 338.5 ms */
+        ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
+        v = snapshot_vcpus(s, snapshot_domain(s, 0));
+        ck_assert_uint_eq(v[0].flags & (SNAP_VCPU_WAIT | SNAP_VCPU_DELAY), flags[mode]);
+        ck_assert_uint_eq(v[0].time_ns, 330000000ull); /* whole 10 ms ticks only */
+        if (flags[mode] & SNAP_VCPU_DELAY)
+            ck_assert_uint_gt(v[0].delay_ns, 670000000ull);
+        if (flags[mode] & SNAP_VCPU_WAIT)
+            ck_assert_uint_eq(v[0].wait_ns, mode == FAKE_SIGNAL_WAIT ? v[0].delay_ns : 0);
+        snapshot_destroy(s);
+        fake_destroy(f);
+    }
+}
+END_TEST
+
+START_TEST(refused_pcpus_fail_pins)
+{
+    struct fake_host *f = fake_create(4, 1 << 20, 0);
+    struct snapshot *s = snapshot_create();
+    const unsigned char *u;
+    int a = fake_add_domain(f, "a", 1);
+
+    fake_refuse_pcpu(f, 2, true);
+    ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
+    u = snapshot_domain(s, 0)->uuid;
+    ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), u, 0, 2, 4), HV_FAIL);
+    ck_assert_int_eq(fake_vcpu_pin(f, a, 0), -1);
+    ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), u, 0, 3, 4), HV_OK);
+    ck_assert_int_eq(fake_vcpu_pin(f, a, 0), 3);
     snapshot_destroy(s);
     fake_destroy(f);
 }
@@ -176,6 +228,8 @@ Suite *fake_hv_suite(void)
     TCase *mem = tcase_create("memory");
 
     tcase_add_test(cpu, fair_share_and_wait);
+    tcase_add_test(cpu, signal_modes_and_time_granularity);
+    tcase_add_test(cpu, refused_pcpus_fail_pins);
     tcase_add_test(cpu, floating_vcpus_spread_and_background_counts);
     tcase_add_test(cpu, bursty_and_changing_loads);
     tcase_add_test(cpu, faults_and_removal);
