@@ -60,6 +60,7 @@ struct fake_host {
     double *busy; /* last advance */
     double *scratch_load;
     enum fake_signal signal;
+    bool no_balancer;       /* floating vCPUs stay on the first pCPU of their affinity */
     unsigned char *refused; /* per pCPU: pins including it fail */
     double noise;
     uint64_t rng;
@@ -319,6 +320,11 @@ const char *fake_signal_name(enum fake_signal mode)
     return mode < FAKE_SIGNAL_COUNT ? names[mode] : "?";
 }
 
+void fake_set_balancer(struct fake_host *f, bool on)
+{
+    f->no_balancer = !on;
+}
+
 void fake_refuse_pcpu(struct fake_host *f, int p, bool refuse)
 {
     if (p >= 0 && p < f->np)
@@ -496,7 +502,8 @@ static void advance_cpu(struct fake_host *f, double dt)
             if (v->pin >= 0)
                 continue;
             for (int p = 0; p < np; p++)
-                if ((v->map[p / 8] & (1u << (p % 8))) && (best < 0 || load[p] < load[best]))
+                if ((v->map[p / 8] & (1u << (p % 8))) &&
+                    (best < 0 || (!f->no_balancer && load[p] < load[best])))
                     best = p;
             v->placed = best;
             if (best >= 0)

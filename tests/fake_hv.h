@@ -88,6 +88,11 @@ void fake_set_signal(struct fake_host *f, enum fake_signal mode);
 /* A short name of MODE ("wait", "wait-zero", "delay-only", "none"). */
 const char *fake_signal_name(enum fake_signal mode);
 
+/* Whether the kernel balances floating vCPUs (default true: each goes to the least loaded pCPU
+ * of its affinity). Off, a floating vCPU runs on the first pCPU of its affinity, as on CPUs the
+ * kernel does not balance (isolcpus). */
+void fake_set_balancer(struct fake_host *f, bool on);
+
 /* Makes the host refuse pins whose map includes pCPU P (REFUSE true), as a cgroup cpuset that
  * excludes P does: the call fails. */
 void fake_refuse_pcpu(struct fake_host *f, int p, bool refuse);

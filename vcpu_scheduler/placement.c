@@ -8,6 +8,12 @@
  * Fairness also asks that vCPUs of equal demand be spread evenly: demands fall in classes 5 %
  * wide, and a pCPU should hold at most ceil(n / pCPUs) of the n vCPUs of a class (its quota).
  *
+ * Floating vCPUs (affinity over several pCPUs) are the kernel's to place, and it fills the
+ * least loaded pCPUs first: their demand is projected as a fluid that levels the lowest loads.
+ * They are planned like the others (so that the pinned ones make room for them), but pinned
+ * only when the input says the kernel has failed to balance them (pin_floating); otherwise
+ * their place in the plan is virtual and costs nothing.
+ *
  * Planning, O(V log V + V log P) in the usual case:
  *  1. keep:   on every pCPU keep its current vCPUs while they fit under the ideal load
  *             T = total / pCPUs plus half the threshold and within their class quota (a lone
@@ -20,8 +26,9 @@
  *             least the threshold, do so;
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
  *             threshold (hysteresis: no move for a small gain);
- *  5. decide: act only if the load spread exceeds the threshold (or a floating vCPU with
- *             demand needs a pin) and a move remains; otherwise change nothing.
+ *  5. decide: act only if the projected load spread exceeds the threshold, a class is spread
+ *             unevenly, or a vCPU must be pinned (stranded on an unusable pCPU, or floating
+ *             when pin_floating), and a move remains; otherwise change nothing.
  * Steps 1-4 run twice: keeping each pCPU's largest vCPUs first (best balance when large
  * vCPUs must spread) and its smallest first (fewest moves: to bring a pCPU under a load, moving
  * its largest vCPUs moves the fewest). The plan with fewer moves wins unless its load spread is
@@ -39,7 +46,7 @@
 
 /* Demand classes, 5 % wide, for fairness: vCPUs of one class are spread evenly. Class 0 (under
  * 2.5 % of a pCPU) is not limited. */
-#define NCLASS 21
+#define NCLASS PLACEMENT_NCLASS
 
 /* Heap entries searched for a pCPU with room in a class (the smallest loads live near the top). */
 #define QUOTA_SCAN 63
@@ -48,6 +55,11 @@ static int class_of(double demand)
 {
     int c = (int)(demand * (NCLASS - 1) + 0.5);
     return c < 0 ? 0 : c >= NCLASS ? NCLASS - 1 : c;
+}
+
+int placement_class(double demand)
+{
+    return class_of(demand);
 }
 
 /* Indexed binary heap of pCPUs keyed by load: a min-heap (sign 1) or a max-heap (sign -1);
@@ -219,11 +231,14 @@ struct work {
     struct item *kept;    /* pinned to a usable pCPU: candidates to stay */
     struct item *pending; /* to be placed */
     size_t nkept, npending, nmust;
-    double floating; /* demand of floating vCPUs that need a pin */
+    double floating; /* demand of floating and stranded vCPUs: placed where there is room */
     double total;
     unsigned quota[NCLASS]; /* most vCPUs of a class one pCPU should hold: ceil(n / pCPUs) */
     unsigned *count;        /* np x NCLASS: planned vCPUs of each class on each pCPU */
     struct item *all;       /* scratch: every planned vCPU */
+    double *pinned;         /* per pCPU: demand of the vCPUs pinned there now */
+    double *scratch;        /* np doubles */
+    double *scratch2;       /* nvcpus + 2 doubles */
 };
 
 /* True when pCPU P may take one more vCPU of class C. */
@@ -255,6 +270,7 @@ static void classify(struct work *w, int *target)
         target[v] = pin >= 0 && pin < w->np ? pin : -1;
         if (it.origin >= 0) {
             w->before[pin] += it.demand;
+            w->pinned[pin] += it.demand;
             w->kept[w->nkept++] = it;
             w->total += it.demand;
             w->quota[it.cls]++;
@@ -262,7 +278,9 @@ static void classify(struct work *w, int *target)
             /* idle and floating: nothing to gain from pinning it */
         } else {
             w->pending[w->npending++] = it;
-            w->nmust++;
+            /* Stranded vCPUs must move; floating ones need a pin only when allowed. */
+            if (pin >= 0 || in->pin_floating)
+                w->nmust++;
             w->floating += it.demand;
             w->total += it.demand;
             w->quota[it.cls]++;
@@ -528,6 +546,116 @@ static int by_origin_largest(const void *a, const void *b)
     return x->v < y->v ? -1 : x->v > y->v;
 }
 
+static int by_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The spread of the loads now, with the floating (and stranded) demand as a fluid that fills
+ * the least loaded pCPUs first, as the kernel's balancer does. */
+static double fluid_spread(const struct work *w, double *level_out)
+{
+    const unsigned char *usable = w->in->usable;
+    double *l = w->scratch, left = w->floating, level;
+    int n = 0, k = 0;
+
+    for (int p = 0; p < w->np; p++)
+        if (!usable || usable[p])
+            l[n++] = w->before[p];
+    qsort(l, (size_t)n, sizeof(double), by_double);
+    /* Raise the lowest K loads together until the fluid runs out. */
+    level = n ? l[0] : 0;
+    while (k < n && left > 0) {
+        double next = k + 1 < n ? l[k + 1] : INFINITY;
+        double room = (next - level) * (k + 1);
+        if (room >= left) {
+            level += left / (k + 1);
+            left = 0;
+        } else {
+            left -= room;
+            level = next;
+        }
+        k++;
+    }
+    for (int i = 0; i < n; i++)
+        l[i] = l[i] < level ? level : l[i];
+    *level_out = k > 0 ? level : -INFINITY;
+    return placement_spread(l, NULL, n);
+}
+
+/* The water level of a pCPU shared max-min fairly among tasks of demands D[0..n-1] (sorted
+ * ascending): each task gets min(d, level). Unbounded (1e9) when the pCPU is not saturated. */
+static double water_level(const double *d, size_t n)
+{
+    double left = 1.0;
+
+    for (size_t i = 0; i < n; i++) {
+        double share = left / (double)(n - i);
+        if (d[i] > share)
+            return share;
+        left -= d[i];
+    }
+    return 1e9;
+}
+
+/* By origin ascending, then demand ascending. */
+static int by_origin_asc(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->origin != y->origin)
+        return x->origin < y->origin ? -1 : 1;
+    return x->demand < y->demand ? -1 : x->demand > y->demand;
+}
+
+/* True when vCPUs of one demand class would get unequal service now: each pCPU shared max-min
+ * fairly among its pinned vCPUs, its background and the floating demand the kernel would give
+ * it, two vCPUs of a class (demands within 5 %) differ by more than twice the threshold. */
+static bool unfair(struct work *w, const double *fluid_level)
+{
+    double lo[NCLASS], hi[NCLASS];
+    double *d = w->scratch2;
+
+    memcpy(w->all, w->kept, w->nkept * sizeof(*w->all));
+    qsort(w->all, w->nkept, sizeof(*w->all), by_origin_asc);
+    for (int c = 0; c < NCLASS; c++) {
+        lo[c] = INFINITY;
+        hi[c] = -INFINITY;
+    }
+    for (size_t i = 0; i < w->nkept;) {
+        int p = w->all[i].origin;
+        size_t j = i, n = 0;
+        double level;
+
+        for (; j < w->nkept && w->all[j].origin == p; j++)
+            d[n++] = w->all[j].demand;
+        d[n++] = w->before[p] - w->pinned[p]; /* background */
+        d[n++] = *fluid_level > w->before[p] ? *fluid_level - w->before[p] : 0;
+        qsort(d, n, sizeof(double), by_double);
+        level = water_level(d, n);
+        for (; i < j; i++) {
+            int c = w->all[i].cls;
+            double got = fmin(w->all[i].demand, level);
+            lo[c] = fmin(lo[c], got);
+            hi[c] = fmax(hi[c], got);
+        }
+    }
+    for (int c = 1; c < NCLASS; c++)
+        if (hi[c] - lo[c] > 2 * w->in->threshold)
+            return true;
+    return false;
+}
+
+/* The spread of min(1, load) after the plan: the pCPU usage the plan projects. */
+static double capped_spread(const struct work *w)
+{
+    double *u = w->scratch;
+
+    for (int p = 0; p < w->np; p++)
+        u[p] = w->load[p] < 1 ? w->load[p] : 1;
+    return placement_spread(u, w->in->usable, w->np);
+}
+
 /* Lower bound: on each pCPU, its largest vCPUs must leave until it fits under the plan's
  * highest load, and its vCPUs above their class quota must leave (whichever is more); floating
  * vCPUs with demand need a pin whatever the plan. */
@@ -538,7 +666,7 @@ static size_t lower_bound(struct work *w, double max_after)
     qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_largest);
     for (size_t i = 0; i < w->nkept;) {
         int p = w->kept[i].origin;
-        double cur = w->before[p] - w->floating / w->nusable;
+        double cur = w->before[p];
         size_t by_load = 0, by_class = 0;
         unsigned seen[NCLASS] = {0};
         for (; i < w->nkept && w->kept[i].origin == p; i++) {
@@ -567,8 +695,13 @@ static int work_alloc(struct work *w, const struct placement_input *in, struct p
     w->pending = malloc(n1 * sizeof(*w->pending));
     w->all = malloc(n1 * sizeof(*w->all));
     w->count = calloc(np1 * NCLASS, sizeof(*w->count));
-    return out->target && w->load && w->before && w->kept && w->pending && w->all && w->count ? 0
-                                                                                              : -1;
+    w->pinned = calloc(np1, sizeof(double));
+    w->scratch = calloc(np1, sizeof(double));
+    w->scratch2 = calloc(n1 + 2, sizeof(double));
+    if (!out->target || !w->load || !w->before || !w->kept || !w->pending || !w->all || !w->count ||
+        !w->pinned || !w->scratch || !w->scratch2)
+        return -1;
+    return 0;
 }
 
 static void work_free(struct work *w)
@@ -578,6 +711,9 @@ static void work_free(struct work *w)
     free(w->kept);
     free(w->pending);
     free(w->count);
+    free(w->pinned);
+    free(w->scratch);
+    free(w->scratch2);
     free(w->all);
 }
 
@@ -630,6 +766,7 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
                      struct placement_plan *out)
 {
     struct work w = {.in = in, .np = in->npcpus > 0 ? in->npcpus : 0};
+    double level;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -641,20 +778,22 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
         rc = 0; /* nowhere to place anything: change nothing */
         goto cleanup;
     }
-    /* Floating vCPUs float: count their demand as spread over every usable pCPU. */
-    for (int p = 0; p < w.np; p++)
-        if (!in->usable || in->usable[p])
-            w.before[p] += w.floating / w.nusable;
-    out->spread_before = placement_spread(w.before, in->usable, w.np);
+    out->spread_before = fluid_spread(&w, &level);
+    out->unfair_before = unfair(&w, &level);
     out->must_place = w.nmust;
     if (steps(&w, smallest_first, out) < 0)
         goto cleanup;
 
-    for (size_t v = 0; v < in->nvcpus; v++)
+    for (size_t v = 0; v < in->nvcpus; v++) {
+        if (in->vcpus[v].pin < 0 && !in->pin_floating)
+            out->target[v] = -1; /* its place in the plan is the kernel's to take */
         if (out->target[v] >= 0 && out->target[v] != in->vcpus[v].pin)
             out->nmoves++;
+    }
     out->spread_after = placement_spread(w.load, in->usable, w.np);
-    out->act = out->nmoves > 0 && (w.nmust > 0 || out->spread_before > in->threshold);
+    out->usage_after = capped_spread(&w);
+    out->act = out->nmoves > 0 &&
+               (w.nmust > 0 || out->unfair_before || out->spread_before > in->threshold);
     for (int p = 0; p < w.np; p++)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];

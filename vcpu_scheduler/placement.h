@@ -8,7 +8,9 @@
 /* Floating vCPUs with less demand than this are left floating (fraction of one pCPU). */
 #define PLACEMENT_MIN_DEMAND 0.02
 
-/* One vCPU as the policy sees it. */
+/* One vCPU as the policy sees it. A floating vCPU (pin -1) is placed by the host's kernel,
+ * which fills the least loaded pCPUs: the plan counts its demand where the kernel would put it
+ * and pins it only when the input allows (pin_floating). */
 struct placement_vcpu {
     double demand; /* estimated demand, fraction of one pCPU (0..1) */
     int pin;       /* the single pCPU it is pinned to, or -1 when its affinity allows several */
@@ -21,7 +23,8 @@ struct placement_input {
     const double *background;    /* per pCPU load not from these vCPUs (NULL: none) */
     size_t nvcpus;
     const struct placement_vcpu *vcpus;
-    double threshold; /* balance tolerance as a fraction: 0.05 = 5 percentage points */
+    double threshold;  /* balance tolerance as a fraction: 0.05 = 5 percentage points */
+    bool pin_floating; /* floating vCPUs may be pinned (else the kernel places them) */
 };
 
 /* The decision. */
@@ -32,7 +35,9 @@ struct placement_plan {
     size_t lower_bound;   /* pin changes any plan as balanced and fair as this one needs */
     double spread_before; /* std dev of the projected pCPU load now (fraction) */
     double spread_after;  /* the same after the plan */
+    double usage_after;   /* the std dev of min(1, load) after the plan: projected usage */
     double max_after;     /* highest projected pCPU load after the plan */
+    bool unfair_before;   /* a demand class is spread unevenly now (counts differ by 2+) */
     bool act;             /* false when already balanced: target == pin everywhere */
 };
 
@@ -42,6 +47,12 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
 
 /* Frees what placement_plan() allocated; accepts a zeroed plan. */
 void placement_plan_free(struct placement_plan *plan);
+
+/* The demand class of DEMAND: classes are 5 % wide; vCPUs of one class count as equal. */
+int placement_class(double demand);
+
+/* Number of demand classes (class 0, under 2.5 % of a pCPU, is idle). */
+#define PLACEMENT_NCLASS 21
 
 /* Standard deviation of LOAD over the usable pCPUs (fractions in, fraction out). */
 double placement_spread(const double *load, const unsigned char *usable, int npcpus);

@@ -47,6 +47,7 @@ struct vstate {
     double demand;    /* fast average of the estimate */
     double mean;      /* slow average */
     double swing;     /* slow average of |estimate - mean|: how bursty it is */
+    double run_avg;   /* fast average of its run time (what it got) */
     unsigned samples; /* estimates so far (the slow averages' warm-up) */
     bool known;
     bool remembered;        /* its original affinity is saved for --restore-pins */
@@ -80,6 +81,7 @@ struct scheduler {
     struct sched_move *moves;
     size_t vcpu_cap;
     /* This period: */
+    bool floating_busy; /* a floating vCPU ran */
     enum sched_signal signal;
     size_t delay_measured;
     double delay_max, delay_mean;
@@ -90,6 +92,7 @@ struct scheduler {
     size_t nsaved, saved_cap;
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
+    bool troubled; /* the kernel's placement of floating vCPUs fell short last period */
 };
 
 const char *sched_signal_name(enum sched_signal sig)
@@ -381,9 +384,9 @@ static double raw_demand(const struct scheduler *s, const struct usage_vcpu *uv,
     return uv->run;
 }
 
-/* Folds RAW into the averages of ST (OLD: last period's state, or NULL) and returns the demand
- * the plan uses: the fast average, or the slow mean for a bursty vCPU. */
-static double smooth_demand(struct vstate *st, const struct vstate *old, double raw)
+/* Folds RAW (and the run time RUN) into the averages of ST (OLD: last period's state, or NULL)
+ * and returns the demand the plan uses: the fast average, or the slow mean for a bursty vCPU. */
+static double smooth_demand(struct vstate *st, const struct vstate *old, double raw, double run)
 {
     bool have = old && old->known;
     /* The slow averages start as plain running means of the samples so far. */
@@ -391,6 +394,7 @@ static double smooth_demand(struct vstate *st, const struct vstate *old, double 
     double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
 
     st->samples = n;
+    st->run_avg = util_ewma(have ? old->run_avg : 0, run, SCHED_ALPHA, have);
     st->demand = util_ewma(have ? old->demand : 0, raw, SCHED_ALPHA, have);
     st->mean = have ? a * raw + (1 - a) * old->mean : raw;
     st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
@@ -420,12 +424,12 @@ static void derive_demand(struct scheduler *s, const struct snapshot *cur)
             st->cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
                 st->known = uv->valid;
-                st->demand = st->mean = st->swing = 0;
+                st->demand = st->mean = st->swing = st->run_avg = 0;
                 st->samples = 0;
                 in->demand = 0;
                 continue;
             }
-            in->demand = smooth_demand(st, old, raw_demand(s, uv, in));
+            in->demand = smooth_demand(st, old, raw_demand(s, uv, in), uv->run);
         }
     }
 }
@@ -459,10 +463,36 @@ static void derive_summary(struct scheduler *s)
 /* derive (pure): snapshots to this period's facts in S->info, S->usage_buf, S->background. */
 static void derive(struct scheduler *s, const struct snapshot *cur)
 {
-    derive_pcpus(s, derive_vcpus(s, cur));
+    s->floating_busy = derive_vcpus(s, cur);
+    derive_pcpus(s, s->floating_busy);
     prove_signals(s, s->nvcpus);
     derive_demand(s, cur);
     derive_summary(s);
+}
+
+/* True when floating vCPUs of one demand class got service (their averaged run time) differing
+ * by more than twice the threshold. */
+static bool floating_unfair(const struct scheduler *s)
+{
+    const struct vstate *state = s->state.cur;
+    double lo[PLACEMENT_NCLASS], hi[PLACEMENT_NCLASS];
+
+    for (int c = 0; c < PLACEMENT_NCLASS; c++) {
+        lo[c] = 2;
+        hi[c] = -1;
+    }
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        int c = placement_class(in->demand);
+        if (in->pin >= 0 || !in->known || c == 0)
+            continue;
+        lo[c] = fmin(lo[c], state[i].run_avg);
+        hi[c] = fmax(hi[c], state[i].run_avg);
+    }
+    for (int c = 1; c < PLACEMENT_NCLASS; c++)
+        if (hi[c] - lo[c] > 2 * s->cfg.threshold)
+            return true;
+    return false;
 }
 
 /* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves. */
@@ -486,6 +516,20 @@ static int plan(struct scheduler *s)
     }
     if (placement_plan(&in, &pl) < 0)
         return -1;
+    /* The kernel places floating vCPUs; pin them only when its placement has been worse than
+     * the plan's for two periods running: measured usage spread above the projected one, or
+     * floating vCPUs of equal demand getting unequal service. */
+    bool troubled = s->floating_busy &&
+                    ((s->usage.has_pcpu && placement_spread(s->usage_buf, NULL, s->npcpus) >
+                                                   pl.usage_after + s->cfg.threshold) ||
+                     floating_unfair(s));
+    if (troubled && s->troubled) {
+        placement_plan_free(&pl);
+        in.pin_floating = true;
+        if (placement_plan(&in, &pl) < 0)
+            return -1;
+    }
+    s->troubled = troubled;
     s->spread_before = pl.spread_before;
     s->spread_after = pl.spread_after;
     s->lower_bound = pl.act ? pl.lower_bound : 0;

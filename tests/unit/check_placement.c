@@ -81,13 +81,35 @@ START_TEST(three_plus_one_becomes_two_plus_two)
 }
 END_TEST
 
-START_TEST(floating_vcpus_get_pinned_idle_ones_stay)
+START_TEST(floating_vcpus_are_left_to_the_kernel)
 {
     const double d[] = {1, 1, 0.5, 0.5, 0.001};
     const int p[] = {-1, -1, -1, -1, -1};
     struct placement_plan pl;
 
     plan_for(&pl, 2, 5, d, p);
+    ck_assert(!pl.act);
+    ck_assert_uint_eq(pl.must_place, 0);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(pl.target[i], -1);
+    /* The kernel fills the pCPUs evenly: nothing to fix. */
+    ck_assert_double_eq_tol(pl.spread_before, 0, 1e-12);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(floating_vcpus_get_pinned_when_allowed_idle_ones_stay)
+{
+    const double d[] = {1, 1, 0.5, 0.5, 0.001};
+    struct placement_vcpu v[5];
+    struct placement_input in = {
+            .npcpus = 2, .nvcpus = 5, .vcpus = v, .threshold = 0.05, .pin_floating = true};
+    struct placement_plan pl;
+
+    for (int i = 0; i < 5; i++)
+        v[i] = (struct placement_vcpu){.demand = d[i], .pin = -1};
+    ck_assert_int_eq(placement_plan(&in, &pl), 0);
     ck_assert(pl.act);
     ck_assert_uint_eq(pl.must_place, 4);
     ck_assert_uint_eq(pl.nmoves, 4);
@@ -95,6 +117,49 @@ START_TEST(floating_vcpus_get_pinned_idle_ones_stay)
     ck_assert_int_ne(pl.target[0], pl.target[1]);
     ck_assert_int_ne(pl.target[2], pl.target[3]);
     ck_assert_double_eq_tol(pl.spread_after, 0, 1e-12);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(pinned_make_room_for_floating)
+{
+    /* Two busy pinned on pCPU 0 and two busy floating: the kernel puts the floating ones on
+     * pCPU 1, so nothing is unbalanced; three pinned and one floating need one move. */
+    const double d[] = {1, 1, 1, 1};
+    const int p2[] = {0, 0, -1, -1}, p3[] = {0, 0, 0, -1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 4, d, p2);
+    ck_assert(!pl.act);
+    ck_assert_double_eq_tol(pl.spread_before, 0, 1e-12);
+    placement_plan_free(&pl);
+    plan_for(&pl, 2, 4, d, p3);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(pl.target[3], -1);
+    ck_assert_int_eq(count_on(&pl, 3, 0), 2);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+START_TEST(unfair_service_with_even_loads_is_seen)
+{
+    /* Loads 2 and 2, but a busy vCPU beside four quarter-busy ones gets 20 % while the two
+     * busy ones of pCPU 0 get 50 % each: unfair. Three busy against one quarter-busy ... */
+    const double d[] = {1, 1, 1, 0.25, 0.25, 0.25, 0.25};
+    const int p[] = {0, 0, 1, 1, 1, 1, 1};
+    /* ... and the even case: each pCPU one busy and two quarter-busy ones. */
+    const double e[] = {1, 1, 0.25, 0.25, 0.25, 0.25};
+    const int q[] = {0, 1, 0, 0, 1, 1};
+    struct placement_plan pl;
+
+    plan_for(&pl, 2, 7, d, p);
+    ck_assert_double_eq_tol(pl.spread_before, 0, 1e-12);
+    ck_assert(pl.unfair_before);
+    placement_plan_free(&pl);
+    plan_for(&pl, 2, 6, e, q);
+    ck_assert(!pl.unfair_before);
+    ck_assert(!pl.act);
     placement_plan_free(&pl);
 }
 END_TEST
@@ -221,7 +286,10 @@ Suite *placement_suite(void)
     tcase_add_test(t, balanced_input_changes_nothing);
     tcase_add_test(t, all_on_one_spreads_with_fewest_moves);
     tcase_add_test(t, three_plus_one_becomes_two_plus_two);
-    tcase_add_test(t, floating_vcpus_get_pinned_idle_ones_stay);
+    tcase_add_test(t, floating_vcpus_are_left_to_the_kernel);
+    tcase_add_test(t, floating_vcpus_get_pinned_when_allowed_idle_ones_stay);
+    tcase_add_test(t, pinned_make_room_for_floating);
+    tcase_add_test(t, unfair_service_with_even_loads_is_seen);
     tcase_add_test(t, small_gains_are_not_worth_a_move);
     tcase_add_test(t, more_pcpus_than_load_is_left_alone);
     tcase_add_test(t, unusable_pcpus_are_vacated);
