@@ -46,8 +46,8 @@ COMMON_SRC := common/util.c common/log.c common/json.c common/report.c common/ca
 COMMON_VIRT_SRC := common/hv_libvirt.c common/app.c
 VCPU_SRC := vcpu_scheduler/placement.c vcpu_scheduler/scheduler.c vcpu_scheduler/schedreport.c
 MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
-TEST_SRC := $(wildcard tests/unit/*.c) tests/fake_hv.c tests/measure.c
-BENCH_SRC := tests/bench/bench.c tests/measure.c
+TEST_SRC := $(wildcard tests/unit/*.c) tests/fake_hv.c tests/measure.c tests/oracle.c
+BENCH_SRC := tests/bench/bench.c tests/measure.c tests/oracle.c
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 

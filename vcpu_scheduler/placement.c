@@ -48,6 +48,10 @@
  * 2.5 % of a pCPU) is not limited. */
 #define NCLASS PLACEMENT_NCLASS
 
+/* A floating vCPU the kernel places is planned in pieces of at most this demand. */
+#define FLUID_PIECE      0.125
+#define FLUID_PIECES_MAX 8
+
 /* Heap entries searched for a pCPU with room in a class (the smallest loads live near the top). */
 #define QUOTA_SCAN 63
 
@@ -174,6 +178,7 @@ struct item {
     int origin; /* usable current pin, or -1 */
     int cls;    /* demand class */
     bool sticky;
+    bool fluid; /* a piece of a floating vCPU the kernel places */
     size_t v;
 };
 
@@ -239,6 +244,12 @@ struct work {
     double *pinned;         /* per pCPU: demand of the vCPUs pinned there now */
     double *scratch;        /* np doubles */
     double *scratch2;       /* nvcpus + 2 doubles */
+    struct placed *placed;  /* nvcpus: scratch for judging service */
+    double *scratch3;       /* np doubles */
+    size_t *bucket;         /* np + 1 */
+    size_t *order;          /* nvcpus */
+    size_t nall;            /* planned items in all */
+    bool quotas;            /* class quotas apply (fairness by counts) */
 };
 
 /* True when pCPU P may take one more vCPU of class C. */
@@ -250,6 +261,30 @@ static bool has_room(const struct work *w, int p, int c)
 static void count_add(struct work *w, int p, int c, int delta)
 {
     w->count[(size_t)p * NCLASS + (size_t)c] += (unsigned)delta;
+}
+
+/* True when the host's demand exceeds its pCPUs on average: only then can vCPUs of equal demand
+ * get unequal service on a balanced host (below, each gets its whole demand). */
+static bool overcommitted(const struct work *w)
+{
+    return w->nusable > 0 && w->total > (double)w->nusable;
+}
+
+/* A floating vCPU the kernel places is planned as a fluid: small pieces, placed where there is
+ * room like the rest, without a class (the kernel's placement is not ours to make fair). */
+static void add_fluid(struct work *w, const struct item *it)
+{
+    int k = (int)ceil(it->demand / FLUID_PIECE);
+
+    for (int i = 0; i < k; i++) {
+        struct item piece = *it;
+        piece.demand = it->demand / k;
+        piece.cls = 0;
+        piece.fluid = true;
+        w->pending[w->npending++] = piece;
+    }
+    w->floating += it->demand;
+    w->total += it->demand;
 }
 
 /* Sorts vCPUs into kept, pending (must place) and ignored (idle floating). */
@@ -266,6 +301,7 @@ static void classify(struct work *w, int *target)
         it.origin = pin >= 0 && pin < w->np && (!in->usable || in->usable[pin]) ? pin : -1;
         it.cls = class_of(it.demand);
         it.sticky = in->vcpus[v].sticky && it.origin >= 0;
+        it.fluid = false;
         it.v = v;
         target[v] = pin >= 0 && pin < w->np ? pin : -1;
         if (it.origin >= 0) {
@@ -276,22 +312,32 @@ static void classify(struct work *w, int *target)
             w->quota[it.cls]++;
         } else if (pin < 0 && it.demand < PLACEMENT_MIN_DEMAND) {
             /* idle and floating: nothing to gain from pinning it */
+        } else if (pin < 0 && !in->pin_floating) {
+            add_fluid(w, &it);
         } else {
+            /* Stranded vCPUs must move; floating ones must get a pin when pin_floating. */
             w->pending[w->npending++] = it;
-            /* Stranded vCPUs must move; floating ones need a pin only when allowed. */
-            if (pin >= 0 || in->pin_floating)
-                w->nmust++;
+            w->nmust++;
             w->floating += it.demand;
             w->total += it.demand;
             w->quota[it.cls]++;
         }
     }
-    /* quota[] counted the vCPUs of each class; turn counts into per-pCPU quotas. */
+    /* quota[] counted the vCPUs of each class; turn counts into per-pCPU quotas (which only
+     * matter on an overcommitted host). */
     for (int c = 0; c < NCLASS; c++)
-        w->quota[c] = c == 0 || w->nusable == 0
+        w->quota[c] = c == 0 || w->nusable == 0 || !w->quotas || !overcommitted(w)
                               ? UINT_MAX
                               : (w->quota[c] + (unsigned)w->nusable - 1) / (unsigned)w->nusable;
 }
+
+/* How step 1 chooses what each pCPU keeps. */
+enum variant {
+    KEEP_LARGEST,  /* its largest vCPUs that fit: the best balance when large ones must spread */
+    KEEP_SMALLEST, /* its smallest ones: fewest moves when a pCPU sheds much of its load */
+    KEEP_ALL,      /* everything: fewest moves when a few moves suffice (steps 2-4 only) */
+    NVARIANTS
+};
 
 /* 1. keep: each pCPU keeps its sticky vCPUs, then its largest (or smallest) vCPUs while they
  * fit under the ideal load. Leaves KEPT sorted by origin and largest first. */
@@ -362,27 +408,46 @@ static void place(struct work *w, struct heap *minh, int *target)
 
 #define NONE ((size_t)-1)
 
-/* Step 3's view: every planned vCPU in a doubly linked list per pCPU (through item indexes). */
+/* Items of one size bucket scanned for a single move (bounds step 3 on crowded pCPUs). */
+#define MOVE_SCAN 16
+
+/* Step 3's view: every movable planned vCPU (sticky ones stay) in doubly linked lists, one per
+ * pCPU and size bucket (the demand class of its demand), through item indexes. A best single
+ * move then looks at a few buckets near the ideal size, not at every vCPU of the pCPU: each
+ * step is O(NCLASS * MOVE_SCAN) however crowded the pCPU. */
 struct lists {
     struct work *w;
     struct item *items; /* all planned vCPUs */
     int *target;        /* per vCPU of the input */
-    int *head;          /* per pCPU: first item, or -1 */
+    size_t *head;       /* per pCPU and bucket: first item, or NONE */
     size_t *next, *prev;
+    double sum, sq; /* of the usable pCPUs' loads, kept up to date: the spread in O(1) */
 };
 
-static size_t first_of(const struct lists *l, int p)
+static size_t *head_of(const struct lists *l, int p, int b)
 {
-    return l->head[p] >= 0 ? (size_t)l->head[p] : NONE;
+    return &l->head[(size_t)p * NCLASS + (size_t)b];
 }
 
 static void list_push(struct lists *l, size_t i, int p)
 {
-    l->next[i] = first_of(l, p);
+    size_t *h = head_of(l, p, class_of(l->items[i].demand));
+
+    l->next[i] = *h;
     l->prev[i] = NONE;
-    if (l->head[p] >= 0)
-        l->prev[l->head[p]] = i;
-    l->head[p] = (int)i;
+    if (*h != NONE)
+        l->prev[*h] = i;
+    *h = i;
+}
+
+static void list_remove(struct lists *l, size_t i, int p)
+{
+    if (l->prev[i] != NONE)
+        l->next[l->prev[i]] = l->next[i];
+    else
+        *head_of(l, p, class_of(l->items[i].demand)) = l->next[i];
+    if (l->next[i] != NONE)
+        l->prev[l->next[i]] = l->prev[i];
 }
 
 /* Moves planned item I from pCPU FROM to TO: lists, target, loads and class counts. */
@@ -390,56 +455,70 @@ static void move_item(struct lists *l, size_t i, int from, int to)
 {
     const struct item *it = &l->items[i];
 
-    if (l->prev[i] != NONE)
-        l->next[l->prev[i]] = l->next[i];
-    else
-        l->head[from] = l->next[i] != NONE ? (int)l->next[i] : -1;
-    if (l->next[i] != NONE)
-        l->prev[l->next[i]] = l->prev[i];
+    list_remove(l, i, from);
     list_push(l, i, to);
     l->target[it->v] = to;
+    l->sq -= l->w->load[from] * l->w->load[from] + l->w->load[to] * l->w->load[to];
     l->w->load[from] -= it->demand;
     l->w->load[to] += it->demand;
+    l->sq += l->w->load[from] * l->w->load[from] + l->w->load[to] * l->w->load[to];
     count_add(l->w, from, it->cls, -1);
     count_add(l->w, to, it->cls, 1);
 }
 
-/* The best single move from HI to LO gaining at least the threshold, or NONE. */
+/* A good single move from HI to LO gaining at least the threshold, or NONE: the gain of moving
+ * d is gap - |gap - 2d|, largest for d nearest gap / 2, so the buckets are searched outward
+ * from that size, one ring past the first candidate. */
 static size_t best_move(const struct lists *l, int hi, int lo, double gap)
 {
     double best_gain = l->w->in->threshold;
     size_t best = NONE;
+    int c0 = class_of(gap / 2), last = NCLASS;
 
-    for (size_t i = first_of(l, hi); i != NONE; i = l->next[i]) {
-        double gain = gap - fabs(gap - 2 * l->items[i].demand);
-        if (l->items[i].sticky || !has_room(l->w, lo, l->items[i].cls))
-            continue;
-        if (gain >= best_gain) {
-            best_gain = gain;
-            best = i;
+    for (int r = 0; r < NCLASS && r <= last; r++) {
+        for (int side = 0; side < 2; side++) {
+            int b = side ? c0 + r : c0 - r;
+            size_t i = b >= 0 && b < NCLASS && (side == 0 || r > 0) ? *head_of(l, hi, b) : NONE;
+            for (int k = 0; i != NONE && k < MOVE_SCAN; i = l->next[i], k++) {
+                double gain = gap - fabs(gap - 2 * l->items[i].demand);
+                if (gain >= best_gain && has_room(l->w, lo, l->items[i].cls)) {
+                    best_gain = gain;
+                    best = i;
+                    last = last < r + 1 ? last : r + 1;
+                }
+            }
         }
     }
     return best;
 }
 
+/* Up to N movable items of pCPU P into OUT; returns how many. */
+static size_t items_of(const struct lists *l, int p, size_t *out, size_t n)
+{
+    size_t k = 0;
+
+    for (int b = NCLASS - 1; b >= 0 && k < n; b--)
+        for (size_t i = *head_of(l, p, b); i != NONE && k < n; i = l->next[i])
+            out[k++] = i;
+    return k;
+}
+
 /* The best exchange of a larger vCPU of HI (*BI) for a smaller of LO (*BJ) gaining at least
- * the threshold; returns false when there is none. */
+ * the threshold, among the first SWAP_SCAN of each (largest first); false when there is none. */
 static bool best_swap(const struct lists *l, int hi, int lo, double gap, size_t *bi, size_t *bj)
 {
     const struct item *items = l->items;
     double best_gain = l->w->in->threshold;
-    size_t si = 0;
+    size_t a[SWAP_SCAN], b[SWAP_SCAN];
+    size_t na = items_of(l, hi, a, SWAP_SCAN), nb = items_of(l, lo, b, SWAP_SCAN);
 
     *bi = *bj = NONE;
-    for (size_t i = first_of(l, hi); i != NONE && si < SWAP_SCAN; i = l->next[i], si++) {
-        size_t sj = 0;
-        if (items[i].sticky)
-            continue;
-        for (size_t j = first_of(l, lo); j != NONE && sj < SWAP_SCAN; j = l->next[j], sj++) {
+    for (size_t x = 0; x < na; x++) {
+        for (size_t y = 0; y < nb; y++) {
+            size_t i = a[x], j = b[y];
             double delta = items[i].demand - items[j].demand, gain;
-            if (items[j].sticky || delta <= 0 ||
-                (items[i].cls != items[j].cls &&
-                 (!has_room(l->w, lo, items[i].cls) || !has_room(l->w, hi, items[j].cls))))
+            if (delta <= 0 || (items[i].cls != items[j].cls && (!has_room(l->w, lo, items[i].cls) ||
+                                                                !has_room(l->w, hi, items[j].cls))))
                 continue;
             gain = gap - fabs(gap - 2 * delta);
             if (gain >= best_gain) {
@@ -473,8 +552,17 @@ static bool refine_step(struct lists *l, int hi, int lo)
     return true;
 }
 
+/* The spread of the planned loads, from the sums L keeps. */
+static double spread_of(const struct lists *l)
+{
+    double n = l->w->nusable, m = l->sum / n;
+
+    return sqrt(fmax(0, l->sq / n - m * m));
+}
+
 /* 3. refine: move single vCPUs from the most to the least loaded pCPU while that narrows
- * their gap by at least the threshold. ITEMS are all planned vCPUs. */
+ * their gap by at least the threshold, until the spread is within half the threshold. ITEMS
+ * are all planned vCPUs. */
 static int refine(struct work *w, struct heap *minh, struct item *items, size_t nitems, int *target)
 {
     int np = w->np;
@@ -482,19 +570,28 @@ static int refine(struct work *w, struct heap *minh, struct item *items, size_t 
     struct heap maxh = {0};
     int rc = -1;
 
-    l.head = malloc((size_t)(np > 0 ? np : 1) * sizeof(int));
+    l.head = malloc((size_t)(np > 0 ? np : 1) * NCLASS * sizeof(size_t));
     l.next = malloc((nitems ? nitems : 1) * sizeof(size_t));
     l.prev = malloc((nitems ? nitems : 1) * sizeof(size_t));
     if (!l.head || !l.next || !l.prev || heap_init(&maxh, np, w->in->usable, w->load, -1) < 0)
         goto cleanup;
-    for (int p = 0; p < np; p++)
-        l.head[p] = -1;
+    for (size_t k = 0; k < (size_t)np * NCLASS; k++)
+        l.head[k] = NONE;
+    for (int p = 0; p < np; p++) {
+        if (!w->in->usable || w->in->usable[p]) {
+            l.sum += w->load[p];
+            l.sq += w->load[p] * w->load[p];
+        }
+    }
+    /* Sticky vCPUs stay where they are: they are not in the lists. */
     for (size_t i = 0; i < nitems; i++)
-        list_push(&l, i, target[items[i].v]);
+        if (!items[i].sticky)
+            list_push(&l, i, target[items[i].v]);
     for (size_t iter = 0; iter < nitems + (size_t)np && maxh.n > 0 && minh->n > 0; iter++) {
         int hi = maxh.h[0], lo = minh->h[0];
 
-        if (!refine_step(&l, hi, lo))
+        /* Balanced enough (half the threshold): more moves would gain nothing users feel. */
+        if (spread_of(&l) <= w->in->threshold / 2 || !refine_step(&l, hi, lo))
             break;
         heap_fix(minh, hi);
         heap_fix(minh, lo);
@@ -510,27 +607,40 @@ cleanup:
     return rc;
 }
 
-/* 4. prune: undo moves that narrow their gap by less than the threshold, smallest first.
- * ITEMS are all planned vCPUs; reordered. */
-static void prune(struct work *w, struct item *items, size_t nitems, int *target)
+/* 4. prune: undo moves that narrow their gap by less than the threshold, or that the spread
+ * does without, smallest first. ITEMS are all planned vCPUs. */
+static void prune(struct work *w, const struct item *items, size_t nitems, int *target)
 {
+    struct item *moved = w->pending; /* scratch by now */
+    double n = w->nusable, sum = 0, sq = 0;
     size_t nmoved = 0;
 
+    for (int p = 0; p < w->np; p++)
+        if (!w->in->usable || w->in->usable[p]) {
+            sum += w->load[p];
+            sq += w->load[p] * w->load[p];
+        }
     for (size_t i = 0; i < nitems; i++)
         if (items[i].origin >= 0 && target[items[i].v] != items[i].origin)
-            items[nmoved++] = items[i];
-    qsort(items, nmoved, sizeof(*items), by_demand_asc);
+            moved[nmoved++] = items[i];
+    qsort(moved, nmoved, sizeof(*moved), by_demand_asc);
     for (size_t i = 0; i < nmoved; i++) {
-        double d = items[i].demand;
-        int o = items[i].origin, t = target[items[i].v];
-        double gap_now = fabs(w->load[o] - w->load[t]);
-        double gap_undone = fabs((w->load[o] + d) - (w->load[t] - d));
-        if (gap_undone - gap_now < w->in->threshold && has_room(w, o, items[i].cls)) {
+        double d = moved[i].demand, lo, lt, sq_undone;
+        int o = moved[i].origin, t = target[moved[i].v];
+        lo = w->load[o];
+        lt = w->load[t];
+        sq_undone = sq - lo * lo - lt * lt + (lo + d) * (lo + d) + (lt - d) * (lt - d);
+        /* Undo a move that gains its pair of pCPUs less than the threshold, or one the spread
+         * does without (it stays within half the threshold). */
+        if (has_room(w, o, moved[i].cls) &&
+            (fabs((lo + d) - (lt - d)) - fabs(lo - lt) < w->in->threshold ||
+             sqrt(fmax(0, sq_undone / n - (sum / n) * (sum / n))) <= w->in->threshold / 2)) {
             w->load[o] += d;
             w->load[t] -= d;
-            count_add(w, t, items[i].cls, -1);
-            count_add(w, o, items[i].cls, 1);
-            target[items[i].v] = o;
+            sq = sq_undone;
+            count_add(w, t, moved[i].cls, -1);
+            count_add(w, o, moved[i].cls, 1);
+            target[moved[i].v] = o;
         }
     }
 }
@@ -599,51 +709,108 @@ static double water_level(const double *d, size_t n)
     return 1e9;
 }
 
-/* By origin ascending, then demand ascending. */
-static int by_origin_asc(const void *a, const void *b)
+/* A vCPU placed on a pCPU, for judging service. */
+struct placed {
+    int p;
+    int cls;
+    double demand;
+};
+
+/* Sorts the K doubles of D ascending (insertion sort: a pCPU holds few vCPUs). */
+static void sort_small(double *d, size_t k)
 {
-    const struct item *x = a, *y = b;
-    if (x->origin != y->origin)
-        return x->origin < y->origin ? -1 : 1;
-    return x->demand < y->demand ? -1 : x->demand > y->demand;
+    if (k > 32) {
+        qsort(d, k, sizeof(double), by_double);
+        return;
+    }
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && d[j] < d[j - 1]; j--) {
+            double t = d[j];
+            d[j] = d[j - 1];
+            d[j - 1] = t;
+        }
 }
 
-/* True when vCPUs of one demand class would get unequal service now: each pCPU shared max-min
- * fairly among its pinned vCPUs, its background and the floating demand the kernel would give
- * it, two vCPUs of a class (demands within 5 %) differ by more than twice the threshold. */
-static bool unfair(struct work *w, const double *fluid_level)
+/* True when vCPUs of one demand class would get unequal service with the N vCPUs of PL placed as
+ * they say: each pCPU shared max-min fairly among its vCPUs, its background (one task) and
+ * FLUID[p], the floating demand the kernel gives it (one task), two vCPUs of a class (demands
+ * within 5 %) get shares differing by more than twice the threshold. Only on an overcommitted
+ * host. O(n + P): the vCPUs are bucketed by pCPU. */
+static bool service_unfair(struct work *w, const struct placed *pl, size_t n, const double *fluid)
 {
     double lo[NCLASS], hi[NCLASS];
-    double *d = w->scratch2;
+    double *d = w->scratch2, *level = w->scratch3;
+    size_t *first = w->bucket, *order = w->order;
 
-    memcpy(w->all, w->kept, w->nkept * sizeof(*w->all));
-    qsort(w->all, w->nkept, sizeof(*w->all), by_origin_asc);
+    if (!overcommitted(w))
+        return false;
+    /* Counting sort of the vCPUs by pCPU. */
+    memset(first, 0, ((size_t)w->np + 1) * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        first[pl[i].p + 1]++;
+    for (int p = 0; p < w->np; p++)
+        first[p + 1] += first[p];
+    for (size_t i = 0; i < n; i++)
+        order[first[pl[i].p]++] = i;
+    for (int p = w->np; p > 0; p--)
+        first[p] = first[p - 1];
+    first[0] = 0;
+    for (int p = 0; p < w->np; p++) {
+        size_t k = 0;
+        for (size_t j = first[p]; j < first[p + 1]; j++)
+            d[k++] = pl[order[j]].demand;
+        d[k++] = w->before[p] - w->pinned[p]; /* background */
+        d[k++] = fluid[p];
+        sort_small(d, k);
+        level[p] = water_level(d, k);
+    }
     for (int c = 0; c < NCLASS; c++) {
         lo[c] = INFINITY;
         hi[c] = -INFINITY;
     }
-    for (size_t i = 0; i < w->nkept;) {
-        int p = w->all[i].origin;
-        size_t j = i, n = 0;
-        double level;
-
-        for (; j < w->nkept && w->all[j].origin == p; j++)
-            d[n++] = w->all[j].demand;
-        d[n++] = w->before[p] - w->pinned[p]; /* background */
-        d[n++] = *fluid_level > w->before[p] ? *fluid_level - w->before[p] : 0;
-        qsort(d, n, sizeof(double), by_double);
-        level = water_level(d, n);
-        for (; i < j; i++) {
-            int c = w->all[i].cls;
-            double got = fmin(w->all[i].demand, level);
-            lo[c] = fmin(lo[c], got);
-            hi[c] = fmax(hi[c], got);
-        }
+    for (size_t i = 0; i < n; i++) {
+        double got = fmin(pl[i].demand, level[pl[i].p]);
+        lo[pl[i].cls] = fmin(lo[pl[i].cls], got);
+        hi[pl[i].cls] = fmax(hi[pl[i].cls], got);
     }
     for (int c = 1; c < NCLASS; c++)
-        if (hi[c] - lo[c] > 2 * w->in->threshold)
+        if (hi[c] - lo[c] > 2 * w->in->threshold + TIE)
             return true;
     return false;
+}
+
+/* Unequal service now: the pinned vCPUs where they are, the floating demand poured up to
+ * FLUID_LEVEL. */
+static bool unfair_before(struct work *w, double fluid_level)
+{
+    struct placed *pl = w->placed;
+    double *fluid = w->scratch;
+
+    for (size_t i = 0; i < w->nkept; i++)
+        pl[i] = (struct placed){w->kept[i].origin, w->kept[i].cls, w->kept[i].demand};
+    for (int p = 0; p < w->np; p++)
+        fluid[p] = fluid_level > w->before[p] ? fluid_level - w->before[p] : 0;
+    return service_unfair(w, pl, w->nkept, fluid);
+}
+
+/* Unequal service as planned (NALL planned items in W->all, placed per TARGET). */
+static bool unfair_after(struct work *w, size_t nall, const int *target)
+{
+    struct placed *pl = w->placed;
+    double *fluid = w->scratch;
+    size_t n = 0;
+
+    for (int p = 0; p < w->np; p++)
+        fluid[p] = w->load[p] - (w->before[p] - w->pinned[p]);
+    for (size_t i = 0; i < nall; i++) {
+        const struct item *it = &w->all[i];
+        int p = target[it->v];
+        if (it->fluid || p < 0)
+            continue;
+        pl[n++] = (struct placed){p, it->cls, it->demand};
+        fluid[p] -= it->demand; /* what is left is fluid */
+    }
+    return service_unfair(w, pl, n, fluid);
 }
 
 /* The spread of min(1, load) after the plan: the pCPU usage the plan projects. */
@@ -692,14 +859,19 @@ static int work_alloc(struct work *w, const struct placement_input *in, struct p
     w->load = calloc(np1, sizeof(double));
     w->before = calloc(np1, sizeof(double));
     w->kept = malloc(n1 * sizeof(*w->kept));
-    w->pending = malloc(n1 * sizeof(*w->pending));
-    w->all = malloc(n1 * sizeof(*w->all));
+    w->pending = malloc(n1 * FLUID_PIECES_MAX * sizeof(*w->pending));
+    w->all = malloc(n1 * (FLUID_PIECES_MAX + 1) * sizeof(*w->all));
     w->count = calloc(np1 * NCLASS, sizeof(*w->count));
     w->pinned = calloc(np1, sizeof(double));
     w->scratch = calloc(np1, sizeof(double));
     w->scratch2 = calloc(n1 + 2, sizeof(double));
+    w->placed = calloc(n1, sizeof(*w->placed));
+    w->scratch3 = calloc(np1, sizeof(double));
+    w->bucket = calloc(np1 + 1, sizeof(size_t));
+    w->order = calloc(n1, sizeof(size_t));
     if (!out->target || !w->load || !w->before || !w->kept || !w->pending || !w->all || !w->count ||
-        !w->pinned || !w->scratch || !w->scratch2)
+        !w->pinned || !w->scratch || !w->scratch2 || !w->placed || !w->scratch3 || !w->bucket ||
+        !w->order)
         return -1;
     return 0;
 }
@@ -714,6 +886,10 @@ static void work_free(struct work *w)
     free(w->pinned);
     free(w->scratch);
     free(w->scratch2);
+    free(w->placed);
+    free(w->scratch3);
+    free(w->bucket);
+    free(w->order);
     free(w->all);
 }
 
@@ -735,14 +911,15 @@ static void init_loads(struct work *w)
 }
 
 /* Steps 1-4 once classified: keep, place, refine, prune. */
-static int steps(struct work *w, bool smallest_first, struct placement_plan *out)
+static int steps(struct work *w, enum variant variant, struct placement_plan *out)
 {
     const struct placement_input *in = w->in;
     struct heap minh = {0};
     size_t nall;
     int rc = -1;
 
-    keep(w, w->total / w->nusable, in->threshold / 2, smallest_first);
+    keep(w, variant == KEEP_ALL ? INFINITY : w->total / w->nusable, in->threshold / 2,
+         variant == KEEP_SMALLEST);
     if (heap_init(&minh, w->np, in->usable, w->load, 1) < 0)
         goto cleanup;
     place(w, &minh, out->target);
@@ -755,17 +932,20 @@ static int steps(struct work *w, bool smallest_first, struct placement_plan *out
     if (refine(w, &minh, w->all, nall, out->target) < 0)
         goto cleanup;
     prune(w, w->all, nall, out->target);
+    w->nall = nall;
     rc = 0;
 cleanup:
     heap_free(&minh);
     return rc;
 }
 
-/* One planning run (steps 1-4) into OUT; SMALLEST_FIRST picks the keep order. */
-static int plan_once(const struct placement_input *in, bool smallest_first,
-                     struct placement_plan *out)
+/* One planning run (steps 1-4) into OUT; VARIANT picks what step 1 keeps, QUOTAS whether class
+ * quotas apply; FIRST (may be NULL) is an earlier run on the same input, whose view of the
+ * present is reused. */
+static int plan_once(const struct placement_input *in, enum variant variant, bool quotas,
+                     const struct placement_plan *first, struct placement_plan *out)
 {
-    struct work w = {.in = in, .np = in->npcpus > 0 ? in->npcpus : 0};
+    struct work w = {.in = in, .np = in->npcpus > 0 ? in->npcpus : 0, .quotas = quotas};
     double level;
     int rc = -1;
 
@@ -778,12 +958,18 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
         rc = 0; /* nowhere to place anything: change nothing */
         goto cleanup;
     }
-    out->spread_before = fluid_spread(&w, &level);
-    out->unfair_before = unfair(&w, &level);
+    if (first) { /* the same for every variant */
+        out->spread_before = first->spread_before;
+        out->unfair_before = first->unfair_before;
+    } else {
+        out->spread_before = fluid_spread(&w, &level);
+        out->unfair_before = unfair_before(&w, level);
+    }
     out->must_place = w.nmust;
-    if (steps(&w, smallest_first, out) < 0)
+    if (steps(&w, variant, out) < 0)
         goto cleanup;
 
+    out->unfair_after = unfair_after(&w, w.nall, out->target);
     for (size_t v = 0; v < in->nvcpus; v++) {
         if (in->vcpus[v].pin < 0 && !in->pin_floating)
             out->target[v] = -1; /* its place in the plan is the kernel's to take */
@@ -792,8 +978,11 @@ static int plan_once(const struct placement_input *in, bool smallest_first,
     }
     out->spread_after = placement_spread(w.load, in->usable, w.np);
     out->usage_after = capped_spread(&w);
-    out->act = out->nmoves > 0 &&
-               (w.nmust > 0 || out->unfair_before || out->spread_before > in->threshold);
+    /* Moves are worth it to pin what must be pinned, to make an unfair host fair, or to bring
+     * the spread down by a quarter of the threshold at least. */
+    out->act = out->nmoves > 0 && (w.nmust > 0 || (out->unfair_before && !out->unfair_after) ||
+                                   (out->spread_before > in->threshold &&
+                                    out->spread_after <= out->spread_before - in->threshold / 4));
     for (int p = 0; p < w.np; p++)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];
@@ -807,24 +996,55 @@ cleanup:
     return rc;
 }
 
-int placement_plan(const struct placement_input *in, struct placement_plan *out)
+/* True when plan A is better than plan B: it acts where B does not; it is fair where B is not;
+ * it needs fewer moves at a spread at most a quarter of the threshold worse; or its spread is
+ * better by more than that. */
+static bool better(const struct placement_plan *a, const struct placement_plan *b, double th)
+{
+    if (a->act != b->act)
+        return a->act;
+    if (!a->act)
+        return false;
+    if (a->unfair_after != b->unfair_after)
+        return !a->unfair_after;
+    if (a->nmoves < b->nmoves && a->spread_after <= b->spread_after + th / 4)
+        return true;
+    return a->spread_after < b->spread_after - th / 4;
+}
+
+/* Plans the variants from FIRST on (with or without class quotas) and keeps the best in OUT. */
+static int try_variants(const struct placement_input *in, int first, bool quotas,
+                        struct placement_plan *out)
 {
     struct placement_plan other;
-    int np = in->npcpus > 0 ? in->npcpus : 0;
 
-    if (plan_once(in, false, out) < 0)
-        return -1;
-    if (out->act) {
-        if (plan_once(in, true, &other) < 0) {
-            placement_plan_free(out);
+    for (int v = first; v < NVARIANTS; v++) {
+        if (plan_once(in, (enum variant)v, quotas, out, &other) < 0)
             return -1;
-        }
-        if (other.act && other.nmoves < out->nmoves &&
-            other.spread_after <= out->spread_after + in->threshold / 4) {
+        if (better(&other, out, in->threshold)) {
             placement_plan_free(out);
             *out = other;
         } else {
             placement_plan_free(&other);
+        }
+    }
+    return 0;
+}
+
+int placement_plan(const struct placement_input *in, struct placement_plan *out)
+{
+    int np = in->npcpus > 0 ? in->npcpus : 0;
+
+    if (plan_once(in, KEEP_LARGEST, false, NULL, out) < 0)
+        return -1;
+    /* The other variants, when there is anything to act on; class quotas (fairness by counts)
+     * when no plan without them is fair. */
+    if (out->must_place + out->unfair_before + (out->spread_before > in->threshold) > 0) {
+        if (try_variants(in, KEEP_SMALLEST, false, out) < 0 ||
+            ((out->unfair_after || (!out->act && out->unfair_before)) &&
+             try_variants(in, KEEP_LARGEST, true, out) < 0)) {
+            placement_plan_free(out);
+            return -1;
         }
     }
     if (!out->act) {
@@ -832,6 +1052,7 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
             out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
         out->nmoves = 0;
         out->spread_after = out->spread_before;
+        out->unfair_after = out->unfair_before;
     }
     return 0;
 }

@@ -37,7 +37,8 @@ struct placement_plan {
     double spread_after;  /* the same after the plan */
     double usage_after;   /* the std dev of min(1, load) after the plan: projected usage */
     double max_after;     /* highest projected pCPU load after the plan */
-    bool unfair_before;   /* a demand class is spread unevenly now (counts differ by 2+) */
+    bool unfair_before;   /* vCPUs of a demand class would be served unequally now */
+    bool unfair_after;    /* ... after the plan */
     bool act;             /* false when already balanced: target == pin everywhere */
 };
 

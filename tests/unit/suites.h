@@ -17,5 +17,6 @@ Suite *placement_suite(void);
 Suite *scheduler_suite(void);
 Suite *mempolicy_suite(void);
 Suite *coordinator_suite(void);
+Suite *oracle_suite(void);
 
 #endif
