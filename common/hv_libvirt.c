@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 
 /* Domains whose cached affinity is re-read each period, to notice changes made by others. */
 #define AFFINITY_REFRESH_PER_PERIOD 4
@@ -63,41 +64,25 @@ struct lv {
  * seconds, like a libvirtd that died, instead of wedging the program for ever. The thread
  * also answers libvirtd's own keepalive pings while the program sleeps between periods.
  *
- * The same thread is a stop watchdog. SIGINT and SIGTERM are blocked except while the main
- * thread sleeps (see loop.c), so a stop signal stays pending while the main thread is inside
- * a libvirt call. When one has been pending for STOP_GRACE_S seconds the main thread is stuck
- * in a call libvirtd does not answer (reconnecting to a hung libvirtd is not covered by
- * keepalive): the program says so and exits 0 at once rather than wait for libvirtd.
+ * Its 1 s timer runs the stop watchdog of loop.c (loop_watchdog_tick), which ends the program
+ * when a stop signal stays unanswered because the main thread is stuck in a libvirt call
+ * (reconnecting to a hung libvirtd is not covered by keepalive).
  */
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT      3
-#define STOP_GRACE_S         5
 
 static struct {
     bool started;
     pthread_t thread;
     atomic_bool quit;
-    int timer;          /* the 1 s tick of the watchdog */
-    unsigned pending_s; /* seconds a stop signal has been pending */
-    char msg[160];      /* what the watchdog prints, made before it may be needed */
+    int timer; /* the 1 s tick of the stop watchdog */
 } events = {.timer = -1};
 
 static void watchdog_tick(int timer, void *opaque)
 {
-    sigset_t pending;
-
     (void)timer;
     (void)opaque;
-    if (sigpending(&pending) == 0 &&
-        (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1)) {
-        if (++events.pending_s >= STOP_GRACE_S) {
-            ssize_t n = write(STDERR_FILENO, events.msg, strlen(events.msg));
-            (void)n;
-            _exit(0);
-        }
-    } else {
-        events.pending_s = 0;
-    }
+    loop_watchdog_tick();
 }
 
 static void *event_thread(void *arg)
@@ -117,10 +102,6 @@ static int events_start(void)
 
     if (events.started)
         return 0;
-    snprintf(events.msg, sizeof(events.msg),
-             "%s: warning: stop requested but the hypervisor has not answered for %d s; "
-             "exiting without waiting for it\n",
-             log_program(), STOP_GRACE_S);
     if (virEventRegisterDefaultImpl() < 0)
         return -1;
     events.timer = virEventAddTimeout(1000, watchdog_tick, NULL, NULL);
@@ -165,14 +146,6 @@ static const char *last_error(void)
     if (virGetLastErrorCode() == VIR_ERR_OK)
         return "the driver gave no reason";
     return virGetLastErrorMessage();
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Classifies the last libvirt error of a call about one domain. */
@@ -869,7 +842,7 @@ static int lv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_fil
 
     if (!p->conn)
         return HV_CONN;
-    if (snapshot_reset(snap, now_ns(), p->npcpus) < 0)
+    if (snapshot_reset(snap, loop_now_ns(), p->npcpus) < 0)
         return HV_FAIL;
 
     if (p->bulk_ok) {
