@@ -43,7 +43,7 @@ LDFLAGS_ALL := $(LDOPT) -pthread $(LDFLAGS)
 
 COMMON_SRC := common/util.c common/log.c common/json.c common/report.c common/carry.c common/cli.c common/snapshot.c common/usage.c \
               common/hv.c common/loop.c common/runner.c
-COMMON_VIRT_SRC := common/hv_libvirt.c common/app.c
+COMMON_VIRT_SRC := common/hv_libvirt.c $(wildcard common/lv_*.c) common/app.c
 VCPU_SRC := vcpu_scheduler/placement.c vcpu_scheduler/scheduler.c vcpu_scheduler/schedreport.c
 MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
 TEST_SRC := $(wildcard tests/unit/*.c) tests/fake_hv.c
