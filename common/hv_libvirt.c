@@ -201,6 +201,7 @@ static void lv_close(struct hv *hv)
     free(p->cpu_st);
     free(p->mem_st);
     free(p->vinfo);
+    free(p->rec_vcpus);
     free(p->uri);
     free(p);
 }

@@ -43,6 +43,8 @@ struct lv {
     virNodeMemoryStatsPtr mem_st; /* scratch: mem_nparams entries */
     virVcpuInfoPtr vinfo;         /* scratch for virDomainGetVcpus */
     size_t vinfo_cap;
+    struct snap_vcpu *rec_vcpus; /* scratch: the vCPUs of one bulk record, by id (lv_stats.c) */
+    size_t rec_vcpus_cap;
 };
 
 /* One sample in progress, as the domain statistics see it. */
