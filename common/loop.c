@@ -68,6 +68,18 @@ int loop_init_signals(void)
     return 0;
 }
 
+int loop_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 void loop_watchdog_tick(void)
 {
     sigset_t pending;

@@ -5,7 +5,6 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -52,9 +51,6 @@ static void *event_thread(void *arg)
 
 int lv_events_start(void)
 {
-    sigset_t all, old;
-    int rc;
-
     if (events.started)
         return 0;
     if (virEventRegisterDefaultImpl() < 0)
@@ -62,12 +58,7 @@ int lv_events_start(void)
     events.timer = virEventAddTimeout(1000, watchdog_tick, NULL, NULL);
     if (events.timer < 0)
         return -1;
-    /* The thread takes no signal: they are for the main thread's sleep. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&events.thread, NULL, event_thread, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (loop_thread_create(&events.thread, event_thread, NULL) != 0) {
         virEventRemoveTimeout(events.timer);
         events.timer = -1;
         return -1;

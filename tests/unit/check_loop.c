@@ -1,4 +1,5 @@
 /* Tests of signal handling and deadline sleeping. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,31 @@ START_TEST(request_stop)
     loop_request_stop();
     ck_assert(loop_stop_requested());
     ck_assert(!loop_sleep_until(loop_now_ns() + 1000000000ull));
+}
+END_TEST
+
+static void *report_mask(void *arg)
+{
+    sigset_t *mask = arg;
+
+    pthread_sigmask(SIG_BLOCK, NULL, mask);
+    return NULL;
+}
+
+START_TEST(threads_take_no_signal)
+{
+    sigset_t in_thread, before, after;
+    pthread_t t;
+
+    pthread_sigmask(SIG_BLOCK, NULL, &before);
+    sigemptyset(&in_thread);
+    ck_assert_int_eq(loop_thread_create(&t, report_mask, &in_thread), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(sigismember(&in_thread, SIGINT), 1);
+    ck_assert_int_eq(sigismember(&in_thread, SIGTERM), 1);
+    ck_assert_int_eq(sigismember(&in_thread, SIGUSR1), 1);
+    pthread_sigmask(SIG_BLOCK, NULL, &after);
+    ck_assert_int_eq(sigismember(&after, SIGUSR1), sigismember(&before, SIGUSR1));
 }
 END_TEST
 
@@ -149,6 +175,7 @@ Suite *loop_suite(void)
     suite_add_tcase(s, t);
     /* These run the watchdog in a child of their own: safe in either mode. */
     t = tcase_create("watchdog");
+    tcase_add_test(t, threads_take_no_signal);
     tcase_add_test(t, watchdog_ends_a_stop_pending_five_seconds);
     tcase_add_test(t, watchdog_waits_out_the_grace);
     tcase_add_test(t, watchdog_counts_again_after_a_stop_is_taken);
