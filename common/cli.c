@@ -263,11 +263,12 @@ static int parse_positional(const struct cmdline *cl)
 
 int cli_parse(const struct cli_program *p, int argc, char **argv, struct cli_common *out)
 {
-    struct cmdline cl = {p, out, argc, argv};
+    struct cmdline cl;
     struct option *lo;
     int rc = CLI_RUN;
 
     memset(out, 0, sizeof(*out));
+    cl = (struct cmdline){p, out, argc, argv};
     prog_name = p->name;
     lo = long_options(p);
     if (!lo) {
