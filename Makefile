@@ -11,6 +11,7 @@
 #   make lab-check       every lab scenario, failing on a failed verdict
 #   make lab-soak        both tools for 30 minutes (MINUTES=n) on real guests with churn
 #   make install         PREFIX=/usr/local DESTDIR=... (binaries and man pages)
+#   make V=1 ...         show the full compiler and linker command lines
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
@@ -30,6 +31,15 @@ OPT := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDOPT :=
 endif
 
+# Quiet by default ("  CC      file.o"); V=1 prints the full commands.
+ifeq ($(V),1)
+Q :=
+say := @:
+else
+Q := @
+say := @printf '  %-7s %s\n'
+endif
+
 O := build/$(VARIANT)
 VIRT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libvirt 2>/dev/null)
 VIRT_LIBS := $(shell $(PKG_CONFIG) --libs libvirt 2>/dev/null || echo -lvirt)
@@ -41,12 +51,15 @@ CPPFLAGS_ALL := -D_DEFAULT_SOURCE -DVMB_VERSION='"$(VERSION)"' -Icommon -Ivcpu_s
 CFLAGS_ALL := $(WARN) $(OPT) -pthread $(CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(LDOPT) -pthread $(LDFLAGS)
 
-COMMON_SRC := common/util.c common/log.c common/json.c common/report.c common/carry.c common/cli.c common/snapshot.c common/usage.c \
-              common/hv.c common/loop.c common/runner.c
-COMMON_VIRT_SRC := common/hv_libvirt.c common/app.c
-VCPU_SRC := vcpu_scheduler/placement.c vcpu_scheduler/scheduler.c vcpu_scheduler/schedreport.c
+# The libvirt implementation of hv: the only code that includes <libvirt/libvirt.h>.
+LV_SRC := common/hv_libvirt.c $(wildcard common/lv_*.c)
+# Linked into the programs only (they need libvirt); the rest of common/ is libcommon.a.
+COMMON_VIRT_SRC := $(LV_SRC) common/app.c
+COMMON_SRC := $(filter-out $(COMMON_VIRT_SRC),$(wildcard common/*.c))
+VCPU_SRC := $(filter-out vcpu_scheduler/main.c,$(wildcard vcpu_scheduler/*.c))
 MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
-TEST_SRC := $(wildcard tests/unit/*.c) tests/fake_hv.c tests/measure.c tests/oracle.c
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TEST_SRC := $(UNIT_SRC) tests/fake_hv.c tests/measure.c tests/oracle.c
 BENCH_SRC := tests/bench/bench.c tests/measure.c tests/oracle.c
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
@@ -66,30 +79,43 @@ endif
 
 bin/%: $(O)/%
 	@mkdir -p bin
-	cp $< $@.tmp && mv -f $@.tmp $@
+	$(say) CP $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
+
+# A dependency's flags only for the files that use it: libvirt's for the hv_libvirt files and
+# the libvirt probe, Check's for the unit tests.
+$(call obj,$(LV_SRC) tests/bench/rss_probe.c): DEP_CFLAGS := $(VIRT_CFLAGS)
+$(call obj,$(UNIT_SRC)): DEP_CFLAGS := $(CHECK_CFLAGS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) $(VIRT_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+	$(say) CC $(@:$(O)/obj/%=%)
+	$(Q)$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) $(DEP_CFLAGS) -c $< -o $@
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(say) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(O)/vcpu_scheduler: $(call obj,vcpu_scheduler/main.c $(VCPU_SRC) $(COMMON_VIRT_SRC)) $(LIBCOMMON)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
 
 $(O)/memory_coordinator: $(call obj,memory_coordinator/main.c $(MEM_SRC) $(COMMON_VIRT_SRC)) $(LIBCOMMON)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
 
 $(CHECK_RUNNER): $(call obj,$(TEST_SRC) $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
 
 $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
 $(O)/rss_probe: $(call obj,tests/bench/rss_probe.c)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
 
 # The packages first (tests/deps.sh installs what is missing, as root on Debian), then a
 # fresh make that sees them.
@@ -121,7 +147,14 @@ bench: $(O)/bench $(O)/rss_probe $(PROGRAMS)
 bench-smoke: $(O)/bench
 	$(O)/bench --smoke
 
+# On Debian the libvirt and Check headers are in /usr/include, where any file could reach
+# them: say so when a file outside the hv_libvirt files (or the unit tests) includes them.
+LIBVIRT_USERS := $(LV_SRC) common/lv.h tests/bench/rss_probe.c
+
 analyze:
+	@bad=$$(grep -l '<libvirt/' $(filter-out $(LIBVIRT_USERS),$(FORMAT_FILES))); \
+	bad="$$bad $$(grep -l '<check.h>' $(filter-out tests/unit/%,$(FORMAT_FILES)))"; \
+	if [ -n "$${bad## }" ]; then echo "analyze: outside its boundary:$$bad"; exit 1; fi
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #ifndef VMB_VERSION
 #define VMB_VERSION "0.0.0"
 #endif
@@ -126,126 +128,165 @@ static bool looks_negative_number(const char *s)
     return s && s[0] == '-' && (isdigit((unsigned char)s[1]) || s[1] == '.');
 }
 
+/* Returns getopt_long()'s table of every option of P (free it), or NULL when out of memory. */
+static struct option *long_options(const struct cli_program *p)
+{
+    size_t n = 0, total = sizeof(common_before) / sizeof(common_before[0]) + p->noptions +
+                          sizeof(common_after) / sizeof(common_after[0]) + 1;
+    struct option *lo = calloc(total, sizeof(*lo));
+
+    if (!lo)
+        return NULL;
+    for (size_t i = 0; i < sizeof(common_before) / sizeof(common_before[0]); i++)
+        add_long(lo, &n, &common_before[i]);
+    for (size_t i = 0; i < p->noptions; i++)
+        add_long(lo, &n, &p->options[i]);
+    for (size_t i = 0; i < sizeof(common_after) / sizeof(common_after[0]); i++)
+        add_long(lo, &n, &common_after[i]);
+    return lo;
+}
+
+/* One command line being parsed. */
+struct cmdline {
+    const struct cli_program *prog;
+    struct cli_common *out;
+    int argc;
+    char **argv;
+};
+
+/* Adds a --domains pattern; returns CLI_RUN or CLI_EXIT_USAGE (said). */
+static int add_glob(struct cli_common *out, const char *glob)
+{
+    if (!cli_glob_valid(glob)) {
+        cli_usage_error("invalid domain pattern '%s' for '--domains'", glob);
+        return CLI_EXIT_USAGE;
+    }
+    if (util_grow((void **)&out->globs, &out->cap_globs, out->nglobs + 1, sizeof(*out->globs)) <
+        0) {
+        cli_usage_error("out of memory");
+        return CLI_EXIT_USAGE;
+    }
+    out->globs[out->nglobs++] = glob;
+    return CLI_RUN;
+}
+
+/* Says what is wrong with the option getopt_long() refused (C is ':' or '?') at PREV_OPTIND. */
+static void option_error(const struct cmdline *cl, int c, int prev_optind)
+{
+    const char *bad = cl->argv[optind - 1];
+
+    if (c == ':') {
+        if (optopt >= 256 || optopt == 'c')
+            cli_usage_error("option '--%s' needs a value", option_name(cl->prog, optopt));
+        else
+            cli_usage_error("option '%s' needs a value", cl->argv[prev_optind]);
+    } else if (prev_optind < cl->argc && looks_negative_number(cl->argv[prev_optind])) {
+        cli_usage_error("PERIOD must be a positive number of seconds, not '%s'",
+                        cl->argv[prev_optind]);
+    } else if (optopt && optopt < 256 && bad && bad[0] == '-' && bad[1] != '-') {
+        cli_usage_error("unknown option '-%c'", optopt);
+    } else {
+        cli_usage_error("unknown option '%s'", bad ? bad : "?");
+    }
+}
+
+/* Applies option C (with optarg) found at PREV_OPTIND. Returns CLI_RUN to go on, else what
+ * cli_parse() returns (help and version printed, errors said). */
+static int apply_option(const struct cmdline *cl, int c, int prev_optind)
+{
+    struct cli_common *out = cl->out;
+
+    switch (c) {
+    case 'c':
+        if (!*optarg) {
+            cli_usage_error("option '--connect' needs a non-empty URI");
+            return CLI_EXIT_USAGE;
+        }
+        out->uri = optarg;
+        return CLI_RUN;
+    case KEY_DOMAINS:
+        return add_glob(out, optarg);
+    case KEY_ONCE:
+        out->once = true;
+        return CLI_RUN;
+    case KEY_DRY_RUN:
+        out->dry_run = true;
+        return CLI_RUN;
+    case KEY_JSON:
+        out->json = true;
+        return CLI_RUN;
+    case 'v':
+        out->verbosity = out->verbosity < 0 ? 1 : out->verbosity + 1;
+        return CLI_RUN;
+    case 'q':
+        out->verbosity = -1;
+        return CLI_RUN;
+    case 'h':
+        print_help(cl->prog);
+        return CLI_EXIT_OK;
+    case 'V':
+        printf("%s (vmbalance) %s\n", cl->prog->name, VMB_VERSION);
+        return CLI_EXIT_OK;
+    case ':':
+    case '?':
+        option_error(cl, c, prev_optind);
+        return CLI_EXIT_USAGE;
+    default:
+        if (c >= 256 && cl->prog->handle)
+            return cl->prog->handle(cl->prog->ctx, c, optarg) < 0 ? CLI_EXIT_USAGE : CLI_RUN;
+        cli_usage_error("unknown option '%s'", cl->argv[prev_optind]);
+        return CLI_EXIT_USAGE;
+    }
+}
+
+/* Reads the one positional argument, PERIOD, at optind; then settles the default URI. */
+static int parse_positional(const struct cmdline *cl)
+{
+    const char *env;
+
+    if (optind >= cl->argc) {
+        cli_usage_error("missing PERIOD (seconds between samples)");
+        return CLI_EXIT_USAGE;
+    }
+    if (optind + 1 < cl->argc) {
+        cli_usage_error("unexpected argument '%s' after PERIOD", cl->argv[optind + 1]);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_parse_period(cl->argv[optind], &cl->out->period_s) < 0)
+        return CLI_EXIT_USAGE;
+    if (!cl->out->uri) {
+        env = getenv("LIBVIRT_DEFAULT_URI");
+        cl->out->uri = env && *env ? env : CLI_DEFAULT_URI;
+    }
+    return CLI_RUN;
+}
+
 int cli_parse(const struct cli_program *p, int argc, char **argv, struct cli_common *out)
 {
-    size_t nlong = 0, total = sizeof(common_before) / sizeof(common_before[0]) + p->noptions +
-                              sizeof(common_after) / sizeof(common_after[0]) + 1;
-    struct option *lo = calloc(total, sizeof(*lo));
-    const char *env;
-    int rc = CLI_EXIT_USAGE;
+    struct cmdline cl;
+    struct option *lo;
+    int rc = CLI_RUN;
 
     memset(out, 0, sizeof(*out));
+    cl = (struct cmdline){p, out, argc, argv};
     prog_name = p->name;
+    lo = long_options(p);
     if (!lo) {
         fprintf(stderr, "%s: error: out of memory\n", p->name);
         return CLI_EXIT_USAGE;
     }
-    for (size_t i = 0; i < sizeof(common_before) / sizeof(common_before[0]); i++)
-        add_long(lo, &nlong, &common_before[i]);
-    for (size_t i = 0; i < p->noptions; i++)
-        add_long(lo, &nlong, &p->options[i]);
-    for (size_t i = 0; i < sizeof(common_after) / sizeof(common_after[0]); i++)
-        add_long(lo, &nlong, &common_after[i]);
-
     opterr = 0;
     optind = 1;
-    for (;;) {
+    while (rc == CLI_RUN) {
         int prev_optind = optind;
         int c = getopt_long(argc, argv, ":c:vqhV", lo, NULL);
 
         if (c == -1)
             break;
-        switch (c) {
-        case 'c':
-            if (!*optarg) {
-                cli_usage_error("option '--connect' needs a non-empty URI");
-                goto cleanup;
-            }
-            out->uri = optarg;
-            break;
-        case KEY_DOMAINS: {
-            const char **g;
-            if (!cli_glob_valid(optarg)) {
-                cli_usage_error("invalid domain pattern '%s' for '--domains'", optarg);
-                goto cleanup;
-            }
-            g = realloc(out->globs, (out->nglobs + 1) * sizeof(*g));
-            if (!g) {
-                cli_usage_error("out of memory");
-                goto cleanup;
-            }
-            out->globs = g;
-            out->globs[out->nglobs++] = optarg;
-            break;
-        }
-        case KEY_ONCE:
-            out->once = true;
-            break;
-        case KEY_DRY_RUN:
-            out->dry_run = true;
-            break;
-        case KEY_JSON:
-            out->json = true;
-            break;
-        case 'v':
-            out->verbosity = out->verbosity < 0 ? 1 : out->verbosity + 1;
-            break;
-        case 'q':
-            out->verbosity = -1;
-            break;
-        case 'h':
-            print_help(p);
-            rc = CLI_EXIT_OK;
-            goto cleanup;
-        case 'V':
-            printf("%s (vmbalance) %s\n", p->name, VMB_VERSION);
-            rc = CLI_EXIT_OK;
-            goto cleanup;
-        case ':':
-            if (optopt >= 256 || optopt == 'c')
-                cli_usage_error("option '--%s' needs a value", option_name(p, optopt));
-            else
-                cli_usage_error("option '%s' needs a value", argv[prev_optind]);
-            goto cleanup;
-        case '?': {
-            const char *bad = argv[optind - 1];
-            if (prev_optind < argc && looks_negative_number(argv[prev_optind]))
-                cli_usage_error("PERIOD must be a positive number of seconds, not '%s'",
-                                argv[prev_optind]);
-            else if (optopt && optopt < 256 && bad && bad[0] == '-' && bad[1] != '-')
-                cli_usage_error("unknown option '-%c'", optopt);
-            else
-                cli_usage_error("unknown option '%s'", bad ? bad : "?");
-            goto cleanup;
-        }
-        default:
-            if (c >= 256 && p->handle) {
-                if (p->handle(p->ctx, c, optarg) < 0)
-                    goto cleanup;
-                break;
-            }
-            cli_usage_error("unknown option '%s'", argv[prev_optind]);
-            goto cleanup;
-        }
+        rc = apply_option(&cl, c, prev_optind);
     }
-
-    if (optind >= argc) {
-        cli_usage_error("missing PERIOD (seconds between samples)");
-        goto cleanup;
-    }
-    if (optind + 1 < argc) {
-        cli_usage_error("unexpected argument '%s' after PERIOD", argv[optind + 1]);
-        goto cleanup;
-    }
-    if (cli_parse_period(argv[optind], &out->period_s) < 0)
-        goto cleanup;
-    if (!out->uri) {
-        env = getenv("LIBVIRT_DEFAULT_URI");
-        out->uri = env && *env ? env : CLI_DEFAULT_URI;
-    }
-    rc = CLI_RUN;
-
-cleanup:
+    if (rc == CLI_RUN)
+        rc = parse_positional(&cl);
     free(lo);
     return rc;
 }
@@ -255,6 +296,7 @@ void cli_common_free(struct cli_common *c)
     free(c->globs);
     c->globs = NULL;
     c->nglobs = 0;
+    c->cap_globs = 0;
 }
 
 /* Checks S is a plain decimal: digits, optional fraction, optional exponent; nothing else. */

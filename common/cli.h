@@ -17,7 +17,7 @@ enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 struct cli_common {
     const char *uri;    /* -c, else $LIBVIRT_DEFAULT_URI, else CLI_DEFAULT_URI */
     const char **globs; /* --domains, repeatable; owned array: cli_common_free() */
-    size_t nglobs;
+    size_t nglobs, cap_globs;
     bool once, dry_run, json;
     int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
     double period_s;

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -14,6 +16,17 @@ static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t hup_flag;
 static sigset_t sleep_mask; /* the mask in force while sleeping: our signals unblocked */
 static bool signals_ready;
+
+/*
+ * The stop watchdog. SIGINT and SIGTERM are blocked except while the main thread sleeps, so a
+ * stop signal stays pending while the main thread is inside a hypervisor call. When one has been
+ * pending for STOP_GRACE_S seconds the main thread is stuck in a call the hypervisor does not
+ * answer: the program says so and exits 0 at once rather than wait for it.
+ */
+#define STOP_GRACE_S 5
+
+static char watchdog_msg[160]; /* what the watchdog prints, made before it may be needed */
+static unsigned pending_s;     /* seconds a stop signal has been pending (watchdog thread only) */
 
 static void on_signal(int sig)
 {
@@ -47,8 +60,40 @@ int loop_init_signals(void)
     sigdelset(&sleep_mask, SIGINT);
     sigdelset(&sleep_mask, SIGTERM);
     sigdelset(&sleep_mask, SIGHUP);
+    snprintf(watchdog_msg, sizeof(watchdog_msg),
+             "%s: warning: stop requested but the hypervisor has not answered for %d s; "
+             "exiting without waiting for it\n",
+             log_program(), STOP_GRACE_S);
     signals_ready = true;
     return 0;
+}
+
+int loop_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+void loop_watchdog_tick(void)
+{
+    sigset_t pending;
+
+    if (sigpending(&pending) == 0 &&
+        (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1)) {
+        if (++pending_s >= STOP_GRACE_S) {
+            ssize_t n = write(STDERR_FILENO, watchdog_msg, strlen(watchdog_msg));
+            (void)n;
+            _exit(0);
+        }
+    } else {
+        pending_s = 0;
+    }
 }
 
 bool loop_stop_requested(void)

@@ -1,9 +1,12 @@
 /* Tests of signal handling and deadline sleeping. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "loop.h"
 #include "suites.h"
 
@@ -54,6 +57,105 @@ START_TEST(request_stop)
 }
 END_TEST
 
+static void *report_mask(void *arg)
+{
+    sigset_t *mask = arg;
+
+    pthread_sigmask(SIG_BLOCK, NULL, mask);
+    return NULL;
+}
+
+START_TEST(threads_take_no_signal)
+{
+    sigset_t in_thread, before, after;
+    pthread_t t;
+
+    pthread_sigmask(SIG_BLOCK, NULL, &before);
+    sigemptyset(&in_thread);
+    ck_assert_int_eq(loop_thread_create(&t, report_mask, &in_thread), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(sigismember(&in_thread, SIGINT), 1);
+    ck_assert_int_eq(sigismember(&in_thread, SIGTERM), 1);
+    ck_assert_int_eq(sigismember(&in_thread, SIGUSR1), 1);
+    pthread_sigmask(SIG_BLOCK, NULL, &after);
+    ck_assert_int_eq(sigismember(&after, SIGUSR1), sigismember(&before, SIGUSR1));
+}
+END_TEST
+
+/* In a child: a stop signal pending (or not) for TICKS watchdog ticks; when BEFORE > 0, first
+ * BEFORE ticks with one pending, then a sleep that takes it and a tick with none. Returns the
+ * child's exit status (7 when it outlived the ticks) and its stderr in ERR. */
+static int run_watchdog(bool stop, int before, int ticks, char *err, size_t errlen)
+{
+    int fd[2], status = -1;
+    ssize_t n, got = 0;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        log_set_program("check_loop");
+        if (loop_init_signals() < 0)
+            _exit(3);
+        for (int i = 0; i < before; i++) {
+            kill(getpid(), SIGTERM);
+            loop_watchdog_tick();
+        }
+        if (before > 0) {
+            if (loop_sleep_until(loop_now_ns() + 1000000000ull)) /* takes the signal */
+                _exit(4);
+            loop_watchdog_tick(); /* nothing pending */
+        }
+        if (stop)
+            kill(getpid(), SIGTERM);
+        for (int i = 0; i < ticks; i++)
+            loop_watchdog_tick();
+        _exit(7);
+    }
+    close(fd[1]);
+    while (got + 1 < (ssize_t)errlen && (n = read(fd[0], err + got, errlen - 1 - (size_t)got)) > 0)
+        got += n;
+    err[got] = '\0';
+    close(fd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+START_TEST(watchdog_ends_a_stop_pending_five_seconds)
+{
+    char err[256];
+
+    ck_assert_int_eq(run_watchdog(true, 0, 5, err, sizeof(err)), 0);
+    ck_assert_str_eq(err, "check_loop: warning: stop requested but the hypervisor has not "
+                          "answered for 5 s; exiting without waiting for it\n");
+}
+END_TEST
+
+START_TEST(watchdog_waits_out_the_grace)
+{
+    char err[256];
+
+    ck_assert_int_eq(run_watchdog(true, 0, 4, err, sizeof(err)), 7);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(run_watchdog(false, 0, 10, err, sizeof(err)), 7);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(watchdog_counts_again_after_a_stop_is_taken)
+{
+    char err[256];
+
+    /* Four ticks pending, taken by a sleep, a tick without, then four more: never five in a row. */
+    ck_assert_int_eq(run_watchdog(true, 4, 4, err, sizeof(err)), 7);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
 Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -70,6 +172,13 @@ Suite *loop_suite(void)
         tcase_add_test(t, sighup_is_ignored);
         tcase_add_test(t, request_stop);
     }
+    suite_add_tcase(s, t);
+    /* These run the watchdog in a child of their own: safe in either mode. */
+    t = tcase_create("watchdog");
+    tcase_add_test(t, threads_take_no_signal);
+    tcase_add_test(t, watchdog_ends_a_stop_pending_five_seconds);
+    tcase_add_test(t, watchdog_waits_out_the_grace);
+    tcase_add_test(t, watchdog_counts_again_after_a_stop_is_taken);
     suite_add_tcase(s, t);
     return s;
 }

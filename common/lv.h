@@ -1,0 +1,123 @@
+/* Private to the libvirt implementation of hv (hv_libvirt.c and lv_*.c): its state and the
+ * functions its files share. Only these files include <libvirt/libvirt.h>. */
+#ifndef VMB_LV_H
+#define VMB_LV_H
+
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "snapshot.h"
+
+/* What we remember about a domain between periods. */
+struct dom_entry {
+    unsigned char uuid[SNAP_UUID_LEN];
+    virDomainPtr dom;     /* own reference */
+    uint32_t nmaps;       /* vCPUs the cached maps describe */
+    unsigned char *maps;  /* nmaps * maplen bytes: the affinity of each vCPU */
+    bool maps_ok;         /* maps reflect the domain */
+    bool seen;            /* present in the current sample */
+    bool memstats_warned; /* "cannot enable statistics" already said */
+    bool memstats_seen;   /* the last sample had the guest's balloon statistics */
+};
+
+/* The private data of a libvirt hv; hv_libvirt.c creates and frees it. */
+struct lv {
+    char *uri;
+    virConnectPtr conn;
+    int npcpus;
+    size_t maplen;
+    unsigned char *online; /* per pCPU: 1 when usable */
+    int cpu_nparams;       /* fields virNodeGetCPUStats returns, 0 when unsupported */
+    int mem_nparams;       /* fields virNodeGetMemoryStats returns, 0 when unsupported */
+    uint64_t host_total_kib;
+    bool bulk_ok;           /* virConnectGetAllDomainStats works at all */
+    bool host_mem_warned;   /* "host memory unknown" already said */
+    bool local;             /* the host is this machine: read /proc directly */
+    struct dom_entry *doms; /* the domain cache, sorted by uuid (lv_cache.c) */
+    size_t ndoms, cap_doms;
+    size_t refresh_cursor;
+    virNodeCPUStatsPtr cpu_st;    /* scratch: cpu_nparams entries */
+    virNodeMemoryStatsPtr mem_st; /* scratch: mem_nparams entries */
+    virVcpuInfoPtr vinfo;         /* scratch for virDomainGetVcpus */
+    size_t vinfo_cap;
+    struct snap_vcpu *rec_vcpus; /* scratch: the vCPUs of one bulk record, by id (lv_stats.c) */
+    size_t rec_vcpus_cap;
+};
+
+/* One sample in progress, as the domain statistics see it. */
+struct lv_sampling {
+    struct lv *p;
+    struct hv *hv;
+    struct snapshot *snap;
+    unsigned what;       /* HV_SAMPLE_* */
+    size_t sorted;       /* cache entries sorted before this sample */
+    hv_filter_fn filter; /* NULL: every domain */
+    void *arg;           /* FILTER's argument */
+};
+
+/* hv_libvirt.c: the last libvirt error, as text. */
+const char *lv_last_error(void);
+
+/* hv_libvirt.c: classifies the last libvirt error of a call about domain NAME (WHAT failed)
+ * or of a host-wide call, logging what is not a lost domain or connection. Returns HV_*. */
+int lv_classify(struct lv *p, const char *what, const char *name);
+int lv_classify_host(struct lv *p, const char *what);
+
+/* lv_events.c: starts libvirt's event loop in a thread (once, before the first connection);
+ * returns 0 or -1. */
+int lv_events_start(void);
+
+/* lv_events.c: stops the event loop thread (after the last connection is closed). */
+void lv_events_stop(void);
+
+/* lv_events.c: turns keepalive on for CONN (where the driver has it). */
+void lv_events_keepalive(virConnectPtr conn);
+
+/* lv_cache.c: forgets every domain (dropping their references); keeps the array. */
+void lv_cache_clear(struct lv *p);
+
+/* lv_cache.c: returns the sorted entry for UUID, or NULL. */
+struct dom_entry *lv_cache_find(struct lv *p, const unsigned char *uuid);
+
+/* lv_cache.c: returns the entry for DOM, adding one (with a new reference) when missing, or
+ * NULL when out of memory. Entries before SORTED are sorted; added ones not until commit. */
+struct dom_entry *lv_cache_get(struct lv *p, virDomainPtr dom, const unsigned char *uuid,
+                               size_t sorted);
+
+/* lv_cache.c: drops the entries not seen in this sample and sorts the rest. */
+void lv_cache_commit(struct lv *p);
+
+/* lv_cache.c: makes E's map buffer hold NVCPUS zeroed maps; returns 0 or -1. */
+int lv_cache_reset_maps(const struct lv *p, struct dom_entry *e, uint32_t nvcpus);
+
+/* lv_cache.c: reads the affinity of E's NVCPUS vCPUs (domain NAME); returns HV_*. */
+int lv_cache_read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, const char *name);
+
+/* lv_cache.c: sets each vCPU's pin in V[0 .. NVCPUS-1] from E's cached maps. */
+void lv_cache_apply_affinity(const struct lv *p, const struct dom_entry *e, struct snap_vcpu *v,
+                             uint32_t nvcpus);
+
+/* lv_cache.c: re-reads the affinity of a few domains of SNAP, to see changes made by others. */
+int lv_cache_refresh_affinity(struct lv *p, struct hv *hv, struct snapshot *snap);
+
+/* lv_host.c: reads the pCPU count, the online pCPUs and the host's memory; 0 or -1 (logged). */
+int lv_host_read_cpus(struct lv *p, struct hv *hv);
+
+/* lv_host.c: finds which optional host-wide calls the driver has. */
+void lv_host_probe(struct lv *p, struct hv *hv);
+
+/* lv_host.c: true when CONN's hypervisor runs on this machine (its /proc is the host's). */
+bool lv_host_is_local(virConnectPtr conn);
+
+/* lv_host.c: records every pCPU's busy time / the host's memory in SNAP; returns HV_*. */
+int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap);
+int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap);
+
+/* lv_stats.c: adds every managed active domain to S->snap (one bulk call, else per-domain
+ * calls); *BULK_DONE tells whether the bulk call answered. Returns HV_*. */
+int lv_stats_sample_domains(const struct lv_sampling *s, bool *bulk_done);
+
+#endif

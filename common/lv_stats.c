@@ -1,0 +1,410 @@
+/* Domain statistics: one bulk call for every domain, per-domain calls for what it lacks. */
+#define _POSIX_C_SOURCE 200809L
+#include "lv.h"
+
+#include <libvirt/libvirt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Parses "vcpu.N.field" into N and the field; returns false for other names. */
+static bool parse_vcpu_field(const char *name, uint32_t *idx, const char **field)
+{
+    char *end;
+    unsigned long n;
+
+    if (strncmp(name, "vcpu.", 5) != 0 || name[5] < '0' || name[5] > '9')
+        return false;
+    n = strtoul(name + 5, &end, 10);
+    if (*end != '.' || n > 65535)
+        return false;
+    *idx = (uint32_t)n;
+    *field = end + 1;
+    return true;
+}
+
+static uint64_t param_u64(const virTypedParameter *t)
+{
+    switch (t->type) {
+    case VIR_TYPED_PARAM_INT:
+        return t->value.i < 0 ? 0 : (uint64_t)t->value.i;
+    case VIR_TYPED_PARAM_UINT:
+        return t->value.ui;
+    case VIR_TYPED_PARAM_LLONG:
+        return t->value.l < 0 ? 0 : (uint64_t)t->value.l;
+    case VIR_TYPED_PARAM_ULLONG:
+        return t->value.ul;
+    default:
+        return 0;
+    }
+}
+
+static enum snap_state map_state(int st)
+{
+    if (st == VIR_DOMAIN_RUNNING)
+        return SNAP_RUNNING;
+    if (st == VIR_DOMAIN_PAUSED)
+        return SNAP_PAUSED;
+    return SNAP_OTHER;
+}
+
+/* Fills the memory part of D from a virDomainMemoryStats() answer. */
+static void mem_from_stats(struct snap_mem *m, const virDomainMemoryStatStruct *st, int n)
+{
+    for (int i = 0; i < n; i++) {
+        switch (st[i].tag) {
+        case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+            m->unused_kib = st[i].val;
+            m->flags |= SNAP_MEM_UNUSED;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+            m->available_kib = st[i].val;
+            m->flags |= SNAP_MEM_AVAILABLE;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_USABLE:
+            m->usable_kib = st[i].val;
+            m->flags |= SNAP_MEM_USABLE;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_RSS:
+            m->rss_kib = st[i].val;
+            m->flags |= SNAP_MEM_RSS;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:
+            m->last_update = st[i].val;
+            m->flags |= SNAP_MEM_UPDATE;
+            break;
+        case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+            m->actual_kib = st[i].val;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* The last domain added to SNAP: the one being sampled. */
+static struct snap_domain *last_domain(struct snapshot *snap)
+{
+    return snapshot_domain_mut(snap, snapshot_domain_count(snap) - 1);
+}
+
+/* Reads the vCPU times and pins of E (domain NAME; INFO just read) with virDomainGetVcpus. */
+static int slow_vcpus(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+                      const virDomainInfo *info)
+{
+    struct lv *p = s->p;
+    uint32_t nv = info->nrVirtCpu;
+    struct snap_domain *d = last_domain(s->snap);
+    struct snap_vcpu *v;
+    int got;
+
+    if (nv != d->nvcpus) {
+        /* Re-add the domain with the right number of vCPUs. */
+        unsigned char uuid[SNAP_UUID_LEN];
+        memcpy(uuid, d->uuid, SNAP_UUID_LEN);
+        snapshot_drop_last(s->snap);
+        d = snapshot_add_domain(s->snap, uuid, name, nv);
+        if (!d)
+            return HV_FAIL;
+        d->state = map_state(info->state);
+    }
+    if (nv == 0)
+        return HV_OK;
+    if (util_grow((void **)&p->vinfo, &p->vinfo_cap, nv, sizeof(*p->vinfo)) < 0 ||
+        lv_cache_reset_maps(p, e, nv) < 0)
+        return HV_FAIL;
+    hv_count_calls(s->hv, 1);
+    got = virDomainGetVcpus(e->dom, p->vinfo, (int)nv, e->maps, (int)p->maplen);
+    if (got < 0)
+        return lv_classify(p, "read vCPU statistics", name);
+    e->maps_ok = true;
+    v = snapshot_vcpus_mut(s->snap, d);
+    for (int i = 0; i < got; i++) {
+        uint32_t k = p->vinfo[i].number;
+        if (k >= nv)
+            continue;
+        v[k].time_ns = p->vinfo[i].cpuTime;
+        if (p->vinfo[i].state == VIR_VCPU_OFFLINE)
+            v[k].flags |= SNAP_VCPU_OFFLINE;
+    }
+    lv_cache_apply_affinity(p, e, v, nv);
+    return HV_OK;
+}
+
+/* Reads the balloon and guest memory statistics of E (domain NAME, INFO just read). */
+static int slow_memory(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+                       const virDomainInfo *info)
+{
+    virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+    struct snap_domain *d = last_domain(s->snap);
+    uint64_t actual;
+    int n;
+
+    d->mem.actual_kib = info->memory;
+    d->mem.max_kib = info->maxMem;
+    d->mem.flags |= SNAP_MEM_BALLOON;
+    hv_count_calls(s->hv, 1);
+    n = virDomainMemoryStats(e->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    if (n < 0) {
+        int rc = lv_classify(s->p, "read memory statistics", name);
+        if (rc != HV_FAIL)
+            return rc;
+        n = 0; /* keep the balloon size; no guest statistics this period */
+    }
+    actual = d->mem.actual_kib;
+    mem_from_stats(&d->mem, st, n);
+    if (d->mem.actual_kib == 0)
+        d->mem.actual_kib = actual;
+    return HV_OK;
+}
+
+/* Per-domain fallback for what the bulk call did not give. Returns an hv status. */
+static int sample_domain_slow(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+                              bool need_cpu, bool need_mem)
+{
+    virDomainInfo info;
+    int rc = HV_OK;
+
+    hv_count_calls(s->hv, 1);
+    if (virDomainGetInfo(e->dom, &info) < 0)
+        return lv_classify(s->p, "read information", name);
+    last_domain(s->snap)->state = map_state(info.state);
+    if (need_cpu)
+        rc = slow_vcpus(s, e, name, &info);
+    if (rc == HV_OK && need_mem)
+        rc = slow_memory(s, e, name, &info);
+    return rc;
+}
+
+/* One bulk record, parsed. Its vCPUs are p->rec_vcpus[0 .. nvcpus-1], indexed by id. */
+struct record {
+    enum snap_state state;
+    bool has_vcpu;       /* "vcpu.current" was there */
+    uint32_t nvcpus;     /* the highest vCPU id seen, plus one */
+    struct snap_mem mem; /* SNAP_MEM_BALLOON when "balloon.current" was there */
+};
+
+/* The balloon fields of a bulk record: where each goes in struct snap_mem, with its flag. */
+static const struct {
+    const char *name; /* after "balloon." */
+    size_t off;       /* of a uint64_t in struct snap_mem */
+    uint32_t flag;
+} balloon_fields[] = {
+        {"current", offsetof(struct snap_mem, actual_kib), SNAP_MEM_BALLOON},
+        {"maximum", offsetof(struct snap_mem, max_kib), 0},
+        {"unused", offsetof(struct snap_mem, unused_kib), SNAP_MEM_UNUSED},
+        {"available", offsetof(struct snap_mem, available_kib), SNAP_MEM_AVAILABLE},
+        {"usable", offsetof(struct snap_mem, usable_kib), SNAP_MEM_USABLE},
+        {"rss", offsetof(struct snap_mem, rss_kib), SNAP_MEM_RSS},
+        {"last-update", offsetof(struct snap_mem, last_update), SNAP_MEM_UPDATE},
+};
+
+static void parse_balloon(struct snap_mem *m, const char *field, uint64_t val)
+{
+    for (size_t i = 0; i < sizeof(balloon_fields) / sizeof(balloon_fields[0]); i++) {
+        if (strcmp(field, balloon_fields[i].name) == 0) {
+            memcpy((char *)m + balloon_fields[i].off, &val, sizeof(val));
+            m->flags |= balloon_fields[i].flag;
+            return;
+        }
+    }
+}
+
+/* Records FIELD of vCPU K in P's scratch, growing it to K + 1 vCPUs; -1 when out of memory. */
+static int parse_vcpu(struct lv *p, struct record *r, uint32_t k, const char *field, uint64_t val)
+{
+    struct snap_vcpu *v;
+
+    if (k >= r->nvcpus) {
+        if (util_grow((void **)&p->rec_vcpus, &p->rec_vcpus_cap, (size_t)k + 1,
+                      sizeof(*p->rec_vcpus)) < 0)
+            return -1;
+        for (uint32_t i = r->nvcpus; i <= k; i++)
+            p->rec_vcpus[i] = (struct snap_vcpu){.pin = -1};
+        r->nvcpus = k + 1;
+    }
+    v = &p->rec_vcpus[k];
+    if (strcmp(field, "time") == 0) {
+        v->time_ns = val;
+    } else if (strcmp(field, "wait") == 0) {
+        v->wait_ns = val;
+        v->flags |= SNAP_VCPU_WAIT;
+    } else if (strcmp(field, "state") == 0 && val != VIR_VCPU_RUNNING) {
+        v->flags |= SNAP_VCPU_OFFLINE;
+    }
+    return 0;
+}
+
+/* Parses each typed parameter of REC (NULL: an empty record) once into R; -1 when out of
+ * memory. */
+static int parse_record(struct lv *p, const virDomainStatsRecord *rec, struct record *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->state = SNAP_RUNNING;
+    for (int i = 0; rec && i < rec->nparams; i++) {
+        const virTypedParameter *t = &rec->params[i];
+        uint64_t val = param_u64(t);
+        uint32_t k;
+        const char *f;
+
+        if (strcmp(t->field, "state.state") == 0)
+            r->state = map_state((int)val);
+        else if (strcmp(t->field, "vcpu.current") == 0)
+            r->has_vcpu = true;
+        else if (strncmp(t->field, "balloon.", 8) == 0)
+            parse_balloon(&r->mem, t->field + 8, val);
+        else if (parse_vcpu_field(t->field, &k, &f) && parse_vcpu(p, r, k, f, val) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copies R's vCPUs (NVCPUS of them) into D, with the pins of E's cached (or fresh) maps. */
+static int record_vcpus(const struct lv_sampling *s, struct dom_entry *e, struct snap_domain *d,
+                        uint32_t nvcpus)
+{
+    struct snap_vcpu *v = snapshot_vcpus_mut(s->snap, d);
+    int rc;
+
+    memcpy(v, s->p->rec_vcpus, nvcpus * sizeof(*v));
+    if (!e->maps_ok || e->nmaps != nvcpus) {
+        rc = lv_cache_read_affinity(s->p, e, nvcpus, snapshot_domain_name(s->snap, d));
+        hv_count_calls(s->hv, 1);
+        if (rc != HV_OK)
+            return rc;
+    }
+    lv_cache_apply_affinity(s->p, e, v, nvcpus);
+    return HV_OK;
+}
+
+/* Asks domain NAME directly for what its record R lacked. */
+static int complete_record(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+                           const struct record *r)
+{
+    bool has_balloon = (r->mem.flags & SNAP_MEM_BALLOON) != 0;
+    /* With NOWAIT, a domain busy with another client's job (a monitor, virsh, the other
+     * program) comes back with its balloon size but without the guest's statistics. When the
+     * guest reported them last period, ask it directly (this waits for the job) rather than
+     * take it for a guest that stopped reporting. */
+    bool stats_skipped = has_balloon && e->memstats_seen && !(r->mem.flags & SNAP_MEM_UNUSED);
+    bool need_cpu = (s->what & HV_SAMPLE_CPU) && !r->has_vcpu;
+    bool need_mem = (s->what & HV_SAMPLE_MEM) && (!has_balloon || stats_skipped);
+
+    if (!need_cpu && !need_mem)
+        return HV_OK;
+    return sample_domain_slow(s, e, name, need_cpu, need_mem);
+}
+
+/* Adds domain NAME of entry E to the snapshot from its parsed record R. */
+static int add_from_record(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+                           const struct record *r)
+{
+    uint32_t nvcpus = (s->what & HV_SAMPLE_CPU) && r->has_vcpu ? r->nvcpus : 0;
+    struct snap_domain *d = snapshot_add_domain(s->snap, e->uuid, name, nvcpus);
+    int rc = HV_OK;
+
+    if (!d)
+        return HV_FAIL;
+    d->state = r->state;
+    d->mem = r->mem;
+    if (nvcpus)
+        rc = record_vcpus(s, e, d, nvcpus);
+    if (rc == HV_OK)
+        rc = complete_record(s, e, name, r);
+    if (rc != HV_OK) {
+        /* One domain failing (or vanishing) does not stop the others: leave it out this
+         * period. */
+        snapshot_drop_last(s->snap);
+        e->seen = rc != HV_GONE;
+        return rc == HV_CONN ? HV_CONN : HV_OK;
+    }
+    if (s->what & HV_SAMPLE_MEM)
+        e->memstats_seen = (last_domain(s->snap)->mem.flags & SNAP_MEM_UNUSED) != 0;
+    return HV_OK;
+}
+
+/* Adds one domain from a bulk record (or from a plain handle when REC is NULL). */
+static int add_domain(const struct lv_sampling *s, virDomainPtr dom,
+                      const virDomainStatsRecord *rec)
+{
+    const char *name = virDomainGetName(dom);
+    unsigned char uuid[SNAP_UUID_LEN];
+    struct dom_entry *e;
+    struct record r;
+
+    if (!name || virDomainGetUUID(dom, uuid) < 0)
+        return HV_OK;
+    if (s->filter && !s->filter(name, s->arg))
+        return HV_OK;
+    e = lv_cache_get(s->p, dom, uuid, s->sorted);
+    if (!e || !e->dom)
+        return HV_FAIL;
+    e->seen = true;
+    if (parse_record(s->p, rec, &r) < 0)
+        return HV_FAIL;
+    return add_from_record(s, e, name, &r);
+}
+
+/* Adds every active domain from one bulk call; *DONE is false when the driver has none. */
+static int sample_bulk(const struct lv_sampling *s, bool *done)
+{
+    struct lv *p = s->p;
+    virDomainStatsRecordPtr *recs = NULL;
+    unsigned int stats = VIR_DOMAIN_STATS_STATE;
+    int rc = HV_OK, n;
+
+    if (s->what & HV_SAMPLE_CPU)
+        stats |= VIR_DOMAIN_STATS_VCPU;
+    if (s->what & HV_SAMPLE_MEM)
+        stats |= VIR_DOMAIN_STATS_BALLOON;
+    hv_count_calls(s->hv, 1);
+    n = virConnectGetAllDomainStats(p->conn, stats, &recs,
+                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+                                            VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    if (n < 0) {
+        if (virConnectIsAlive(p->conn) != 1)
+            return HV_CONN;
+        log_debug("bulk statistics unavailable (%s); using per-domain calls", lv_last_error());
+        p->bulk_ok = false;
+        return HV_OK;
+    }
+    for (int i = 0; i < n && rc == HV_OK; i++)
+        rc = add_domain(s, recs[i]->dom, recs[i]);
+    virDomainStatsRecordListFree(recs);
+    *done = true;
+    return rc;
+}
+
+/* Adds every active domain with per-domain calls. */
+static int sample_listed(const struct lv_sampling *s)
+{
+    virDomainPtr *doms = NULL;
+    int rc = HV_OK, n;
+
+    hv_count_calls(s->hv, 1);
+    n = virConnectListAllDomains(s->p->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0)
+        return lv_classify_host(s->p, "list domains");
+    for (int i = 0; i < n; i++) {
+        if (rc == HV_OK)
+            rc = add_domain(s, doms[i], NULL);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    return rc;
+}
+
+int lv_stats_sample_domains(const struct lv_sampling *s, bool *bulk_done)
+{
+    int rc = HV_OK;
+
+    *bulk_done = false;
+    if (s->p->bulk_ok)
+        rc = sample_bulk(s, bulk_done);
+    if (!*bulk_done && rc == HV_OK)
+        rc = sample_listed(s);
+    return rc;
+}
