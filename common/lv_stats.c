@@ -222,18 +222,26 @@ static int parse_vcpu(struct lv *p, struct record *r, uint32_t k, const char *fi
         if (util_grow((void **)&p->rec_vcpus, &p->rec_vcpus_cap, (size_t)k + 1,
                       sizeof(*p->rec_vcpus)) < 0)
             return -1;
+        /* An id the record skips is a vCPU that is not online (unplugged). */
         for (uint32_t i = r->nvcpus; i <= k; i++)
-            p->rec_vcpus[i] = (struct snap_vcpu){.pin = -1};
+            p->rec_vcpus[i] = (struct snap_vcpu){.pin = -1, .flags = SNAP_VCPU_OFFLINE};
         r->nvcpus = k + 1;
     }
     v = &p->rec_vcpus[k];
     if (strcmp(field, "time") == 0) {
         v->time_ns = val;
     } else if (strcmp(field, "wait") == 0) {
-        v->wait_ns = val;
+        v->wait_ns = val; /* 0 unless the kernel keeps schedstats */
         v->flags |= SNAP_VCPU_WAIT;
-    } else if (strcmp(field, "state") == 0 && val != VIR_VCPU_RUNNING) {
-        v->flags |= SNAP_VCPU_OFFLINE;
+    } else if (strcmp(field, "delay") == 0) {
+        v->delay_ns = val; /* run_delay of /proc/PID/task/TID/schedstat */
+        v->flags |= SNAP_VCPU_DELAY;
+    } else if (strcmp(field, "state") == 0) {
+        /* Running or blocked (halted) is online; only offline is not. */
+        if (val == VIR_VCPU_OFFLINE)
+            v->flags |= SNAP_VCPU_OFFLINE;
+        else
+            v->flags &= ~(uint32_t)SNAP_VCPU_OFFLINE;
     }
     return 0;
 }

@@ -209,11 +209,11 @@ struct search {
     int order[ORACLE_MAX_VCPUS]; /* vCPUs by demand, largest first */
     double load[ORACLE_MAX_PCPUS];
     int at[ORACLE_MAX_VCPUS];
-    double best;                /* phase 1: lowest spread so far */
-    double limit;               /* phase 2: allowed spread */
-    bool need_fair;             /* phase 2: fairness asked */
+    double best;    /* phase 1: lowest spread so far */
+    double limit;   /* phase 2: allowed spread */
+    bool need_fair; /* phase 2: fairness asked */
     double threshold;
-    int budget;                 /* phase 2: changes allowed */
+    int budget; /* phase 2: changes allowed */
 };
 
 static double placed_spread(const struct search *S)
@@ -269,7 +269,8 @@ static bool within(struct search *S, int k, int used)
         k++;
     }
     if (k == I->n)
-        return placed_spread(S) <= S->limit + EPS && (!S->need_fair || fair(I, S->at, S->threshold));
+        return placed_spread(S) <= S->limit + EPS &&
+               (!S->need_fair || fair(I, S->at, S->threshold));
     v = S->order[k];
     for (int step = 0; step <= I->np; step++) {
         /* Its own pCPU first (free), then the others. */
@@ -332,7 +333,8 @@ static bool start_meets(const struct inst *I, double limit, bool need_fair, doub
         if (at[i] >= 0)
             load[at[i]] += I->d[i];
     }
-    return fluid_spread(load, I->np, I->fluid_total) <= limit + EPS && (!need_fair || fair(I, at, threshold));
+    return fluid_spread(load, I->np, I->fluid_total) <= limit + EPS &&
+           (!need_fair || fair(I, at, threshold));
 }
 
 int oracle_exact(const struct oracle_input *in, struct oracle_result *out)
@@ -392,7 +394,8 @@ bool oracle_meets(const struct oracle_input *in, const struct oracle_result *r, 
         load[at[k]] += I.d[k];
         k++;
     }
-    return fluid_spread(load, I.np, I.fluid_total) <= r->limit + EPS && (!r->fair || fair(&I, at, in->threshold));
+    return fluid_spread(load, I.np, I.fluid_total) <= r->limit + EPS &&
+           (!r->fair || fair(&I, at, in->threshold));
 }
 
 long oracle_changes(const struct oracle_input *in, const int *target)
@@ -407,10 +410,10 @@ long oracle_changes(const struct oracle_input *in, const int *target)
 
 /* One usable pCPU in the bound: its pinned vCPUs, largest first, and how many it has shed. */
 struct shed {
-    double load;  /* background + demand still pinned there */
-    double *d;    /* its pinned demands, largest first */
-    size_t n, r;  /* how many, how many shed */
-    double gain;  /* what shedding the next one takes off the squared excess */
+    double load; /* background + demand still pinned there */
+    double *d;   /* its pinned demands, largest first */
+    size_t n, r; /* how many, how many shed */
+    double gain; /* what shedding the next one takes off the squared excess */
 };
 
 static double excess2(double load, double mean)
@@ -451,6 +454,48 @@ static long shed_count(struct shed *sh, int np, double mean, double budget)
     return count;
 }
 
+/* The fewest vCPUs the pCPUs below the mean must receive so that their squared deficits sum to
+ * at most BUDGET, each received vCPU bringing at most DMAX (the largest demand): greedy over
+ * the largest gains, exact for this relaxation as each pCPU's gains only shrink. Uses the
+ * loads of SH after shed_count(), which only lowered loads above the mean. */
+static long fill_count(const struct shed *sh, int np, double mean, double budget, double dmax)
+{
+    double total = 0, *deficit = malloc((size_t)np * sizeof(double));
+    long count = 0;
+
+    if (!deficit || dmax <= 0) {
+        free(deficit);
+        return 0;
+    }
+    for (int p = 0; p < np; p++) {
+        /* What is pinned there now stays unless shed (shedding only deepens a deficit). */
+        double load = sh[p].load;
+        for (size_t i = 0; i < sh[p].r; i++)
+            load += sh[p].d[i];
+        deficit[p] = load < mean ? mean - load : 0;
+        total += deficit[p] * deficit[p];
+    }
+    while (total > budget + EPS) {
+        int best = -1;
+        double gain = 0;
+        for (int p = 0; p < np; p++) {
+            double after = deficit[p] > dmax ? deficit[p] - dmax : 0;
+            double g = deficit[p] * deficit[p] - after * after;
+            if (g > gain) {
+                gain = g;
+                best = p;
+            }
+        }
+        if (best < 0)
+            break;
+        total -= gain;
+        deficit[best] = deficit[best] > dmax ? deficit[best] - dmax : 0;
+        count++;
+    }
+    free(deficit);
+    return count;
+}
+
 /* The spread of a greedy placement (largest first, on the least loaded pCPU) of every vCPU that
  * is placed, the fluid poured on top: an upper bound of the best spread. SCRATCH holds nvcpus +
  * np doubles. */
@@ -488,7 +533,7 @@ long oracle_bound(const struct oracle_input *in)
     int np = 0, *cmap = malloc((size_t)(in->npcpus > 0 ? in->npcpus : 1) * sizeof(int));
     struct shed *sh = calloc((size_t)(in->npcpus > 0 ? in->npcpus : 1), sizeof(*sh));
     double *all = malloc((2 * in->nvcpus + (size_t)in->npcpus + 1) * sizeof(double)), total = 0;
-    double limit;
+    double limit, fluid = 0, dmax = 0;
     long must = 0, bound = 0;
     size_t used = 0;
 
@@ -508,6 +553,9 @@ long oracle_bound(const struct oracle_input *in)
         if (floating && d < ORACLE_MIN_DEMAND)
             continue;
         total += d;
+        dmax = fmax(dmax, d);
+        if (floating && !in->pin_floating)
+            fluid += d;
         if (!floating && cmap[pin] >= 0)
             sh[cmap[pin]].n++;
         else if (!floating || in->pin_floating)
@@ -534,6 +582,10 @@ long oracle_bound(const struct oracle_input *in)
      * most np * limit^2 with this limit. */
     limit = fmax(in->threshold, greedy_spread(in, sh, np, all + used) + in->threshold / 4);
     bound = must + shed_count(sh, np, total / np, np * limit * limit);
+    if (fluid == 0) {
+        long fill = fill_count(sh, np, total / np, np * limit * limit, dmax);
+        bound = fill > bound ? fill : bound;
+    }
 cleanup:
     free(cmap);
     free(sh);

@@ -82,6 +82,7 @@ struct scheduler {
     size_t vcpu_cap;
     /* This period: */
     bool floating_busy; /* a floating vCPU ran */
+    bool pin_floating;  /* the plan may pin floating vCPUs */
     enum sched_signal signal;
     size_t delay_measured;
     double delay_max, delay_mean;
@@ -530,6 +531,7 @@ static int plan(struct scheduler *s)
             return -1;
     }
     s->troubled = troubled;
+    s->pin_floating = in.pin_floating;
     s->spread_before = pl.spread_before;
     s->spread_after = pl.spread_after;
     s->lower_bound = pl.act ? pl.lower_bound : 0;
@@ -641,6 +643,7 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->lower_bound = s->lower_bound;
     rep->failed = s->failed;
     rep->balanced = s->balanced;
+    rep->pin_floating = s->pin_floating;
 }
 
 int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
@@ -649,6 +652,7 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
     s->period++;
     s->nvcpus = snapshot_vcpu_count(cur);
     s->nmoves = s->failed = s->lower_bound = 0;
+    s->pin_floating = false;
     s->spread_before = s->spread_after = 0;
     s->balanced = true;
     if (ensure_pcpus(s, snapshot_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||

@@ -83,6 +83,7 @@ struct sched_report {
     size_t lower_bound;  /* fewest pin changes a plan this balanced needs */
     size_t failed;       /* pin changes that failed */
     bool balanced;       /* nothing to change */
+    bool pin_floating;   /* floating vCPUs may be pinned: the kernel's placement fell short */
     unsigned long calls; /* hypervisor round trips this period */
 };
 

@@ -69,8 +69,8 @@ START_TEST(bound_is_below_the_optimum)
         double d[10];
         int pin[10], np = 2 + (int)(seed % 3);
         struct oracle_result r;
-        struct oracle_input in = {.npcpus = np, .nvcpus = 10, .demand = d, .pin = pin,
-                                  .threshold = 0.05};
+        struct oracle_input in = {
+                .npcpus = np, .nvcpus = 10, .demand = d, .pin = pin, .threshold = 0.05};
         for (int i = 0; i < 10; i++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             d[i] = (double)((seed >> 33) % 101) / 100;
@@ -119,10 +119,19 @@ START_TEST(planner_against_the_optimum)
         struct oracle_result r;
 
         random_host(&seed, &np, &n, d, pin, bg);
-        struct oracle_input oi = {.npcpus = np, .background = bg, .nvcpus = n, .demand = d,
-                                  .pin = pin, .threshold = 0.05, .pin_floating = t % 4 == 0};
-        struct placement_input in = {.npcpus = np, .background = bg, .nvcpus = n, .vcpus = v,
-                                     .threshold = 0.05, .pin_floating = oi.pin_floating};
+        struct oracle_input oi = {.npcpus = np,
+                                  .background = bg,
+                                  .nvcpus = n,
+                                  .demand = d,
+                                  .pin = pin,
+                                  .threshold = 0.05,
+                                  .pin_floating = t % 4 == 0};
+        struct placement_input in = {.npcpus = np,
+                                     .background = bg,
+                                     .nvcpus = n,
+                                     .vcpus = v,
+                                     .threshold = 0.05,
+                                     .pin_floating = oi.pin_floating};
         for (size_t i = 0; i < n; i++)
             v[i] = (struct placement_vcpu){.demand = d[i], .pin = pin[i]};
         ck_assert_int_eq(oracle_exact(&oi, &r), 0);
