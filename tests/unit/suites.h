@@ -18,5 +18,6 @@ Suite *scheduler_suite(void);
 Suite *mempolicy_suite(void);
 Suite *coordinator_suite(void);
 Suite *oracle_suite(void);
+Suite *xmlscan_suite(void);
 
 #endif
