@@ -12,7 +12,13 @@ struct snapshot {
     int npcpus;
     bool has_pcpu;
     uint64_t *pcpu_busy;
+    struct pcpu_topo {
+        bool online;
+        int node, core;
+    } * topo;
     int pcpu_cap;
+    unsigned char *maps; /* domains' pCPU maps */
+    size_t maps_len, maps_cap;
     bool has_host_mem;
     uint64_t host_total_kib;
     uint64_t host_free_kib;
@@ -34,6 +40,8 @@ void snapshot_destroy(struct snapshot *s)
     if (!s)
         return;
     free(s->pcpu_busy);
+    free(s->topo);
+    free(s->maps);
     free(s->domains);
     free(s->vcpus);
     free(s->names);
@@ -46,12 +54,20 @@ int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
         return -1;
     if (npcpus > s->pcpu_cap) {
         uint64_t *b = realloc(s->pcpu_busy, (size_t)npcpus * sizeof(*b));
+        struct pcpu_topo *t;
         if (!b)
             return -1;
         s->pcpu_busy = b;
+        t = realloc(s->topo, (size_t)npcpus * sizeof(*t));
+        if (!t)
+            return -1;
+        s->topo = t;
         s->pcpu_cap = npcpus;
     }
     memset(s->pcpu_busy, 0, (size_t)npcpus * sizeof(*s->pcpu_busy));
+    for (int c = 0; c < npcpus; c++)
+        s->topo[c] = (struct pcpu_topo){true, 0, c};
+    s->maps_len = 0;
     s->time_ns = time_ns;
     s->npcpus = npcpus;
     s->has_pcpu = true;
@@ -68,6 +84,12 @@ void snapshot_set_pcpu_busy(struct snapshot *s, int cpu, uint64_t busy_ns)
 {
     if (cpu >= 0 && cpu < s->npcpus)
         s->pcpu_busy[cpu] = busy_ns;
+}
+
+void snapshot_set_pcpu_topology(struct snapshot *s, int cpu, bool online, int node, int core)
+{
+    if (cpu >= 0 && cpu < s->npcpus)
+        s->topo[cpu] = (struct pcpu_topo){online, node, core};
 }
 
 void snapshot_clear_pcpu(struct snapshot *s)
@@ -104,6 +126,8 @@ struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char 
     d->vcpu_first = (uint32_t)s->nvcpus;
     d->nvcpus = nvcpus;
     d->state = SNAP_RUNNING;
+    for (int m = 0; m < SNAP_MAP_COUNT; m++)
+        d->map_off[m] = UINT32_MAX;
     for (uint32_t i = 0; i < nvcpus; i++) {
         struct snap_vcpu *v = &s->vcpus[s->nvcpus + i];
         memset(v, 0, sizeof(*v));
@@ -122,6 +146,34 @@ void snapshot_drop_last(struct snapshot *s)
     d = &s->domains[--s->ndomains];
     s->nvcpus = d->vcpu_first;
     s->names_len = d->name_off;
+    for (int m = 0; m < SNAP_MAP_COUNT; m++)
+        if (d->map_off[m] != UINT32_MAX && d->map_off[m] < s->maps_len)
+            s->maps_len = d->map_off[m];
+}
+
+size_t snapshot_maplen(const struct snapshot *s)
+{
+    return ((size_t)s->npcpus + 7) / 8;
+}
+
+int snapshot_set_domain_map(struct snapshot *s, struct snap_domain *d, enum snap_map which,
+                            const unsigned char *map)
+{
+    size_t len = snapshot_maplen(s);
+
+    if (s->maps_len + len > UINT32_MAX ||
+        util_grow((void **)&s->maps, &s->maps_cap, s->maps_len + len, 1) < 0)
+        return -1;
+    memcpy(s->maps + s->maps_len, map, len);
+    d->map_off[which] = (uint32_t)s->maps_len;
+    s->maps_len += len;
+    return 0;
+}
+
+const unsigned char *snapshot_domain_map(const struct snapshot *s, const struct snap_domain *d,
+                                         enum snap_map which)
+{
+    return d->map_off[which] == UINT32_MAX ? NULL : s->maps + d->map_off[which];
 }
 
 int snapshot_uuid_cmp(const unsigned char *a, const unsigned char *b)
@@ -172,6 +224,21 @@ bool snapshot_has_pcpu(const struct snapshot *s)
 uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu)
 {
     return cpu >= 0 && cpu < s->npcpus ? s->pcpu_busy[cpu] : 0;
+}
+
+bool snapshot_pcpu_online(const struct snapshot *s, int cpu)
+{
+    return cpu >= 0 && cpu < s->npcpus && s->topo[cpu].online;
+}
+
+int snapshot_pcpu_node(const struct snapshot *s, int cpu)
+{
+    return cpu >= 0 && cpu < s->npcpus ? s->topo[cpu].node : 0;
+}
+
+int snapshot_pcpu_core(const struct snapshot *s, int cpu)
+{
+    return cpu >= 0 && cpu < s->npcpus ? s->topo[cpu].core : cpu;
 }
 
 bool snapshot_has_host_memory(const struct snapshot *s)

@@ -50,6 +50,24 @@ struct snap_mem {
 
 enum snap_state { SNAP_RUNNING = 0, SNAP_PAUSED = 1, SNAP_OTHER = 2 };
 
+/* What a domain's configuration says (its XML, read when first seen and now and then). */
+enum {
+    SNAP_CFG_KNOWN = 1u << 0,               /* the configuration was read */
+    SNAP_CFG_CPUSET = 1u << 1,              /* its vCPUs may only run on its allowed map */
+    SNAP_CFG_NUMA_STRICT = 1u << 2,         /* <numatune><memory mode='strict'>: numa_nodes */
+    SNAP_CFG_AUTODEFLATE = 1u << 3,         /* <memballoon autodeflate='on'> */
+    SNAP_CFG_FREE_PAGE_REPORTING = 1u << 4, /* <memballoon freePageReporting='on'> */
+    SNAP_CFG_HUGEPAGES = 1u << 5,           /* <memoryBacking><hugepages/> */
+    SNAP_CFG_CPU_TIME = 1u << 6             /* cpu_time_ns is measured */
+};
+
+/* The pCPU maps a domain may carry. */
+enum snap_map {
+    SNAP_MAP_ALLOWED,  /* pCPUs its vCPUs may run on: <vcpu cpuset>, cut by a strict numatune */
+    SNAP_MAP_EMULATOR, /* pCPUs its emulator threads may run on now */
+    SNAP_MAP_COUNT
+};
+
 /* One domain; its vCPUs are snapshot_vcpus(s, d)[0 .. nvcpus-1]. */
 struct snap_domain {
     unsigned char uuid[SNAP_UUID_LEN];
@@ -58,6 +76,10 @@ struct snap_domain {
     uint32_t nvcpus;
     enum snap_state state;
     struct snap_mem mem;
+    uint32_t cfg;                     /* SNAP_CFG_* */
+    uint64_t numa_nodes;              /* NUMA nodes its memory is bound to (bit n: node n) */
+    uint64_t cpu_time_ns;             /* cumulative time of all its threads (vCPUs, emulator) */
+    uint32_t map_off[SNAP_MAP_COUNT]; /* use snapshot_domain_map() */
 };
 
 /* Opaque container; create with snapshot_create(), free with snapshot_destroy(). */
@@ -75,6 +97,10 @@ int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus);
 /* Records pCPU CPU's cumulative busy time. */
 void snapshot_set_pcpu_busy(struct snapshot *s, int cpu, uint64_t busy_ns);
 
+/* Records pCPU CPU's place in the host: online or not, its NUMA node, its physical core (pCPUs
+ * of one core are SMT siblings). Before this call every pCPU is online, node 0, its own core. */
+void snapshot_set_pcpu_topology(struct snapshot *s, int cpu, bool online, int node, int core);
+
 /* Marks the per-pCPU counters as unavailable in this sample. */
 void snapshot_clear_pcpu(struct snapshot *s);
 
@@ -86,6 +112,15 @@ void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t f
 struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
                                         const char *name, uint32_t nvcpus);
 
+/* Stores MAP (hv_maplen(npcpus) bytes) as D's map WHICH; D must be the last domain added.
+ * Returns 0, or -1 when out of memory. */
+int snapshot_set_domain_map(struct snapshot *s, struct snap_domain *d, enum snap_map which,
+                            const unsigned char *map);
+
+/* Returns D's map WHICH (hv_maplen(npcpus) bytes), or NULL when it has none (all pCPUs). */
+const unsigned char *snapshot_domain_map(const struct snapshot *s, const struct snap_domain *d,
+                                         enum snap_map which);
+
 /* Drops the most recently added domain (a sample that failed half way). */
 void snapshot_drop_last(struct snapshot *s);
 
@@ -95,6 +130,11 @@ void snapshot_finalize(struct snapshot *s);
 uint64_t snapshot_time_ns(const struct snapshot *s);
 int snapshot_npcpus(const struct snapshot *s);
 bool snapshot_has_pcpu(const struct snapshot *s);
+bool snapshot_pcpu_online(const struct snapshot *s, int cpu);
+int snapshot_pcpu_node(const struct snapshot *s, int cpu);
+int snapshot_pcpu_core(const struct snapshot *s, int cpu);
+/* Bytes of a pCPU map of S (one bit per pCPU). */
+size_t snapshot_maplen(const struct snapshot *s);
 uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu);
 bool snapshot_has_host_memory(const struct snapshot *s);
 uint64_t snapshot_host_total_kib(const struct snapshot *s);

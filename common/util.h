@@ -22,4 +22,18 @@ static inline double util_ewma(double old, double now, double alpha, bool have_o
  * contents are kept. Returns 0, or -1 when out of memory (BUF and CAP unchanged). */
 int util_grow(void **buf, size_t *cap, size_t need, size_t size);
 
+/* Parses a CPU list ("0-3,8,10-11", libvirt's "^N" exclusions too) into MAP (bit per CPU,
+ * MAPLEN bytes, cleared first). Returns the number of CPUs set, or -1 when S is malformed or
+ * names a CPU beyond the map. */
+int util_parse_cpulist(const char *s, unsigned char *map, size_t maplen);
+
+/* Writes MAP (NBITS bits) as a CPU list ("0-3,8") into BUF (LEN bytes, truncated with "..."). */
+void util_format_cpulist(const unsigned char *map, int nbits, char *buf, size_t len);
+
+/* True when bit I of MAP is set. */
+static inline bool util_bit(const unsigned char *map, int i)
+{
+    return (map[i / 8] >> (i % 8)) & 1;
+}
+
 #endif

@@ -30,12 +30,12 @@ START_TEST(attributes_by_path)
     /* vcpus/vcpu is another element: not confused with domain/vcpu. */
     ck_assert_int_eq(xmlscan_attr(domain_xml, "domain/vcpus/vcpu", "id", buf, sizeof(buf)), 1);
     ck_assert_str_eq(buf, "0");
-    ck_assert_int_eq(
-            xmlscan_attr(domain_xml, "domain/numatune/memory", "mode", buf, sizeof(buf)), 1);
-    ck_assert_str_eq(buf, "strict");
-    ck_assert_int_eq(xmlscan_attr(domain_xml, "domain/devices/memballoon", "autodeflate", buf,
-                                  sizeof(buf)),
+    ck_assert_int_eq(xmlscan_attr(domain_xml, "domain/numatune/memory", "mode", buf, sizeof(buf)),
                      1);
+    ck_assert_str_eq(buf, "strict");
+    ck_assert_int_eq(
+            xmlscan_attr(domain_xml, "domain/devices/memballoon", "autodeflate", buf, sizeof(buf)),
+            1);
     ck_assert_str_eq(buf, "on");
     ck_assert_int_eq(xmlscan_exists(domain_xml, "domain/memoryBacking/hugepages"), 1);
     ck_assert_int_eq(xmlscan_exists(domain_xml, "domain/devices/disk"), 0);

@@ -19,5 +19,6 @@ Suite *mempolicy_suite(void);
 Suite *coordinator_suite(void);
 Suite *oracle_suite(void);
 Suite *xmlscan_suite(void);
+Suite *util_suite(void);
 
 #endif
