@@ -102,6 +102,13 @@ int hv_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, uns
     return hv->ops->get_affinity(hv, uuid, vcpu, map, maplen);
 }
 
+int hv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid, const unsigned char *map,
+                             size_t maplen)
+{
+    return hv->ops->set_emulator_affinity ? hv->ops->set_emulator_affinity(hv, uuid, map, maplen)
+                                          : HV_FAIL;
+}
+
 int hv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
 {
     return hv->ops->set_memory(hv, uuid, kib);

@@ -40,6 +40,8 @@ struct hv_ops {
     int (*get_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, unsigned char *map,
                         size_t maplen);
     int (*set_memory)(struct hv *hv, const unsigned char *uuid, uint64_t kib);
+    int (*set_emulator_affinity)(struct hv *hv, const unsigned char *uuid, const unsigned char *map,
+                                 size_t maplen);
     int (*enable_memstats)(struct hv *hv, const unsigned char *uuid, int period_s);
     int (*reconnect)(struct hv *hv);
     void (*close)(struct hv *hv); /* frees the implementation's private data */
@@ -78,6 +80,10 @@ int hv_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
                     const unsigned char *map, size_t maplen);
 int hv_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, unsigned char *map,
                     size_t maplen);
+
+/* Sets the pCPUs the emulator threads of domain UUID may run on to MAP (MAPLEN bytes; live). */
+int hv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid, const unsigned char *map,
+                             size_t maplen);
 
 /* Sets the balloon target of the domain UUID to KIB (live). */
 int hv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib);

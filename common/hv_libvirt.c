@@ -56,16 +56,23 @@ static int lv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_fil
     struct lv *p = hv_priv(hv);
     struct lv_sampling s = {p, hv, snap, what, p->ndoms, filter, arg};
     bool bulk_done;
-    int rc;
+    int rc = HV_OK;
 
     if (!p->conn)
         return HV_CONN;
+    if ((what & HV_SAMPLE_CPU) && (rc = lv_host_check_online(p, hv)) != HV_OK)
+        return rc;
+    s.sorted = p->ndoms; /* the check may have emptied the cache */
     if (snapshot_reset(snap, loop_now_ns(), p->npcpus) < 0)
         return HV_FAIL;
+    lv_host_topology_into(p, snap);
     rc = lv_stats_sample_domains(&s, &bulk_done);
     if (rc != HV_OK)
         return rc;
     lv_cache_commit(p);
+    rc = lv_config_refresh(p, hv, snap);
+    if (rc != HV_OK)
+        return rc;
     /* Time of the domain counters; the node counters below are read right after. */
     if (what & HV_SAMPLE_CPU) {
         rc = lv_host_sample_pcpus(p, hv, snap);
@@ -110,6 +117,22 @@ static int lv_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
         return HV_GONE;
     memset(map, 0, maplen);
     memcpy(map, e->maps + (size_t)vcpu * p->maplen, maplen < p->maplen ? maplen : p->maplen);
+    return HV_OK;
+}
+
+static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
+                                    const unsigned char *map, size_t maplen)
+{
+    struct lv *p = hv_priv(hv);
+    struct dom_entry *e = entry_for(p, uuid);
+
+    if (!e)
+        return p->conn ? HV_GONE : HV_CONN;
+    hv_count_calls(hv, 1);
+    if (virDomainPinEmulator(e->dom, (unsigned char *)map, (int)maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return lv_classify(p, "pin the emulator threads", virDomainGetName(e->dom));
+    if (e->emulator && maplen == p->maplen)
+        memcpy(e->emulator, map, maplen);
     return HV_OK;
 }
 
@@ -198,6 +221,9 @@ static void lv_close(struct hv *hv)
     lv_events_stop();
     free(p->doms);
     free(p->online);
+    free(p->node);
+    free(p->core);
+    free(p->cpumap);
     free(p->cpu_st);
     free(p->mem_st);
     free(p->vinfo);
@@ -212,6 +238,7 @@ static const struct hv_ops lv_ops = {
         .set_affinity = lv_set_affinity,
         .get_affinity = lv_get_affinity,
         .set_memory = lv_set_memory,
+        .set_emulator_affinity = lv_set_emulator_affinity,
         .enable_memstats = lv_enable_memstats,
         .reconnect = lv_reconnect,
         .close = lv_close,

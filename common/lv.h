@@ -21,6 +21,12 @@ struct dom_entry {
     bool seen;            /* present in the current sample */
     bool memstats_warned; /* "cannot enable statistics" already said */
     bool memstats_seen;   /* the last sample had the guest's balloon statistics */
+    /* Its configuration (lv_config.c), read when first seen and now and then: */
+    bool cfg_read;
+    uint32_t cfg;            /* SNAP_CFG_* */
+    uint64_t numa_nodes;     /* strict numatune nodes */
+    unsigned char *allowed;  /* maplen bytes: <vcpu cpuset> cut by strict nodes, or NULL */
+    unsigned char *emulator; /* maplen bytes: where its emulator threads run, or NULL */
 };
 
 /* The private data of a libvirt hv; hv_libvirt.c creates and frees it. */
@@ -29,7 +35,9 @@ struct lv {
     virConnectPtr conn;
     int npcpus;
     size_t maplen;
-    unsigned char *online; /* per pCPU: 1 when usable */
+    unsigned char *online; /* per pCPU: 1 when online */
+    int *node, *core;      /* per pCPU: NUMA node and physical core (from the capabilities) */
+    unsigned char *cpumap; /* scratch: the last online map libvirt gave, maplen bytes */
     int cpu_nparams;       /* fields virNodeGetCPUStats returns, 0 when unsupported */
     int mem_nparams;       /* fields virNodeGetMemoryStats returns, 0 when unsupported */
     uint64_t host_total_kib;
@@ -39,6 +47,7 @@ struct lv {
     struct dom_entry *doms; /* the domain cache, sorted by uuid (lv_cache.c) */
     size_t ndoms, cap_doms;
     size_t refresh_cursor;
+    size_t config_cursor;
     virNodeCPUStatsPtr cpu_st;    /* scratch: cpu_nparams entries */
     virNodeMemoryStatsPtr mem_st; /* scratch: mem_nparams entries */
     virVcpuInfoPtr vinfo;         /* scratch for virDomainGetVcpus */
@@ -115,6 +124,24 @@ bool lv_host_is_local(virConnectPtr conn);
 /* lv_host.c: records every pCPU's busy time / the host's memory in SNAP; returns HV_*. */
 int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap);
 int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap);
+
+/* lv_host.c: re-reads which pCPUs are online (one call); on a change, re-reads the topology and
+ * says so. Returns HV_*. */
+int lv_host_check_online(struct lv *p, struct hv *hv);
+
+/* lv_host.c: records every pCPU's topology in SNAP. */
+void lv_host_topology_into(const struct lv *p, struct snapshot *snap);
+
+/* lv_config.c: reads the configuration facts of E (domain NAME) into E; returns HV_*. */
+int lv_config_read(struct lv *p, struct hv *hv, struct dom_entry *e, const char *name);
+
+/* lv_config.c: copies E's configuration facts into D, the last domain of SNAP. */
+int lv_config_into(const struct lv *p, const struct dom_entry *e, struct snapshot *snap,
+                   struct snap_domain *d);
+
+/* lv_config.c: reads the configuration of domains not read yet (at most a batch) and of a few
+ * others (changes made by others), then copies them into SNAP. Returns HV_*. */
+int lv_config_refresh(struct lv *p, struct hv *hv, struct snapshot *snap);
 
 /* lv_stats.c: adds every managed active domain to S->snap (one bulk call, else per-domain
  * calls); *BULK_DONE tells whether the bulk call answered. Returns HV_*. */

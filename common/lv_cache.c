@@ -17,6 +17,8 @@ static void entry_clear(struct dom_entry *e)
     if (e->dom)
         virDomainFree(e->dom);
     free(e->maps);
+    free(e->allowed);
+    free(e->emulator);
     memset(e, 0, sizeof(*e));
 }
 

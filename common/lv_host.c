@@ -10,13 +10,96 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
+#include "xmlscan.h"
+
+/* The topology the capabilities describe, gathered while scanning them. */
+struct topo_scan {
+    struct lv *p;
+    int cell;   /* the cell being read */
+    int max_id; /* highest CPU id seen */
+};
+
+static bool topo_cpu(void *arg, const struct xmlscan_elem *e)
+{
+    struct topo_scan *t = arg;
+    const char *id = xmlscan_get(e, "id");
+    int cpu, socket, die, core;
+
+    if (xmlscan_is(e, "capabilities/host/topology/cells/cell") && id)
+        t->cell = atoi(id);
+    if (!xmlscan_is(e, "capabilities/host/topology/cells/cell/cpus/cpu") || !id)
+        return true;
+    cpu = atoi(id);
+    t->max_id = cpu > t->max_id ? cpu : t->max_id;
+    if (cpu < 0 || cpu >= t->p->npcpus)
+        return true;
+    socket = xmlscan_get(e, "socket_id") ? atoi(xmlscan_get(e, "socket_id")) : 0;
+    die = xmlscan_get(e, "die_id") ? atoi(xmlscan_get(e, "die_id")) : 0;
+    core = xmlscan_get(e, "core_id") ? atoi(xmlscan_get(e, "core_id")) : cpu;
+    t->p->node[cpu] = t->cell;
+    /* Threads of one physical core share socket, die and core ids. */
+    t->p->core[cpu] = (socket * 64 + die) * 65536 + core;
+    return true;
+}
+
+/* Reads each pCPU's NUMA node and physical core from the capabilities; without a topology,
+ * one node and a core per pCPU. Returns the highest CPU id the capabilities name, or -1. */
+static int read_topology(struct lv *p, struct hv *hv)
+{
+    struct topo_scan t = {p, 0, -1};
+    char *caps;
+
+    for (int c = 0; c < p->npcpus; c++) {
+        p->node[c] = 0;
+        p->core[c] = -1 - c;
+    }
+    hv_count_calls(hv, 1);
+    caps = virConnectGetCapabilities(p->conn);
+    if (!caps) {
+        log_debug("no host capabilities: %s", lv_last_error());
+        return -1;
+    }
+    if (xmlscan_walk(caps, topo_cpu, &t) < 0)
+        log_warning("cannot read the host topology: malformed capabilities");
+    free(caps);
+    return t.max_id;
+}
+
+/* Sizes the per-pCPU arrays for P->npcpus pCPUs; 0 or -1. */
+static int size_pcpus(struct lv *p)
+{
+    size_t n = (size_t)p->npcpus;
+
+    free(p->online);
+    free(p->node);
+    free(p->core);
+    free(p->cpumap);
+    p->maplen = VIR_CPU_MAPLEN(p->npcpus);
+    p->online = calloc(n, 1);
+    p->node = calloc(n, sizeof(int));
+    p->core = calloc(n, sizeof(int));
+    p->cpumap = calloc(p->maplen, 1);
+    return p->online && p->node && p->core && p->cpumap ? 0 : -1;
+}
+
+/* Takes MAP (PRESENT pCPUs, libvirt's online map; NULL: every pCPU) as the online set. */
+static void take_online(struct lv *p, const unsigned char *map, int present)
+{
+    memset(p->cpumap, 0, p->maplen);
+    for (int c = 0; c < p->npcpus; c++) {
+        p->online[c] = map ? c < present && VIR_CPU_USED(map, c) : 1;
+        if (p->online[c])
+            VIR_USE_CPU(p->cpumap, c);
+    }
+}
 
 int lv_host_read_cpus(struct lv *p, struct hv *hv)
 {
     virNodeInfo info;
     unsigned char *map = NULL;
     unsigned int online = 0;
-    int present;
+    int present, max_id;
 
     if (virNodeGetInfo(p->conn, &info) < 0) {
         log_error("cannot read host information: %s", lv_last_error());
@@ -24,32 +107,67 @@ int lv_host_read_cpus(struct lv *p, struct hv *hv)
     }
     present = virNodeGetCPUMap(p->conn, &map, &online, 0);
     hv_count_calls(hv, 2);
-    free(p->online);
-    p->online = NULL;
-    /* Trust the CPU map only when it agrees with the node info (the test driver's does not). */
-    if (present > 0 && online == info.cpus) {
-        p->npcpus = present;
-    } else {
-        p->npcpus = (int)info.cpus;
-        free(map);
-        map = NULL;
-    }
-    if (p->npcpus < 1) {
+    /* Ids need not be contiguous, nor all online: the map covers every id any source names. */
+    p->npcpus = (int)info.cpus > present ? (int)info.cpus : present;
+    if (p->npcpus < 1 || size_pcpus(p) < 0) {
         free(map);
         log_error("the host reports no CPUs");
         return -1;
     }
-    p->maplen = VIR_CPU_MAPLEN(p->npcpus);
-    p->online = calloc((size_t)p->npcpus, 1);
-    if (!p->online) {
-        free(map);
-        return -1;
+    max_id = read_topology(p, hv);
+    if (max_id >= p->npcpus) {
+        p->npcpus = max_id + 1;
+        if (size_pcpus(p) < 0) {
+            free(map);
+            return -1;
+        }
+        read_topology(p, hv);
     }
-    for (int c = 0; c < p->npcpus; c++)
-        p->online[c] = map ? (VIR_CPU_USED(map, c) != 0) : 1;
+    take_online(p, present > 0 ? map : NULL, present);
     free(map);
     p->host_total_kib = info.memory;
     return 0;
+}
+
+int lv_host_check_online(struct lv *p, struct hv *hv)
+{
+    unsigned char *map = NULL;
+    unsigned int online = 0;
+    int present;
+    char was[256], now[256];
+
+    hv_count_calls(hv, 1);
+    present = virNodeGetCPUMap(p->conn, &map, &online, 0);
+    if (present < 0) {
+        if (virConnectIsAlive(p->conn) != 1)
+            return HV_CONN;
+        return HV_OK; /* no map: keep what we have */
+    }
+    if (present > p->npcpus) {
+        /* More CPUs than the maps cover (hot-added): size everything again; cached maps
+         * of the old size go. */
+        free(map);
+        lv_cache_clear(p);
+        return lv_host_read_cpus(p, hv) < 0 ? HV_FAIL : HV_OK;
+    }
+    if (memcmp(map, p->cpumap, VIR_CPU_MAPLEN(present)) != 0 ||
+        (size_t)VIR_CPU_MAPLEN(present) != p->maplen) {
+        util_format_cpulist(p->cpumap, p->npcpus, was, sizeof(was));
+        take_online(p, map, present);
+        util_format_cpulist(p->cpumap, p->npcpus, now, sizeof(now));
+        if (strcmp(was, now) != 0) {
+            log_info("online pCPUs changed from %s to %s", was, now);
+            read_topology(p, hv);
+        }
+    }
+    free(map);
+    return HV_OK;
+}
+
+void lv_host_topology_into(const struct lv *p, struct snapshot *snap)
+{
+    for (int c = 0; c < p->npcpus; c++)
+        snapshot_set_pcpu_topology(snap, c, p->online[c], p->node[c], p->core[c]);
 }
 
 void lv_host_probe(struct lv *p, struct hv *hv)

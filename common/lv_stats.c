@@ -182,6 +182,8 @@ static int sample_domain_slow(const struct lv_sampling *s, struct dom_entry *e, 
 /* One bulk record, parsed. Its vCPUs are p->rec_vcpus[0 .. nvcpus-1], indexed by id. */
 struct record {
     enum snap_state state;
+    bool has_cpu_time;   /* "cpu.time" was there */
+    uint64_t cpu_time;   /* of all the domain's threads, ns */
     bool has_vcpu;       /* "vcpu.current" was there */
     uint32_t nvcpus;     /* the highest vCPU id seen, plus one */
     struct snap_mem mem; /* SNAP_MEM_BALLOON when "balloon.current" was there */
@@ -246,6 +248,12 @@ static int parse_vcpu(struct lv *p, struct record *r, uint32_t k, const char *fi
     return 0;
 }
 
+static void parse_cpu_time(struct record *r, uint64_t val)
+{
+    r->cpu_time = val;
+    r->has_cpu_time = true;
+}
+
 /* Parses each typed parameter of REC (NULL: an empty record) once into R; -1 when out of
  * memory. */
 static int parse_record(struct lv *p, const virDomainStatsRecord *rec, struct record *r)
@@ -262,6 +270,8 @@ static int parse_record(struct lv *p, const virDomainStatsRecord *rec, struct re
             r->state = map_state((int)val);
         else if (strcmp(t->field, "vcpu.current") == 0)
             r->has_vcpu = true;
+        else if (strcmp(t->field, "cpu.time") == 0)
+            parse_cpu_time(r, val);
         else if (strncmp(t->field, "balloon.", 8) == 0)
             parse_balloon(&r->mem, t->field + 8, val);
         else if (parse_vcpu_field(t->field, &k, &f) && parse_vcpu(p, r, k, f, val) < 0)
@@ -318,6 +328,10 @@ static int add_from_record(const struct lv_sampling *s, struct dom_entry *e, con
         return HV_FAIL;
     d->state = r->state;
     d->mem = r->mem;
+    if (r->has_cpu_time) {
+        d->cpu_time_ns = r->cpu_time;
+        d->cfg |= SNAP_CFG_CPU_TIME;
+    }
     if (nvcpus)
         rc = record_vcpus(s, e, d, nvcpus);
     if (rc == HV_OK)
@@ -365,7 +379,7 @@ static int sample_bulk(const struct lv_sampling *s, bool *done)
     int rc = HV_OK, n;
 
     if (s->what & HV_SAMPLE_CPU)
-        stats |= VIR_DOMAIN_STATS_VCPU;
+        stats |= VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_CPU_TOTAL;
     if (s->what & HV_SAMPLE_MEM)
         stats |= VIR_DOMAIN_STATS_BALLOON;
     hv_count_calls(s->hv, 1);

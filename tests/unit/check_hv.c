@@ -70,8 +70,13 @@ static void r_close(struct hv *hv)
     ((struct rec *)hv_priv(hv))->closed++;
 }
 
-static const struct hv_ops rec_ops = {"rec",     r_sample, r_set_aff, r_get_aff,
-                                      r_set_mem, r_stats,  NULL,      r_close};
+static const struct hv_ops rec_ops = {.name = "rec",
+                                      .sample = r_sample,
+                                      .set_affinity = r_set_aff,
+                                      .get_affinity = r_get_aff,
+                                      .set_memory = r_set_mem,
+                                      .enable_memstats = r_stats,
+                                      .close = r_close};
 
 static bool only_a(const char *name, void *arg)
 {

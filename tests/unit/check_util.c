@@ -20,8 +20,8 @@ START_TEST(cpulists)
     ck_assert_int_eq(util_parse_cpulist("0,2,4", map, 1), 3);
     ck_assert_int_eq(util_parse_cpulist("5", map, 1), 1);
     /* Malformed, or beyond the map. */
-    static const char *bad[] = {"", "a", "1-", "-1", "3-1", "1,,2", "1 ,2", "8", "0-8",
-                                "1;2", "99999999999", ",1", "1,"};
+    static const char *bad[] = {"",  "a",   "1-",  "-1",          "3-1", "1,,2", "1 ,2",
+                                "8", "0-8", "1;2", "99999999999", ",1",  "1,"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(util_parse_cpulist(bad[i], map, 1) < 0, "accepted '%s'", bad[i]);
     ck_assert_int_lt(util_parse_cpulist(NULL, map, 1), 0);

@@ -1,0 +1,200 @@
+/* Domain configuration facts: what an administrator set in a domain's XML that the policies
+ * must respect (<vcpu cpuset>, a strict <numatune>, the balloon's features, huge pages), and
+ * where its emulator threads run. Read when a domain is first seen, and a few domains a period
+ * again to notice changes. */
+#define _POSIX_C_SOURCE 200809L
+#include "lv.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "xmlscan.h"
+
+/* Domains seen for the first time whose configuration is read in one period (the rest wait for
+ * the next periods; the policies leave a domain alone until its configuration is known). */
+#define CONFIG_NEW_PER_PERIOD 256
+
+/* Domains whose configuration is read again each period, to notice changes. */
+#define CONFIG_REFRESH_PER_PERIOD 2
+
+/* What the XML says, gathered while scanning it. */
+struct facts {
+    uint32_t cfg;
+    char cpuset[1024];      /* <vcpu cpuset>, "" when none */
+    char nodeset[256];      /* strict <numatune><memory nodeset>, "" when none */
+    char emulatorpin[1024]; /* <cputune><emulatorpin cpuset> */
+    bool too_long;
+};
+
+static void copy_attr(struct facts *f, const struct xmlscan_elem *e, const char *name, char *out,
+                      size_t len)
+{
+    const char *v = xmlscan_get(e, name);
+
+    if (!v)
+        return;
+    if (strlen(v) >= len) {
+        f->too_long = true;
+        return;
+    }
+    memcpy(out, v, strlen(v) + 1);
+}
+
+static bool is_on(const struct xmlscan_elem *e, const char *name)
+{
+    const char *v = xmlscan_get(e, name);
+    return v && strcmp(v, "on") == 0;
+}
+
+static bool facts_fn(void *arg, const struct xmlscan_elem *e)
+{
+    struct facts *f = arg;
+
+    if (xmlscan_is(e, "domain/vcpu")) {
+        copy_attr(f, e, "cpuset", f->cpuset, sizeof(f->cpuset));
+    } else if (xmlscan_is(e, "domain/numatune/memory")) {
+        const char *mode = xmlscan_get(e, "mode");
+        if (!mode || strcmp(mode, "strict") == 0) /* strict is libvirt's default mode */
+            copy_attr(f, e, "nodeset", f->nodeset, sizeof(f->nodeset));
+    } else if (xmlscan_is(e, "domain/devices/memballoon")) {
+        if (is_on(e, "autodeflate"))
+            f->cfg |= SNAP_CFG_AUTODEFLATE;
+        if (is_on(e, "freePageReporting"))
+            f->cfg |= SNAP_CFG_FREE_PAGE_REPORTING;
+    } else if (xmlscan_is(e, "domain/memoryBacking/hugepages")) {
+        f->cfg |= SNAP_CFG_HUGEPAGES;
+    } else if (xmlscan_is(e, "domain/cputune/emulatorpin")) {
+        copy_attr(f, e, "cpuset", f->emulatorpin, sizeof(f->emulatorpin));
+    }
+    return true;
+}
+
+/* Makes *MAP a map of P's size (allocated when missing); false when out of memory. */
+static bool own_map(const struct lv *p, unsigned char **map)
+{
+    if (!*map)
+        *map = calloc(p->maplen, 1);
+    return *map != NULL;
+}
+
+/* The pCPUs E's vCPUs may run on: <vcpu cpuset>, cut by the CPUs of strict NUMA nodes. */
+static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *f,
+                         const char *name)
+{
+    free(e->allowed);
+    e->allowed = NULL;
+    e->numa_nodes = 0;
+    if (f->nodeset[0]) {
+        unsigned char nodes[8];
+        if (util_parse_cpulist(f->nodeset, nodes, sizeof(nodes)) < 0) {
+            log_warning("cannot read the NUMA nodes '%s' of domain '%s'", f->nodeset, name);
+        } else {
+            memcpy(&e->numa_nodes, nodes, sizeof(e->numa_nodes));
+            e->cfg |= SNAP_CFG_NUMA_STRICT;
+        }
+    }
+    if (!f->cpuset[0] && !(e->cfg & SNAP_CFG_NUMA_STRICT))
+        return;
+    if (!own_map(p, &e->allowed))
+        return;
+    if (!f->cpuset[0] || util_parse_cpulist(f->cpuset, e->allowed, p->maplen) < 0) {
+        if (f->cpuset[0])
+            log_warning("cannot read the CPU set '%s' of domain '%s'", f->cpuset, name);
+        memset(e->allowed, 0xff, p->maplen);
+    }
+    for (int c = 0; c < p->npcpus && (e->cfg & SNAP_CFG_NUMA_STRICT); c++)
+        if (p->node[c] < 0 || p->node[c] >= 64 || !((e->numa_nodes >> p->node[c]) & 1))
+            e->allowed[c / 8] &= (unsigned char)~(1u << (c % 8));
+    e->cfg |= SNAP_CFG_CPUSET;
+}
+
+/* Where E's emulator threads may run now: the live pin, else the XML's, else anywhere. */
+static void emulator_from(struct lv *p, struct hv *hv, struct dom_entry *e,
+                          const struct facts *f)
+{
+    if (!own_map(p, &e->emulator))
+        return;
+    hv_count_calls(hv, 1);
+    if (virDomainGetEmulatorPinInfo(e->dom, e->emulator, (int)p->maplen,
+                                    VIR_DOMAIN_AFFECT_LIVE) >= 0)
+        return;
+    virResetLastError();
+    if (!f->emulatorpin[0] || util_parse_cpulist(f->emulatorpin, e->emulator, p->maplen) < 0) {
+        free(e->emulator);
+        e->emulator = NULL;
+    }
+}
+
+int lv_config_read(struct lv *p, struct hv *hv, struct dom_entry *e, const char *name)
+{
+    struct facts f = {0};
+    char *xml;
+
+    hv_count_calls(hv, 1);
+    xml = virDomainGetXMLDesc(e->dom, 0);
+    if (!xml)
+        return lv_classify(p, "read the configuration", name);
+    if (xmlscan_walk(xml, facts_fn, &f) < 0 || f.too_long)
+        log_warning("cannot read all of the configuration of domain '%s'", name);
+    free(xml);
+    e->cfg = f.cfg;
+    allowed_from(p, e, &f, name);
+    emulator_from(p, hv, e, &f);
+    e->cfg_read = true;
+    return HV_OK;
+}
+
+int lv_config_into(const struct lv *p, const struct dom_entry *e, struct snapshot *snap,
+                   struct snap_domain *d)
+{
+    (void)p;
+    if (!e->cfg_read)
+        return 0;
+    d->cfg |= e->cfg | SNAP_CFG_KNOWN;
+    d->numa_nodes = e->numa_nodes;
+    if (e->allowed && snapshot_set_domain_map(snap, d, SNAP_MAP_ALLOWED, e->allowed) < 0)
+        return -1;
+    if (e->emulator && snapshot_set_domain_map(snap, d, SNAP_MAP_EMULATOR, e->emulator) < 0)
+        return -1;
+    return 0;
+}
+
+/* Reads the configuration of domain I of SNAP when it is new (within *BUDGET) or FORCE. */
+static int maybe_read(struct lv *p, struct hv *hv, struct snapshot *snap, size_t i, bool force,
+                      size_t *budget)
+{
+    struct snap_domain *d = snapshot_domain_mut(snap, i);
+    struct dom_entry *e = lv_cache_find(p, d->uuid);
+
+    if (!e || !e->dom || (e->cfg_read && !force) || (!e->cfg_read && *budget == 0))
+        return HV_OK;
+    if (!e->cfg_read)
+        (*budget)--;
+    return lv_config_read(p, hv, e, snapshot_domain_name(snap, d));
+}
+
+int lv_config_refresh(struct lv *p, struct hv *hv, struct snapshot *snap)
+{
+    size_t nd = snapshot_domain_count(snap), budget = CONFIG_NEW_PER_PERIOD;
+    int rc;
+
+    for (size_t i = 0; i < nd; i++)
+        if ((rc = maybe_read(p, hv, snap, i, false, &budget)) == HV_CONN)
+            return rc;
+    for (size_t n = 0; n < CONFIG_REFRESH_PER_PERIOD && n < nd; n++) {
+        p->config_cursor = (p->config_cursor + 1) % nd;
+        if ((rc = maybe_read(p, hv, snap, p->config_cursor, true, &budget)) == HV_CONN)
+            return rc;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        struct snap_domain *d = snapshot_domain_mut(snap, i);
+        const struct dom_entry *e = lv_cache_find(p, d->uuid);
+        if (e && lv_config_into(p, e, snap, d) < 0)
+            return HV_FAIL;
+    }
+    return HV_OK;
+}
