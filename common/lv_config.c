@@ -82,8 +82,7 @@ static bool own_map(const struct lv *p, unsigned char **map)
 }
 
 /* The pCPUs E's vCPUs may run on: <vcpu cpuset>, cut by the CPUs of strict NUMA nodes. */
-static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *f,
-                         const char *name)
+static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *f, const char *name)
 {
     free(e->allowed);
     e->allowed = NULL;
@@ -113,14 +112,13 @@ static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *
 }
 
 /* Where E's emulator threads may run now: the live pin, else the XML's, else anywhere. */
-static void emulator_from(struct lv *p, struct hv *hv, struct dom_entry *e,
-                          const struct facts *f)
+static void emulator_from(struct lv *p, struct hv *hv, struct dom_entry *e, const struct facts *f)
 {
     if (!own_map(p, &e->emulator))
         return;
     hv_count_calls(hv, 1);
-    if (virDomainGetEmulatorPinInfo(e->dom, e->emulator, (int)p->maplen,
-                                    VIR_DOMAIN_AFFECT_LIVE) >= 0)
+    if (virDomainGetEmulatorPinInfo(e->dom, e->emulator, (int)p->maplen, VIR_DOMAIN_AFFECT_LIVE) >=
+        0)
         return;
     virResetLastError();
     if (!f->emulatorpin[0] || util_parse_cpulist(f->emulatorpin, e->emulator, p->maplen) < 0) {

@@ -178,7 +178,9 @@ struct item {
     int origin; /* usable current pin, or -1 */
     int cls;    /* demand class */
     bool sticky;
-    bool fluid; /* a piece of a floating vCPU the kernel places */
+    bool fluid;                   /* a piece of a floating vCPU the kernel places */
+    int group;                    /* its domain, or -1 */
+    const unsigned char *allowed; /* pCPUs it may go to, or NULL: any usable one */
     size_t v;
 };
 
@@ -250,12 +252,28 @@ struct work {
     size_t *order;          /* nvcpus */
     size_t nall;            /* planned items in all */
     bool quotas;            /* class quotas apply (fairness by counts) */
+    int *sib;               /* per pCPU: the next SMT sibling of its core (a ring), or NULL */
+    size_t ngroups;         /* groups (domains) of the vCPUs */
+    size_t *gstart, *gv;    /* vCPU indices by group: gv[gstart[g] .. gstart[g + 1]) */
 };
 
 /* True when pCPU P may take one more vCPU of class C. */
 static bool has_room(const struct work *w, int p, int c)
 {
     return w->count[(size_t)p * NCLASS + (size_t)c] < w->quota[c];
+}
+
+/* True when IT may be pinned to pCPU P (usable, allowed): an administrator's restriction. */
+static bool allowed(const struct work *w, const struct item *it, int p)
+{
+    return (!w->in->usable || w->in->usable[p]) &&
+           (!it->allowed || ((it->allowed[p / 8] >> (p % 8)) & 1));
+}
+
+/* True when IT may go to pCPU P: allowed there, with room in its class. */
+static bool may_go(const struct work *w, const struct item *it, int p)
+{
+    return allowed(w, it, p) && has_room(w, p, it->cls);
 }
 
 static void count_add(struct work *w, int p, int c, int delta)
@@ -298,7 +316,9 @@ static void classify(struct work *w, int *target)
         struct item it;
 
         it.demand = isfinite(d) ? (d < 0 ? 0 : d > 1 ? 1 : d) : 0;
-        it.origin = pin >= 0 && pin < w->np && (!in->usable || in->usable[pin]) ? pin : -1;
+        it.allowed = in->vcpus[v].allowed;
+        it.group = in->vcpus[v].group;
+        it.origin = pin >= 0 && pin < w->np && allowed(w, &it, pin) ? pin : -1;
         it.cls = class_of(it.demand);
         it.sticky = in->vcpus[v].sticky && it.origin >= 0;
         it.fluid = false;
@@ -365,26 +385,70 @@ static void keep(struct work *w, double ideal, double tol, bool smallest_first)
         qsort(w->kept, w->nkept, sizeof(*w->kept), by_origin_demand);
 }
 
-/* The least loaded pCPU with room for class C among the first heap entries, else the least
- * loaded pCPU of all. */
-static int least_loaded(const struct work *w, const struct heap *minh, int c)
+/* The load of the other threads of P's physical core (0 without SMT information). */
+static double sibling_load(const struct work *w, int p)
+{
+    double l = 0;
+
+    if (!w->sib)
+        return 0;
+    for (int q = w->sib[p]; q != p; q = w->sib[q])
+        l += w->load[q];
+    return l;
+}
+
+/* True when pCPU P holds another vCPU of IT's group (TARGET: where planned vCPUs go). */
+static bool holds_group(const struct work *w, const struct item *it, int p, const int *target)
+{
+    if (it->group <= 0 || (size_t)it->group >= w->ngroups)
+        return false;
+    for (size_t k = w->gstart[it->group]; k < w->gstart[it->group + 1]; k++)
+        if (w->gv[k] != it->v && target[w->gv[k]] == p)
+            return true;
+    return false;
+}
+
+/* How good pCPU P is for IT among pCPUs of (nearly) equal load: without SMT siblings at work
+ * and without another vCPU of its guest first. Smaller is better. */
+static double tie_rank(const struct work *w, const struct item *it, int p, const int *target)
+{
+    return (w->in->core ? sibling_load(w, p) : 0) + (holds_group(w, it, p, target) ? 10 : 0);
+}
+
+/* The least loaded pCPU IT may go to, among the first heap entries, else among all pCPUs;
+ * nearly equal loads go by tie_rank(). -1 when it may go nowhere. */
+static int least_loaded(const struct work *w, const struct heap *minh, const struct item *it,
+                        const int *target)
 {
     int best = -1, lim = minh->n < QUOTA_SCAN ? minh->n : QUOTA_SCAN;
+    double best_rank = 0;
 
-    if (has_room(w, minh->h[0], c))
+    /* Nothing to break ties by: the top of the heap, when it may take IT. */
+    if (lim > 0 && !w->in->core && it->group <= 0 && may_go(w, it, minh->h[0]))
         return minh->h[0];
-    for (int k = 1; k < lim; k++) {
+    for (int k = 0; k < lim; k++) {
         int p = minh->h[k];
-        bool better;
-        if (!has_room(w, p, c))
+        double rank;
+        if (!may_go(w, it, p))
             continue;
-        better = best < 0 || w->load[p] < w->load[best];
-        if (!better && w->load[p] == w->load[best])
-            better = p < best; /* ties: the lower pCPU, as the heap orders them */
-        if (better)
+        if (best >= 0 && w->load[p] > w->load[best] + TIE)
+            continue;
+        rank = tie_rank(w, it, p, target);
+        if (best < 0 || w->load[p] < w->load[best] - TIE || rank < best_rank ||
+            (rank == best_rank && p < best)) {
             best = p;
+            best_rank = rank;
+        }
     }
-    return best >= 0 ? best : minh->h[0];
+    if (best >= 0)
+        return best;
+    /* Restricted (or full): look at every pCPU, room first, then anywhere allowed. */
+    for (int pass = 0; pass < 2 && best < 0; pass++)
+        for (int p = 0; p < w->np; p++)
+            if ((pass ? allowed(w, it, p) : may_go(w, it, p)) &&
+                (best < 0 || w->load[p] < w->load[best]))
+                best = p;
+    return best;
 }
 
 /* 2. place the pending vCPUs, largest first, on the least loaded pCPU with room in their
@@ -393,10 +457,13 @@ static void place(struct work *w, struct heap *minh, int *target)
 {
     qsort(w->pending, w->npending, sizeof(*w->pending), by_demand_desc);
     for (size_t i = 0; i < w->npending && minh->n > 0; i++) {
-        int c = w->pending[i].cls, p = least_loaded(w, minh, c), o = w->pending[i].origin;
-        if (o >= 0 && w->load[o] <= w->load[p] + TIE && has_room(w, o, c))
+        const struct item *it = &w->pending[i];
+        int c = it->cls, p = least_loaded(w, minh, it, target), o = it->origin;
+        if (o >= 0 && (p < 0 || w->load[o] <= w->load[p] + TIE) && has_room(w, o, c))
             p = o;
-        target[w->pending[i].v] = p;
+        if (p < 0)
+            continue; /* nowhere it may go: it stays as it is */
+        target[it->v] = p;
         w->load[p] += w->pending[i].demand;
         count_add(w, p, c, 1);
         heap_fix(minh, p);
@@ -481,7 +548,7 @@ static size_t best_move(const struct lists *l, int hi, int lo, double gap)
             size_t i = b >= 0 && b < NCLASS && (side == 0 || r > 0) ? *head_of(l, hi, b) : NONE;
             for (int k = 0; i != NONE && k < MOVE_SCAN; i = l->next[i], k++) {
                 double gain = gap - fabs(gap - 2 * l->items[i].demand);
-                if (gain >= best_gain && has_room(l->w, lo, l->items[i].cls)) {
+                if (gain >= best_gain && may_go(l->w, &l->items[i], lo)) {
                     best_gain = gain;
                     best = i;
                     last = last < r + 1 ? last : r + 1;
@@ -517,8 +584,10 @@ static bool best_swap(const struct lists *l, int hi, int lo, double gap, size_t 
         for (size_t y = 0; y < nb; y++) {
             size_t i = a[x], j = b[y];
             double delta = items[i].demand - items[j].demand, gain;
-            if (delta <= 0 || (items[i].cls != items[j].cls && (!has_room(l->w, lo, items[i].cls) ||
-                                                                !has_room(l->w, hi, items[j].cls))))
+            if (delta <= 0 || !allowed(l->w, &items[i], lo) || !allowed(l->w, &items[j], hi) ||
+                (items[i].cls != items[j].cls &&
+                 (!has_room(l->w, lo, items[i].cls) || !has_room(l->w, hi, items[j].cls))))
+
                 continue;
             gain = gap - fabs(gap - 2 * delta);
             if (gain >= best_gain) {
@@ -814,12 +883,19 @@ static bool unfair_after(struct work *w, size_t nall, const int *target)
 }
 
 /* The spread of min(1, load) after the plan: the pCPU usage the plan projects. */
-static double capped_spread(const struct work *w)
+static double capped_spread(const struct work *w, double *mean)
 {
-    double *u = w->scratch;
+    double *u = w->scratch, sum = 0;
+    int n = 0;
 
-    for (int p = 0; p < w->np; p++)
+    for (int p = 0; p < w->np; p++) {
         u[p] = w->load[p] < 1 ? w->load[p] : 1;
+        if (!w->in->usable || w->in->usable[p]) {
+            sum += u[p];
+            n++;
+        }
+    }
+    *mean = n ? sum / n : 0;
     return placement_spread(u, w->in->usable, w->np);
 }
 
@@ -850,6 +926,10 @@ static size_t lower_bound(struct work *w, double max_after)
     return bound;
 }
 
+static int link_siblings(struct work *w);
+static int list_groups(struct work *w);
+static int smt_repair(struct work *w, const struct item *items, size_t n, int *target);
+
 /* Allocates W's arrays (and OUT's target) for IN; returns 0 or -1. */
 static int work_alloc(struct work *w, const struct placement_input *in, struct placement_plan *out)
 {
@@ -873,7 +953,7 @@ static int work_alloc(struct work *w, const struct placement_input *in, struct p
         !w->pinned || !w->scratch || !w->scratch2 || !w->placed || !w->scratch3 || !w->bucket ||
         !w->order)
         return -1;
-    return 0;
+    return link_siblings(w) < 0 || list_groups(w) < 0 ? -1 : 0;
 }
 
 static void work_free(struct work *w)
@@ -891,6 +971,69 @@ static void work_free(struct work *w)
     free(w->bucket);
     free(w->order);
     free(w->all);
+    free(w->sib);
+    free(w->gstart);
+    free(w->gv);
+}
+
+static const int *cmp_core; /* for by_core: qsort has no argument (set just before it) */
+
+static int by_core(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    if (cmp_core[x] != cmp_core[y])
+        return cmp_core[x] < cmp_core[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Links the pCPUs of each physical core in a ring (W->sib), when the input has cores. */
+static int link_siblings(struct work *w)
+{
+    int *order;
+
+    if (!w->in->core || w->np == 0)
+        return 0;
+    order = malloc((size_t)w->np * sizeof(int));
+    w->sib = malloc((size_t)w->np * sizeof(int));
+    if (!order || !w->sib) {
+        free(order);
+        return -1;
+    }
+    for (int p = 0; p < w->np; p++)
+        order[p] = p;
+    cmp_core = w->in->core;
+    qsort(order, (size_t)w->np, sizeof(int), by_core);
+    for (int i = 0, start = 0; i < w->np; i++) {
+        bool last = i + 1 == w->np || w->in->core[order[i + 1]] != w->in->core[order[i]];
+        w->sib[order[i]] = last ? order[start] : order[i + 1];
+        if (last)
+            start = i + 1;
+    }
+    free(order);
+    return 0;
+}
+
+/* Lists the vCPUs of each group (W->gstart, W->gv), for spreading a guest's vCPUs. */
+static int list_groups(struct work *w)
+{
+    const struct placement_input *in = w->in;
+
+    for (size_t v = 0; v < in->nvcpus; v++)
+        if (in->vcpus[v].group > 0 && (size_t)in->vcpus[v].group + 1 > w->ngroups)
+            w->ngroups = (size_t)in->vcpus[v].group + 1;
+    w->gstart = calloc(w->ngroups + 2, sizeof(size_t));
+    w->gv = malloc((in->nvcpus ? in->nvcpus : 1) * sizeof(size_t));
+    if (!w->gstart || !w->gv)
+        return -1;
+    for (size_t v = 0; v < in->nvcpus; v++)
+        if (in->vcpus[v].group > 0)
+            w->gstart[in->vcpus[v].group + 2]++;
+    for (size_t g = 0; g < w->ngroups; g++)
+        w->gstart[g + 2] += w->gstart[g + 1];
+    for (size_t v = 0; v < in->nvcpus; v++)
+        if (in->vcpus[v].group > 0)
+            w->gv[w->gstart[in->vcpus[v].group + 1]++] = v;
+    return 0;
 }
 
 /* Starts every usable pCPU's load at its background load. */
@@ -933,9 +1076,145 @@ static int steps(struct work *w, enum variant variant, struct placement_plan *ou
         goto cleanup;
     prune(w, w->all, nall, out->target);
     w->nall = nall;
+    if (w->sib && smt_repair(w, w->all, nall, out->target) < 0)
+        goto cleanup;
     rc = 0;
 cleanup:
     heap_free(&minh);
+    return rc;
+}
+
+/* A pCPU this loaded runs a busy vCPU; one less loaded than IDLE is idle (SMT). */
+#define BUSY 0.5
+#define IDLE 0.1
+
+/* True when P is the first pCPU of its core's sibling ring (each core visited once). */
+static bool core_leader(const struct work *w, int p)
+{
+    for (int q = w->sib[p]; q != p; q = w->sib[q])
+        if (q < p)
+            return false;
+    return true;
+}
+
+/* Counts the busy threads of P's core (LOAD per pCPU) and whether its usable threads are all
+ * idle (and there is one). */
+static int core_busy(const struct work *w, int p, const double *load, bool *idle)
+{
+    int busy = 0, q = p, usable = 0;
+
+    *idle = true;
+    do {
+        if (!w->in->usable || w->in->usable[q]) {
+            usable++;
+            busy += load[q] >= BUSY;
+            *idle = *idle && load[q] < IDLE;
+        }
+        q = w->sib[q];
+    } while (q != p);
+    *idle = *idle && usable > 0;
+    return busy;
+}
+
+/* Busy threads beyond the first of each physical core, up to the number of idle cores: what
+ * moving busy vCPUs onto idle cores would undo (0 without SMT information). */
+static size_t doubled(const struct work *w, const double *load)
+{
+    size_t extra = 0, idle = 0;
+
+    for (int p = 0; w->sib && p < w->np; p++) {
+        bool is_idle;
+        int busy;
+        if (!core_leader(w, p))
+            continue;
+        busy = core_busy(w, p, load, &is_idle);
+        extra += busy > 1 ? (size_t)(busy - 1) : 0;
+        idle += is_idle;
+    }
+    return extra < idle ? extra : idle;
+}
+
+/* A movable busy vCPU of ITEMS planned on pCPU T (HEAD/NEXT: per-pCPU lists), or NONE. */
+static size_t busy_item_on(const struct item *items, const int *head, const size_t *next, int t)
+{
+    for (size_t i = head[t] >= 0 ? (size_t)head[t] : NONE; i != NONE; i = next[i])
+        if (!items[i].sticky && !items[i].fluid && items[i].demand >= BUSY)
+            return i;
+    return NONE;
+}
+
+/* A thread of an idle core that ITEM may go to (clearing that core's idle mark), or -1. */
+static int idle_thread_for(struct work *w, const struct item *it, unsigned char *idle_core)
+{
+    for (int p = 0; p < w->np; p++) {
+        int q = p;
+        if (!idle_core[p])
+            continue;
+        do {
+            if (may_go(w, it, q)) {
+                idle_core[p] = 0;
+                return q;
+            }
+            q = w->sib[q];
+        } while (q != p);
+    }
+    return -1;
+}
+
+/* 5. SMT: busy vCPUs fill physical cores before sibling threads. For each core running two busy
+ * vCPUs while another core is idle, one of them moves there (the thread loads stay the same:
+ * the balance is untouched). */
+static int smt_repair(struct work *w, const struct item *items, size_t n, int *target)
+{
+    int *head = malloc((size_t)w->np * sizeof(int));
+    size_t *next = malloc((n ? n : 1) * sizeof(size_t));
+    unsigned char *idle_core = calloc((size_t)w->np, 1);
+    int rc = -1;
+
+    if (!head || !next || !idle_core)
+        goto cleanup;
+    for (int p = 0; p < w->np; p++) {
+        bool is_idle = false;
+        head[p] = -1;
+        if (core_leader(w, p))
+            core_busy(w, p, w->load, &is_idle);
+        idle_core[p] = is_idle;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int t = target[items[i].v];
+        if (t >= 0 && !items[i].fluid) {
+            next[i] = head[t] >= 0 ? (size_t)head[t] : NONE;
+            head[t] = (int)i;
+        }
+    }
+    for (int p = 0; p < w->np; p++) {
+        bool skip;
+        int q = w->sib[p];
+        if (!core_leader(w, p) || core_busy(w, p, w->load, &skip) < 2)
+            continue;
+        /* Every busy thread of this core but the first gives up its busy vCPU, if it can. */
+        for (bool first = true; q != p || first; q = w->sib[q], first = false) {
+            int t = first ? p : q;
+            size_t i;
+            int to;
+            if (core_busy(w, p, w->load, &skip) < 2 || w->load[t] < BUSY)
+                continue;
+            i = busy_item_on(items, head, next, t);
+            if (i == NONE || (to = idle_thread_for(w, &items[i], idle_core)) < 0)
+                continue;
+            target[items[i].v] = to;
+            w->load[t] -= items[i].demand;
+            w->load[to] += items[i].demand;
+            count_add(w, t, items[i].cls, -1);
+            count_add(w, to, items[i].cls, 1);
+            head[t] = -1; /* its list is stale now; one move per thread is enough */
+        }
+    }
+    rc = 0;
+cleanup:
+    free(head);
+    free(next);
+    free(idle_core);
     return rc;
 }
 
@@ -961,9 +1240,11 @@ static int plan_once(const struct placement_input *in, enum variant variant, boo
     if (first) { /* the same for every variant */
         out->spread_before = first->spread_before;
         out->unfair_before = first->unfair_before;
+        out->doubled_before = first->doubled_before;
     } else {
         out->spread_before = fluid_spread(&w, &level);
         out->unfair_before = unfair_before(&w, level);
+        out->doubled_before = doubled(&w, w.before);
     }
     out->must_place = w.nmust;
     if (steps(&w, variant, out) < 0)
@@ -977,10 +1258,14 @@ static int plan_once(const struct placement_input *in, enum variant variant, boo
             out->nmoves++;
     }
     out->spread_after = placement_spread(w.load, in->usable, w.np);
-    out->usage_after = capped_spread(&w);
+    out->usage_after = capped_spread(&w, &out->usage_mean);
+    out->nusable = w.nusable;
+    out->mean = w.nusable ? w.total / w.nusable : 0;
     /* Moves are worth it to pin what must be pinned, to make an unfair host fair, or to bring
      * the spread down by a quarter of the threshold at least. */
+    out->doubled_after = doubled(&w, w.load);
     out->act = out->nmoves > 0 && (w.nmust > 0 || (out->unfair_before && !out->unfair_after) ||
+                                   out->doubled_after < out->doubled_before ||
                                    (out->spread_before > in->threshold &&
                                     out->spread_after <= out->spread_before - in->threshold / 4));
     for (int p = 0; p < w.np; p++)
@@ -1039,7 +1324,9 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         return -1;
     /* The other variants, when there is anything to act on; class quotas (fairness by counts)
      * when no plan without them is fair. */
-    if (out->must_place + out->unfair_before + (out->spread_before > in->threshold) > 0) {
+    if (out->must_place + out->unfair_before + out->doubled_before +
+                (out->spread_before > in->threshold) >
+        0) {
         if (try_variants(in, KEEP_SMALLEST, false, out) < 0 ||
             ((out->unfair_after || (!out->act && out->unfair_before)) &&
              try_variants(in, KEEP_LARGEST, true, out) < 0)) {
@@ -1053,6 +1340,7 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         out->nmoves = 0;
         out->spread_after = out->spread_before;
         out->unfair_after = out->unfair_before;
+        out->doubled_after = out->doubled_before;
     }
     return 0;
 }

@@ -15,6 +15,8 @@ struct placement_vcpu {
     double demand; /* estimated demand, fraction of one pCPU (0..1) */
     int pin;       /* the single pCPU it is pinned to, or -1 when its affinity allows several */
     bool sticky;   /* moved recently: stays on its (usable) pCPU this time */
+    const unsigned char *allowed; /* pCPUs it may be pinned to (bit per pCPU; NULL: any) */
+    int group; /* its guest, numbered from 1: a guest's vCPUs are spread; 0: none */
 };
 
 struct placement_input {
@@ -25,21 +27,27 @@ struct placement_input {
     const struct placement_vcpu *vcpus;
     double threshold;  /* balance tolerance as a fraction: 0.05 = 5 percentage points */
     bool pin_floating; /* floating vCPUs may be pinned (else the kernel places them) */
+    const int *core;   /* per pCPU: its physical core, SMT siblings share one (NULL: none) */
 };
 
 /* The decision. */
 struct placement_plan {
-    int *target;          /* per vCPU: the pCPU to pin it to, or -1 to leave it as it is */
-    size_t nmoves;        /* vCPUs whose target differs from their pin */
-    size_t must_place;    /* floating (or stranded) vCPUs with demand that need a pin */
-    size_t lower_bound;   /* pin changes any plan as balanced and fair as this one needs */
-    double spread_before; /* std dev of the projected pCPU load now (fraction) */
-    double spread_after;  /* the same after the plan */
-    double usage_after;   /* the std dev of min(1, load) after the plan: projected usage */
-    double max_after;     /* highest projected pCPU load after the plan */
-    bool unfair_before;   /* vCPUs of a demand class would be served unequally now */
-    bool unfair_after;    /* ... after the plan */
-    bool act;             /* false when already balanced: target == pin everywhere */
+    int *target;           /* per vCPU: the pCPU to pin it to, or -1 to leave it as it is */
+    size_t nmoves;         /* vCPUs whose target differs from their pin */
+    size_t must_place;     /* floating (or stranded) vCPUs with demand that need a pin */
+    size_t lower_bound;    /* pin changes any plan as balanced and fair as this one needs */
+    double spread_before;  /* std dev of the projected pCPU load now (fraction) */
+    double spread_after;   /* the same after the plan */
+    double usage_after;    /* the std dev of min(1, load) after the plan: projected usage */
+    double max_after;      /* highest projected pCPU load after the plan */
+    bool unfair_before;    /* vCPUs of a demand class would be served unequally now */
+    bool unfair_after;     /* ... after the plan */
+    int nusable;           /* usable pCPUs ... */
+    double mean;           /* ... and their mean projected load (the spreads' mean) */
+    double usage_mean;     /* ... and mean of min(1, load) after the plan */
+    size_t doubled_before; /* busy vCPUs sharing a physical core while a core is idle, now */
+    size_t doubled_after;  /* ... after the plan */
+    bool act;              /* false when already balanced: target == pin everywhere */
 };
 
 /* Plans placement for IN into OUT (OUT->target allocated here). Returns 0, or -1 when out of

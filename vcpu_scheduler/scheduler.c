@@ -512,6 +512,8 @@ static int plan(struct scheduler *s)
     for (size_t i = 0; i < nv; i++) {
         s->pv[i].demand = s->info[i].demand;
         s->pv[i].pin = s->info[i].pin;
+        s->pv[i].allowed = NULL;
+        s->pv[i].group = (int)s->info[i].domain + 1;
         s->pv[i].sticky =
                 state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
     }

@@ -328,6 +328,8 @@ static void cost_input(enum cost_case c, int r, int np, int nv, uint64_t *seed,
             v[i].pin = r % 2 ? (int)(rng_next(seed) % (uint64_t)np) : 0;
         }
         v[i].sticky = false;
+        v[i].allowed = NULL;
+        v[i].group = 0;
     }
 }
 

@@ -197,7 +197,7 @@ START_TEST(unusable_pcpus_are_vacated)
     const double d[] = {0.5, 0.5, 0.0};
     const int p[] = {1, 0, 1};
     const unsigned char usable[] = {1, 0, 1};
-    struct placement_vcpu v[3];
+    struct placement_vcpu v[3] = {0};
     struct placement_input in = {
             .npcpus = 3, .usable = usable, .nvcpus = 3, .vcpus = v, .threshold = 0.05};
     struct placement_plan pl;
@@ -221,7 +221,7 @@ START_TEST(background_load_is_avoided)
     const double d[] = {1, 1};
     const int p[] = {-1, -1};
     const double bg[] = {0.9, 0, 0};
-    struct placement_vcpu v[2] = {{1, -1, false}, {1, -1, false}};
+    struct placement_vcpu v[2] = {{.demand = 1, .pin = -1}, {.demand = 1, .pin = -1}};
     struct placement_input in = {
             .npcpus = 3, .background = bg, .nvcpus = 2, .vcpus = v, .threshold = 0.05};
     struct placement_plan pl;
