@@ -131,6 +131,8 @@ static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
     hv_count_calls(hv, 1);
     if (virDomainPinEmulator(e->dom, (unsigned char *)map, (int)maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
         return lv_classify(p, "pin the emulator threads", virDomainGetName(e->dom));
+    if (!e->emulator)
+        e->emulator = calloc(p->maplen, 1);
     if (e->emulator && maplen == p->maplen)
         memcpy(e->emulator, map, maplen);
     return HV_OK;

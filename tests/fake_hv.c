@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define GUEST_MIN_FREE_KIB (4 * FAKE_MIB)
 
 enum phase { PH_DELAY, PH_GROW, PH_HOLD, PH_IDLE };
@@ -43,6 +45,12 @@ struct fdom {
     double stats_period, stats_since;
     unsigned oom;
     bool short_mem;
+    /* configuration and emulator threads */
+    unsigned char *cpuset;  /* <vcpu cpuset>, or NULL */
+    uint64_t numa_nodes;    /* strict numatune nodes, or 0 */
+    double emu_load;        /* its emulator threads' demand */
+    unsigned char *emu_map; /* where they may run, or NULL: anywhere */
+    uint64_t emu_time_ns;
 };
 
 struct injection {
@@ -58,7 +66,9 @@ struct fake_host {
     double *bg;
     uint64_t *busy_ns;
     double *busy; /* last advance */
-    double *scratch_load;
+    double *scratch_load, *scratch_extra;
+    bool *online;     /* per pCPU */
+    int *node, *core; /* per pCPU: NUMA node, physical core (SMT siblings share one) */
     enum fake_signal signal;
     bool no_balancer;       /* floating vCPUs stay on the first pCPU of their affinity */
     unsigned char *refused; /* per pCPU: pins including it fail */
@@ -75,7 +85,21 @@ struct fake_host {
     bool down;
 };
 
+/* True when pCPU P is in MAP. */
+static bool in_map(const unsigned char *map, int p)
+{
+    return (map[p / 8] >> (p % 8)) & 1;
+}
+
 static const struct hv_ops fake_ops;
+
+/* Scratch of one CPU advance: the placed vCPUs grouped by pCPU, water-filling buffers. */
+struct share_scratch {
+    int *start, *fill;
+    struct fvcpu **list;
+    double *dem, *got;
+    bool *done;
+};
 
 struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
 {
@@ -90,6 +114,14 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     f->busy_ns = calloc((size_t)npcpus, sizeof(uint64_t));
     f->busy = calloc((size_t)npcpus, sizeof(double));
     f->scratch_load = calloc((size_t)npcpus, sizeof(double));
+    f->scratch_extra = calloc((size_t)npcpus, sizeof(double));
+    f->online = calloc((size_t)npcpus, sizeof(bool));
+    f->node = calloc((size_t)npcpus, sizeof(int));
+    f->core = calloc((size_t)npcpus, sizeof(int));
+    for (int p = 0; f->online && f->core && p < npcpus; p++) {
+        f->online[p] = true;
+        f->core[p] = p;
+    }
     f->signal = FAKE_SIGNAL_WAIT_ZERO;
     f->refused = calloc((size_t)npcpus, 1);
     f->rng = 0x9e3779b97f4a7c15ull;
@@ -99,7 +131,8 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     for (int i = 0; i < FAKE_OP_COUNT; i++)
         f->inj[i].dom = -1;
     f->hv = hv_create(&fake_ops, f);
-    if (!f->bg || !f->busy_ns || !f->busy || !f->scratch_load || !f->refused || !f->hv)
+    if (!f->bg || !f->busy_ns || !f->busy || !f->scratch_load || !f->scratch_extra || !f->online ||
+        !f->node || !f->core || !f->refused || !f->hv)
         goto fail;
     return f;
 fail:
@@ -121,8 +154,11 @@ void fake_destroy(struct fake_host *f)
     if (!f)
         return;
     for (int i = 0; i < f->ndoms; i++) {
-        if (f->doms[i])
+        if (f->doms[i]) {
             free_vcpus(f->doms[i]);
+            free(f->doms[i]->cpuset);
+            free(f->doms[i]->emu_map);
+        }
         free(f->doms[i]);
     }
     free(f->doms);
@@ -130,6 +166,10 @@ void fake_destroy(struct fake_host *f)
     free(f->busy_ns);
     free(f->busy);
     free(f->scratch_load);
+    free(f->scratch_extra);
+    free(f->online);
+    free(f->node);
+    free(f->core);
     free(f->refused);
     hv_destroy(f->hv); /* fake_ops has no close: F is freed here */
     free(f);
@@ -232,6 +272,8 @@ void fake_remove_domain(struct fake_host *f, int dom)
 
     if (d) {
         free_vcpus(d);
+        free(d->cpuset);
+        free(d->emu_map);
         free(d);
         f->doms[dom] = NULL;
     }
@@ -318,6 +360,76 @@ const char *fake_signal_name(enum fake_signal mode)
 {
     static const char *const names[] = {"wait", "wait-zero", "delay-only", "none"};
     return mode < FAKE_SIGNAL_COUNT ? names[mode] : "?";
+}
+
+void fake_set_pcpu(struct fake_host *f, int p, bool online, int node, int core)
+{
+    if (p < 0 || p >= f->np)
+        return;
+    f->online[p] = online;
+    f->node[p] = node;
+    f->core[p] = core;
+}
+
+/* Parses LIST ("0-3,8") into a new map of F's size; NULL for NULL or a bad list. */
+static unsigned char *list_map(const struct fake_host *f, const char *list)
+{
+    unsigned char *m;
+
+    if (!list)
+        return NULL;
+    m = calloc(f->maplen, 1);
+    if (m && util_parse_cpulist(list, m, f->maplen) < 0) {
+        free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+void fake_set_cpuset(struct fake_host *f, int dom, const char *list)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    free(d->cpuset);
+    d->cpuset = list_map(f, list);
+    /* As libvirt does at start: vCPUs not pinned otherwise run within the CPU set. */
+    for (int k = 0; d->cpuset && k < d->nvcpus; k++)
+        if (d->v[k].pin < 0)
+            memcpy(d->v[k].map, d->cpuset, f->maplen);
+}
+
+void fake_set_numa(struct fake_host *f, int dom, uint64_t nodes)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->numa_nodes = nodes;
+}
+
+void fake_set_emulator(struct fake_host *f, int dom, double load, const char *list)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    d->emu_load = load;
+    free(d->emu_map);
+    d->emu_map = list_map(f, list);
+}
+
+int fake_emulator_pin(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    int first = -1, n = 0;
+
+    for (int p = 0; d && d->emu_map && p < f->np; p++)
+        if (in_map(d->emu_map, p)) {
+            first = first < 0 ? p : first;
+            n++;
+        }
+    return n == 1 ? first : n > 1 ? -2 : -1;
 }
 
 void fake_set_balancer(struct fake_host *f, bool on)
@@ -435,15 +547,17 @@ static double load_at(const struct fake_cpu_load *l, double t)
     return cycle < l->on_s ? l->on : l->off;
 }
 
-/* Shares one pCPU max-min fairly: DEMAND[0..n-1] in, GOT out (capacity 1); DONE is scratch. */
-static void water_fill(const double *demand, double *got, bool *done, int n)
+/* Shares one pCPU of capacity CAP max-min fairly: DEMAND[0..n-1] in, GOT out; DONE is scratch. */
+static void water_fill(const double *demand, double *got, bool *done, int n, double cap)
 {
-    double remaining = 1.0, total = 0;
+    double remaining = cap, total = 0;
     int left = n;
 
+    if (n <= 0)
+        return;
     for (int i = 0; i < n; i++)
         total += demand[i];
-    if (total <= 1.0) {
+    if (total <= cap) {
         for (int i = 0; i < n; i++)
             got[i] = demand[i];
         return;
@@ -468,14 +582,9 @@ static void water_fill(const double *demand, double *got, bool *done, int n)
             got[i] = remaining / left;
 }
 
-static void advance_cpu(struct fake_host *f, double dt)
+/* This advance's demand of every vCPU; pinned ones (to an online pCPU) count toward it. */
+static void place_pinned(struct fake_host *f, double *load)
 {
-    int np = f->np;
-    double *load = f->scratch_load;
-
-    for (int p = 0; p < np; p++)
-        load[p] = f->bg[p];
-    /* Demands; pinned vCPUs first count toward their pCPU. */
     for (int i = 0; i < f->ndoms; i++) {
         struct fdom *d = f->doms[i];
         if (!d)
@@ -486,109 +595,157 @@ static void advance_cpu(struct fake_host *f, double dt)
             if (f->noise > 0 && dem > 0)
                 dem += f->noise * next_noise(f);
             v->demand = dem < 0 ? 0 : dem > 1 ? 1 : dem;
-            v->placed = v->pin;
-            if (v->pin >= 0)
-                load[v->pin] += v->demand;
+            v->placed = v->pin >= 0 && f->online[v->pin] ? v->pin : -1;
+            if (v->placed >= 0)
+                load[v->placed] += v->demand;
         }
     }
-    /* Floating vCPUs: each to the least loaded pCPU of its affinity. */
+}
+
+/* Floating vCPUs (and those pinned to an offline pCPU, whose affinity the kernel breaks): each
+ * to the least loaded online pCPU of its affinity (the first one without a balancer). */
+static void place_floating(struct fake_host *f, double *load)
+{
     for (int i = 0; i < f->ndoms; i++) {
         struct fdom *d = f->doms[i];
-        if (!d)
-            continue;
-        for (int k = 0; k < d->nvcpus; k++) {
+        for (int k = 0; d && k < d->nvcpus; k++) {
             struct fvcpu *v = &d->v[k];
             int best = -1;
-            if (v->pin >= 0)
+            if (v->placed >= 0)
                 continue;
-            for (int p = 0; p < np; p++)
-                if ((v->map[p / 8] & (1u << (p % 8))) &&
-                    (best < 0 || (!f->no_balancer && load[p] < load[best])))
-                    best = p;
+            for (int pass = 0; pass < 2 && best < 0; pass++)
+                for (int p = 0; p < f->np; p++)
+                    if (f->online[p] && (pass || in_map(v->map, p)) &&
+                        (best < 0 || (!f->no_balancer && load[p] < load[best])))
+                        best = p;
             v->placed = best;
             if (best >= 0)
                 load[best] += v->demand;
         }
     }
-    /* Share each pCPU. Gather its vCPUs (small lists: a linear pass per pCPU is fine for the
-     * sizes tests use; the simulator's large hosts use the same code). */
-    {
-        size_t total = 0;
-        for (int i = 0; i < f->ndoms; i++)
-            if (f->doms[i])
-                total += (size_t)f->doms[i]->nvcpus;
-        int *count = calloc((size_t)np + 1, sizeof(int));
-        struct fvcpu **list = malloc((total ? total : 1) * sizeof(*list));
-        double *dem = malloc((total + (size_t)np + 1) * sizeof(double));
-        double *got = malloc((total + (size_t)np + 1) * sizeof(double));
-        bool *done = malloc(total + (size_t)np + 1);
-        if (!count || !list || !dem || !got || !done) {
-            free(count);
-            free(list);
-            free(dem);
-            free(got);
-            free(done);
-            return;
-        }
-        for (int i = 0; i < f->ndoms; i++) {
-            struct fdom *d = f->doms[i];
-            if (!d)
-                continue;
-            for (int k = 0; k < d->nvcpus; k++)
-                if (d->v[k].placed >= 0)
-                    count[d->v[k].placed + 1]++;
-        }
-        for (int p = 0; p < np; p++)
-            count[p + 1] += count[p];
-        {
-            int *fill = calloc((size_t)np, sizeof(int));
-            if (!fill) {
-                free(count);
-                free(list);
-                free(dem);
-                free(got);
-                free(done);
-                return;
-            }
-            for (int i = 0; i < f->ndoms; i++) {
-                struct fdom *d = f->doms[i];
-                if (!d)
-                    continue;
-                for (int k = 0; k < d->nvcpus; k++) {
-                    struct fvcpu *v = &d->v[k];
-                    if (v->placed >= 0)
-                        list[count[v->placed] + fill[v->placed]++] = v;
-                    else
-                        v->run = 0;
-                }
-            }
-            free(fill);
-        }
-        for (int p = 0; p < np; p++) {
-            int n = count[p + 1] - count[p];
-            double busy = 0;
-            for (int j = 0; j < n; j++)
-                dem[j] = list[count[p] + j]->demand;
-            dem[n] = f->bg[p];
-            water_fill(dem, got, done, n + 1);
-            for (int j = 0; j < n; j++) {
-                struct fvcpu *v = list[count[p] + j];
-                v->run = got[j];
-                v->time_ns += (uint64_t)(got[j] * dt * 1e9);
-                v->wait_ns +=
-                        (uint64_t)((v->demand - got[j] > 0 ? v->demand - got[j] : 0) * dt * 1e9);
-                busy += got[j];
-            }
-            busy += got[n];
-            f->busy[p] = busy > 1 ? 1 : busy;
-            f->busy_ns[p] += (uint64_t)(f->busy[p] * dt * 1e9);
-        }
-        free(count);
-        free(list);
-        free(dem);
-        free(got);
-        free(done);
+}
+
+/* Emulator threads: each domain's load spread over the online pCPUs its emulator may use, as
+ * background there; they always get it. */
+static void place_emulators(struct fake_host *f, double *extra, double dt)
+{
+    for (int p = 0; p < f->np; p++)
+        extra[p] = 0;
+    for (int i = 0; i < f->ndoms; i++) {
+        struct fdom *d = f->doms[i];
+        int n = 0;
+        if (!d || d->paused || d->emu_load <= 0)
+            continue;
+        for (int p = 0; p < f->np; p++)
+            n += f->online[p] && (!d->emu_map || in_map(d->emu_map, p));
+        for (int p = 0; p < f->np && n > 0; p++)
+            if (f->online[p] && (!d->emu_map || in_map(d->emu_map, p)))
+                extra[p] += d->emu_load / n;
+        d->emu_time_ns += (uint64_t)(d->emu_load * dt * 1e9);
     }
+}
+
+/* The capacity of pCPU P this advance: with SMT, threads of one core share about 1.3 cores of
+ * throughput, so a thread whose siblings are busy runs at 0.65 of a core. */
+static double capacity(const struct fake_host *f, const double *load, int p)
+{
+    double sib = 0;
+
+    for (int q = 0; q < f->np; q++)
+        if (q != p && f->core[q] == f->core[p] && f->online[q])
+            sib += load[q];
+    return 1.0 - 0.35 * (sib < 1 ? sib : 1) * (load[p] < 1 ? load[p] : 1);
+}
+
+/* Shares pCPU P among its N vCPUs LIST and its background BG. */
+static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, double bg,
+                       double cap, double dt, struct share_scratch *sc)
+{
+    double busy = 0;
+
+    for (int j = 0; j < n; j++)
+        sc->dem[j] = list[j]->demand;
+    sc->dem[n] = bg;
+    water_fill(sc->dem, sc->got, sc->done, n + 1, cap);
+    for (int j = 0; j < n; j++) {
+        struct fvcpu *v = list[j];
+        v->run = sc->got[j];
+        v->time_ns += (uint64_t)(sc->got[j] * dt * 1e9);
+        v->wait_ns +=
+                (uint64_t)((v->demand - sc->got[j] > 0 ? v->demand - sc->got[j] : 0) * dt * 1e9);
+        busy += sc->got[j];
+    }
+    busy += sc->got[n];
+    f->busy[p] = busy > 1 ? 1 : busy;
+    f->busy_ns[p] += (uint64_t)(f->busy[p] * dt * 1e9);
+}
+
+/* Groups the placed vCPUs by pCPU into SC (counting sort); false when out of memory. */
+static bool group_by_pcpu(struct fake_host *f, struct share_scratch *sc)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < f->ndoms; i++)
+        if (f->doms[i])
+            total += (size_t)f->doms[i]->nvcpus;
+    sc->start = calloc((size_t)f->np + 1, sizeof(int));
+    sc->fill = calloc((size_t)f->np + 1, sizeof(int));
+    sc->list = malloc((total ? total : 1) * sizeof(*sc->list));
+    sc->dem = malloc((total + 2) * sizeof(double));
+    sc->got = malloc((total + 2) * sizeof(double));
+    sc->done = malloc(total + 2);
+    if (!sc->start || !sc->fill || !sc->list || !sc->dem || !sc->got || !sc->done)
+        return false;
+    for (int i = 0; i < f->ndoms; i++)
+        for (int k = 0; f->doms[i] && k < f->doms[i]->nvcpus; k++)
+            if (f->doms[i]->v[k].placed >= 0)
+                sc->start[f->doms[i]->v[k].placed + 1]++;
+    for (int p = 0; p < f->np; p++)
+        sc->start[p + 1] += sc->start[p];
+    for (int i = 0; i < f->ndoms; i++) {
+        for (int k = 0; f->doms[i] && k < f->doms[i]->nvcpus; k++) {
+            struct fvcpu *v = &f->doms[i]->v[k];
+            if (v->placed >= 0)
+                sc->list[sc->start[v->placed] + sc->fill[v->placed]++] = v;
+            else
+                v->run = 0;
+        }
+    }
+    return true;
+}
+
+static void free_scratch(struct share_scratch *sc)
+{
+    free(sc->start);
+    free(sc->fill);
+    free(sc->list);
+    free(sc->dem);
+    free(sc->got);
+    free(sc->done);
+}
+
+static void advance_cpu(struct fake_host *f, double dt)
+{
+    double *load = f->scratch_load, *extra = f->scratch_extra;
+    struct share_scratch sc = {0};
+
+    place_emulators(f, extra, dt);
+    for (int p = 0; p < f->np; p++)
+        load[p] = f->online[p] ? f->bg[p] + extra[p] : 0;
+    place_pinned(f, load);
+    place_floating(f, load);
+    if (group_by_pcpu(f, &sc)) {
+        for (int p = 0; p < f->np; p++) {
+            int n = sc.start[p + 1] - sc.start[p];
+            if (!f->online[p]) {
+                f->busy[p] = 0;
+                continue;
+            }
+            share_pcpu(f, p, sc.list + sc.start[p], n, f->bg[p] + extra[p], capacity(f, load, p),
+                       dt, &sc);
+        }
+    }
+    free_scratch(&sc);
 }
 
 static void advance_mem(struct fake_host *f, struct fdom *d, double dt)
@@ -813,6 +970,35 @@ static void sample_vcpu(const struct fake_host *f, const struct fvcpu *v, struct
     }
 }
 
+/* What the domain's configuration says: its CPU set cut by its strict NUMA nodes, the nodes,
+ * where its emulator threads run. */
+static int sample_config(const struct fake_host *f, const struct fdom *d, struct snapshot *snap,
+                         struct snap_domain *sd)
+{
+    unsigned char *allowed = NULL;
+    int rc = 0;
+
+    sd->cfg = SNAP_CFG_KNOWN;
+    sd->numa_nodes = d->numa_nodes;
+    if (d->numa_nodes)
+        sd->cfg |= SNAP_CFG_NUMA_STRICT;
+    if (d->cpuset || d->numa_nodes) {
+        allowed = calloc(f->maplen, 1);
+        if (!allowed)
+            return -1;
+        for (int p = 0; p < f->np; p++)
+            if ((!d->cpuset || in_map(d->cpuset, p)) &&
+                (!d->numa_nodes || ((d->numa_nodes >> f->node[p]) & 1)))
+                allowed[p / 8] |= (unsigned char)(1u << (p % 8));
+        sd->cfg |= SNAP_CFG_CPUSET;
+        rc = snapshot_set_domain_map(snap, sd, SNAP_MAP_ALLOWED, allowed);
+    }
+    if (rc == 0 && d->emu_map)
+        rc = snapshot_set_domain_map(snap, sd, SNAP_MAP_EMULATOR, d->emu_map);
+    free(allowed);
+    return rc;
+}
+
 static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
                        void *arg)
 {
@@ -828,8 +1014,10 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
         return rc;
     if (snapshot_reset(snap, (uint64_t)(f->now * 1e9), f->np) < 0)
         return HV_FAIL;
-    for (int p = 0; p < f->np; p++)
+    for (int p = 0; p < f->np; p++) {
         snapshot_set_pcpu_busy(snap, p, f->busy_ns[p]);
+        snapshot_set_pcpu_topology(snap, p, f->online[p], f->node[p], f->core[p]);
+    }
     for (int i = 0; i < f->ndoms; i++) {
         struct fdom *d = f->doms[i];
         struct snap_domain *sd;
@@ -840,10 +1028,16 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
         if (!sd)
             return HV_FAIL;
         sd->state = d->paused ? SNAP_PAUSED : SNAP_RUNNING;
+        if (sample_config(f, d, snap, sd) < 0)
+            return HV_FAIL;
         if (what & HV_SAMPLE_CPU) {
             struct snap_vcpu *sv = snapshot_vcpus_mut(snap, sd);
-            for (int k = 0; k < d->nvcpus; k++)
+            sd->cpu_time_ns = d->emu_time_ns;
+            sd->cfg |= SNAP_CFG_CPU_TIME;
+            for (int k = 0; k < d->nvcpus; k++) {
                 sample_vcpu(f, &d->v[k], &sv[k]);
+                sd->cpu_time_ns += d->v[k].time_ns;
+            }
         }
         if (what & HV_SAMPLE_MEM) {
             struct snap_mem *m = &sd->mem;
@@ -898,8 +1092,8 @@ static int fake_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t 
     if (vcpu >= (uint32_t)d->nvcpus || maplen == 0)
         return HV_FAIL;
     for (int p = 0; p < f->np && (size_t)p / 8 < maplen; p++)
-        if (f->refused[p] && (map[p / 8] & (1u << (p % 8))))
-            return HV_FAIL; /* as libvirt when the cgroup's cpuset excludes P */
+        if ((f->refused[p] || !f->online[p]) && (map[p / 8] & (1u << (p % 8))))
+            return HV_FAIL; /* as libvirt when the cgroup's cpuset excludes P, or P is offline */
     memset(d->v[vcpu].map, 0, f->maplen);
     memcpy(d->v[vcpu].map, map, maplen < f->maplen ? maplen : f->maplen);
     set_map_pin(f, &d->v[vcpu]);
@@ -949,6 +1143,22 @@ static int fake_enable_memstats(struct hv *hv, const unsigned char *uuid, int pe
     return HV_OK;
 }
 
+static int fake_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
+                                      const unsigned char *map, size_t maplen)
+{
+    struct fake_host *f = hv_priv(hv);
+    struct fdom *d = NULL;
+    int rc = begin_call(hv, FAKE_OP_EMULATOR, uuid, &d);
+
+    if (rc != HV_OK)
+        return rc;
+    if (!d->emu_map && !(d->emu_map = calloc(f->maplen, 1)))
+        return HV_FAIL;
+    memset(d->emu_map, 0, f->maplen);
+    memcpy(d->emu_map, map, maplen < f->maplen ? maplen : f->maplen);
+    return HV_OK;
+}
+
 static int fake_reconnect(struct hv *hv)
 {
     struct fake_host *f = hv_priv(hv);
@@ -961,6 +1171,7 @@ static const struct hv_ops fake_ops = {
         .set_affinity = fake_set_affinity,
         .get_affinity = fake_get_affinity,
         .set_memory = fake_set_memory_op,
+        .set_emulator_affinity = fake_set_emulator_affinity,
         .enable_memstats = fake_enable_memstats,
         .reconnect = fake_reconnect,
         .close = NULL,

@@ -36,7 +36,14 @@ struct fake_mem_load {
 };
 
 /* Which hv call a fault is injected into. */
-enum fake_op { FAKE_OP_SAMPLE, FAKE_OP_PIN, FAKE_OP_SETMEM, FAKE_OP_MEMSTATS, FAKE_OP_COUNT };
+enum fake_op {
+    FAKE_OP_SAMPLE,
+    FAKE_OP_PIN,
+    FAKE_OP_SETMEM,
+    FAKE_OP_MEMSTATS,
+    FAKE_OP_EMULATOR,
+    FAKE_OP_COUNT
+};
 
 /* Called on each domain's memory sample before it is returned; may corrupt it (hostile guests). */
 typedef void (*fake_stats_hook)(void *arg, int dom, double now_s, struct snap_mem *mem);
@@ -87,6 +94,24 @@ void fake_set_signal(struct fake_host *f, enum fake_signal mode);
 
 /* A short name of MODE ("wait", "wait-zero", "delay-only", "none"). */
 const char *fake_signal_name(enum fake_signal mode);
+
+/* Sets pCPU P's place in the host: online or not, its NUMA node, its physical core (pCPUs of one
+ * core are SMT siblings: busy together they share about 1.3 cores of throughput). By default
+ * every pCPU is online, on node 0, its own core. A pin to an offline pCPU fails. */
+void fake_set_pcpu(struct fake_host *f, int p, bool online, int node, int core);
+
+/* DOM's <vcpu cpuset> (LIST as "0-3"; NULL: none): its floating vCPUs run within it. */
+void fake_set_cpuset(struct fake_host *f, int dom, const char *list);
+
+/* DOM's memory is bound to the NUMA nodes of NODES (bit n: node n; 0: none). */
+void fake_set_numa(struct fake_host *f, int dom, uint64_t nodes);
+
+/* DOM's emulator threads demand LOAD (fraction of a pCPU), on the pCPUs of LIST (NULL:
+ * anywhere); they count in the domain's cpu.time and on those pCPUs. */
+void fake_set_emulator(struct fake_host *f, int dom, double load, const char *list);
+
+/* The single pCPU DOM's emulator threads are pinned to, -2 for several, -1 for anywhere. */
+int fake_emulator_pin(const struct fake_host *f, int dom);
 
 /* Whether the kernel balances floating vCPUs (default true: each goes to the least loaded pCPU
  * of its affinity). Off, a floating vCPU runs on the first pCPU of its affinity, as on CPUs the

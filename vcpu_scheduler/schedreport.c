@@ -6,23 +6,38 @@
 /* Above this many pCPUs the human line summarises usage instead of listing it. */
 #define LIST_MAX 16
 
-static void print_usage(FILE *out, const struct sched_report *rep)
+/* The number of online pCPUs of CUR. */
+static int online_count(const struct snapshot *cur)
 {
-    if (rep->npcpus <= LIST_MAX) {
+    int n = 0;
+
+    for (int p = 0; p < snapshot_npcpus(cur); p++)
+        n += snapshot_pcpu_online(cur, p);
+    return n;
+}
+
+/* Usage of the online pCPUs: listed on small hosts, else summarised. */
+static void print_usage(FILE *out, const struct sched_report *rep, const struct snapshot *cur)
+{
+    int n = online_count(cur);
+
+    if (n <= LIST_MAX) {
         fputs("pCPU usage", out);
         for (int p = 0; p < rep->npcpus; p++)
-            fprintf(out, " %.0f", rep->pcpu_usage[p] * 100);
+            if (snapshot_pcpu_online(cur, p))
+                fprintf(out, " %.0f", rep->pcpu_usage[p] * 100);
         fputs(" %", out);
     } else {
         double lo = 1, hi = 0, sum = 0;
         for (int p = 0; p < rep->npcpus; p++) {
             double u = rep->pcpu_usage[p];
+            if (!snapshot_pcpu_online(cur, p))
+                continue;
             lo = u < lo ? u : lo;
             hi = u > hi ? u : hi;
             sum += u;
         }
-        fprintf(out, "pCPU usage min/avg/max %.0f/%.0f/%.0f %%", lo * 100, sum / rep->npcpus * 100,
-                hi * 100);
+        fprintf(out, "pCPU usage min/avg/max %.0f/%.0f/%.0f %%", lo * 100, sum / n * 100, hi * 100);
     }
     fprintf(out, " (std dev %.1f)", rep->usage_spread * 100);
 }
@@ -32,12 +47,18 @@ void schedreport_print_line(FILE *out, const struct sched_report *rep, const str
 {
     fprintf(out, "period %lu: ", rep->period);
     if (rep->baseline) {
-        fprintf(out, "baseline of %zu vCPUs in %zu domains on %d pCPUs\n", rep->nvcpus,
-                snapshot_domain_count(cur), rep->npcpus);
+        int online = online_count(cur);
+        fprintf(out, "baseline of %zu vCPUs in %zu domains on %d pCPUs", rep->nvcpus,
+                snapshot_domain_count(cur), online);
+        if (online < rep->npcpus)
+            fprintf(out, " (%d offline)", rep->npcpus - online);
+        if (rep->nnodes > 1)
+            fprintf(out, " in %d NUMA nodes", rep->nnodes);
+        fputc('\n', out);
         fflush(out);
         return;
     }
-    print_usage(out, rep);
+    print_usage(out, rep, cur);
     fprintf(out, ", %zu vCPUs", rep->nvcpus);
     if (rep->delay_measured)
         fprintf(out, " (delay max %.0f %%, mean %.0f %%)", rep->delay_max * 100,
@@ -77,6 +98,10 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
         json_object_begin(&j);
         json_kv_int(&j, "cpu", p);
         json_kv_double(&j, "usage", rep->pcpu_usage[p] * 100, 1);
+        json_kv_bool(&j, "online", snapshot_pcpu_online(cur, p));
+        json_kv_bool(&j, "usable", rep->pcpu_usable && rep->pcpu_usable[p]);
+        json_kv_int(&j, "node", snapshot_pcpu_node(cur, p));
+        json_kv_int(&j, "core", snapshot_pcpu_core(cur, p));
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -112,6 +137,8 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
         json_kv_double(&j, "demand", v->demand * 100, 1);
         kv_pin(&j, "pin", v->pin);
         kv_pin(&j, "target", v->target);
+        kv_pin(&j, "home_node", v->home);
+        json_kv_bool(&j, "left_alone", v->left_alone);
         json_object_end(&j);
     }
     json_array_end(&j);
@@ -124,11 +151,30 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
         json_kv_uint(&j, "vcpu", m->vcpu);
         kv_pin(&j, "from", m->from);
         json_kv_int(&j, "to", m->to);
+        kv_pin(&j, "node_from", m->node_from);
+        json_kv_int(&j, "node_to", m->node_to);
         json_kv_double(&j, "demand", m->demand * 100, 1);
         json_kv_string(&j, "result", hv_status_name(m->result));
         json_object_end(&j);
     }
     json_array_end(&j);
+    json_key(&j, "domains");
+    json_array_begin(&j);
+    for (size_t d = 0; d < rep->ndomains; d++) {
+        json_object_begin(&j);
+        report_domain(&j, cur, snapshot_domain(cur, d));
+        json_key(&j, "emulator");
+        if (rep->emulator && rep->emulator[d] >= 0)
+            json_double(&j, rep->emulator[d] * 100, 1);
+        else
+            json_null(&j);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_kv_int(&j, "nodes", rep->nnodes);
+    json_kv_uint(&j, "crossed_nodes", rep->crossed);
+    json_kv_uint(&j, "emulator_pins", rep->emulator_pins);
+    json_kv_bool(&j, "pin_floating", rep->pin_floating);
     json_kv_uint(&j, "lower_bound", rep->lower_bound);
     json_kv_bool(&j, "balanced", rep->balanced);
     report_end(&j, rep->calls);

@@ -24,7 +24,9 @@
 #include <string.h>
 
 #include "carry.h"
+#include "hostview.h"
 #include "log.h"
+#include "numa.h"
 #include "placement.h"
 #include "usage.h"
 #include "util.h"
@@ -51,6 +53,7 @@ struct vstate {
     unsigned samples; /* estimates so far (the slow averages' warm-up) */
     bool known;
     bool remembered;        /* its original affinity is saved for --restore-pins */
+    bool warned_alone;      /* "may go nowhere" said */
     unsigned long moved_at; /* period of its last pin change by us (0: never) */
     unsigned cooldown;      /* periods it stays put after that change */
 };
@@ -68,19 +71,36 @@ struct scheduler {
     struct sched_config cfg;
     unsigned long period;
     struct usage usage;
-    struct carry state; /* struct vstate per vCPU, this period's and the previous one's */
-    double *background; /* per pCPU, smoothed */
-    double *usage_buf;  /* per pCPU, this period */
-    double *attributed; /* per pCPU: run time of vCPUs pinned there */
-    double *maxrun;     /* per pCPU: highest run of a vCPU pinned there */
-    unsigned char *usable;
+    struct carry state;       /* struct vstate per vCPU, this period's and the previous one's */
+    double *background;       /* per pCPU, smoothed */
+    double *usage_buf;        /* per pCPU, this period */
+    double *attributed;       /* per pCPU: run time of vCPUs pinned there */
+    double *maxrun;           /* per pCPU: highest run of a vCPU pinned there */
     unsigned char *contended; /* per pCPU: busy vCPUs pinned there (0, 1, 2 or more) */
+    double *bg_in;            /* per pCPU: the background the plan sees */
+    unsigned char *online;    /* per pCPU: online this period */
+    struct hostview *view;
+    int *home;    /* per vCPU: home node for the plan */
+    bool *strict; /* per vCPU: bound to its home node */
+    size_t nhome_cap;
+    struct numa_result numa;
+    size_t emulator_pins;
+    unsigned char *emulator_cpus; /* --emulator-cpus, cfg.maplen bytes, or NULL */
+    struct emu_saved {
+        unsigned char uuid[SNAP_UUID_LEN];
+        unsigned char *map; /* its emulator affinity before we pinned it, or NULL: all */
+        bool failed;        /* the host refused: not tried again */
+    } * emu;
+    size_t nemu, cap_emu;
     int npcpus;
     struct sched_vcpu_info *info;
     struct placement_vcpu *pv;
     struct sched_move *moves;
     size_t vcpu_cap;
     /* This period: */
+    size_t ndomains;
+    double *emulator; /* per domain: emulator load, or -1 */
+    size_t cap_emulator;
     bool floating_busy; /* a floating vCPU ran */
     bool pin_floating;  /* the plan may pin floating vCPUs */
     enum sched_signal signal;
@@ -93,7 +113,8 @@ struct scheduler {
     size_t nsaved, saved_cap;
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
-    bool troubled; /* the kernel's placement of floating vCPUs fell short last period */
+    bool troubled;        /* the kernel's placement of floating vCPUs fell short last period */
+    bool warned_unusable; /* "no usable pCPU" said */
 };
 
 const char *sched_signal_name(enum sched_signal sig)
@@ -121,6 +142,22 @@ struct scheduler *sched_create(const struct sched_config *cfg)
     s->last_signal = SCHED_SIGNAL_COUNT;
     usage_init(&s->usage);
     carry_init(&s->state, sizeof(struct vstate));
+    s->view = hostview_create(
+            &(struct hostview_config){cfg->cpus, cfg->emulator_cpus, cfg->maplen, cfg->smt});
+    if (!s->view) {
+        sched_destroy(s);
+        return NULL;
+    }
+    s->cfg.cpus = NULL; /* the view holds its own copy */
+    if (cfg->emulator_cpus) {
+        s->emulator_cpus = malloc(cfg->maplen ? cfg->maplen : 1);
+        if (!s->emulator_cpus) {
+            sched_destroy(s);
+            return NULL;
+        }
+        memcpy(s->emulator_cpus, cfg->emulator_cpus, cfg->maplen);
+    }
+    s->cfg.emulator_cpus = NULL;
     return s;
 }
 
@@ -134,8 +171,17 @@ void sched_destroy(struct scheduler *s)
     free(s->usage_buf);
     free(s->attributed);
     free(s->maxrun);
-    free(s->usable);
     free(s->contended);
+    free(s->bg_in);
+    free(s->online);
+    hostview_destroy(s->view);
+    free(s->home);
+    free(s->strict);
+    for (size_t i = 0; i < s->nemu; i++)
+        free(s->emu[i].map);
+    free(s->emu);
+    free(s->emulator_cpus);
+    free(s->emulator);
     free(s->info);
     free(s->pv);
     free(s->moves);
@@ -153,20 +199,21 @@ static int ensure_pcpus(struct scheduler *s, int np)
     free(s->usage_buf);
     free(s->attributed);
     free(s->maxrun);
-    free(s->usable);
     free(s->contended);
+    free(s->bg_in);
+    free(s->online);
+    s->online = calloc((size_t)np, 1);
     s->contended = calloc((size_t)np, 1);
+    s->bg_in = calloc((size_t)np, sizeof(double));
     s->background = calloc((size_t)np, sizeof(double));
     s->usage_buf = calloc((size_t)np, sizeof(double));
     s->attributed = calloc((size_t)np, sizeof(double));
     s->maxrun = calloc((size_t)np, sizeof(double));
-    s->usable = malloc((size_t)np);
-    if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->usable ||
-        !s->contended) {
+    if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->contended ||
+        !s->bg_in || !s->online) {
         s->npcpus = 0;
         return -1;
     }
-    memset(s->usable, 1, (size_t)np);
     s->npcpus = np;
     return 0;
 }
@@ -182,10 +229,14 @@ static int ensure_vcpus(struct scheduler *s, size_t nv)
     free(s->info);
     free(s->pv);
     free(s->moves);
+    free(s->home);
+    free(s->strict);
     s->info = malloc(n * sizeof(*s->info));
-    s->pv = malloc(n * sizeof(*s->pv));
+    s->pv = calloc(n, sizeof(*s->pv));
     s->moves = malloc(n * sizeof(*s->moves));
-    if (!s->info || !s->pv || !s->moves) {
+    s->home = malloc(n * sizeof(*s->home));
+    s->strict = malloc(n * sizeof(*s->strict));
+    if (!s->info || !s->pv || !s->moves || !s->home || !s->strict) {
         s->vcpu_cap = 0;
         return -1;
     }
@@ -251,6 +302,22 @@ static int saved_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Puts back the emulator affinity of every domain whose emulator threads we pinned; returns
+ * how many. */
+static size_t restore_emulators(struct scheduler *s, struct hv *hv)
+{
+    size_t len = hv_maplen(s->npcpus), n = 0;
+
+    for (size_t i = 0; i < s->nemu; i++) {
+        if (s->emu[i].map && !s->emu[i].failed &&
+            hv_set_emulator_affinity(hv, s->emu[i].uuid, s->emu[i].map, len) == HV_OK)
+            n++;
+        free(s->emu[i].map);
+    }
+    s->nemu = 0;
+    return n;
+}
+
 size_t sched_restore(struct scheduler *s, struct hv *hv)
 {
     size_t restored = 0;
@@ -269,7 +336,7 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
     for (size_t i = 0; i < s->nsaved; i++)
         free(s->saved[i].map);
     s->nsaved = 0;
-    return restored;
+    return restored + restore_emulators(s, hv);
 }
 
 /* derive, part 1: each vCPU's run, wait and pin this period, the run time attributed to each
@@ -303,6 +370,8 @@ static bool derive_vcpus(struct scheduler *s, const struct snapshot *cur)
             in->pin = sv[i].pin >= 0 && sv[i].pin < np ? sv[i].pin : -1;
             in->target = in->pin;
             in->known = uv->valid;
+            in->left_alone = hostview_stranded(s->view, i);
+            in->home = hostview_home(s->view, i);
             if (in->pin >= 0) {
                 s->attributed[in->pin] += in->run;
                 if (in->run > s->maxrun[in->pin])
@@ -321,7 +390,10 @@ static void derive_pcpus(struct scheduler *s, bool any_floating_busy)
 {
     const struct usage *u = &s->usage;
 
+    const double *emu = hostview_emulator_load(s->view);
+
     for (int p = 0; p < s->npcpus; p++) {
+        s->attributed[p] += emu[p]; /* emulator threads: measured, not background */
         s->usage_buf[p] = u->has_pcpu ? u->pcpu_busy[p] : fmin(1.0, s->attributed[p]);
         if (u->has_pcpu && !any_floating_busy && u->interval_s > 0) {
             double bg = u->pcpu_busy[p] - s->attributed[p];
@@ -421,6 +493,7 @@ static void derive_demand(struct scheduler *s, const struct snapshot *cur)
             struct vstate *st = &state[i];
 
             st->remembered = old ? old->remembered : false;
+            st->warned_alone = old ? old->warned_alone : false;
             st->moved_at = old ? old->moved_at : 0;
             st->cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
@@ -461,9 +534,56 @@ static void derive_summary(struct scheduler *s)
     s->delay_mean = s->delay_measured ? sum / (double)s->delay_measured : 0;
 }
 
+/* Says once per vCPU that it may go nowhere (its guest's allowed pCPUs are not usable here). */
+static void warn_alone(struct scheduler *s, const struct snapshot *cur)
+{
+    struct vstate *state = s->state.cur;
+    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
+
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        const struct snap_domain *d = snapshot_domain(cur, in->domain);
+        bool nowhere =
+                in->left_alone && (d->cfg & SNAP_CFG_KNOWN) && !(sv[i].flags & SNAP_VCPU_OFFLINE);
+        if (nowhere && !state[i].warned_alone)
+            log_warning("'%s' vCPU %u may run on no usable pCPU (its CPU set, NUMA nodes, "
+                        "--cpus or refused pins); leaving it alone",
+                        snapshot_domain_name(cur, d), in->vcpu);
+        state[i].warned_alone = nowhere;
+    }
+}
+
+/* Says once that no pCPU is usable (--cpus names no online pCPU, or all are emulator pCPUs). */
+static void warn_unusable(struct scheduler *s)
+{
+    const unsigned char *usable = hostview_usable(s->view);
+    int n = 0;
+
+    for (int p = 0; p < s->npcpus; p++)
+        n += usable[p];
+    if (n == 0 && !s->warned_unusable)
+        log_warning("no usable pCPU (--cpus names no online pCPU, or every online pCPU is an "
+                    "--emulator-cpus one); no vCPU will be pinned");
+    s->warned_unusable = n == 0;
+}
+
+/* Each domain's emulator load. */
+static int derive_emulator(struct scheduler *s, const struct snapshot *cur)
+{
+    s->ndomains = snapshot_domain_count(cur);
+    if (util_grow((void **)&s->emulator, &s->cap_emulator, s->ndomains ? s->ndomains : 1,
+                  sizeof(double)) < 0)
+        return -1;
+    for (size_t d = 0; d < s->ndomains; d++)
+        s->emulator[d] = hostview_emulator(s->view, d);
+    return 0;
+}
+
 /* derive (pure): snapshots to this period's facts in S->info, S->usage_buf, S->background. */
 static void derive(struct scheduler *s, const struct snapshot *cur)
 {
+    for (int p = 0; p < s->npcpus; p++)
+        s->online[p] = snapshot_pcpu_online(cur, p);
     s->floating_busy = derive_vcpus(s, cur);
     derive_pcpus(s, s->floating_busy);
     prove_signals(s, s->nvcpus);
@@ -496,53 +616,77 @@ static bool floating_unfair(const struct scheduler *s)
     return false;
 }
 
-/* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves. */
-static int plan(struct scheduler *s)
+/* The plan's view of each vCPU and of the background: vCPUs left alone (nowhere they may go,
+ * offline, or their guest's configuration not known yet) are not planned; a pinned one's
+ * demand stays as background on its pCPU. */
+static void plan_inputs(struct scheduler *s)
 {
     const struct vstate *state = s->state.cur;
-    size_t nv = s->nvcpus;
-    struct placement_input in = {.npcpus = s->npcpus,
-                                 .usable = s->usable,
-                                 .background = s->background,
-                                 .nvcpus = nv,
-                                 .vcpus = s->pv,
-                                 .threshold = s->cfg.threshold};
-    struct placement_plan pl;
+    const double *emu = hostview_emulator_load(s->view);
 
-    for (size_t i = 0; i < nv; i++) {
-        s->pv[i].demand = s->info[i].demand;
-        s->pv[i].pin = s->info[i].pin;
-        s->pv[i].allowed = NULL;
-        s->pv[i].group = (int)s->info[i].domain + 1;
-        s->pv[i].sticky =
-                state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
+    for (int p = 0; p < s->npcpus; p++)
+        s->bg_in[p] = s->background[p] + emu[p];
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        struct placement_vcpu *pv = &s->pv[i];
+
+        pv->demand = in->demand;
+        pv->pin = in->pin;
+        pv->allowed = hostview_allowed(s->view, i);
+        pv->group = (int)in->domain + 1;
+        pv->sticky = state[i].moved_at > 0 && s->period - state[i].moved_at < state[i].cooldown;
+        s->home[i] = in->home;
+        s->strict[i] = hostview_strict(s->view, i);
+        if (in->left_alone) {
+            if (in->pin >= 0)
+                s->bg_in[in->pin] += in->demand;
+            pv->demand = 0;
+            pv->pin = -1;
+            s->home[i] = -1;
+        }
     }
-    if (placement_plan(&in, &pl) < 0)
-        return -1;
-    /* The kernel places floating vCPUs; pin them only when its placement has been worse than
-     * the plan's for two periods running: measured usage spread above the projected one, or
-     * floating vCPUs of equal demand getting unequal service. */
-    bool troubled = s->floating_busy &&
-                    ((s->usage.has_pcpu && placement_spread(s->usage_buf, NULL, s->npcpus) >
-                                                   pl.usage_after + s->cfg.threshold) ||
-                     floating_unfair(s));
-    if (troubled && s->troubled) {
-        placement_plan_free(&pl);
-        in.pin_floating = true;
-        if (placement_plan(&in, &pl) < 0)
-            return -1;
-    }
-    s->troubled = troubled;
-    s->pin_floating = in.pin_floating;
-    s->spread_before = pl.spread_before;
-    s->spread_after = pl.spread_after;
-    s->lower_bound = pl.act ? pl.lower_bound : 0;
-    s->balanced = !pl.act;
-    for (size_t i = 0; pl.act && i < nv; i++) {
+}
+
+/* Plans with numa_plan(); PIN_FLOATING lets it pin floating vCPUs. */
+static int plan_with(struct scheduler *s, bool pin_floating, struct placement_plan *pl)
+{
+    struct placement_input in = {.npcpus = s->npcpus,
+                                 .usable = hostview_usable(s->view),
+                                 .background = s->bg_in,
+                                 .nvcpus = s->nvcpus,
+                                 .vcpus = s->pv,
+                                 .threshold = s->cfg.threshold,
+                                 .pin_floating = pin_floating,
+                                 .core = hostview_core(s->view)};
+    struct numa_input ni = {&in, hostview_node(s->view), s->home, s->strict};
+
+    for (size_t i = 0; i < s->nvcpus; i++)
+        s->home[i] = s->pv[i].demand > 0 || s->pv[i].pin >= 0 ? s->info[i].home : -1;
+    return numa_plan(&ni, pl, &s->numa);
+}
+
+/* True when the kernel's placement of floating vCPUs fell short of PL this period: the
+ * measured usage spread above the projected one, or floating vCPUs of equal demand served
+ * unequally. */
+static bool troubled(const struct scheduler *s, const struct placement_plan *pl)
+{
+    return s->floating_busy &&
+           ((s->usage.has_pcpu &&
+             placement_spread(s->usage_buf, hostview_usable(s->view), s->npcpus) >
+                     pl->usage_after + s->cfg.threshold) ||
+            floating_unfair(s));
+}
+
+/* Records the pin changes of PL in S->moves. */
+static void record_moves(struct scheduler *s, const struct placement_plan *pl)
+{
+    const int *node = hostview_node(s->view);
+
+    for (size_t i = 0; pl->act && i < s->nvcpus; i++) {
         struct sched_vcpu_info *vi = &s->info[i];
         struct sched_move *m;
 
-        vi->target = pl.target[i];
+        vi->target = pl->target[i];
         if (vi->target < 0 || vi->target == vi->pin)
             continue;
         m = &s->moves[s->nmoves++];
@@ -551,9 +695,37 @@ static int plan(struct scheduler *s)
         m->vcpu = vi->vcpu;
         m->from = vi->pin;
         m->to = vi->target;
+        m->node_from = vi->pin >= 0 ? node[vi->pin] : -1;
+        m->node_to = node[vi->target];
         m->demand = vi->demand;
         m->result = HV_OK;
     }
+}
+
+/* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves.
+ * The kernel places floating vCPUs; they are pinned only when its placement has fallen short
+ * for two periods running. */
+static int plan(struct scheduler *s)
+{
+    struct placement_plan pl;
+    bool now;
+
+    plan_inputs(s);
+    if (plan_with(s, false, &pl) < 0)
+        return -1;
+    now = troubled(s, &pl);
+    s->pin_floating = now && s->troubled;
+    s->troubled = now;
+    if (s->pin_floating) {
+        placement_plan_free(&pl);
+        if (plan_with(s, true, &pl) < 0)
+            return -1;
+    }
+    s->spread_before = pl.spread_before;
+    s->spread_after = pl.spread_after;
+    s->lower_bound = pl.act ? pl.lower_bound : 0;
+    s->balanced = !pl.act;
+    record_moves(s, &pl);
     placement_plan_free(&pl);
     return 0;
 }
@@ -581,8 +753,14 @@ static void log_move(const struct scheduler *s, const struct snapshot *cur,
         snprintf(from, sizeof(from), "pCPU %d", m->from);
     else
         snprintf(from, sizeof(from), "floating");
-    log_info("%s '%s' vCPU %u: %s -> pCPU %d (demand %.0f%%)",
-             s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to, m->demand * 100);
+    if (m->node_from >= 0 && m->node_from != m->node_to)
+        log_info("%s '%s' vCPU %u: %s -> pCPU %d (node %d -> %d, demand %.0f%%)",
+                 s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to, m->node_from,
+                 m->node_to, m->demand * 100);
+    else
+        log_info("%s '%s' vCPU %u: %s -> pCPU %d (demand %.0f%%)",
+                 s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to,
+                 m->demand * 100);
 }
 
 /* Pins one planned move through HV and records its result. */
@@ -606,12 +784,98 @@ static void apply_move(struct scheduler *s, struct hv *hv, const struct snapshot
                   snapshot_domain_name(cur, dom), m->vcpu);
     } else {
         s->failed++;
+        if (m->result == HV_FAIL) {
+            /* The host refuses it (a cgroup cpuset): learned, not retried every period. */
+            hostview_refuse(s->view, dom->uuid, m->vcpu, m->to);
+            log_warning("the host refused pCPU %d to '%s' vCPU %u; not trying it again", m->to,
+                        snapshot_domain_name(cur, dom), m->vcpu);
+        }
     }
+}
+
+/* The record of domain UUID's emulator pin, added when missing (NULL when out of memory). */
+static struct emu_saved *emu_record(struct scheduler *s, const unsigned char *uuid)
+{
+    for (size_t i = 0; i < s->nemu; i++)
+        if (snapshot_uuid_cmp(s->emu[i].uuid, uuid) == 0)
+            return &s->emu[i];
+    if (util_grow((void **)&s->emu, &s->cap_emu, s->nemu + 1, sizeof(*s->emu)) < 0)
+        return NULL;
+    memset(&s->emu[s->nemu], 0, sizeof(s->emu[s->nemu]));
+    memcpy(s->emu[s->nemu].uuid, uuid, SNAP_UUID_LEN);
+    return &s->emu[s->nemu++];
+}
+
+/* The --emulator-cpus map at the host's size into MAP; false when it names no online pCPU. */
+static bool emulator_target(const struct scheduler *s, const struct snapshot *cur,
+                            unsigned char *map)
+{
+    size_t len = snapshot_maplen(cur);
+    bool any = false;
+
+    memset(map, 0, len);
+    for (int p = 0; p < s->npcpus && (size_t)p / 8 < s->cfg.maplen; p++)
+        if (s->emulator_cpus && util_bit(s->emulator_cpus, p) && snapshot_pcpu_online(cur, p)) {
+            map[p / 8] |= (unsigned char)(1u << (p % 8));
+            any = true;
+        }
+    return any;
+}
+
+/* Pins domain D's emulator threads to WANT (LEN bytes), remembering what they had. */
+static void pin_emulator(struct scheduler *s, struct hv *hv, const struct snapshot *cur,
+                         const struct snap_domain *d, const unsigned char *want)
+{
+    size_t len = snapshot_maplen(cur);
+    const unsigned char *now = snapshot_domain_map(cur, d, SNAP_MAP_EMULATOR);
+    struct emu_saved *e = emu_record(s, d->uuid);
+    char list[128];
+    int rc;
+
+    if (!e || e->failed)
+        return;
+    if (!e->map && s->cfg.restore_pins && (e->map = calloc(len, 1))) {
+        /* What it had; unknown, the online pCPUs (libvirt's default). */
+        for (int p = 0; p < s->npcpus; p++)
+            if (now ? util_bit(now, p) : snapshot_pcpu_online(cur, p))
+                e->map[p / 8] |= (unsigned char)(1u << (p % 8));
+    }
+    rc = hv_set_emulator_affinity(hv, d->uuid, want, len);
+    util_format_cpulist(want, s->npcpus, list, sizeof(list));
+    if (rc == HV_OK) {
+        s->emulator_pins++;
+        log_info("pinned the emulator threads of '%s' to pCPUs %s", snapshot_domain_name(cur, d),
+                 list);
+    } else if (rc == HV_FAIL) {
+        e->failed = true;
+        log_warning("cannot pin the emulator threads of '%s' to pCPUs %s; not trying again",
+                    snapshot_domain_name(cur, d), list);
+    }
+}
+
+/* apply, emulator threads: each managed domain's go to --emulator-cpus (live). */
+static void apply_emulator(struct scheduler *s, struct hv *hv, const struct snapshot *cur)
+{
+    size_t len = snapshot_maplen(cur);
+    unsigned char *want = calloc(len, 1);
+
+    if (want && emulator_target(s, cur, want)) {
+        for (size_t di = 0; di < snapshot_domain_count(cur); di++) {
+            const struct snap_domain *d = snapshot_domain(cur, di);
+            const unsigned char *now = snapshot_domain_map(cur, d, SNAP_MAP_EMULATOR);
+            if ((d->cfg & SNAP_CFG_KNOWN) && !(now && memcmp(now, want, len) == 0))
+                pin_emulator(s, hv, cur, d, want);
+        }
+    }
+    free(want);
 }
 
 /* apply: the only hypervisor writes, the planned pins (none in a dry run). */
 static void apply(struct scheduler *s, struct hv *hv, const struct snapshot *cur)
 {
+    s->emulator_pins = 0;
+    if (!s->cfg.dry_run && s->emulator_cpus)
+        apply_emulator(s, hv, cur);
     for (size_t i = 0; i < s->nmoves; i++) {
         struct sched_move *m = &s->moves[i];
 
@@ -631,7 +895,7 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->npcpus = s->npcpus;
     rep->pcpu_usage = s->usage_buf;
     rep->usage_measured = s->usage.has_pcpu;
-    rep->usage_spread = placement_spread(s->usage_buf, NULL, s->npcpus);
+    rep->usage_spread = placement_spread(s->usage_buf, s->online, s->npcpus);
     rep->spread_before = s->spread_before;
     rep->spread_after = s->spread_after;
     rep->nvcpus = s->nvcpus;
@@ -646,6 +910,13 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->failed = s->failed;
     rep->balanced = s->balanced;
     rep->pin_floating = s->pin_floating;
+    rep->pcpu_usable = hostview_usable(s->view);
+    rep->pcpu_node = hostview_node(s->view);
+    rep->nnodes = s->numa.nnodes;
+    rep->crossed = s->numa.crossed;
+    rep->ndomains = s->ndomains;
+    rep->emulator = s->emulator;
+    rep->emulator_pins = s->emulator_pins;
 }
 
 int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
@@ -655,15 +926,19 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
     s->nvcpus = snapshot_vcpu_count(cur);
     s->nmoves = s->failed = s->lower_bound = 0;
     s->pin_floating = false;
+    memset(&s->numa, 0, sizeof(s->numa));
     s->spread_before = s->spread_after = 0;
     s->balanced = true;
     if (ensure_pcpus(s, snapshot_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||
-        usage_from_snapshots(prev, cur, &s->usage) < 0)
+        usage_from_snapshots(prev, cur, &s->usage) < 0 ||
+        hostview_derive(s->view, prev, cur, &s->usage) < 0)
         return -1;
     derive(s, cur);
-    if (prev && plan(s) < 0)
+    warn_unusable(s);
+    if (derive_emulator(s, cur) < 0 || (prev && plan(s) < 0))
         return -1;
     apply(s, hv, cur);
+    warn_alone(s, cur);
     report(s, prev == NULL, rep);
     if (prev && s->signal != s->last_signal)
         log_debug("demand from %s", signal_source(s->signal));
@@ -672,6 +947,7 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
 
     if (s->nsaved > s->nvcpus)
         forget_vanished(s, cur);
+    hostview_forget(s->view, cur);
     carry_swap(&s->state, s->nvcpus); /* this period's state becomes the previous one */
     return 0;
 }

@@ -35,9 +35,13 @@ enum sched_signal {
 const char *sched_signal_name(enum sched_signal s);
 
 struct sched_config {
-    double threshold;  /* balance tolerance, fraction (0.05 = 5 points) */
-    bool dry_run;      /* decide and report, change nothing */
-    bool restore_pins; /* remember original affinities for sched_restore() */
+    double threshold;                   /* balance tolerance, fraction (0.05 = 5 points) */
+    bool dry_run;                       /* decide and report, change nothing */
+    bool restore_pins;                  /* remember original affinities for sched_restore() */
+    const unsigned char *cpus;          /* --cpus: pCPUs vCPUs may be pinned to (NULL: all) */
+    const unsigned char *emulator_cpus; /* --emulator-cpus: emulator threads go there (NULL) */
+    size_t maplen;                      /* bytes of those maps (copied) */
+    bool smt;                           /* --smt cores (else ignore) */
 };
 
 /* One vCPU of the current sample. */
@@ -49,7 +53,9 @@ struct sched_vcpu_info {
     enum sched_signal signal; /* what its demand came from */
     int pin;                  /* single pCPU, or -1 */
     int target;               /* planned pCPU, or -1 (left as is) */
+    int home;                 /* its home NUMA node, or -1 */
     bool known;               /* measured at least once (false: baseline) */
+    bool left_alone;          /* nowhere it may go (or offline, or config unknown) */
 };
 
 /* One pin change decided this period. */
@@ -57,7 +63,8 @@ struct sched_move {
     size_t index;  /* of the vCPU in the current snapshot */
     size_t domain; /* index in the current snapshot */
     uint32_t vcpu;
-    int from, to; /* from is -1 for a floating vCPU */
+    int from, to;           /* from is -1 for a floating vCPU */
+    int node_from, node_to; /* their NUMA nodes (node_from -1 for a floating vCPU) */
     double demand;
     int result; /* HV_* of the pin call; HV_OK in a dry run */
 };
@@ -67,11 +74,18 @@ struct sched_report {
     unsigned long period; /* 1 for the first sample */
     bool baseline;        /* first sample: nothing measured yet */
     int npcpus;
-    const double *pcpu_usage; /* per pCPU busy fraction */
-    bool usage_measured;      /* from host counters (else attributed from pinned vCPUs) */
-    double usage_spread;      /* std dev of pcpu_usage over pCPUs, fraction */
-    double spread_before;     /* std dev of projected demand load before the plan */
-    double spread_after;      /* ... after it */
+    const double *pcpu_usage;         /* per pCPU busy fraction */
+    const unsigned char *pcpu_usable; /* per pCPU: vCPUs may be pinned there */
+    const int *pcpu_node;             /* per pCPU: its NUMA node */
+    int nnodes;                       /* NUMA nodes with usable pCPUs */
+    size_t crossed;                   /* vCPUs whose home node changed this period */
+    size_t ndomains;
+    const double *emulator; /* per domain of the sample: emulator load (fraction), or -1 */
+    size_t emulator_pins;   /* domains whose emulator threads were pinned this period */
+    bool usage_measured;    /* from host counters (else attributed from pinned vCPUs) */
+    double usage_spread;    /* std dev of pcpu_usage over pCPUs, fraction */
+    double spread_before;   /* std dev of projected demand load before the plan */
+    double spread_after;    /* ... after it */
     size_t nvcpus;
     const struct sched_vcpu_info *vcpus;
     enum sched_signal signal; /* the signal most measured vCPUs' demand came from */

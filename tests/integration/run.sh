@@ -159,8 +159,9 @@ done
 echo "== vcpu_scheduler against the test driver =="
 run 0 "$VS" -c "$H4" --once 0.2
 out_lines 2
-out_has "^period 1: baseline of 7 vCPUs in 3 domains on 4 pCPUs$"
-out_has "^period 2: pCPU usage [0-9]+ [0-9]+ [0-9]+ [0-9]+ % \(std dev [0-9.]+\), 7 vCPUs: "
+# The test driver's CPU map: 8 pCPUs present, 0, 2 and 4 online (whatever the node XML says).
+out_has "^period 1: baseline of 7 vCPUs in 3 domains on 3 pCPUs \(5 offline\)$"
+out_has "^period 2: pCPU usage [0-9]+ [0-9]+ [0-9]+ % \(std dev [0-9.]+\), 7 vCPUs: "
 err_lacks "error|warning"
 
 run 0 "$VS" -c "$H16" --once -q 0.2
@@ -169,12 +170,39 @@ out_lines 0
 run 0 "$VS" -c "$H4" --json --once 0.2
 out_lines 2
 json_check "objs[0]['baseline'] and not objs[1]['baseline'] and [o['period'] for o in objs] == [1, 2]"
-json_check "all(len(o['pcpus']) == 4 and len(o['vcpus']) == 7 for o in objs)"
+json_check "all(len(o['pcpus']) == 8 and len(o['vcpus']) == 7 for o in objs)"
+json_check "[p['cpu'] for p in objs[1]['pcpus'] if p['online'] and p['usable']] == [0, 2, 4]"
 json_check "all(isinstance(o['calls'], int) and o['calls'] > 0 for o in objs)"
 json_check "[v['pin'] for v in objs[1]['vcpus'] if v['domain'] == 'web1'] == [0, 0]"
 json_check "all(v['pin'] is None for v in objs[1]['vcpus'] if v['domain'] != 'web1')"
 json_check "all(0 <= p['usage'] <= 100 for o in objs for p in o['pcpus'])"
 json_check "objs[1]['moves'] == [] and objs[1]['balanced']"
+
+echo "== vcpu_scheduler: usable pCPUs, allowed sets, emulator threads (test driver) =="
+run 0 "$VS" -c "$H4" --cpus 2,4 --json --once 0.2
+json_check "[p['cpu'] for p in objs[1]['pcpus'] if p['usable']] == [2, 4]"
+# web1's vCPUs are pinned to pCPU 0, which --cpus excludes: both move into the set.
+json_check "sorted((m['domain'], m['to']) for m in objs[1]['moves']) == [('web1', 2), ('web1', 4)]"
+run 0 "$VS" -c "$H4" --emulator-cpus 4 --json --once 0.2
+json_check "objs[0]['emulator_pins'] == 3 and objs[1]['emulator_pins'] == 0"
+json_check "[p['cpu'] for p in objs[1]['pcpus'] if p['usable']] == [0, 2]"
+err_has "info: pinned the emulator threads of 'db1' to pCPUs 4"
+# --cpus wins over --emulator-cpus for where vCPUs may go.
+run 0 "$VS" -c "$H4" --emulator-cpus 4 --cpus 0-4 --json --once 0.2
+json_check "[p['cpu'] for p in objs[1]['pcpus'] if p['usable']] == [0, 2, 4]"
+run 0 "$VS" -c "$H4" --cpus 5-7 --once 0.2
+err_has "warning: no usable pCPU"
+run 0 "$VS" -c "$H4" --smt ignore --once -q 0.2
+out_lines 0
+# The test driver's default host: two NUMA cells, its online pCPUs all in the first.
+run 0 "$VS" -c test:///default --json --once 0.2
+json_check "[(p['cpu'], p['node']) for p in objs[1]['pcpus'] if p['online']] == [(0, 0), (2, 0), (4, 0)]"
+json_check "[p['node'] for p in objs[1]['pcpus']][8:] == [1] * 8 and objs[1]['nodes'] == 1"
+for bad in x 3-1 1,,2 99999 -1 '1;2' ,; do
+    usage_error "$VS" "'--cpus' needs a CPU list .*not '$bad'" --cpus "$bad" 1
+done
+usage_error "$VS" "'--emulator-cpus' needs a CPU list .*not 'a-b'" --emulator-cpus a-b 1
+usage_error "$VS" "'--smt' takes 'cores' or 'ignore', not 'maybe'" --smt maybe 1
 
 run 0 "$VS" -c "$H16" --json --once 0.2
 json_check "len(objs[1]['pcpus']) == 16 and len({v['domain'] for v in objs[1]['vcpus']}) == 6"
