@@ -28,6 +28,7 @@ struct fvcpu {
     uint64_t time_ns, wait_ns; /* true run time and time waiting for a pCPU */
     double demand, run;        /* last advance */
     int placed;                /* pCPU it ran on in the last advance */
+    bool offline;              /* unplugged: runs nowhere, reported offline */
 };
 
 struct fdom {
@@ -432,6 +433,14 @@ int fake_emulator_pin(const struct fake_host *f, int dom)
     return n == 1 ? first : n > 1 ? -2 : -1;
 }
 
+void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online)
+{
+    struct fvcpu *v = vcpu_at(f, dom, vcpu);
+
+    if (v)
+        v->offline = !online;
+}
+
 void fake_set_balancer(struct fake_host *f, bool on)
 {
     f->no_balancer = !on;
@@ -591,11 +600,13 @@ static void place_pinned(struct fake_host *f, double *load)
             continue;
         for (int k = 0; k < d->nvcpus; k++) {
             struct fvcpu *v = &d->v[k];
-            double dem = d->paused ? 0 : load_at(&v->load, f->now - 1000.0);
+            double dem = d->paused || v->offline ? 0 : load_at(&v->load, f->now - 1000.0);
             if (f->noise > 0 && dem > 0)
                 dem += f->noise * next_noise(f);
             v->demand = dem < 0 ? 0 : dem > 1 ? 1 : dem;
             v->placed = v->pin >= 0 && f->online[v->pin] ? v->pin : -1;
+            if (v->offline)
+                v->placed = -2; /* nowhere */
             if (v->placed >= 0)
                 load[v->placed] += v->demand;
         }
@@ -611,7 +622,7 @@ static void place_floating(struct fake_host *f, double *load)
         for (int k = 0; d && k < d->nvcpus; k++) {
             struct fvcpu *v = &d->v[k];
             int best = -1;
-            if (v->placed >= 0)
+            if (v->placed >= 0 || v->placed == -2)
                 continue;
             for (int pass = 0; pass < 2 && best < 0; pass++)
                 for (int p = 0; p < f->np; p++)
@@ -959,7 +970,7 @@ static void sample_vcpu(const struct fake_host *f, const struct fvcpu *v, struct
 
     sv->time_ns = v->time_ns / tick * tick;
     sv->pin = v->pin;
-    sv->flags = 0;
+    sv->flags = v->offline ? SNAP_VCPU_OFFLINE : 0;
     if (f->signal != FAKE_SIGNAL_NONE) {
         sv->delay_ns = v->wait_ns;
         sv->flags |= SNAP_VCPU_DELAY;

@@ -113,6 +113,9 @@ void fake_set_emulator(struct fake_host *f, int dom, double load, const char *li
 /* The single pCPU DOM's emulator threads are pinned to, -2 for several, -1 for anywhere. */
 int fake_emulator_pin(const struct fake_host *f, int dom);
 
+/* Plugs vCPU VCPU of DOM in or out (an unplugged vCPU runs nowhere and is reported offline). */
+void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online);
+
 /* Whether the kernel balances floating vCPUs (default true: each goes to the least loaded pCPU
  * of its affinity). Off, a floating vCPU runs on the first pCPU of its affinity, as on CPUs the
  * kernel does not balance (isolcpus). */

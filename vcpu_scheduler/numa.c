@@ -21,8 +21,8 @@ struct state {
     const struct numa_input *in;
     int np, nnodes;
     size_t nv;
-    double *load;  /* per node: background and home demand */
-    int *cap;      /* per node: usable pCPUs */
+    double *load;   /* per node: background and home demand */
+    int *cap;       /* per node: usable pCPUs */
     double *demand; /* per vCPU, sanitised */
 };
 

@@ -12,7 +12,7 @@
 struct numa_input {
     const struct placement_input *flat; /* the whole host: pCPUs, usable, background, vCPUs */
     const int *node;                    /* per pCPU: its NUMA node (>= 0) */
-    int *home;     /* per vCPU: its home node, -1 when it has none; re-homed vCPUs updated */
+    int *home;          /* per vCPU: its home node, -1 when it has none; re-homed vCPUs updated */
     const bool *strict; /* per vCPU: its memory is bound to its home: it never crosses */
 };
 

@@ -9,191 +9,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpusim.h"
 #include "fake_hv.h"
 #include "runner.h"
 #include "scheduler.h"
 #include "suites.h"
 
-#define MAXP 200
-
-struct sim {
-    struct fake_host *f;
-    struct scheduler *s;
-    struct runner *r;
-    struct sched_config cfg;
-    int period;             /* periods run */
-    size_t moves[MAXP + 1]; /* pin changes decided in each period */
-    size_t bound[MAXP + 1]; /* their lower bound */
-    double sd[MAXP + 1];    /* measured pCPU usage std dev before each period, points */
-    size_t failed, gone;
-    int first_seen[64];    /* period each fake domain first appeared in a sample */
-    bool moved_new_domain; /* a domain was moved in its first period */
-};
-
-static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
-                unsigned long calls)
-{
-    struct sim *m = ctx;
-    struct sched_report rep;
-
-    ck_assert_int_eq(sched_period(m->s, hv, prev, cur, calls, &rep), 0);
-    for (size_t d = 0; d < snapshot_domain_count(cur); d++) {
-        const unsigned char *u = snapshot_domain(cur, d)->uuid;
-        int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
-        if (id < 64 && m->first_seen[id] == 0)
-            m->first_seen[id] = m->period + 1;
-    }
-    for (size_t i = 0; i < rep.nmoves; i++) {
-        const unsigned char *u = snapshot_domain(cur, rep.moves[i].domain)->uuid;
-        int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
-        if (id < 64 && m->first_seen[id] == m->period + 1)
-            m->moved_new_domain = true;
-        if (rep.moves[i].result == HV_GONE)
-            m->gone++;
-    }
-    m->failed += rep.failed;
-    if (m->period + 1 <= MAXP) {
-        m->moves[m->period + 1] = rep.nmoves;
-        m->bound[m->period + 1] = rep.lower_bound;
-    }
-    return 0;
-}
-
-/* Every closed-loop test runs once per signal mode of the fake host (the loop index). */
-static void sim_init(struct sim *m, int npcpus, bool dry_run, int mode)
-{
-    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
-
-    memset(m, 0, sizeof(*m));
-    m->f = fake_create(npcpus, 64ull << 30, 0);
-    ck_assert(m->f);
-    fake_set_signal(m->f, (enum fake_signal)mode);
-    m->cfg.threshold = 0.05;
-    m->cfg.dry_run = dry_run;
-    m->cfg.restore_pins = true;
-    m->s = sched_create(&m->cfg);
-    m->r = runner_create(&rc, fake_hv(m->f), step, m);
-    ck_assert(m->f && m->s && m->r);
-}
-
-static void sim_free(struct sim *m)
-{
-    runner_destroy(m->r);
-    sched_destroy(m->s);
-    fake_destroy(m->f);
-}
-
-/* Runs periods up to and including period N. */
-static void sim_run(struct sim *m, int n)
-{
-    while (m->period < n) {
-        if (m->period > 0)
-            fake_advance(m->f, 1.0);
-        m->sd[m->period + 1] = m->period > 0 ? fake_usage_spread(m->f) : 0;
-        ck_assert_int_eq(runner_tick(m->r), RUNNER_CONTINUE);
-        m->period++;
-    }
-}
-
-static size_t moves_between(const struct sim *m, int from, int to)
-{
-    size_t n = 0;
-    for (int p = from; p <= to; p++)
-        n += m->moves[p];
-    return n;
-}
-
-/* Adds N one-vCPU domains with DEMAND, pinned to PIN (-1: floating); returns the first id. */
-static int add_busy(struct sim *m, int n, double demand, int pin)
-{
-    int first = -1;
-
-    for (int i = 0; i < n; i++) {
-        char name[32];
-        int id;
-        snprintf(name, sizeof(name), "g%d", i);
-        id = fake_add_domain(m->f, name, 1);
-        fake_set_demand(m->f, id, 0, demand);
-        fake_pin(m->f, id, 0, pin);
-        if (first < 0)
-            first = id;
-    }
-    return first;
-}
-
-static int vcpus_on(const struct sim *m, int ndom, int pcpu)
-{
-    int c = 0;
-    for (int d = 0; d < ndom; d++)
-        c += fake_vcpu_pin(m->f, d, 0) == pcpu;
-    return c;
-}
-
-/* Largest difference in service between vCPUs of domains [from, to). */
-static double service_range(const struct sim *m, int from, int to)
-{
-    double lo = 2, hi = -1;
-    for (int d = from; d < to; d++) {
-        double r = fake_vcpu_run(m->f, d, 0);
-        lo = r < lo ? r : lo;
-        hi = r > hi ? r : hi;
-    }
-    return (hi - lo) * 100;
-}
-
 START_TEST(already_balanced_stays_untouched)
 {
-    struct sim m;
+    struct cpusim m;
     static const int pins[][4] = {{0, 0, 1, 1}, {0, 1, 2, 3}};
     static const int nps[] = {2, 4};
 
     for (int c = 0; c < 2; c++) {
-        sim_init(&m, nps[c], false, _i);
+        cpusim_init(&m, nps[c], false, _i);
         for (int i = 0; i < 4; i++)
-            add_busy(&m, 1, 1.0, pins[c][i]);
-        sim_run(&m, 50);
-        ck_assert_uint_eq(moves_between(&m, 1, 50), 0);
+            cpusim_add_busy(&m, 1, 1.0, pins[c][i]);
+        cpusim_run(&m, 50);
+        ck_assert_uint_eq(cpusim_moves(&m, 1, 50), 0);
         ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
         for (int p = 2; p <= 50; p++)
             ck_assert_double_le(m.sd[p], 5);
-        ck_assert_double_le(service_range(&m, 0, 4), 1);
-        sim_free(&m);
+        ck_assert_double_le(cpusim_service_range(&m, 0, 4), 1);
+        cpusim_free(&m);
     }
 }
 END_TEST
 
 START_TEST(eight_on_pcpu0_of_four)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
-    add_busy(&m, 8, 1.0, 0);
-    sim_run(&m, 50);
-    ck_assert_uint_eq(moves_between(&m, 1, 3), 6); /* exactly the minimum */
+    cpusim_init(&m, 4, false, _i);
+    cpusim_add_busy(&m, 8, 1.0, 0);
+    cpusim_run(&m, 50);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 3), 6); /* exactly the minimum */
     ck_assert_uint_eq(m.bound[2], 6);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 6);
     for (int p = 0; p < 4; p++)
-        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 8, p), 2);
     for (int p = 3; p <= 50; p++)
         ck_assert_double_le(m.sd[p], 5);
-    ck_assert_uint_eq(moves_between(&m, 3, 50), 0);
-    ck_assert_double_le(service_range(&m, 0, 8), 1); /* everyone gets half a pCPU */
-    sim_free(&m);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 50), 0);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 8), 1); /* everyone gets half a pCPU */
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(unpinned_heavy_and_light)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     for (int i = 0; i < 8; i++)
-        add_busy(&m, 1, i % 2 ? 0.5 : 1.0, -1);
-    sim_run(&m, 50);
+        cpusim_add_busy(&m, 1, i % 2 ? 0.5 : 1.0, -1);
+    cpusim_run(&m, 50);
     for (int p = 2; p <= 50; p++)
         ck_assert_double_le(m.sd[p], 5);
     /* The kernel balances them (fairly): they are left floating. */
-    ck_assert_uint_eq(moves_between(&m, 1, 50), 0);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 50), 0);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
     /* Fairness: equal demand, equal service. */
     double hlo = 2, hhi = 0, llo = 2, lhi = 0;
@@ -209,154 +83,154 @@ START_TEST(unpinned_heavy_and_light)
     }
     ck_assert_double_le((hhi - hlo) * 100, 5);
     ck_assert_double_le((lhi - llo) * 100, 5);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(floating_pinned_when_the_kernel_does_not_balance)
 {
-    struct sim m;
+    struct cpusim m;
 
     /* isolcpus: floating vCPUs stay on pCPU 0. Measured usage 100/0/0/0 against a plan that
      * would give 100 everywhere, for two periods: then they are pinned, once each. */
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     fake_set_balancer(m.f, false);
-    add_busy(&m, 4, 1.0, -1);
-    sim_run(&m, 30);
-    ck_assert_uint_eq(moves_between(&m, 1, 2), 0); /* the first decision only watches */
-    ck_assert_uint_eq(moves_between(&m, 1, 30), 4);
+    cpusim_add_busy(&m, 4, 1.0, -1);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 2), 0); /* the first decision only watches */
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 4);
     for (int p = 0; p < 4; p++)
-        ck_assert_int_eq(vcpus_on(&m, 4, p), 1);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 4, p), 1);
     for (int p = 5; p <= 30; p++)
         ck_assert_double_le(m.sd[p], 5);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(three_plus_one_is_two_plus_two_at_the_first_decision)
 {
-    struct sim m;
+    struct cpusim m;
 
     /* The case: four busy 1-vCPU guests, three pinned to pCPU 0 and one to pCPU 1. */
-    sim_init(&m, 2, false, _i);
-    add_busy(&m, 3, 1.0, 0);
-    add_busy(&m, 1, 1.0, 1);
-    sim_run(&m, 30);
+    cpusim_init(&m, 2, false, _i);
+    cpusim_add_busy(&m, 3, 1.0, 0);
+    cpusim_add_busy(&m, 1, 1.0, 1);
+    cpusim_run(&m, 30);
     ck_assert_uint_eq(m.moves[2], 1);
-    ck_assert_uint_eq(moves_between(&m, 1, 30), 1);
-    ck_assert_int_eq(vcpus_on(&m, 4, 0), 2);
-    ck_assert_double_le(service_range(&m, 0, 4), 1);
-    sim_free(&m);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 1);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 4), 1);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(three_busy_one_light_on_two)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 2, false, _i);
-    add_busy(&m, 3, 1.0, 0);
-    add_busy(&m, 1, 0.3, 0);
-    sim_run(&m, 50);
-    ck_assert_double_le(service_range(&m, 0, 3), 25);
-    ck_assert_uint_eq(moves_between(&m, 1, 50), 2);
+    cpusim_init(&m, 2, false, _i);
+    cpusim_add_busy(&m, 3, 1.0, 0);
+    cpusim_add_busy(&m, 1, 0.3, 0);
+    cpusim_run(&m, 50);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 3), 25);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 50), 2);
     ck_assert_uint_eq(m.bound[2], 2);
-    ck_assert_uint_eq(moves_between(&m, 3, 50), 0);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 50), 0);
     for (int p = 3; p <= 50; p++)
         ck_assert_double_le(m.sd[p], 5);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(three_plus_one_is_made_fair)
 {
     /* 3+1 gives 100 % on both pCPUs (std dev 0) but 33/33/33 against 100: unfair. */
-    struct sim m;
+    struct cpusim m;
     static const int pins[] = {0, 0, 0, 1};
 
-    sim_init(&m, 2, false, _i);
+    cpusim_init(&m, 2, false, _i);
     for (int i = 0; i < 4; i++)
-        add_busy(&m, 1, 1.0, pins[i]);
-    sim_run(&m, 30);
-    ck_assert_uint_eq(moves_between(&m, 1, 30), 1);
-    ck_assert_int_eq(vcpus_on(&m, 4, 0), 2);
-    ck_assert_double_le(service_range(&m, 0, 4), 1);
-    sim_free(&m);
+        cpusim_add_busy(&m, 1, 1.0, pins[i]);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 1);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 4), 1);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(pcpu_counts_one_and_three)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 1, false, _i);
-    add_busy(&m, 4, 1.0, -1);
-    sim_run(&m, 20);
-    ck_assert_uint_eq(moves_between(&m, 1, 20), 0); /* nowhere to go */
-    sim_free(&m);
+    cpusim_init(&m, 1, false, _i);
+    cpusim_add_busy(&m, 4, 1.0, -1);
+    cpusim_run(&m, 20);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 20), 0); /* nowhere to go */
+    cpusim_free(&m);
 
-    sim_init(&m, 3, false, _i);
-    add_busy(&m, 6, 1.0, 0);
-    sim_run(&m, 20);
-    ck_assert_uint_eq(moves_between(&m, 1, 20), 4);
+    cpusim_init(&m, 3, false, _i);
+    cpusim_add_busy(&m, 6, 1.0, 0);
+    cpusim_run(&m, 20);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 20), 4);
     for (int p = 0; p < 3; p++)
-        ck_assert_int_eq(vcpus_on(&m, 6, p), 2);
-    ck_assert_uint_eq(moves_between(&m, 3, 20), 0);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 6, p), 2);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 20), 0);
     ck_assert_double_le(m.sd[3], 5);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(pcpu_count_64_random_pins)
 {
-    struct sim m;
+    struct cpusim m;
     unsigned seed = 7;
     int count[64] = {0};
     size_t bound = 0;
 
-    sim_init(&m, 64, false, _i);
+    cpusim_init(&m, 64, false, _i);
     for (int i = 0; i < 128; i++) {
         seed = seed * 1103515245u + 12345u;
         int p = (int)((seed >> 16) % 64);
-        add_busy(&m, 1, 1.0, p);
+        cpusim_add_busy(&m, 1, 1.0, p);
         count[p]++;
     }
     for (int p = 0; p < 64; p++)
         bound += count[p] > 2 ? (size_t)(count[p] - 2) : 0;
-    sim_run(&m, 20);
-    ck_assert_uint_eq(moves_between(&m, 1, 20), bound);
+    cpusim_run(&m, 20);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 20), bound);
     ck_assert_uint_eq(m.bound[2], bound);
     for (int p = 3; p <= 20; p++)
         ck_assert_double_le(m.sd[p], 5);
-    ck_assert_uint_eq(moves_between(&m, 3, 20), 0);
-    sim_free(&m);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 20), 0);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(pcpu_count_256_all_on_one)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 256, false, _i);
+    cpusim_init(&m, 256, false, _i);
     for (int i = 0; i < 512; i++) {
         int id = fake_add_domain(m.f, "big", 1);
         fake_set_demand(m.f, id, 0, 1.0);
         fake_pin(m.f, id, 0, 0);
     }
-    sim_run(&m, 10);
-    ck_assert_uint_eq(moves_between(&m, 1, 10), 510);
+    cpusim_run(&m, 10);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 10), 510);
     ck_assert_double_le(m.sd[3], 5);
-    ck_assert_uint_eq(moves_between(&m, 3, 10), 0);
-    sim_free(&m);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 10), 0);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(multi_vcpu_domains)
 {
-    struct sim m;
+    struct cpusim m;
     int a, b, c;
 
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     a = fake_add_domain(m.f, "a", 4);
     b = fake_add_domain(m.f, "b", 3);
     c = fake_add_domain(m.f, "c", 1);
@@ -368,176 +242,176 @@ START_TEST(multi_vcpu_domains)
     for (int k = 0; k < 3; k++)
         fake_pin(m.f, b, k, 0);
     fake_pin(m.f, c, 0, 1);
-    sim_run(&m, 30);
+    cpusim_run(&m, 30);
     /* 7 on pCPU 0 and 1 on pCPU 1 -> 2 each: 5 of pCPU 0's leave. */
-    ck_assert_uint_eq(moves_between(&m, 1, 30), 5);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 5);
     ck_assert_double_le(m.sd[3], 5);
-    ck_assert_uint_eq(moves_between(&m, 3, 30), 0);
+    ck_assert_uint_eq(cpusim_moves(&m, 3, 30), 0);
     for (int k = 0; k < 4; k++)
         ck_assert_double_eq_tol(fake_vcpu_run(m.f, a, k), 0.5, 0.01);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(churn_domains_come_and_go)
 {
-    struct sim m;
+    struct cpusim m;
     int next;
 
-    sim_init(&m, 4, false, _i);
-    add_busy(&m, 4, 1.0, 0);
-    sim_run(&m, 5);
+    cpusim_init(&m, 4, false, _i);
+    cpusim_add_busy(&m, 4, 1.0, 0);
+    cpusim_run(&m, 5);
     /* Every other period a busy floating domain appears and an old one goes. */
     next = 0;
     for (int round = 0; round < 10; round++) {
         int id = fake_add_domain(m.f, "new", 1);
         fake_set_demand(m.f, id, 0, 1.0);
         fake_remove_domain(m.f, next++);
-        sim_run(&m, m.period + 2);
+        cpusim_run(&m, m.period + 2);
     }
     /* A multi-vCPU domain grows a vCPU (hot-plug) and another is paused. */
     {
         int hp = fake_add_domain(m.f, "hotplug", 1);
         fake_set_demand(m.f, hp, 0, 1.0);
-        sim_run(&m, m.period + 2);
+        cpusim_run(&m, m.period + 2);
         fake_set_nvcpus(m.f, hp, 2);
         fake_set_demand(m.f, hp, 1, 1.0);
         fake_set_paused(m.f, next, true);
-        sim_run(&m, m.period + 2);
+        cpusim_run(&m, m.period + 2);
     }
     ck_assert(!m.moved_new_domain); /* a new vCPU's first period is a baseline */
-    sim_run(&m, m.period + 10);
-    ck_assert_uint_eq(moves_between(&m, m.period - 6, m.period), 0);
+    cpusim_run(&m, m.period + 10);
+    ck_assert_uint_eq(cpusim_moves(&m, m.period - 6, m.period), 0);
     ck_assert_uint_eq(m.failed, 0);
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(domain_vanishing_between_sample_and_act)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 2, false, _i);
-    add_busy(&m, 4, 1.0, 0);
+    cpusim_init(&m, 2, false, _i);
+    cpusim_add_busy(&m, 4, 1.0, 0);
     fake_inject(m.f, FAKE_OP_PIN, -1, HV_GONE, 1);
-    sim_run(&m, 2);
+    cpusim_run(&m, 2);
     ck_assert_uint_eq(m.gone, 1);
     ck_assert_uint_eq(m.failed, 0);
-    sim_run(&m, 10);
-    ck_assert_int_eq(vcpus_on(&m, 4, 0), 2);
-    sim_free(&m);
+    cpusim_run(&m, 10);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(failing_pin_does_not_stop_the_others)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
-    add_busy(&m, 8, 1.0, 0);
+    cpusim_init(&m, 4, false, _i);
+    cpusim_add_busy(&m, 8, 1.0, 0);
     fake_inject(m.f, FAKE_OP_PIN, -1, HV_FAIL, 1); /* the first pin fails */
-    sim_run(&m, 2);
+    cpusim_run(&m, 2);
     ck_assert_uint_eq(m.failed, 1);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 6);
-    sim_run(&m, 10);
+    cpusim_run(&m, 10);
     for (int p = 0; p < 4; p++)
-        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
-    sim_free(&m);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 8, p), 2);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(without_wait_times)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     fake_set_signal(m.f, FAKE_SIGNAL_NONE);
-    add_busy(&m, 8, 1.0, 0);
-    sim_run(&m, 30);
+    cpusim_add_busy(&m, 8, 1.0, 0);
+    cpusim_run(&m, 30);
     for (int p = 0; p < 4; p++)
-        ck_assert_int_eq(vcpus_on(&m, 8, p), 2);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 8, p), 2);
     ck_assert_double_le(m.sd[5], 5);
-    ck_assert_uint_eq(moves_between(&m, 5, 30), 0);
-    sim_free(&m);
+    ck_assert_uint_eq(cpusim_moves(&m, 5, 30), 0);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(noise_does_not_cause_moves)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     for (int i = 0; i < 8; i++)
-        add_busy(&m, 1, 0.6, i / 2);
+        cpusim_add_busy(&m, 1, 0.6, i / 2);
     fake_set_noise(m.f, 0.05, 42);
-    sim_run(&m, 100);
-    ck_assert_uint_eq(moves_between(&m, 1, 100), 0);
-    sim_free(&m);
+    cpusim_run(&m, 100);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 100), 0);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(bursty_load_settles)
 {
-    struct sim m;
+    struct cpusim m;
     struct fake_cpu_load l = {.on = 1.0, .off = 0.0, .on_s = 1, .off_s = 1};
 
-    sim_init(&m, 4, false, _i);
-    add_busy(&m, 8, 1.0, 0);
+    cpusim_init(&m, 4, false, _i);
+    cpusim_add_busy(&m, 8, 1.0, 0);
     for (int d = 4; d < 8; d++)
         fake_set_load(m.f, d, 0, &l);
-    sim_run(&m, 60);
-    ck_assert_uint_le(moves_between(&m, 1, 60), 10);
-    ck_assert_uint_eq(moves_between(&m, 20, 60), 0);
-    sim_free(&m);
+    cpusim_run(&m, 60);
+    ck_assert_uint_le(cpusim_moves(&m, 1, 60), 10);
+    ck_assert_uint_eq(cpusim_moves(&m, 20, 60), 0);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(dry_run_changes_nothing)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, true, _i);
-    add_busy(&m, 8, 1.0, 0);
-    sim_run(&m, 5);
+    cpusim_init(&m, 4, true, _i);
+    cpusim_add_busy(&m, 8, 1.0, 0);
+    cpusim_run(&m, 5);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
-    ck_assert_int_eq(vcpus_on(&m, 8, 0), 8);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 8, 0), 8);
     for (int p = 2; p <= 5; p++)
         ck_assert_uint_eq(m.moves[p], 6); /* still says what it would do */
-    sim_free(&m);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(restore_pins_puts_back_original_affinity)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
-    add_busy(&m, 8, 1.0, 0);
-    add_busy(&m, 1, 1.0, -1);
-    sim_run(&m, 10);
-    ck_assert_int_ne(vcpus_on(&m, 8, 0), 8);
+    cpusim_init(&m, 4, false, _i);
+    cpusim_add_busy(&m, 8, 1.0, 0);
+    cpusim_add_busy(&m, 1, 1.0, -1);
+    cpusim_run(&m, 10);
+    ck_assert_int_ne(cpusim_vcpus_on(&m, 8, 0), 8);
     ck_assert_int_eq(fake_vcpu_pin(m.f, 8, 0), -1); /* the kernel balances it: left floating */
     /* 9 busy on 4 pCPUs: 2 or 3 stay on pCPU 0; every vCPU that was changed is restored. */
-    size_t moved = moves_between(&m, 1, 10);
+    size_t moved = cpusim_moves(&m, 1, 10);
     ck_assert_uint_ge(moved, 5);
     ck_assert_uint_le(moved, 6);
     ck_assert_uint_eq(sched_restore(m.s, fake_hv(m.f)), moved);
-    ck_assert_int_eq(vcpus_on(&m, 8, 0), 8);
-    sim_free(&m);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 8, 0), 8);
+    cpusim_free(&m);
 }
 END_TEST
 
 START_TEST(background_load_is_respected)
 {
-    struct sim m;
+    struct cpusim m;
 
-    sim_init(&m, 4, false, _i);
+    cpusim_init(&m, 4, false, _i);
     fake_set_background(m.f, 0, 1.0);
-    add_busy(&m, 3, 1.0, 0);
-    sim_run(&m, 20);
-    ck_assert_int_eq(vcpus_on(&m, 3, 0), 0);
-    ck_assert_uint_eq(moves_between(&m, 6, 20), 0);
-    sim_free(&m);
+    cpusim_add_busy(&m, 3, 1.0, 0);
+    cpusim_run(&m, 20);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 3, 0), 0);
+    ck_assert_uint_eq(cpusim_moves(&m, 6, 20), 0);
+    cpusim_free(&m);
 }
 END_TEST
 

@@ -20,5 +20,6 @@ Suite *coordinator_suite(void);
 Suite *oracle_suite(void);
 Suite *xmlscan_suite(void);
 Suite *util_suite(void);
+Suite *topology_suite(void);
 
 #endif
