@@ -1084,8 +1084,10 @@ cleanup:
     return rc;
 }
 
-/* A pCPU this loaded runs a busy vCPU; one less loaded than IDLE is idle (SMT). */
-#define BUSY 0.5
+/* A pCPU this loaded runs a busy vCPU (two of them on sibling threads slow each other down:
+ * a thread whose sibling is busy runs at about 0.65 of a core); one less loaded than IDLE is
+ * idle (SMT). */
+#define BUSY 0.75
 #define IDLE 0.1
 
 /* True when P is the first pCPU of its core's sibling ring (each core visited once). */

@@ -67,8 +67,11 @@ struct cpu_run {
     int *pin;           /* scratch: pin per vCPU before the decision */
     double decide_ms_total, decide_ms_max;
     double delay_max; /* of the last period, percent */
+    bool smt;         /* the host has SMT siblings (NUMA and SMT rows) */
     int decisions;
 };
+
+static size_t doubled_of(const int *pin, const double *demand, int nv);
 
 /* The independent lower bound of this period's decision: the fewest pin changes any placement
  * meeting the criteria needs from the pins as they are, with the vCPUs' true demands. Every
@@ -84,11 +87,16 @@ static size_t period_bound(struct cpu_run *r, const struct snapshot *cur, bool p
                               .threshold = 0.05,
                               .pin_floating = pin_floating};
 
+    size_t bound, smt;
+
     for (size_t i = 0; i < nv; i++) {
         r->demand[i] = fake_vcpu_demand(r->f, (int)i, 0);
         r->pin[i] = v[i].pin;
     }
-    return (size_t)oracle_bound(&in);
+    bound = (size_t)oracle_bound(&in);
+    /* On an SMT host, each busy vCPU doubled on a core while a core idles must move too. */
+    smt = r->smt ? doubled_of(r->pin, r->demand, (int)nv) : 0;
+    return bound > smt ? bound : smt;
 }
 
 static int cpu_step(void *ctx, struct hv *hv, const struct snapshot *prev,
@@ -434,6 +442,149 @@ static void cost_table(bool smoke)
     }
 }
 
+/* --------------------------------------------------------- NUMA and SMT ---- */
+
+/* 2 sockets x 32 cores x 2 threads (128 pCPUs), a NUMA node per socket, numbered as Linux does
+ * (pCPU p and p + 64 are siblings). */
+static int topo_node(int p)
+{
+    return (p % 64) / 32;
+}
+
+static void topo_host(struct fake_host *f)
+{
+    for (int p = 0; p < 128; p++)
+        fake_set_pcpu(f, p, true, topo_node(p), p % 64);
+}
+
+struct topo_result {
+    int settled; /* period from which usage stays as it ends and nothing moves, or -1 */
+    size_t moves, bound, crossed, doubled;
+    double ms_p50, ms_max;
+};
+
+/* Busy vCPUs (at least 75 % of a pCPU; PIN and DEMAND per vCPU) sharing a physical core of
+ * the 128-thread host while another core runs none: the fewest moves that would undo it. */
+static size_t doubled_of(const int *pin, const double *demand, int nv)
+{
+    int busy[64] = {0};
+    size_t idle = 0, extra = 0;
+
+    for (int d = 0; d < nv; d++)
+        if (pin[d] >= 0 && demand[d] >= 0.75)
+            busy[pin[d] % 64]++;
+    for (int c = 0; c < 64; c++) {
+        idle += busy[c] == 0;
+        extra += busy[c] > 1 ? (size_t)(busy[c] - 1) : 0;
+    }
+    return extra < idle ? extra : idle;
+}
+
+/* The same for the fake host's pins now. */
+static size_t sibling_doubled(const struct fake_host *f, int nv)
+{
+    int *pin = malloc((size_t)nv * sizeof(int));
+    double *dem = malloc((size_t)nv * sizeof(double));
+    size_t n = 0;
+
+    if (pin && dem) {
+        for (int d = 0; d < nv; d++) {
+            pin[d] = fake_vcpu_pin(f, d, 0);
+            dem[d] = fake_vcpu_demand(f, d, 0);
+        }
+        n = doubled_of(pin, dem, nv);
+    }
+    free(pin);
+    free(dem);
+    return n;
+}
+
+/* NV one-vCPU guests of LOAD, started per START on the 128-thread host; SMT on or ignored. */
+static void run_topo(int nv, enum load load, enum start start, bool smt, struct topo_result *res)
+{
+    struct sched_config cfg = {.threshold = 0.05, .smt = smt};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_CPU};
+    struct cpu_run r = {0};
+    struct runner *runner;
+    double ms[32];
+    int *node0 = calloc((size_t)nv, sizeof(int)), periods = 20;
+    uint64_t seed = 5;
+
+    memset(res, 0, sizeof(*res));
+    r.f = fake_create(128, 1ull << 40, 0);
+    r.smt = true;
+    topo_host(r.f);
+    r.s = sched_create(&cfg);
+    r.demand = calloc((size_t)nv, sizeof(double));
+    r.pin = calloc((size_t)nv, sizeof(int));
+    runner = runner_create(&rc, fake_hv(r.f), cpu_step, &r);
+    for (int i = 0; i < nv; i++) {
+        int id = fake_add_domain(r.f, "vm", 1);
+        int pin = start == ALL_ON_ONE    ? 0
+                  : start == RANDOM_PINS ? (int)(rng_next(&seed) % 128)
+                                         : -1;
+        fake_set_demand(r.f, id, 0, load == MIXED && i % 2 ? 0.5 : 1.0);
+        fake_pin(r.f, id, 0, pin);
+        node0[i] = pin >= 0 ? topo_node(pin) : -1;
+    }
+    for (int p = 0; p < periods; p++) {
+        double t0 = now_ms();
+        if (p)
+            fake_advance(r.f, 1.0);
+        t0 = now_ms();
+        runner_tick(runner);
+        ms[p] = now_ms() - t0;
+        r.period++;
+    }
+    res->settled = -1;
+    for (int p = periods; p >= 2 && r.moves[p] == 0; p--)
+        res->settled = p;
+    for (int p = 1; p <= periods; p++)
+        res->moves += r.moves[p];
+    res->bound = r.bound_total;
+    for (int i = 0; i < nv; i++)
+        res->crossed += node0[i] >= 0 && fake_vcpu_pin(r.f, i, 0) >= 0 &&
+                        topo_node(fake_vcpu_pin(r.f, i, 0)) != node0[i];
+    res->doubled = sibling_doubled(r.f, nv);
+    {
+        struct timing t = percentiles(ms + 1, periods - 1);
+        res->ms_p50 = t.p50;
+        res->ms_max = t.max;
+    }
+    runner_destroy(runner);
+    sched_destroy(r.s);
+    fake_destroy(r.f);
+    free(r.demand);
+    free(r.pin);
+    free(node0);
+}
+
+static void topo_table(bool smoke)
+{
+    static const int counts[] = {64, 128, 256};
+
+    printf("\n## NUMA and SMT: 2 sockets x 32 cores x 2 threads (128 pCPUs, 2 nodes), 20 periods"
+           "\n\n| vCPUs | load | start | SMT | no move from period | pin changes | "
+           "independent bound | vCPUs across nodes | sibling-doubled busy vCPUs | period ms "
+           "p50 / max |\n|---:|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        for (int load = HEAVY; load <= MIXED; load += MIXED - HEAVY) {
+            for (int start = 0; start < NSTARTS; start++) {
+                for (int smt = 1; smt >= 0; smt--) {
+                    struct topo_result res;
+                    if (smoke && (counts[c] != 64 || !smt))
+                        continue;
+                    run_topo(counts[c], load, start, smt, &res);
+                    printf("| %d | %s | %s | %s | %s | %zu | %zu | %zu | %zu | %.2f / %.2f |\n",
+                           counts[c], load_names[load], start_names[start],
+                           smt ? "cores" : "ignore", balanced_text(res.settled), res.moves,
+                           res.bound, res.crossed, res.doubled, res.ms_p50, res.ms_max);
+                }
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------- memory ---- */
 
 enum mpattern { ONE_GROWS, ALL_GROW, REDIRECT, MIXED_MEM, NPATTERNS };
@@ -669,6 +820,7 @@ int main(int argc, char **argv)
     printf("# vmbalance simulator%s\n", smoke ? " (smoke)" : "");
     failures += cpu_table(smoke);
     cost_table(smoke);
+    topo_table(smoke);
     failures += mem_table(smoke);
     printf("\nPeak RSS of the simulator process: %ld KiB\n", peak_rss_kib());
     printf("Quality targets missed: %d (timing targets are reported above, met or missed, and "

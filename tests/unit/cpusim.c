@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
                 unsigned long calls)
 {

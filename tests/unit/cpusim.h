@@ -18,10 +18,10 @@ struct cpusim {
     struct scheduler *s;
     struct runner *r;
     struct sched_config cfg;
-    int period;                     /* periods run */
-    size_t moves[CPUSIM_MAXP + 1];  /* pin changes decided in each period */
-    size_t bound[CPUSIM_MAXP + 1];  /* their lower bound */
-    double sd[CPUSIM_MAXP + 1];     /* measured pCPU usage std dev before each period, points */
+    int period;                    /* periods run */
+    size_t moves[CPUSIM_MAXP + 1]; /* pin changes decided in each period */
+    size_t bound[CPUSIM_MAXP + 1]; /* their lower bound */
+    double sd[CPUSIM_MAXP + 1];    /* measured pCPU usage std dev before each period, points */
     size_t failed, gone;
     int first_seen[64];    /* period each fake domain first appeared in a sample */
     bool moved_new_domain; /* a domain was moved in its first period */
