@@ -3,6 +3,8 @@
 Every guest is named vmlab-N and carries its owner's PID in <description>, so a
 guest left behind by a killed run is recognised (its owner is gone) and
 destroyed, while a guest of a live run, or any other domain, is never touched.
+
+Library code raises LabError; only the entry points (run_entry) print it and exit.
 """
 import os
 import re
@@ -23,6 +25,14 @@ CACHE = os.environ.get("LAB_CACHE", "/var/cache/vmbalance-lab")
 OWNER_RE = re.compile(r"vmbalance lab, owner pid (\d+)")
 
 
+class LabError(Exception):
+    """A lab failure, explained in one sentence; run_entry prints it as 'lab: ...'."""
+
+
+class Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived (after catch_signals); the value is its name."""
+
+
 @dataclass
 class Guest:
     """One lab guest: its workload (loadgen arguments) and placement."""
@@ -34,15 +44,34 @@ class Guest:
     current_mib: int = 512      # balloon size at start
 
 
-def die(msg):
-    print(f"lab: {msg}", file=sys.stderr)
-    sys.exit(1)
+def on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def catch_signals():
+    """Make SIGINT, SIGTERM and SIGHUP raise Interrupted, so that the normal unwinding
+    (Lab.__exit__) destroys the guests; run_entry reports it."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+
+def run_entry(main):
+    """Run an entry point's MAIN and return its exit status: a LabError becomes the one
+    line 'lab: ...' and status 1, an interruption 'lab: interrupted ...' and 130."""
+    try:
+        return main()
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
+        return 130
 
 
 def domain_type():
     t = os.environ.get("LAB_DOMAIN_TYPE", "qemu")
     if t not in ("qemu", "kvm"):
-        die(f"LAB_DOMAIN_TYPE must be 'qemu' or 'kvm', not '{t}'.")
+        raise LabError(f"LAB_DOMAIN_TYPE must be 'qemu' or 'kvm', not '{t}'.")
     return t
 
 
@@ -132,10 +161,10 @@ class Lab:
             reap_stale(self.conn)
         for dom in self.conn.listAllDomains(0):
             if dom.name() in {g.name for g in guests}:
-                die(f"domain '{dom.name()}' already exists (another lab run?).")
+                raise LabError(f"domain '{dom.name()}' already exists (another lab run?).")
         for f in ("vmlinuz", "initrd.gz"):
             if not os.path.exists(os.path.join(CACHE, f)):
-                die(f"'{CACHE}/{f}' is missing (run tests/lab/build-image.sh).")
+                raise LabError(f"'{CACHE}/{f}' is missing (run tests/lab/build-image.sh).")
         os.makedirs(self.rundir, exist_ok=True)
         for g in guests:
             log = self.console_log(g.name)
@@ -163,11 +192,11 @@ class Lab:
             alive = {d.name() for d in self.conn.listAllDomains(
                 libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
             if pending - alive:
-                die(f"guest(s) {', '.join(sorted(pending - alive))} died while booting"
-                    f" (see {self.rundir}).")
+                raise LabError(f"guest(s) {', '.join(sorted(pending - alive))} died while"
+                               f" booting (see {self.rundir}).")
             if time.monotonic() - t0 > timeout:
-                die(f"guest(s) {', '.join(sorted(pending))} not booted after {timeout} s"
-                    f" (see {self.rundir}).")
+                raise LabError(f"guest(s) {', '.join(sorted(pending))} not booted after"
+                               f" {timeout} s (see {self.rundir}).")
             if pending:
                 time.sleep(0.5)
         return time.monotonic() - t0
@@ -198,10 +227,11 @@ class Lab:
 
 def cleanup_main():
     """`python3 lab.py cleanup`: destroy lab guests whose owner is gone."""
+    if sys.argv[1:] != ["cleanup"]:
+        raise LabError("usage: lab.py cleanup")
     reap_stale(libvirt.open(URI))
+    return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["cleanup"]:
-        die("usage: lab.py cleanup")
-    cleanup_main()
+    sys.exit(run_entry(cleanup_main))

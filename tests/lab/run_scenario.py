@@ -36,24 +36,16 @@ RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.c
              "cpu.png", "mem.png")
 
 
-class Interrupted(Exception):
-    pass
-
-
-def on_signal(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
-
-
 def tool_command(sc, cfg):
     """The tool's command line, or None for LAB_TOOL=none."""
     mode = os.environ.get("LAB_TOOL", "auto")
     if mode == "none":
         return None
     if mode != "auto":
-        lab.die(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
+        raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
     path = os.path.join(os.environ.get("LAB_BIN", os.path.join(REPO, "bin")), TOOLS[sc.kind])
     if not os.access(path, os.X_OK):
-        lab.die(f"'{path}' not found (run make, or set LAB_TOOL=none).")
+        raise lab.LabError(f"'{path}' not found (run make, or set LAB_TOOL=none).")
     cmd = [path, "--connect", lab.URI, "--domains", f"{lab.PREFIX}*"]
     if sc.kind == "mem":
         cmd += ["--guest-floor", f"{FLOOR}M", "--min-unused", f"{MIN_UNUSED}M"]
@@ -217,19 +209,13 @@ def main():
     names = list(SCENARIOS) if args.check and not args.name else args.name
     bad = [n for n in names if n not in SCENARIOS]
     if not names or bad or (len(names) > 1 and not args.check):
-        lab.die(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+        raise lab.LabError(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
+    lab.catch_signals()
     summaries = []
     periods = args.periods
-    try:
-        for n in names:
-            args.periods = periods or SCENARIOS[n].periods
-            summaries.append(run(SCENARIOS[n], args))
-    except Interrupted as e:
-        print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
-        return 130
+    for n in names:
+        args.periods = periods or SCENARIOS[n].periods
+        summaries.append(run(SCENARIOS[n], args))
     if not args.check:
         return 0 if summaries[0]["verdict"] == "pass" else 1
     return check_report(summaries)
@@ -256,4 +242,4 @@ def check_report(summaries):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lab.run_entry(main))

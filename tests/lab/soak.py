@@ -49,7 +49,7 @@ def main():
     args = ap.parse_args()
     outdir = os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), "soak")
     os.makedirs(outdir, exist_ok=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    lab.catch_signals()
 
     serial = 0
     live = []
@@ -156,4 +156,4 @@ def figures(name, samples, outdir, period):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lab.run_entry(main))
