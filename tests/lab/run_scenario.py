@@ -27,7 +27,7 @@ import libvirt
 import lab
 import monitor
 import report
-from scenarios import FLOOR, HOST_RESERVE_BELOW_NOW, MIN_UNUSED, SCENARIOS, judge
+from scenarios import FLOOR, MIN_UNUSED, SCENARIOS, judge
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -133,10 +133,11 @@ def run(sc, args):
             L.start(guests)
             cfg["boot_s"] = round(L.wait_booted(), 1)
             print(f"   guests booted in {cfg['boot_s']} s", flush=True)
-            if sc.name == "mem-all-grow":
-                cfg["host_reserve_mib"] = monitor.host_mem_available_mib() - HOST_RESERVE_BELOW_NOW
+            if sc.host_reserve_below_now is not None:
+                below = sc.host_reserve_below_now
+                cfg["host_reserve_mib"] = monitor.host_mem_available_mib() - below
                 print(f"   host reserve {cfg['host_reserve_mib']} MiB"
-                      f" (MemAvailable now - {HOST_RESERVE_BELOW_NOW} MiB)")
+                      f" (MemAvailable now - {below} MiB)")
             tool_cmd = tool_command(sc, cfg)
             mon = monitor.Monitor(conn, cfg["guests"], outdir)
             log = monitor.CsvLog(cfg["csv"], mon.columns())
