@@ -19,10 +19,14 @@ import libvirt
 
 libvirt.registerErrorHandler(lambda *_: None, None)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 URI = os.environ.get("LAB_URI", "qemu:///system")
-PREFIX = "vmlab-"
+PREFIX = "vmlab-"          # every lab guest's name: PREFIX + a number (guest_name)
 CACHE = os.environ.get("LAB_CACHE", "/var/cache/vmbalance-lab")
 OWNER_RE = re.compile(r"vmbalance lab, owner pid (\d+)")
+MAX_MIB = 2048             # every guest's <memory> (its balloon's maximum)
+START_MIB = 512            # every guest's <currentMemory> (its balloon at boot)
 
 
 class LabError(Exception):
@@ -33,6 +37,16 @@ class Interrupted(Exception):
     """SIGINT, SIGTERM or SIGHUP arrived (after catch_signals); the value is its name."""
 
 
+def guest_name(k):
+    """The name of lab guest number K (1, 2, ...)."""
+    return f"{PREFIX}{k}"
+
+
+def out_dir(name):
+    """The output directory of run NAME: $LAB_OUT/NAME, by default lab-out/NAME in the repo."""
+    return os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), name)
+
+
 @dataclass
 class Guest:
     """One lab guest: its workload (loadgen arguments) and placement."""
@@ -40,8 +54,8 @@ class Guest:
     load: str = "idle"          # loadgen arguments, e.g. "cpu --duty 100"
     delay: float = 0            # seconds before the workload starts
     pin: str | None = None      # initial vCPU 0 pinning (cpuset), None = unpinned
-    memory_mib: int = 2048      # maximum
-    current_mib: int = 512      # balloon size at start
+    memory_mib: int = MAX_MIB   # maximum
+    current_mib: int = START_MIB  # balloon size at start
 
 
 def on_signal(signum, _frame):
@@ -201,18 +215,24 @@ class Lab:
                 time.sleep(0.5)
         return time.monotonic() - t0
 
+    def destroy(self, name, missing_ok=True):
+        """Destroy the guest NAME this Lab started; if it is gone already, quietly if
+        MISSING_OK, else raise libvirt's error."""
+        try:
+            self.conn.lookupByName(name).destroy()
+        except libvirt.libvirtError:
+            if not missing_ok:
+                raise
+        if name in self.started:
+            self.started.remove(name)
+
     def teardown(self):
         """Destroy every guest this Lab started (in parallel: each takes ~1.5 s)."""
-        def destroy(name):
-            try:
-                self.conn.lookupByName(name).destroy()
-            except libvirt.libvirtError:
-                pass  # already gone
         stop = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # a 2nd Ctrl-C must not leak guests
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(destroy, self.started))
+                list(pool.map(self.destroy, list(self.started)))
             self.started = []
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)

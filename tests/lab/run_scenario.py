@@ -16,10 +16,7 @@ import csv
 import json
 import os
 import shlex
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 import libvirt
@@ -27,11 +24,9 @@ import libvirt
 import lab
 import monitor
 import report
-from scenarios import FLOOR, MIN_UNUSED, SCENARIOS, judge
+import tools
+from scenarios import SCENARIOS, judge
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-TOOLS = {"cpu": "vcpu_scheduler", "mem": "memory_coordinator"}
 RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.csv",
              "cpu.png", "mem.png")
 
@@ -43,40 +38,7 @@ def tool_command(sc, cfg):
         return None
     if mode != "auto":
         raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
-    path = os.path.join(os.environ.get("LAB_BIN", os.path.join(REPO, "bin")), TOOLS[sc.kind])
-    if not os.access(path, os.X_OK):
-        raise lab.LabError(f"'{path}' not found (run make, or set LAB_TOOL=none).")
-    cmd = [path, "--connect", lab.URI, "--domains", f"{lab.PREFIX}*"]
-    if sc.kind == "mem":
-        cmd += ["--guest-floor", f"{FLOOR}M", "--min-unused", f"{MIN_UNUSED}M"]
-        if cfg.get("host_reserve_mib"):
-            cmd += ["--host-reserve", f"{cfg['host_reserve_mib']}M"]
-    cmd += shlex.split(os.environ.get("LAB_TOOL_ARGS", ""))
-    return cmd + [f"{cfg['period']:g}"]
-
-
-def pump(stream, path, show):
-    """Copy the tool's output to the file path, and to the screen if show."""
-    with open(path, "w", encoding="utf-8") as log:
-        for line in stream:
-            log.write(line)
-            log.flush()
-            if show:
-                print(f"      tool| {line.rstrip()}", flush=True)
-
-
-def stop_tool(proc):
-    """SIGTERM the tool; return an error string if it did not stop cleanly."""
-    if proc.poll() is not None:
-        return f"tool exited early with status {proc.returncode}"
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return "tool did not stop within 10 s of SIGTERM"
-    return None if rc == 0 else f"tool exited with status {rc} on SIGTERM"
+    return tools.command(tools.TOOLS[sc.kind], cfg["period"], cfg.get("host_reserve_mib"))
 
 
 def read_rows(path):
@@ -109,7 +71,7 @@ def finish(outdir, sc, cfg):
 
 
 def run(sc, args):
-    outdir = os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), sc.name)
+    outdir = lab.out_dir(sc.name)
     os.makedirs(outdir, exist_ok=True)
     for f in os.listdir(outdir):
         if f in RUN_FILES or f.endswith(".console.log"):
@@ -123,7 +85,7 @@ def run(sc, args):
            "duty": {g.name: int(g.load.split()[-1]) for g in guests if g.load.startswith("cpu")},
            "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests}}
     tool_cmd = tool_command(sc, cfg)   # fail early if the tool is missing
-    cfg["tool_name"] = TOOLS[sc.kind] if tool_cmd else "no tool"
+    cfg["tool_name"] = tools.TOOLS[sc.kind] if tool_cmd else "no tool"
     print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
           f" {args.periods} periods of {args.period:g} s -> {outdir}", flush=True)
     proc = None
@@ -144,11 +106,8 @@ def run(sc, args):
             if tool_cmd:
                 cfg["tool_cmd"] = tool_cmd
                 print(f"   {' '.join(shlex.quote(c) for c in tool_cmd)}", flush=True)
-                proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                    tool_cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    text=True)
-                threading.Thread(target=pump, daemon=True, args=(
-                    proc.stdout, os.path.join(outdir, "tool.log"), not args.quiet_tool)).start()
+                proc = tools.start(tool_cmd, os.path.join(outdir, "tool.log"),
+                                   echo=not args.quiet_tool)
             legend = ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
                       if sc.kind == "cpu" else "host free | guest: actual/unused MiB [OOM kills]")
             print(f"   per period: {legend}")
@@ -165,11 +124,12 @@ def run(sc, args):
             log.close()
             cfg["run_s"] = round(time.monotonic() - t_run, 1)
             if proc:
-                cfg["tool_error"] = stop_tool(proc)
+                err = tools.stop(proc)
+                cfg["tool_error"] = f"tool {err}" if err else None
                 proc = None
         finally:
             if proc:
-                stop_tool(proc)
+                tools.stop(proc)
     print(f"   guests destroyed; {time.monotonic() - t0:.0f} s in all", flush=True)
     summary = finish(outdir, sc, cfg)
     print(f"== {sc.name}: {summary['verdict'].upper()}"

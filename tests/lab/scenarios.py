@@ -8,12 +8,9 @@ verdicts read its fields, never its name.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab import Guest
+from lab import MAX_MIB, START_MIB, Guest, guest_name
+from tools import FLOOR, MIN_UNUSED
 
-FLOOR = 200        # MiB, --guest-floor given to the coordinator
-MIN_UNUSED = 100   # MiB, --min-unused given to the coordinator
-MAX_MIB = 2048     # every guest's <memory>
-START_MIB = 512    # every guest's <currentMemory>
 SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
 SETTLE_BY = 25     # CPU: periods allowed to reach balance
 FEED_BY = 50       # memory: periods allowed to reach a target
@@ -57,17 +54,17 @@ class Scenario:
 
 def cpu_guests(ncpus, pins, duties):
     n = 2 * ncpus
-    return [Guest(f"vmlab-{i + 1}", f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
+    return [Guest(guest_name(i + 1), f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
 
 
 def mem_guests(loads):
     """Four guests; workloads start MEM_DELAY s after boot, so that the first
     periods show every guest idle (the baseline of what a guest uses)."""
-    return [Guest(f"vmlab-{i + 1}", loads.get(i + 1, "idle"), delay=MEM_DELAY)
+    return [Guest(guest_name(i + 1), loads.get(i + 1, "idle"), delay=MEM_DELAY)
             for i in range(4)]
 
 
-G1, G2, G3, G4 = "vmlab-1", "vmlab-2", "vmlab-3", "vmlab-4"
+G1, G2, G3, G4 = (guest_name(k) for k in range(1, 5))
 SCENARIOS = {s.name: s for s in [
     Scenario("cpu-balanced", "cpu", "2 busy guests pinned per pCPU: nothing to do", 40,
              lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass",
