@@ -3,9 +3,12 @@
 Every guest is named vmlab-N and carries its owner's PID in <description>, so a
 guest left behind by a killed run is recognised (its owner is gone) and
 destroyed, while a guest of a live run, or any other domain, is never touched.
+A Lab holds the exclusive lab lock (LOCK) for as long as it has guests, so runs
+of several people on one libvirtd wait for each other instead of colliding.
 
 Library code raises LabError; only the entry points (run_entry) print it and exit.
 """
+import fcntl
 import os
 import re
 import signal
@@ -24,6 +27,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 URI = os.environ.get("LAB_URI", "qemu:///system")
 PREFIX = "vmlab-"          # every lab guest's name: PREFIX + a number (guest_name)
 CACHE = os.environ.get("LAB_CACHE", "/var/cache/vmbalance-lab")
+LOCK = os.environ.get("LAB_LOCK", "/run/vmbalance-lab.lock")
 OWNER_RE = re.compile(r"vmbalance lab, owner pid (\d+)")
 MAX_MIB = 2048             # every guest's <memory> (its balloon's maximum)
 START_MIB = 512            # every guest's <currentMemory> (its balloon at boot)
@@ -80,6 +84,25 @@ def run_entry(main):
     except Interrupted as e:
         print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
         return 130
+
+
+def take_lock():
+    """Take the exclusive lab lock, waiting (with a line saying so) while another run
+    holds it; return its file descriptor (closing it releases the lock)."""
+    try:
+        fd = os.open(LOCK, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise LabError(f"cannot open the lab lock '{LOCK}': {e.strerror}.") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lab: waiting for another lab run to finish (it holds '{LOCK}')", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def domain_type():
@@ -157,13 +180,15 @@ def reap_stale(conn, quiet=False):
 
 
 class Lab:
-    """Starts guests and guarantees they are destroyed (use as a context manager)."""
+    """Starts guests and guarantees they are destroyed; use as a context manager, which
+    holds the lab lock from entry until the guests are destroyed."""
 
     def __init__(self, rundir, conn=None):
         self.rundir = rundir
         self.conn = conn or libvirt.open(URI)
         self.started = []
         self.dtype = domain_type()
+        self.lock_fd = None
 
     def console_log(self, name):
         return os.path.join(self.rundir, f"{name}.console.log")
@@ -171,6 +196,8 @@ class Lab:
     def start(self, guests, reap=True):
         """Start GUESTS; first destroy lab guests left by dead runs (REAP; a run that adds
         guests later must not reap: its own guests would look left over)."""
+        if self.lock_fd is None:
+            raise LabError("guests are started only inside 'with Lab(...)' (the lab lock).")
         if reap:
             reap_stale(self.conn)
         for dom in self.conn.listAllDomains(0):
@@ -238,10 +265,15 @@ class Lab:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
 
     def __enter__(self):
+        self.lock_fd = take_lock()
         return self
 
     def __exit__(self, *exc):
-        self.teardown()
+        try:
+            self.teardown()
+        finally:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = None
         return False
 
 

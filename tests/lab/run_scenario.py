@@ -70,12 +70,16 @@ def finish(outdir, sc, cfg):
     return summary
 
 
-def run(sc, args):
-    outdir = lab.out_dir(sc.name)
+def clear(outdir):
+    """Create outdir, or remove the files of the run it holds."""
     os.makedirs(outdir, exist_ok=True)
     for f in os.listdir(outdir):
         if f in RUN_FILES or f.endswith(".console.log"):
             os.unlink(os.path.join(outdir, f))
+
+
+def run(sc, args):
+    outdir = lab.out_dir(sc.name)
     conn = libvirt.open(lab.URI)
     ncpus = conn.getCPUMap()[0]
     guests = sc.guests(ncpus)
@@ -89,8 +93,9 @@ def run(sc, args):
     print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
           f" {args.periods} periods of {args.period:g} s -> {outdir}", flush=True)
     proc = None
-    t0 = time.monotonic()
-    with lab.Lab(outdir, conn) as L:
+    with lab.Lab(outdir, conn) as L:   # waits for the lab lock
+        clear(outdir)
+        t0 = time.monotonic()
         try:
             L.start(guests)
             cfg["boot_s"] = round(L.wait_booted(), 1)

@@ -67,7 +67,7 @@ def soak(args, cmds, outdir, summary):
     """Boot the guests, run the tools and the churn for args.minutes, stop the tools;
     add reasons to SUMMARY; return each tool's RSS samples [(seconds, KiB)]."""
     rss = {name: [] for name in cmds}
-    with lab.Lab(outdir) as lb:
+    with lab.Lab(outdir) as lb:   # waits for the lab lock
         churn = Churn(lb)
         churn.boot()
         procs = {name: tools.start(cmd, os.path.join(outdir, f"{name}.out"),
