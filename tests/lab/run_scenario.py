@@ -1,6 +1,7 @@
 """Run one lab scenario: boot its guests, run the tool under test with the monitor
 alongside, tear everything down, judge, and write samples.csv, summary.json and
-plots into the output directory.
+plots into the output directory. While a scenario has guests it holds the lab
+lock (lab.py): a second run waits.
 
 Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
        /usr/bin/python3 run_scenario.py --check [NAME...]    (lab-check)
@@ -9,7 +10,7 @@ Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
        /usr/bin/python3 run_scenario.py --list
 Environment: LAB_TOOL=auto|none (auto: the repo's bin/), LAB_BIN, LAB_TOOL_ARGS,
 LAB_PERIOD, LAB_PERIODS, LAB_OUT (parent of the per-scenario directory),
-LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI.
+LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI, LAB_LOCK.
 """
 import argparse
 import csv

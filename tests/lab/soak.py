@@ -8,6 +8,10 @@ causes (ALLOWED), stop with exit 0 on SIGTERM, and their RSS at the end is withi
 their RSS after the first minute.
 
     /usr/bin/python3 tests/lab/soak.py [--minutes M] [--period S] [--churn S]
+
+It holds the lab lock while it has guests. Environment as for run_scenario.py: LAB_BIN,
+LAB_TOOL_ARGS, LAB_OUT (the output is LAB_OUT/soak), LAB_DOMAIN_TYPE, LAB_CACHE, LAB_URI,
+LAB_LOCK.
 """
 import argparse
 import json
