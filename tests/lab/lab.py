@@ -3,7 +3,12 @@
 Every guest is named vmlab-N and carries its owner's PID in <description>, so a
 guest left behind by a killed run is recognised (its owner is gone) and
 destroyed, while a guest of a live run, or any other domain, is never touched.
+A Lab holds the exclusive lab lock (LOCK) for as long as it has guests, so runs
+of several people on one libvirtd wait for each other instead of colliding.
+
+Library code raises LabError; only the entry points (run_entry) print it and exit.
 """
+import fcntl
 import os
 import re
 import signal
@@ -17,10 +22,33 @@ import libvirt
 
 libvirt.registerErrorHandler(lambda *_: None, None)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 URI = os.environ.get("LAB_URI", "qemu:///system")
-PREFIX = "vmlab-"
+PREFIX = "vmlab-"          # every lab guest's name: PREFIX + a number (guest_name)
 CACHE = os.environ.get("LAB_CACHE", "/var/cache/vmbalance-lab")
+LOCK = os.environ.get("LAB_LOCK", "/run/vmbalance-lab.lock")
 OWNER_RE = re.compile(r"vmbalance lab, owner pid (\d+)")
+MAX_MIB = 2048             # every guest's <memory> (its balloon's maximum)
+START_MIB = 512            # every guest's <currentMemory> (its balloon at boot)
+
+
+class LabError(Exception):
+    """A lab failure, explained in one sentence; run_entry prints it as 'lab: ...'."""
+
+
+class Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived (after catch_signals); the value is its name."""
+
+
+def guest_name(k):
+    """The name of lab guest number K (1, 2, ...)."""
+    return f"{PREFIX}{k}"
+
+
+def out_dir(name):
+    """The output directory of run NAME: $LAB_OUT/NAME, by default lab-out/NAME in the repo."""
+    return os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), name)
 
 
 @dataclass
@@ -30,19 +58,57 @@ class Guest:
     load: str = "idle"          # loadgen arguments, e.g. "cpu --duty 100"
     delay: float = 0            # seconds before the workload starts
     pin: str | None = None      # initial vCPU 0 pinning (cpuset), None = unpinned
-    memory_mib: int = 2048      # maximum
-    current_mib: int = 512      # balloon size at start
+    memory_mib: int = MAX_MIB   # maximum
+    current_mib: int = START_MIB  # balloon size at start
 
 
-def die(msg):
-    print(f"lab: {msg}", file=sys.stderr)
-    sys.exit(1)
+def on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def catch_signals():
+    """Make SIGINT, SIGTERM and SIGHUP raise Interrupted, so that the normal unwinding
+    (Lab.__exit__) destroys the guests; run_entry reports it."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+
+def run_entry(main):
+    """Run an entry point's MAIN and return its exit status: a LabError becomes the one
+    line 'lab: ...' and status 1, an interruption 'lab: interrupted ...' and 130."""
+    try:
+        return main()
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
+        return 130
+
+
+def take_lock():
+    """Take the exclusive lab lock, waiting (with a line saying so) while another run
+    holds it; return its file descriptor (closing it releases the lock)."""
+    try:
+        fd = os.open(LOCK, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise LabError(f"cannot open the lab lock '{LOCK}': {e.strerror}.") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lab: waiting for another lab run to finish (it holds '{LOCK}')", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def domain_type():
     t = os.environ.get("LAB_DOMAIN_TYPE", "qemu")
     if t not in ("qemu", "kvm"):
-        die(f"LAB_DOMAIN_TYPE must be 'qemu' or 'kvm', not '{t}'.")
+        raise LabError(f"LAB_DOMAIN_TYPE must be 'qemu' or 'kvm', not '{t}'.")
     return t
 
 
@@ -114,13 +180,15 @@ def reap_stale(conn, quiet=False):
 
 
 class Lab:
-    """Starts guests and guarantees they are destroyed (use as a context manager)."""
+    """Starts guests and guarantees they are destroyed; use as a context manager, which
+    holds the lab lock from entry until the guests are destroyed."""
 
     def __init__(self, rundir, conn=None):
         self.rundir = rundir
         self.conn = conn or libvirt.open(URI)
         self.started = []
         self.dtype = domain_type()
+        self.lock_fd = None
 
     def console_log(self, name):
         return os.path.join(self.rundir, f"{name}.console.log")
@@ -128,14 +196,16 @@ class Lab:
     def start(self, guests, reap=True):
         """Start GUESTS; first destroy lab guests left by dead runs (REAP; a run that adds
         guests later must not reap: its own guests would look left over)."""
+        if self.lock_fd is None:
+            raise LabError("guests are started only inside 'with Lab(...)' (the lab lock).")
         if reap:
             reap_stale(self.conn)
         for dom in self.conn.listAllDomains(0):
             if dom.name() in {g.name for g in guests}:
-                die(f"domain '{dom.name()}' already exists (another lab run?).")
+                raise LabError(f"domain '{dom.name()}' already exists (another lab run?).")
         for f in ("vmlinuz", "initrd.gz"):
             if not os.path.exists(os.path.join(CACHE, f)):
-                die(f"'{CACHE}/{f}' is missing (run tests/lab/build-image.sh).")
+                raise LabError(f"'{CACHE}/{f}' is missing (run tests/lab/build-image.sh).")
         os.makedirs(self.rundir, exist_ok=True)
         for g in guests:
             log = self.console_log(g.name)
@@ -163,45 +233,57 @@ class Lab:
             alive = {d.name() for d in self.conn.listAllDomains(
                 libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
             if pending - alive:
-                die(f"guest(s) {', '.join(sorted(pending - alive))} died while booting"
-                    f" (see {self.rundir}).")
+                raise LabError(f"guest(s) {', '.join(sorted(pending - alive))} died while"
+                               f" booting (see {self.rundir}).")
             if time.monotonic() - t0 > timeout:
-                die(f"guest(s) {', '.join(sorted(pending))} not booted after {timeout} s"
-                    f" (see {self.rundir}).")
+                raise LabError(f"guest(s) {', '.join(sorted(pending))} not booted after"
+                               f" {timeout} s (see {self.rundir}).")
             if pending:
                 time.sleep(0.5)
         return time.monotonic() - t0
 
+    def destroy(self, name, missing_ok=True):
+        """Destroy the guest NAME this Lab started; if it is gone already, quietly if
+        MISSING_OK, else raise libvirt's error."""
+        try:
+            self.conn.lookupByName(name).destroy()
+        except libvirt.libvirtError:
+            if not missing_ok:
+                raise
+        if name in self.started:
+            self.started.remove(name)
+
     def teardown(self):
         """Destroy every guest this Lab started (in parallel: each takes ~1.5 s)."""
-        def destroy(name):
-            try:
-                self.conn.lookupByName(name).destroy()
-            except libvirt.libvirtError:
-                pass  # already gone
         stop = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # a 2nd Ctrl-C must not leak guests
         try:
             with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(destroy, self.started))
+                list(pool.map(self.destroy, list(self.started)))
             self.started = []
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stop)
 
     def __enter__(self):
+        self.lock_fd = take_lock()
         return self
 
     def __exit__(self, *exc):
-        self.teardown()
+        try:
+            self.teardown()
+        finally:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = None
         return False
 
 
 def cleanup_main():
     """`python3 lab.py cleanup`: destroy lab guests whose owner is gone."""
+    if sys.argv[1:] != ["cleanup"]:
+        raise LabError("usage: lab.py cleanup")
     reap_stale(libvirt.open(URI))
+    return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["cleanup"]:
-        die("usage: lab.py cleanup")
-    cleanup_main()
+    sys.exit(run_entry(cleanup_main))

@@ -11,7 +11,7 @@ Host free memory is MemAvailable (/proc/meminfo); libvirt's node figure
 ~200 MiB higher on an idle host, and the gap grows with guest memory.
 
 Standalone: /usr/bin/python3 monitor.py [--period S] [--count N] [--csv FILE]
-            [--console-dir DIR] [--prefix vmlab-]
+            [--console-dir DIR] [--prefix vmlab-] [--uri URI]
 """
 import argparse
 import csv
@@ -23,7 +23,7 @@ import time
 
 import libvirt
 
-libvirt.registerErrorHandler(lambda *_: None, None)
+import lab
 
 OOM_KILLED = re.compile(r"Out of memory: Killed process")
 OOM_KILL = re.compile(r"oom-kill:")
@@ -210,7 +210,7 @@ class Monitor:
         out.append("|")
         for n in self.names:
             p = n.replace("-", "_")
-            short = n[len("vmlab-"):] if n.startswith("vmlab-") else n
+            short = n[len(lab.PREFIX):] if n.startswith(lab.PREFIX) else n
             if not row.get(f"{p}_up"):
                 out.append(f"{short}:down")
                 continue
@@ -255,8 +255,8 @@ def main():
     ap.add_argument("--count", type=int, default=0, help="periods to sample (0: until Ctrl-C)")
     ap.add_argument("--csv", help="write every sample to this CSV file")
     ap.add_argument("--console-dir", help="directory of the guests' NAME.console.log")
-    ap.add_argument("--prefix", default="vmlab-")
-    ap.add_argument("--uri", default=os.environ.get("LAB_URI", "qemu:///system"))
+    ap.add_argument("--prefix", default=lab.PREFIX)
+    ap.add_argument("--uri", default=lab.URI)
     a = ap.parse_args()
     conn = libvirt.open(a.uri)
     names = sorted((d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)

@@ -3,7 +3,9 @@ import json
 import os
 import subprocess
 
-from scenarios import FLOOR, MAX_MIB, SD_OK, col
+from lab import MAX_MIB
+from scenarios import SD_OK, col
+from tools import FLOOR
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
            "#e377c2", "#17becf"]

@@ -1,6 +1,7 @@
 """Run one lab scenario: boot its guests, run the tool under test with the monitor
 alongside, tear everything down, judge, and write samples.csv, summary.json and
-plots into the output directory.
+plots into the output directory. While a scenario has guests it holds the lab
+lock (lab.py): a second run waits.
 
 Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
        /usr/bin/python3 run_scenario.py --check [NAME...]    (lab-check)
@@ -9,17 +10,14 @@ Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
        /usr/bin/python3 run_scenario.py --list
 Environment: LAB_TOOL=auto|none (auto: the repo's bin/), LAB_BIN, LAB_TOOL_ARGS,
 LAB_PERIOD, LAB_PERIODS, LAB_OUT (parent of the per-scenario directory),
-LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI.
+LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI, LAB_LOCK.
 """
 import argparse
 import csv
 import json
 import os
 import shlex
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 import libvirt
@@ -27,21 +25,11 @@ import libvirt
 import lab
 import monitor
 import report
-from scenarios import FLOOR, HOST_RESERVE_BELOW_NOW, MIN_UNUSED, SCENARIOS, judge
+import tools
+from scenarios import SCENARIOS, judge
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-TOOLS = {"cpu": "vcpu_scheduler", "mem": "memory_coordinator"}
 RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.csv",
              "cpu.png", "mem.png")
-
-
-class Interrupted(Exception):
-    pass
-
-
-def on_signal(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
 
 
 def tool_command(sc, cfg):
@@ -50,41 +38,8 @@ def tool_command(sc, cfg):
     if mode == "none":
         return None
     if mode != "auto":
-        lab.die(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
-    path = os.path.join(os.environ.get("LAB_BIN", os.path.join(REPO, "bin")), TOOLS[sc.kind])
-    if not os.access(path, os.X_OK):
-        lab.die(f"'{path}' not found (run make, or set LAB_TOOL=none).")
-    cmd = [path, "--connect", lab.URI, "--domains", f"{lab.PREFIX}*"]
-    if sc.kind == "mem":
-        cmd += ["--guest-floor", f"{FLOOR}M", "--min-unused", f"{MIN_UNUSED}M"]
-        if cfg.get("host_reserve_mib"):
-            cmd += ["--host-reserve", f"{cfg['host_reserve_mib']}M"]
-    cmd += shlex.split(os.environ.get("LAB_TOOL_ARGS", ""))
-    return cmd + [f"{cfg['period']:g}"]
-
-
-def pump(stream, path, show):
-    """Copy the tool's output to the file path, and to the screen if show."""
-    with open(path, "w", encoding="utf-8") as log:
-        for line in stream:
-            log.write(line)
-            log.flush()
-            if show:
-                print(f"      tool| {line.rstrip()}", flush=True)
-
-
-def stop_tool(proc):
-    """SIGTERM the tool; return an error string if it did not stop cleanly."""
-    if proc.poll() is not None:
-        return f"tool exited early with status {proc.returncode}"
-    proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return "tool did not stop within 10 s of SIGTERM"
-    return None if rc == 0 else f"tool exited with status {rc} on SIGTERM"
+        raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
+    return tools.command(tools.TOOLS[sc.kind], cfg["period"], cfg.get("host_reserve_mib"))
 
 
 def read_rows(path):
@@ -116,12 +71,16 @@ def finish(outdir, sc, cfg):
     return summary
 
 
-def run(sc, args):
-    outdir = os.path.join(os.environ.get("LAB_OUT", os.path.join(REPO, "lab-out")), sc.name)
+def clear(outdir):
+    """Create outdir, or remove the files of the run it holds."""
     os.makedirs(outdir, exist_ok=True)
     for f in os.listdir(outdir):
         if f in RUN_FILES or f.endswith(".console.log"):
             os.unlink(os.path.join(outdir, f))
+
+
+def run(sc, args):
+    outdir = lab.out_dir(sc.name)
     conn = libvirt.open(lab.URI)
     ncpus = conn.getCPUMap()[0]
     guests = sc.guests(ncpus)
@@ -131,31 +90,30 @@ def run(sc, args):
            "duty": {g.name: int(g.load.split()[-1]) for g in guests if g.load.startswith("cpu")},
            "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests}}
     tool_cmd = tool_command(sc, cfg)   # fail early if the tool is missing
-    cfg["tool_name"] = TOOLS[sc.kind] if tool_cmd else "no tool"
+    cfg["tool_name"] = tools.TOOLS[sc.kind] if tool_cmd else "no tool"
     print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
           f" {args.periods} periods of {args.period:g} s -> {outdir}", flush=True)
     proc = None
-    t0 = time.monotonic()
-    with lab.Lab(outdir, conn) as L:
+    with lab.Lab(outdir, conn) as L:   # waits for the lab lock
+        clear(outdir)
+        t0 = time.monotonic()
         try:
             L.start(guests)
             cfg["boot_s"] = round(L.wait_booted(), 1)
             print(f"   guests booted in {cfg['boot_s']} s", flush=True)
-            if sc.name == "mem-all-grow":
-                cfg["host_reserve_mib"] = monitor.host_mem_available_mib() - HOST_RESERVE_BELOW_NOW
+            if sc.host_reserve_below_now is not None:
+                below = sc.host_reserve_below_now
+                cfg["host_reserve_mib"] = monitor.host_mem_available_mib() - below
                 print(f"   host reserve {cfg['host_reserve_mib']} MiB"
-                      f" (MemAvailable now - {HOST_RESERVE_BELOW_NOW} MiB)")
+                      f" (MemAvailable now - {below} MiB)")
             tool_cmd = tool_command(sc, cfg)
             mon = monitor.Monitor(conn, cfg["guests"], outdir)
             log = monitor.CsvLog(cfg["csv"], mon.columns())
             if tool_cmd:
                 cfg["tool_cmd"] = tool_cmd
                 print(f"   {' '.join(shlex.quote(c) for c in tool_cmd)}", flush=True)
-                proc = subprocess.Popen(  # pylint: disable=consider-using-with
-                    tool_cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    text=True)
-                threading.Thread(target=pump, daemon=True, args=(
-                    proc.stdout, os.path.join(outdir, "tool.log"), not args.quiet_tool)).start()
+                proc = tools.start(tool_cmd, os.path.join(outdir, "tool.log"),
+                                   echo=not args.quiet_tool)
             legend = ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
                       if sc.kind == "cpu" else "host free | guest: actual/unused MiB [OOM kills]")
             print(f"   per period: {legend}")
@@ -172,11 +130,12 @@ def run(sc, args):
             log.close()
             cfg["run_s"] = round(time.monotonic() - t_run, 1)
             if proc:
-                cfg["tool_error"] = stop_tool(proc)
+                err = tools.stop(proc)
+                cfg["tool_error"] = f"tool {err}" if err else None
                 proc = None
         finally:
             if proc:
-                stop_tool(proc)
+                tools.stop(proc)
     print(f"   guests destroyed; {time.monotonic() - t0:.0f} s in all", flush=True)
     summary = finish(outdir, sc, cfg)
     print(f"== {sc.name}: {summary['verdict'].upper()}"
@@ -217,19 +176,13 @@ def main():
     names = list(SCENARIOS) if args.check and not args.name else args.name
     bad = [n for n in names if n not in SCENARIOS]
     if not names or bad or (len(names) > 1 and not args.check):
-        lab.die(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+        raise lab.LabError(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
+    lab.catch_signals()
     summaries = []
     periods = args.periods
-    try:
-        for n in names:
-            args.periods = periods or SCENARIOS[n].periods
-            summaries.append(run(SCENARIOS[n], args))
-    except Interrupted as e:
-        print(f"lab: interrupted by {e}; guests destroyed.", file=sys.stderr)
-        return 130
+    for n in names:
+        args.periods = periods or SCENARIOS[n].periods
+        summaries.append(run(SCENARIOS[n], args))
     if not args.check:
         return 0 if summaries[0]["verdict"] == "pass" else 1
     return check_report(summaries)
@@ -256,4 +209,4 @@ def check_report(summaries):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(lab.run_entry(main))

@@ -2,19 +2,18 @@
 
 Verdicts are pure functions of the samples (rows of samples.csv) and the run's
 config, so a run can be judged again offline (run_scenario.py --evaluate DIR).
+A new scenario is one Scenario(...) entry in SCENARIOS: the runner and the
+verdicts read its fields, never its name.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab import Guest
+from lab import MAX_MIB, START_MIB, Guest, guest_name
+from tools import FLOOR, MIN_UNUSED
 
-FLOOR = 200        # MiB, --guest-floor given to the coordinator
-MIN_UNUSED = 100   # MiB, --min-unused given to the coordinator
-MAX_MIB = 2048     # every guest's <memory>
-START_MIB = 512    # every guest's <currentMemory>
 SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
 SETTLE_BY = 25     # CPU: periods allowed to reach balance
 FEED_BY = 50       # memory: periods allowed to reach a target
-HOST_RESERVE_BELOW_NOW = 3072   # mem-all-grow: reserve = MemAvailable - this
 RESERVE_SLACK = 128  # MiB the host may dip below its reserve (other host activity)
 NEAR = 100         # MiB: "reached" a memory target
 SHORT = 512        # MiB: memory counts as "available" above reserve + this
@@ -23,44 +22,68 @@ MEM_DELAY = 10     # s: memory workloads start this long after boot
 
 @dataclass
 class Scenario:
+    """A scenario: its guests, and as fields (never its name) what its verdict
+    demands beyond the checks every run of its kind gets."""
     name: str
-    kind: str                   # "cpu" or "mem"
+    kind: str                   # "cpu" or "mem": which tool runs, which verdict
     about: str
     periods: int
-    guests: object              # function(ncpus) -> [Guest]
+    guests: Callable[[int], list]            # function(ncpus) -> [Guest]
     expect_without_tool: str | None = None   # "pass"/"fail" when deterministic
     caps: dict = field(default_factory=dict)  # guest -> workload MiB it grows to
+    # CPU. Every run: balanced within SETTLE_BY periods, and no pin change after;
+    # with expect_no_changes (already balanced): no pin change at all instead.
+    expect_no_changes: bool = False
+    # Memory. Every run: no OOM kill while memory was available, no guest below
+    # FLOOR or above MAX_MIB, host free memory not below the reserve (if any).
+    # host_reserve_below_now: the tool's --host-reserve is MemAvailable after boot
+    # minus this many MiB (None: no reserve).
+    host_reserve_below_now: int | None = None
+    # feed: guests that must reach their need - NEAR within FEED_BY periods and
+    # stay there (figure periods_to_feed: when the last of them got there).
+    feed: tuple = ()
+    # feed_if_affordable: guests whose peak must reach their need - NEAR unless
+    # host free memory came near the reserve.
+    feed_if_affordable: tuple = ()
+    # shrink: idle guests that must be shrunk from START_MIB toward their idle target.
+    shrink: tuple = ()
+    # redirect (from, to): from is fed while it grows, then shrunk from its peak
+    # toward its idle target; to is not starving at the end (figure moved_mib).
+    redirect: tuple | None = None
 
 
 def cpu_guests(ncpus, pins, duties):
     n = 2 * ncpus
-    return [Guest(f"vmlab-{i + 1}", f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
+    return [Guest(guest_name(i + 1), f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
 
 
 def mem_guests(loads):
     """Four guests; workloads start MEM_DELAY s after boot, so that the first
     periods show every guest idle (the baseline of what a guest uses)."""
-    return [Guest(f"vmlab-{i + 1}", loads.get(i + 1, "idle"), delay=MEM_DELAY)
+    return [Guest(guest_name(i + 1), loads.get(i + 1, "idle"), delay=MEM_DELAY)
             for i in range(4)]
 
 
+G1, G2, G3, G4 = (guest_name(k) for k in range(1, 5))
 SCENARIOS = {s.name: s for s in [
     Scenario("cpu-balanced", "cpu", "2 busy guests pinned per pCPU: nothing to do", 40,
-             lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass"),
+             lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass",
+             expect_no_changes=True),
     Scenario("cpu-all-on-one", "cpu", "all busy guests pinned to pCPU 0", 40,
              lambda n: cpu_guests(n, lambda i: "0", lambda i: 100), "fail"),
     Scenario("cpu-mixed", "cpu", "unpinned guests, alternately 100 % and 50 % busy", 40,
              lambda n: cpu_guests(n, lambda i: None, lambda i: 100 if i % 2 == 0 else 50)),
     Scenario("mem-one-grows", "mem", "guest 1 grows to 1700 MiB, the others idle", 60,
              lambda n: mem_guests({1: "mem --rate 25 --cap 1700"}), "fail",
-             {"vmlab-1": 1700}),
+             {G1: 1700}, feed=(G1,), shrink=(G2, G3, G4)),
     Scenario("mem-all-grow", "mem", "all four grow to 1700 MiB; host reserve binds", 60,
              lambda n: mem_guests({i: "mem --rate 25 --cap 1700" for i in range(1, 5)}), "fail",
-             {f"vmlab-{i}": 1700 for i in range(1, 5)}),
+             {g: 1700 for g in (G1, G2, G3, G4)},
+             host_reserve_below_now=3072, feed_if_affordable=(G1, G2, G3, G4)),
     Scenario("mem-redirect", "mem", "guest 1 grows to 1200 MiB and frees it, guest 2 grows",
              60, lambda n: mem_guests({1: "mem --rate 25 --cap 1200 --hold 10",
                                        2: "mem --rate 8 --cap 1700"}), "fail",
-             {"vmlab-1": 1200, "vmlab-2": 1700}),
+             {G1: 1200, G2: 1700}, redirect=(G1, G2)),
 ]}
 
 
@@ -109,7 +132,7 @@ def judge_cpu(sc, rows, cfg):
             sum(r[f"host_cpu{j}"] - r[f"pcpu{j}"] for j in range(cfg["ncpus"])) for r in rows), 1),
         "vcpu_usage_last10": {n: round(u, 1) for n, u in usage.items()},
     }
-    if sc.name == "cpu-balanced":
+    if sc.expect_no_changes:
         if changes:
             reasons.append(f"{changes} pin change(s) where none was needed")
     else:
@@ -185,22 +208,20 @@ def judge_mem(sc, rows, cfg):
             reasons.append(f"{n} not shrunk toward {target_idle[n]} MiB"
                            f" (ends at {final[n]} > {limit:.0f} MiB)")
 
-    if sc.name == "mem-one-grows":
-        g = "vmlab-1"
-        p = reached(g, need[g] - NEAR, FEED_BY)
-        figures["periods_to_feed"] = p
-        if p is None:
-            reasons.append(f"{g} not fed to {need[g] - NEAR} MiB within {FEED_BY} periods"
-                           f" (ends at {final[g]} MiB)")
-        for n in names[1:]:
-            shrunk(n, START_MIB)
-    elif sc.name == "mem-all-grow":
-        fed = all(max(actual[n]) >= need[n] - NEAR for n in names)
+    if sc.feed:
+        fed = [reached(n, need[n] - NEAR, FEED_BY) for n in sc.feed]
+        figures["periods_to_feed"] = None if None in fed else max(fed)
+        for n, p in zip(sc.feed, fed):
+            if p is None:
+                reasons.append(f"{n} not fed to {need[n] - NEAR} MiB within {FEED_BY} periods"
+                               f" (ends at {final[n]} MiB)")
+    if sc.feed_if_affordable:
+        fed = all(max(actual[n]) >= need[n] - NEAR for n in sc.feed_if_affordable)
         if not fed and low_host > reserve + 2 * SHORT:
             reasons.append(f"guests not fed while the host could afford it (host free"
                            f" never below {low_host} MiB, reserve {reserve} MiB)")
-    elif sc.name == "mem-redirect":
-        g1, g2 = "vmlab-1", "vmlab-2"
+    if sc.redirect:
+        g1, g2 = sc.redirect
         peak = max(actual[g1])
         if peak < need[g1] - NEAR:
             reasons.append(f"{g1} not fed while growing (peak {peak} < {need[g1] - NEAR} MiB)")
@@ -209,6 +230,8 @@ def judge_mem(sc, rows, cfg):
             reasons.append(f"{g2} starving at the end"
                            f" ({rows[-1].get(col(g2, 'unused'))} MiB unused)")
         figures["moved_mib"] = {g1: final[g1] - peak, g2: final[g2] - actual[g2][0]}
+    for n in sc.shrink:
+        shrunk(n, START_MIB)
     return reasons, figures
 
 
