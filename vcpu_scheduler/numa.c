@@ -194,37 +194,46 @@ static void merge(struct placement_plan *out, const struct placement_plan *pn, c
     add_moments(&mo[2], pn->nusable, pn->usage_mean, pn->usage_after);
 }
 
-/* Plans node N: its usable pCPUs and the vCPUs homed there. */
-static int plan_node(const struct state *S, int n, unsigned char *usable_n, size_t *idx,
-                     struct placement_vcpu *sub, struct placement_plan *pn, size_t *k)
+/* Scratch of one node's plan: its usable pCPUs, and its vCPUs (IDX[i] in the flat input is
+ * SUB[i]; K of them). */
+struct node_scratch {
+    unsigned char *usable;
+    size_t *idx;
+    struct placement_vcpu *sub;
+    size_t k;
+};
+
+/* Plans node N into PN: its usable pCPUs and the vCPUs homed there. */
+static int plan_node(const struct state *S, int n, struct node_scratch *ns,
+                     struct placement_plan *pn)
 {
     const struct placement_input *f = S->in->flat;
     struct placement_input in = *f;
 
-    *k = 0;
+    ns->k = 0;
     for (int p = 0; p < S->np; p++)
-        usable_n[p] = usable(f, p) && S->in->node[p] == n;
+        ns->usable[p] = usable(f, p) && S->in->node[p] == n;
     for (size_t v = 0; v < S->nv; v++)
         if (S->in->home[v] == n) {
-            idx[*k] = v;
-            sub[(*k)++] = f->vcpus[v];
+            ns->idx[ns->k] = v;
+            ns->sub[ns->k++] = f->vcpus[v];
         }
-    in.usable = usable_n;
-    in.vcpus = sub;
-    in.nvcpus = *k;
+    in.usable = ns->usable;
+    in.vcpus = ns->sub;
+    in.nvcpus = ns->k;
     return placement_plan(&in, pn);
 }
 
 static int plan_nodes(struct state *S, struct placement_plan *out)
 {
-    size_t nv1 = S->nv ? S->nv : 1, k;
-    unsigned char *usable_n = malloc((size_t)S->np);
-    size_t *idx = malloc(nv1 * sizeof(size_t));
-    struct placement_vcpu *sub = malloc(nv1 * sizeof(*sub));
+    size_t nv1 = S->nv ? S->nv : 1;
+    struct node_scratch ns = {.usable = malloc((size_t)(S->np ? S->np : 1)),
+                              .idx = malloc(nv1 * sizeof(size_t)),
+                              .sub = malloc(nv1 * sizeof(struct placement_vcpu))};
     struct moments mo[3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
     int rc = -1;
 
-    if (!usable_n || !idx || !sub)
+    if (!ns.usable || !ns.idx || !ns.sub)
         goto cleanup;
     for (size_t v = 0; v < S->nv; v++)
         out->target[v] = S->in->flat->vcpus[v].pin >= 0 ? S->in->flat->vcpus[v].pin : -1;
@@ -232,9 +241,9 @@ static int plan_nodes(struct state *S, struct placement_plan *out)
         struct placement_plan pn;
         if (S->cap[n] == 0)
             continue;
-        if (plan_node(S, n, usable_n, idx, sub, &pn, &k) < 0)
+        if (plan_node(S, n, &ns, &pn) < 0)
             goto cleanup;
-        merge(out, &pn, idx, k, mo);
+        merge(out, &pn, ns.idx, ns.k, mo);
         placement_plan_free(&pn);
     }
     out->spread_before = merged_sd(&mo[0]);
@@ -245,9 +254,9 @@ static int plan_nodes(struct state *S, struct placement_plan *out)
     out->usage_mean = mo[2].n > 0 ? mo[2].m / mo[2].n : 0;
     rc = 0;
 cleanup:
-    free(usable_n);
-    free(idx);
-    free(sub);
+    free(ns.usable);
+    free(ns.idx);
+    free(ns.sub);
     return rc;
 }
 
