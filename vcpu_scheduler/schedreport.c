@@ -66,6 +66,8 @@ void schedreport_print_line(FILE *out, const struct sched_report *rep, const str
     fputs(": ", out);
     if (rep->balanced)
         fputs("balanced, no change", out);
+    else if (rep->waiting)
+        fprintf(out, "demand std dev %.1f, no change unless it lasts", rep->spread_before * 100);
     else
         fprintf(out, "%s%zu pin change%s (minimum %zu), demand std dev %.1f -> %.1f",
                 dry_run ? "would make " : "", rep->nmoves, rep->nmoves == 1 ? "" : "s",
@@ -177,5 +179,6 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
     json_kv_bool(&j, "pin_floating", rep->pin_floating);
     json_kv_uint(&j, "lower_bound", rep->lower_bound);
     json_kv_bool(&j, "balanced", rep->balanced);
+    json_kv_bool(&j, "waiting", rep->waiting);
     report_end(&j, rep->calls);
 }

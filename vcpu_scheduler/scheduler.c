@@ -114,6 +114,8 @@ struct scheduler {
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
     bool troubled;        /* the kernel's placement of floating vCPUs fell short last period */
+    bool wanted;          /* last period's plan wanted to act */
+    bool waiting;         /* this period's small imbalance waits for confirmation */
     bool warned_unusable; /* "no usable pCPU" said */
 };
 
@@ -702,9 +704,19 @@ static void record_moves(struct scheduler *s, const struct placement_plan *pl)
     }
 }
 
+/* True when PL acts on a small imbalance alone: no vCPU to place, no class served unequally,
+ * and a load spread under twice the threshold. One period's demand estimate of a busy vCPU
+ * varies by some 10 % (guest scheduling, TCG, other host load): acting on such a spread at
+ * once swaps vCPUs back and forth, so it must be seen two periods running. */
+static bool small_imbalance(const struct scheduler *s, const struct placement_plan *pl)
+{
+    return pl->act && pl->must_place == 0 && !pl->unfair_before &&
+           pl->spread_before < 2 * s->cfg.threshold;
+}
+
 /* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves.
  * The kernel places floating vCPUs; they are pinned only when its placement has fallen short
- * for two periods running. */
+ * for two periods running. A small imbalance is acted on when it lasts two periods. */
 static int plan(struct scheduler *s)
 {
     struct placement_plan pl;
@@ -721,10 +733,13 @@ static int plan(struct scheduler *s)
         if (plan_with(s, true, &pl) < 0)
             return -1;
     }
+    s->waiting = small_imbalance(s, &pl) && !s->wanted;
+    s->wanted = pl.act;
+    pl.act = pl.act && !s->waiting;
     s->spread_before = pl.spread_before;
-    s->spread_after = pl.spread_after;
+    s->spread_after = pl.act ? pl.spread_after : pl.spread_before;
     s->lower_bound = pl.act ? pl.lower_bound : 0;
-    s->balanced = !pl.act;
+    s->balanced = !pl.act && !s->waiting;
     record_moves(s, &pl);
     placement_plan_free(&pl);
     return 0;
@@ -909,6 +924,7 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->lower_bound = s->lower_bound;
     rep->failed = s->failed;
     rep->balanced = s->balanced;
+    rep->waiting = s->waiting;
     rep->pin_floating = s->pin_floating;
     rep->pcpu_usable = hostview_usable(s->view);
     rep->pcpu_node = hostview_node(s->view);
@@ -929,6 +945,7 @@ int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev
     memset(&s->numa, 0, sizeof(s->numa));
     s->spread_before = s->spread_after = 0;
     s->balanced = true;
+    s->waiting = false;
     if (ensure_pcpus(s, snapshot_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||
         usage_from_snapshots(prev, cur, &s->usage) < 0 ||
         hostview_derive(s->view, prev, cur, &s->usage) < 0)

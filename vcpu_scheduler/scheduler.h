@@ -97,6 +97,7 @@ struct sched_report {
     size_t lower_bound;  /* fewest pin changes a plan this balanced needs */
     size_t failed;       /* pin changes that failed */
     bool balanced;       /* nothing to change */
+    bool waiting;        /* a small imbalance, acted on if it lasts another period */
     bool pin_floating;   /* floating vCPUs may be pinned: the kernel's placement fell short */
     unsigned long calls; /* hypervisor round trips this period */
 };
