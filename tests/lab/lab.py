@@ -57,9 +57,21 @@ class Guest:
     name: str
     load: str = "idle"          # loadgen arguments, e.g. "cpu --duty 100"
     delay: float = 0            # seconds before the workload starts
-    pin: str | None = None      # initial vCPU 0 pinning (cpuset), None = unpinned
+    pin: str | None = None      # initial pinning of every vCPU (a CPU list), None = unpinned
     memory_mib: int = MAX_MIB   # maximum
     current_mib: int = START_MIB  # balloon size at start
+    vcpus: int = 1
+    cpuset: str | None = None   # <vcpu cpuset=...>: where its vCPUs may ever run
+    start_period: int = 0       # started at boot (0), or after this monitor period
+    stop_period: int | None = None  # destroyed after this monitor period
+
+    @property
+    def duty(self):
+        """The busy percentage of each of its vCPUs: loadgen's --duty, 0 unless 'cpu'."""
+        words = self.load.split()
+        if not words or words[0] != "cpu" or "--duty" not in words:
+            return 0
+        return int(words[words.index("--duty") + 1])
 
 
 def on_signal(signum, _frame):
@@ -116,14 +128,16 @@ def domain_xml(g, console_log, dtype="qemu"):
     kernel, initrd = os.path.join(CACHE, "vmlinuz"), os.path.join(CACHE, "initrd.gz")
     cmdline = (f"console=ttyS0 quiet panic=-1 lab.load={','.join(g.load.split())}"
                f" lab.delay={g.delay:g}")
-    pin = f"<cputune><vcpupin vcpu='0' cpuset='{g.pin}'/></cputune>" if g.pin else ""
+    pins = "".join(f"<vcpupin vcpu='{i}' cpuset='{g.pin}'/>" for i in range(g.vcpus))
+    pin = f"<cputune>{pins}</cputune>" if g.pin else ""
+    cpuset = f" cpuset='{g.cpuset}'" if g.cpuset else ""
     tcg = "<tcg><tb-cache unit='MiB'>32</tb-cache></tcg>" if dtype == "qemu" else ""
     return f"""<domain type='{dtype}'>
   <name>{g.name}</name>
   <description>vmbalance lab, owner pid {os.getpid()}</description>
   <memory unit='MiB'>{g.memory_mib}</memory>
   <currentMemory unit='MiB'>{g.current_mib}</currentMemory>
-  <vcpu>1</vcpu>
+  <vcpu{cpuset}>{g.vcpus}</vcpu>
   {pin}
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>

@@ -15,17 +15,18 @@
 struct opts {
     const char *mode;
     double delay, rate, hold;
-    long duty, threads, cap;
+    long duty, threads, cap, chatter;
     int repeat;
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: loadgen [--delay S] cpu --duty PCT [--threads N]\n"
+            "usage: loadgen [--delay S] cpu --duty PCT [--threads N] [--chatter LINES_PER_S]\n"
             "       loadgen [--delay S] mem --rate MIB_PER_S --cap MIB [--hold S] [--repeat]\n"
             "       loadgen [--delay S] idle\n"
-            "cpu:  keep N threads busy PCT %% of every 100 ms window.\n"
+            "cpu:  keep N threads busy PCT %% of every 100 ms window (and print LINES_PER_S\n"
+            "      lines a second on the console: I/O for the emulator).\n"
             "mem:  allocate and touch memory at MIB_PER_S up to MIB, hold it S seconds\n"
             "      (forever without --hold), free it, then idle (or start over with --repeat).\n");
 }
@@ -92,10 +93,29 @@ static void *cpu_worker(void *arg)
     return NULL;
 }
 
+/* Console output at o->chatter lines a second, in bursts every 100 ms. */
+static void *chatter_worker(void *arg)
+{
+    const struct opts *o = arg;
+    unsigned long n = 0;
+    long burst = o->chatter / 10 > 0 ? o->chatter / 10 : 1;
+
+    for (;;) {
+        for (long i = 0; i < burst; i++)
+            printf("loadgen: chatter %lu ........................................\n", n++);
+        sleep_s(0.1);
+    }
+    return NULL;
+}
+
 static int run_cpu(const struct opts *o)
 {
     pthread_t t;
-    printf("loadgen: cpu duty %ld%% threads %ld\n", o->duty, o->threads);
+    printf("loadgen: cpu duty %ld%% threads %ld chatter %ld\n", o->duty, o->threads, o->chatter);
+    if (o->chatter > 0 && pthread_create(&t, NULL, chatter_worker, (void *)o) != 0) {
+        fprintf(stderr, "loadgen: cannot start the chatter thread.\n");
+        return 1;
+    }
     for (long i = 1; i < o->threads; i++) {
         if (pthread_create(&t, NULL, cpu_worker, (void *)o) != 0) {
             fprintf(stderr, "loadgen: cannot start thread %ld.\n", i);
@@ -188,6 +208,8 @@ int main(int argc, char **argv)
             o.duty = (long)v;
         else if (!strcmp(a, "--threads") && !parse_num(val, 1, 256, &v))
             o.threads = (long)v;
+        else if (!strcmp(a, "--chatter") && !parse_num(val, 0, 100000, &v))
+            o.chatter = (long)v;
         else if (!strcmp(a, "--rate") && !parse_num(val, 0.1, 1e5, &v))
             o.rate = v;
         else if (!strcmp(a, "--cap") && !parse_num(val, 1, 1 << 20, &v))
@@ -195,7 +217,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--hold") && !parse_num(val, 0, 1e6, &v))
             o.hold = v;
         else if (!strcmp(a, "--delay") || !strcmp(a, "--duty") || !strcmp(a, "--threads") ||
-                 !strcmp(a, "--rate") || !strcmp(a, "--cap") || !strcmp(a, "--hold")) {
+                 !strcmp(a, "--chatter") || !strcmp(a, "--rate") || !strcmp(a, "--cap") ||
+                 !strcmp(a, "--hold")) {
             fprintf(stderr, "loadgen: invalid value '%s' for %s.\n", val, a);
             return 2;
         } else

@@ -6,6 +6,11 @@ attributed to the pCPU it is running on at the end of the period (vcpus()):
 a point sample, exact once every vCPU is pinned to one pCPU. The host's own
 per-CPU busy time (/proc/stat) is recorded beside it as host_cpuN.
 
+Per vCPU delay % is the share of the period it waited runnable for a pCPU
+(vcpu.N.delay, the guest's steal time; "CPU ready"). A guest's emulator threads
+(its QEMU threads other than "CPU n/...") are read from /proc: the pCPUs they
+may run on (emu, from Cpus_allowed_list) and the CPU they used (emu_pct).
+
 Host free memory is MemAvailable (/proc/meminfo); libvirt's node figure
 (free + buffers + cached, virNodeGetMemoryStats) is recorded beside it: it is
 ~200 MiB higher on an idle host, and the gap grows with guest memory.
@@ -66,6 +71,47 @@ def host_cpu_jiffies(ncpus):
     return out
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpus_allowed(text):
+    """A /proc status Cpus_allowed_list ('0-1,4') as a set of ints."""
+    out = set()
+    for part in text.strip().split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def emulator_threads(name):
+    """(pCPUs the guest's emulator threads may run on, their CPU seconds), from /proc;
+    (None, 0) when the QEMU process is not readable."""
+    try:
+        with open(f"/run/libvirt/qemu/{name}.pid", encoding="ascii") as f:
+            pid = int(f.read().strip())
+        tids = os.listdir(f"/proc/{pid}/task")
+    except (OSError, ValueError):
+        return None, 0.0
+    allowed, secs = set(), 0.0
+    for tid in tids:
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/comm", encoding="utf-8", errors="replace") as f:
+                if f.read().startswith("CPU "):
+                    continue   # a vCPU thread ("CPU 0/TCG", "CPU 1/KVM")
+            with open(f"{base}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"{base}/status", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        allowed |= cpus_allowed(line.split(":", 1)[1])
+        except OSError:
+            continue   # the thread ended
+        secs += (int(fields[11]) + int(fields[12])) / TICK   # utime + stime
+    return allowed, secs
+
+
 class Console:
     """Counts OOM kills and balloon 'Out of puff' lines in a guest console log."""
 
@@ -96,17 +142,18 @@ class Console:
 class Monitor:
     """Samples the named guests; each sample() returns one CSV row (a dict)."""
 
-    def __init__(self, conn, names, console_dir=None):
+    def __init__(self, conn, names, console_dir=None, nvcpus=None):
+        """NVCPUS: name -> vCPU count of guests not running yet (default: as running, or 1)."""
         self.conn, self.names = conn, list(names)
         self.ncpus = conn.getCPUMap()[0]
         self.consoles = {n: Console(os.path.join(console_dir, f"{n}.console.log"))
                          for n in self.names} if console_dir else {}
-        self.nvcpus = {}
         self.prev = None
         self.t0 = time.monotonic()
         self.period = 0
         first = self.raw()
-        self.nvcpus = {n: len(g["time"]) for n, g in first["guests"].items()}
+        self.nvcpus = dict(nvcpus or {})
+        self.nvcpus.update({n: len(g["time"]) for n, g in first["guests"].items()})
         self.prev = first
 
     def raw(self):
@@ -124,9 +171,13 @@ class Monitor:
             name = dom.name()
             if name not in self.names:
                 continue
-            g = {"state": st.get("state.state", 0), "time": [], "pin": [], "cur": []}
+            g = {"state": st.get("state.state", 0), "time": [], "pin": [], "cur": [],
+                 "delay": []}
             for i in range(st.get("vcpu.current", 0)):
                 g["time"].append(st.get(f"vcpu.{i}.time", 0))
+                g["delay"].append(st.get(f"vcpu.{i}.delay"))
+            emu, g["emu_s"] = emulator_threads(name)
+            g["emu"] = "" if emu is None else cpulist([j in emu for j in range(self.ncpus)])
             try:
                 pins = dom.vcpuPinInfo(libvirt.VIR_DOMAIN_AFFECT_LIVE)
                 info, _ = dom.vcpus()
@@ -148,7 +199,8 @@ class Monitor:
         for n in self.names:
             p = n.replace("-", "_")
             for i in range(self.nvcpus.get(n, 1)):
-                cols += [f"{p}_vcpu{i}", f"{p}_pin{i}", f"{p}_cur{i}"]
+                cols += [f"{p}_vcpu{i}", f"{p}_pin{i}", f"{p}_cur{i}", f"{p}_delay{i}"]
+            cols += [f"{p}_emu", f"{p}_emu_pct"]
             cols += [f"{p}_{k}" for k in ("actual", "unused", "available", "usable",
                                           "oom", "puff", "up")]
         return cols
@@ -185,6 +237,12 @@ class Monitor:
                     pcpu[target] += use
                 row.update({f"{p}_vcpu{i}": round(use, 1), f"{p}_pin{i}": pin,
                             f"{p}_cur{i}": cur})
+                d, od = g["delay"][i], (pg["delay"][i] if pg and i < len(pg["delay"]) else None)
+                if d is not None and od is not None:
+                    row[f"{p}_delay{i}"] = round(max(d - od, 0) / 1e9 / dt * 100, 1)
+            row[f"{p}_emu"] = g["emu"]
+            if pg:
+                row[f"{p}_emu_pct"] = round(max(g["emu_s"] - pg["emu_s"], 0) / dt * 100, 1)
             row.update({f"{p}_actual": g["current"], f"{p}_unused": g["unused"],
                         f"{p}_available": g["available"], f"{p}_usable": g["usable"]})
             c = self.consoles.get(n)
@@ -217,6 +275,8 @@ class Monitor:
             v = []
             if kind != "mem":
                 v.append("/".join(f"{row.get(f'{p}_vcpu{i}', 0):.0f}%@{row.get(f'{p}_pin{i}', '')}"
+                                  + (f"~{row[f'{p}_delay{i}']:.0f}"
+                                     if row.get(f"{p}_delay{i}") is not None else "")
                                   for i in range(self.nvcpus.get(n, 1))))
             if kind != "cpu":
                 v.append(f"{row[f'{p}_actual']}/{row[f'{p}_unused']}")

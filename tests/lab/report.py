@@ -28,7 +28,8 @@ def plot(outdir, sc, rows, cfg, summary):
              f" {summary['verdict']})")
     png = os.path.join(outdir, f"{sc.kind}.png")
     gp = [
-        "set terminal pngcairo size 1100,760 font ',10' noenhanced",
+        f"set terminal pngcairo size 1100,{1000 if sc.kind == 'cpu' else 760} font ',10'"
+        " noenhanced",
         f"set output '{png}'",
         "set datafile separator comma",
         "set key outside right top",
@@ -42,7 +43,7 @@ def plot(outdir, sc, rows, cfg, summary):
         maxchg = max([r["pin_changes"] for r in rows] + [1])
         settle = summary["figures"].get("periods_to_balance")
         gp += [
-            "set multiplot layout 2,1",
+            "set multiplot layout 3,1",
             "set ylabel 'pCPU usage (%)'",
             "set yrange [0:*]",
             "set y2label 'pin changes'",
@@ -63,10 +64,20 @@ def plot(outdir, sc, rows, cfg, summary):
         gp.append("plot " + ", \\\n  ".join(parts))
         gp += ["unset arrow", "unset label", "unset y2label", "unset y2tics", "set title ''",
                "set ylabel 'vCPU usage (%)'"]
-        parts = [f"'{cfg['csv']}' using 'period':'{col(n, 'vcpu0')}' with lines lw 1.5"
-                 f" lc '{PALETTE[i % 8]}' title '{n} (duty {cfg['duty'][n]})'"
-                 for i, n in enumerate(names)]
+        vcpus = [(n, i, k) for k, n in enumerate(names)
+                 for i in range(cfg.get("vcpus", {}).get(n, 1))]
+        parts = [f"'{cfg['csv']}' using 'period':'{col(n, f'vcpu{i}')}' with lines lw 1.5"
+                 f" lc '{PALETTE[k % 8]}' dt {i + 1} title '{n}/{i} (duty {cfg['duty'][n]})'"
+                 for n, i, k in vcpus]
         gp.append("plot " + ", \\\n  ".join(parts))
+        if any(f"{col(n, f'delay{i}')}" in rows[0] for n, i, _ in vcpus):
+            gp += ["set ylabel 'vCPU delay (% of the period waiting for a pCPU)'",
+                   "set arrow from graph 0, first 10 to graph 1, first 10 nohead dt 3"
+                   " lc 'gray'"]
+            parts = [f"'{cfg['csv']}' using 'period':'{col(n, f'delay{i}')}' with lines"
+                     f" lw 1.5 lc '{PALETTE[k % 8]}' dt {i + 1} title '{n}/{i}'"
+                     for n, i, k in vcpus]
+            gp.append("plot " + ", \\\n  ".join(parts))
         gp.append("unset multiplot")
     else:
         ev = _events(rows, names, "oom")
@@ -117,8 +128,8 @@ def plot(outdir, sc, rows, cfg, summary):
 
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
-           ("chg/after", 9), ("final sd", 8), ("fair", 5), ("OOM/avail", 9), ("starve/avail", 12),
-           ("low host", 8), ("other cpu", 9)]
+           ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 9),
+           ("OOM/avail", 9), ("starve/avail", 12), ("low host", 8), ("other cpu", 9)]
 
 
 def table_row(s):
@@ -128,12 +139,17 @@ def table_row(s):
         v = f.get(k)
         return "-" if v is None else fmt.format(v)
     chg = "-" if "pin_changes_total" not in f else \
-        f"{f['pin_changes_total']}/{f['pin_changes_after_balance']}"
+        f"{f['pin_changes_total']}/{g('pin_change_bound')}/{f['pin_changes_after_balance']}"
+    fair = "-" if "fairness" not in f else (
+        f"from {g('fair_from')}" if f["fairness"] == "busy/pCPU" else f"{f['fairness']}")
+    d = f.get("delay_pct") or {}
+    delay = "-" if not d.get("period1") or not d.get("last10") else \
+        f"{d['period1']['max']:.0f}>{d['last10']['max']:.0f}"
     oom = "-" if "oom_kills" not in f else f"{f['oom_kills']}/{f['oom_kills_while_available']}"
     starve = "-" if "starving_periods" not in f else \
         f"{f['starving_periods']}/{f['starving_while_available']}"
     vals = [s["scenario"], s["verdict"], f"{s.get('boot_s', 0):.0f}", f"{s.get('run_s', 0):.0f}",
-            g("periods_to_balance"), chg, g("final_sd"), g("fairness"), oom,
+            g("periods_to_balance"), chg, g("final_sd"), fair, delay, oom,
             starve, g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
     return "  ".join(v.ljust(w) for v, (_, w) in zip(vals, COLUMNS))
 

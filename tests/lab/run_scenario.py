@@ -39,7 +39,8 @@ def tool_command(sc, cfg):
         return None
     if mode != "auto":
         raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
-    return tools.command(tools.TOOLS[sc.kind], cfg["period"], cfg.get("host_reserve_mib"))
+    extra = [a.replace("{last}", str(cfg["ncpus"] - 1)) for a in sc.tool_args]
+    return tools.command(tools.TOOLS[sc.kind], cfg["period"], cfg.get("host_reserve_mib"), extra)
 
 
 def read_rows(path):
@@ -79,6 +80,19 @@ def clear(outdir):
             os.unlink(os.path.join(outdir, f))
 
 
+def churn(L, guests, period):
+    """After monitor period PERIOD: destroy the guests that stop then, start those that
+    start then (without reaping: the run's own guests would look left over)."""
+    for g in guests:
+        if g.stop_period == period:
+            print(f"   destroying {g.name}", flush=True)
+            L.destroy(g.name)
+    late = [g for g in guests if g.start_period == period]
+    if late:
+        print(f"   starting {', '.join(g.name for g in late)}", flush=True)
+        L.start(late, reap=False)
+
+
 def run(sc, args):
     outdir = lab.out_dir(sc.name)
     conn = libvirt.open(lab.URI)
@@ -87,7 +101,11 @@ def run(sc, args):
     cfg = {"scenario": sc.name, "period": args.period, "ncpus": ncpus,
            "guests": [g.name for g in guests], "csv": os.path.join(outdir, "samples.csv"),
            "domain_type": lab.domain_type(),
-           "duty": {g.name: int(g.load.split()[-1]) for g in guests if g.load.startswith("cpu")},
+           "duty": {g.name: g.duty for g in guests}, "vcpus": {g.name: g.vcpus for g in guests},
+           "cpusets": {g.name: g.cpuset for g in guests if g.cpuset},
+           "events": {g.name: [g.start_period, g.stop_period] for g in guests
+                      if g.start_period or g.stop_period is not None},
+           "emulator_cpus": sc.emulator_cpus,
            "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests}}
     tool_cmd = tool_command(sc, cfg)   # fail early if the tool is missing
     cfg["tool_name"] = tools.TOOLS[sc.kind] if tool_cmd else "no tool"
@@ -98,7 +116,7 @@ def run(sc, args):
         clear(outdir)
         t0 = time.monotonic()
         try:
-            L.start(guests)
+            L.start([g for g in guests if not g.start_period])
             cfg["boot_s"] = round(L.wait_booted(), 1)
             print(f"   guests booted in {cfg['boot_s']} s", flush=True)
             if sc.host_reserve_below_now is not None:
@@ -107,7 +125,7 @@ def run(sc, args):
                 print(f"   host reserve {cfg['host_reserve_mib']} MiB"
                       f" (MemAvailable now - {below} MiB)")
             tool_cmd = tool_command(sc, cfg)
-            mon = monitor.Monitor(conn, cfg["guests"], outdir)
+            mon = monitor.Monitor(conn, cfg["guests"], outdir, cfg["vcpus"])
             log = monitor.CsvLog(cfg["csv"], mon.columns())
             if tool_cmd:
                 cfg["tool_cmd"] = tool_cmd
@@ -125,6 +143,7 @@ def run(sc, args):
                 row = mon.sample()
                 log.write(row)
                 print("   " + mon.line(row, sc.kind), flush=True)
+                churn(L, guests, row["period"])
                 if proc and proc.poll() is not None:
                     break
             log.close()

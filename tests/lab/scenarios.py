@@ -5,6 +5,8 @@ config, so a run can be judged again offline (run_scenario.py --evaluate DIR).
 A new scenario is one Scenario(...) entry in SCENARIOS: the runner and the
 verdicts read its fields, never its name.
 """
+import itertools
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +14,7 @@ from lab import MAX_MIB, START_MIB, Guest, guest_name
 from tools import FLOOR, MIN_UNUSED
 
 SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
+FAIR_MIN = 0.7     # floating vCPUs: least usage ratio within a demand class counted as fair
 SETTLE_BY = 25     # CPU: periods allowed to reach balance
 FEED_BY = 50       # memory: periods allowed to reach a target
 RESERVE_SLACK = 128  # MiB the host may dip below its reserve (other host activity)
@@ -34,6 +37,15 @@ class Scenario:
     # CPU. Every run: balanced within SETTLE_BY periods, and no pin change after;
     # with expect_no_changes (already balanced): no pin change at all instead.
     expect_no_changes: bool = False
+    # Every CPU run: fair (below) from period fair_by on (counted from the last guest
+    # started or destroyed), and no more pin changes than the bound (cpu_bound) plus one
+    # per guest started or destroyed.
+    fair_by: int = SETTLE_BY
+    # The tool's extra options; "{last}" is the highest pCPU number.
+    tool_args: tuple = ()
+    # The CPU list given to --emulator-cpus: every guest's emulator threads (its QEMU
+    # threads other than vCPUs, read from /proc) must stay there from period fair_by on.
+    emulator_cpus: str | None = None
     # Memory. Every run: no OOM kill while memory was available, no guest below
     # FLOOR or above MAX_MIB, host free memory not below the reserve (if any).
     # host_reserve_below_now: the tool's --host-reserve is MemAvailable after boot
@@ -57,6 +69,38 @@ def cpu_guests(ncpus, pins, duties):
     return [Guest(guest_name(i + 1), f"cpu --duty {duties(i)}", pin=pins(i)) for i in range(n)]
 
 
+def three_one(ncpus):
+    """Two busy guests per pCPU, but three on pCPU 0 and one on the next."""
+    return cpu_guests(ncpus, lambda i: "0" if i < 3 else str((i - 2) % ncpus), lambda i: 100)
+
+
+def churn_guests(ncpus):
+    """A busy 2-vCPU guest and a busy guest on pCPU 0, a busy guest on the last pCPU
+    destroyed after period 12, a busy unpinned guest started after period 20."""
+    last = str(ncpus - 1)
+    return [Guest(guest_name(1), "cpu --duty 100 --threads 2", pin="0", vcpus=2),
+            Guest(guest_name(2), "cpu --duty 100", pin="0"),
+            Guest(guest_name(3), "cpu --duty 100", pin=last, stop_period=12),
+            Guest(guest_name(4), "cpu --duty 100", start_period=20)]
+
+
+def cpuset_guests(ncpus):
+    """Guest 1 may only run on the last pCPU (<vcpu cpuset>); two more busy guests are
+    pinned there, one on pCPU 0: the tool must move one of the two, never guest 1."""
+    last = str(ncpus - 1)
+    return [Guest(guest_name(1), "cpu --duty 100", cpuset=last),
+            Guest(guest_name(2), "cpu --duty 100", pin=last),
+            Guest(guest_name(3), "cpu --duty 100", pin=last),
+            Guest(guest_name(4), "cpu --duty 100", pin="0")]
+
+
+def emulator_guests(ncpus):
+    """cpu-balanced, guest 1 also printing 2000 console lines a second."""
+    gs = cpu_guests(ncpus, lambda i: str(i // 2), lambda i: 100)
+    gs[0].load += " --chatter 2000"
+    return gs
+
+
 def mem_guests(loads):
     """Four guests; workloads start MEM_DELAY s after boot, so that the first
     periods show every guest idle (the baseline of what a guest uses)."""
@@ -72,7 +116,17 @@ SCENARIOS = {s.name: s for s in [
     Scenario("cpu-all-on-one", "cpu", "all busy guests pinned to pCPU 0", 40,
              lambda n: cpu_guests(n, lambda i: "0", lambda i: 100), "fail"),
     Scenario("cpu-mixed", "cpu", "unpinned guests, alternately 100 % and 50 % busy", 40,
-             lambda n: cpu_guests(n, lambda i: None, lambda i: 100 if i % 2 == 0 else 50)),
+             lambda n: cpu_guests(n, lambda i: None, lambda i: 100 if i % 2 == 0 else 50),
+             expect_no_changes=True),
+    Scenario("cpu-three-one", "cpu", "busy guests 3 on pCPU 0, 1 on pCPU 1: fair at once", 30,
+             three_one, "fail", fair_by=3),
+    Scenario("cpu-churn", "cpu", "a 2-vCPU guest; guest 3 destroyed, guest 4 started", 50,
+             churn_guests),
+    Scenario("cpu-cpuset", "cpu", "guest 1 restricted to the last pCPU, 3 busy there", 30,
+             cpuset_guests, "fail"),
+    Scenario("cpu-emulator", "cpu", "--emulator-cpus 0; guest 1 prints to its console", 30,
+             emulator_guests, "fail", tool_args=("--emulator-cpus", "0", "--cpus", "0-{last}"),
+             emulator_cpus="0", fair_by=3),
     Scenario("mem-one-grows", "mem", "guest 1 grows to 1700 MiB, the others idle", 60,
              lambda n: mem_guests({1: "mem --rate 25 --cap 1700"}), "fail",
              {G1: 1700}, feed=(G1,), shrink=(G2, G3, G4)),
@@ -91,13 +145,11 @@ def col(name, what):
     return f"{name.replace('-', '_')}_{what}"
 
 
-def settle_period(rows):
-    """First period k with std dev <= SD_OK there and in at least 90 % of the
-    periods from k to the end (a blip from other host activity is tolerated),
-    else None."""
+def settle_period(rows, balanced):
+    """First period k balanced (BALANCED: per row) there and in at least 90 % of the
+    periods from k to the end (a blip from other host activity is tolerated), else None."""
     for i, r in enumerate(rows):
-        tail = [x["pcpu_sd"] <= SD_OK for x in rows[i:]]
-        if r["pcpu_sd"] <= SD_OK and sum(tail) >= 0.9 * len(tail):
+        if balanced[i] and sum(balanced[i:]) >= 0.9 * len(balanced[i:]):
             return r["period"]
     return None
 
@@ -107,41 +159,224 @@ def mean(xs):
     return sum(xs) / len(xs) if xs else 0.0
 
 
+def cpus_of(text, ncpus):
+    """A CPU list ('0-1,3') as a set; '' or None: every pCPU."""
+    if text is None or text == "":
+        return set(range(ncpus))
+    out = set()
+    for part in str(text).split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def busy_vcpus(cfg, at_boot=False):
+    """[(guest, vCPU index, demand class = duty)] of the guests with a CPU duty."""
+    return [(n, i, cfg["duty"].get(n, 0)) for n in cfg["guests"] if cfg["duty"].get(n)
+            for i in range(cfg.get("vcpus", {}).get(n, 1))
+            if not (at_boot and cfg.get("events", {}).get(n, [0])[0])]
+
+
+def class_fair(counts):
+    """counts: demand class -> [vCPUs per pCPU]: True if, in every class, the counts
+    differ by at most one."""
+    return all(max(c) - min(c) <= 1 for c in counts.values())
+
+
+def cpu_bound(cfg, limit=200000):
+    """The fewest pin changes from the boot pins to a placement that is fair (class_fair)
+    and, among fair ones, has the smallest spread of demand per pCPU; computed by
+    exhaustion, independently of the tool. 0 when every busy vCPU floats (the kernel
+    balances them; the tool must not pin them); None when only some float or the search
+    is too large."""
+    ncpus = cfg["ncpus"]
+    vs = busy_vcpus(cfg, at_boot=True)
+    pins = [cfg["pins"].get(n) or cfg.get("cpusets", {}).get(n) for n, _, _ in vs]
+    if all(p is None for p in pins):
+        return 0
+    if any(p is None or not str(p).isdigit() for p in pins):
+        return None
+    allowed = [sorted(cpus_of(cfg.get("cpusets", {}).get(n), ncpus)) for n, _, _ in vs]
+    size = 1
+    for a in allowed:
+        size *= len(a)
+    if size > limit:
+        return None
+    classes = sorted({d for _, _, d in vs})
+    best = None   # (spread, moves)
+    for place in itertools.product(*allowed):
+        counts = {d: [0] * ncpus for d in classes}
+        load = [0] * ncpus
+        for (_, _, d), j in zip(vs, place):
+            counts[d][j] += 1
+            load[j] += d
+        if not class_fair(counts):
+            continue
+        cand = (max(load) - min(load), sum(int(p) != j for p, j in zip(pins, place)))
+        best = cand if best is None else min(best, cand)
+    return None if best is None else best[1]
+
+
+def pinned_rows(rows, cfg):
+    """Per row, where every busy vCPU up is pinned to one pCPU: (busy vCPUs per pCPU of each
+    demand class, demand per pCPU); None where some float (the kernel places them)."""
+    ncpus, vs = cfg["ncpus"], busy_vcpus(cfg)
+    out = []
+    for r in rows:
+        counts, load = {}, [0] * ncpus
+        for n, i, d in vs:
+            if not r.get(col(n, "up")):
+                continue
+            pin = str(r.get(col(n, f"pin{i}"), ""))
+            if not pin.isdigit() or int(pin) >= ncpus:
+                counts = None
+                break
+            counts.setdefault(d, [0] * ncpus)[int(pin)] += 1
+            load[int(pin)] += d
+        out.append(None if counts is None else (counts, load))
+    return out
+
+
+def balanced_rows(rows, cfg):
+    """Per row: balanced? Where every busy vCPU is pinned, by its placement (std dev of the
+    demand per pCPU): measured usage there moves with unrelated host load, which the tool
+    cannot change. Where some float, by measured usage (pcpu_sd)."""
+    return [r["pcpu_sd"] <= SD_OK if p is None else statistics.pstdev(p[1]) <= SD_OK
+            for r, p in zip(rows, pinned_rows(rows, cfg))]
+
+
+def usage_fairness(tail, cfg):
+    """Least ratio of mean usage within a demand class over TAIL (floating vCPUs)."""
+    groups = {}
+    for n, i, d in busy_vcpus(cfg):
+        u = [r[col(n, f"vcpu{i}")] for r in tail if r.get(col(n, "up"))
+             and col(n, f"vcpu{i}") in r and r[col(n, f"vcpu{i}")] != ""]
+        if u:
+            groups.setdefault(d, []).append(mean(u))
+    return min((min(u) / max(u) if max(u) > 0 else 1.0) for u in groups.values()) \
+        if groups else 1.0
+
+
+def delay_figures(rows, cfg):
+    """Per-vCPU delay % (waiting for a pCPU), max and mean over busy vCPUs, in period 1
+    (the tool's first decision comes at its end: the placement at boot) and the last 10."""
+    def over(part):
+        per = []
+        for n, i, _ in busy_vcpus(cfg):
+            d = [r[col(n, f"delay{i}")] for r in part
+                 if isinstance(r.get(col(n, f"delay{i}")), (int, float))]
+            if d:
+                per.append(mean(d))
+        return {"max": round(max(per), 1), "mean": round(mean(per), 1)} if per else None
+    return {"period1": over(rows[:1]), "last10": over(rows[-10:])}
+
+
+def last_event(cfg):
+    """The last period after which a guest was started or destroyed (0: none)."""
+    ev = [p for se in cfg.get("events", {}).values() for p in se if p]
+    return max(ev, default=0)
+
+
+def judge_emulator(sc, rows, cfg, reasons, figures):
+    want = cpus_of(sc.emulator_cpus, cfg["ncpus"])
+    bad = [(r["period"], n) for r in rows if r["period"] >= sc.fair_by for n in cfg["guests"]
+           if r.get(col(n, "up")) and r.get(col(n, "emu")) != ""
+           and not cpus_of(r.get(col(n, "emu")), cfg["ncpus"]) <= want]
+    figures["emulator_outside"] = len(bad)
+    figures["emulator_pct"] = {n: round(mean(r[col(n, "emu_pct")] for r in rows
+                                             if isinstance(r.get(col(n, "emu_pct")), float)
+                                             or isinstance(r.get(col(n, "emu_pct")), int)), 1)
+                               for n in cfg["guests"]}
+    if bad:
+        p, n = bad[0]
+        reasons.append(f"{len(bad)} sample(s) with emulator threads outside pCPU(s)"
+                       f" {sc.emulator_cpus} (first: {n} at period {p})")
+
+
+def judge_cpuset(rows, cfg, reasons, figures):
+    broken = []
+    for n, cs in cfg.get("cpusets", {}).items():
+        allowed = cpus_of(cs, cfg["ncpus"])
+        nv = cfg.get("vcpus", {}).get(n, 1)
+        broken += [(r["period"], n) for r in rows for i in range(nv)
+                   if r.get(col(n, "up")) and r.get(col(n, f"pin{i}")) not in (None, "")
+                   and not cpus_of(r[col(n, f"pin{i}")], cfg["ncpus"]) <= allowed]
+    figures["cpuset_broken"] = len(broken)
+    if broken:
+        p, n = broken[0]
+        reasons.append(f"{n}'s <vcpu cpuset> broken in {len(broken)} sample(s)"
+                       f" (first at period {p})")
+
+
+def judge_fair(sc, rows, cfg, reasons, figures, t0):
+    """Fair from period t0 + fair_by on: structurally (busy vCPUs per pCPU) where every
+    busy vCPU is pinned, else by usage within each demand class over the last 10."""
+    fr = [None if p is None else class_fair(p[0]) for p in pinned_rows(rows, cfg)]
+    since = None
+    for r, f in zip(rows, fr):
+        since = (since or r["period"]) if f else None
+    final = fr[-1]
+    if final is None:
+        ratio = usage_fairness(rows[-10:], cfg)
+        figures["fairness"] = round(ratio, 2)
+        figures["fair_by"] = "usage"
+        if ratio < FAIR_MIN:
+            reasons.append(f"unfair: floating vCPUs of one demand class got {ratio:.2f}"
+                           f" of each other's service (< {FAIR_MIN})")
+        return
+    figures["fairness"] = "busy/pCPU"
+    figures["fair_from"] = since
+    if since is None:
+        reasons.append("unfair at the end: busy vCPUs of one demand class differ by more"
+                       " than one per pCPU")
+    elif since > t0 + sc.fair_by:
+        reasons.append(f"fair only from period {since} (> {t0 + sc.fair_by})")
+
+
 def judge_cpu(sc, rows, cfg):
-    names = cfg["guests"]
     reasons = []
-    settle = settle_period(rows)
+    t0 = last_event(cfg)
+    tail = [r for r in rows if r["period"] > t0]
+    settle = settle_period(tail, balanced_rows(tail, cfg))
     changes = sum(r["pin_changes"] for r in rows)
     # Once balanced, no vCPU may move between pCPUs. Pinning a floating vCPU is not a move:
     # the kernel may balance floating vCPUs before the first decision, which pins them all.
     after = sum(r.get("repins", r["pin_changes"]) for r in rows
                 if settle and r["period"] > settle)
-    tail = rows[-10:]
-    usage = {n: mean(r.get(col(n, "vcpu0"), 0) for r in tail) for n in names}
-    groups = {}
-    for n, duty in cfg["duty"].items():
-        groups.setdefault(duty, []).append(usage[n])
-    fairness = min((min(u) / max(u) if max(u) > 0 else 1.0) for u in groups.values())
+    bound = cpu_bound(cfg)
+    events = sum((se[0] > 0) + (se[1] is not None) for se in cfg.get("events", {}).values())
+    usage = {f"{n}/{i}": round(mean(r.get(col(n, f"vcpu{i}"), 0) or 0 for r in rows[-10:]), 1)
+             for n in cfg["guests"] for i in range(cfg.get("vcpus", {}).get(n, 1))}
     figures = {
         "periods_to_balance": settle,
         "pin_changes_total": changes,
         "pin_changes_after_balance": after,
+        "pin_change_bound": bound,
+        "guest_events": events,
         "final_sd": round(mean(r["pcpu_sd"] for r in rows[-5:]), 2),
-        "fairness": round(fairness, 2),
+        "delay_pct": delay_figures(rows, cfg),
         "host_cpu_not_in_vcpus": round(mean(
             sum(r[f"host_cpu{j}"] - r[f"pcpu{j}"] for j in range(cfg["ncpus"])) for r in rows), 1),
-        "vcpu_usage_last10": {n: round(u, 1) for n, u in usage.items()},
+        "vcpu_usage_last10": usage,
     }
+    judge_fair(sc, rows, cfg, reasons, figures, t0)
     if sc.expect_no_changes:
         if changes:
             reasons.append(f"{changes} pin change(s) where none was needed")
     else:
         if settle is None:
-            reasons.append(f"not balanced at the end (std dev {rows[-1]['pcpu_sd']} > {SD_OK})")
-        elif settle > SETTLE_BY:
-            reasons.append(f"balanced only from period {settle} (> {SETTLE_BY})")
+            reasons.append(f"not balanced at the end (usage std dev {rows[-1]['pcpu_sd']})")
+        elif settle > t0 + SETTLE_BY:
+            reasons.append(f"balanced only from period {settle} (> {t0 + SETTLE_BY})")
         if after:
             reasons.append(f"{after} pin change(s) after balance")
+        if bound is not None and changes > bound + events:
+            reasons.append(f"{changes} pin changes where {bound} suffice"
+                           + (f" (+{events} for guests started or destroyed)" if events else ""))
+    if cfg.get("cpusets"):
+        judge_cpuset(rows, cfg, reasons, figures)
+    if sc.emulator_cpus:
+        judge_emulator(sc, rows, cfg, reasons, figures)
     return reasons, figures
 
 

@@ -23,9 +23,10 @@ def path(name):
     return os.path.join(os.environ.get("LAB_BIN", os.path.join(lab.REPO, "bin")), name)
 
 
-def command(name, period, reserve_mib=None):
+def command(name, period, reserve_mib=None, extra=()):
     """NAME's command line on the lab guests: the lab's options (coordinator: floor,
-    min-unused and, if RESERVE_MIB, the host reserve), then $LAB_TOOL_ARGS, then PERIOD."""
+    min-unused and, if RESERVE_MIB, the host reserve), the scenario's EXTRA options,
+    then $LAB_TOOL_ARGS, then PERIOD."""
     binary = path(name)
     if not os.access(binary, os.X_OK):
         raise lab.LabError(f"'{binary}' not found (run make, or set LAB_BIN).")
@@ -34,7 +35,7 @@ def command(name, period, reserve_mib=None):
         cmd += ["--guest-floor", f"{FLOOR}M", "--min-unused", f"{MIN_UNUSED}M"]
         if reserve_mib:
             cmd += ["--host-reserve", f"{reserve_mib}M"]
-    cmd += shlex.split(os.environ.get("LAB_TOOL_ARGS", ""))
+    cmd += list(extra) + shlex.split(os.environ.get("LAB_TOOL_ARGS", ""))
     return cmd + [f"{period:g}"]
 
 
