@@ -26,9 +26,10 @@
  *             least the threshold, do so;
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
  *             threshold (hysteresis: no move for a small gain);
- *  5. decide: act only if the projected load spread exceeds the threshold, a class is spread
- *             unevenly, or a vCPU must be pinned (stranded on an unusable pCPU, or floating
- *             when pin_floating), and a move remains; otherwise change nothing.
+ *  5. decide: act only if a move remains and a vCPU must be pinned (stranded on an unusable
+ *             pCPU, or floating when pin_floating), SMT doubling is undone, or the plan makes an
+ *             unfair host fair or narrows a spread above the threshold, changing some pCPU's
+ *             load beyond the estimates' noise (not a mirror); otherwise change nothing.
  * Steps 1-4 run twice: keeping each pCPU's largest vCPUs first (best balance when large
  * vCPUs must spread) and its smallest first (fewest moves: to bring a pCPU under a load, moving
  * its largest vCPUs moves the fewest). The plan with fewer moves wins unless its load spread is
@@ -1223,6 +1224,49 @@ cleanup:
 /* One planning run (steps 1-4) into OUT; VARIANT picks what step 1 keeps, QUOTAS whether class
  * quotas apply; FIRST (may be NULL) is an earlier run on the same input, whose view of the
  * present is reused. */
+/* Estimated demand is uncertain in proportion to its size (a vCPU alone on a pCPU shows what it
+ * runs, 90-99 % for one that wants it all, while two sharing one show exactly 100 %): a pCPU's
+ * load differs from another's only by more than the threshold plus this fraction of it. */
+#define DEMAND_NOISE 0.05
+
+/* True when the plan changes some pCPU's load, rank for rank (both sorted), by more than the
+ * threshold and the noise of that load. A plan that only mirrors the loads (three busy vCPUs
+ * on two pCPUs, 2+1 becoming 1+2) changes nothing users feel, yet its estimated spread may look
+ * better: a lab run swapped such vCPUs back and forth every few periods. */
+static bool loads_change(const struct work *w)
+{
+    double *a = w->scratch, *b = w->scratch3;
+    size_t n = 0;
+
+    for (int p = 0; p < w->np; p++)
+        if (!w->in->usable || w->in->usable[p]) {
+            a[n] = w->before[p];
+            b[n++] = w->load[p];
+        }
+    qsort(a, n, sizeof(double), by_double);
+    qsort(b, n, sizeof(double), by_double);
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i] - b[i]) >= w->in->threshold + DEMAND_NOISE * fmax(a[i], b[i]))
+            return true;
+    return false;
+}
+
+/* 5. decide: moves are worth it to pin what must be pinned, to undo SMT doubling, or to make an
+ * unfair host fair or bring the spread down by a quarter of the threshold at least, while
+ * changing some pCPU's load beyond the noise (loads_change). */
+static bool worth_acting(const struct work *w, const struct placement_plan *out)
+{
+    double th = w->in->threshold;
+    bool fairer = out->unfair_before && !out->unfair_after;
+    bool evener = out->spread_before > th && out->spread_after <= out->spread_before - th / 4;
+
+    if (out->nmoves == 0)
+        return false;
+    if (w->nmust > 0 || out->doubled_after < out->doubled_before)
+        return true;
+    return (fairer || evener) && loads_change(w);
+}
+
 static int plan_once(const struct placement_input *in, enum variant variant, bool quotas,
                      const struct placement_plan *first, struct placement_plan *out)
 {
@@ -1263,13 +1307,8 @@ static int plan_once(const struct placement_input *in, enum variant variant, boo
     out->usage_after = capped_spread(&w, &out->usage_mean);
     out->nusable = w.nusable;
     out->mean = w.nusable ? w.total / w.nusable : 0;
-    /* Moves are worth it to pin what must be pinned, to make an unfair host fair, or to bring
-     * the spread down by a quarter of the threshold at least. */
     out->doubled_after = doubled(&w, w.load);
-    out->act = out->nmoves > 0 && (w.nmust > 0 || (out->unfair_before && !out->unfair_after) ||
-                                   out->doubled_after < out->doubled_before ||
-                                   (out->spread_before > in->threshold &&
-                                    out->spread_after <= out->spread_before - in->threshold / 4));
+    out->act = worth_acting(&w, out);
     for (int p = 0; p < w.np; p++)
         if ((!in->usable || in->usable[p]) && w.load[p] > out->max_after)
             out->max_after = w.load[p];

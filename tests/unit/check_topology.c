@@ -164,9 +164,9 @@ START_TEST(refused_pins_are_learned)
     cpusim_init(&m, 4, false, _i);
     fake_refuse_pcpu(m.f, 2, true);
     cpusim_add_busy(&m, 9, 1.0, 0);
-    cpusim_run(&m, 10);
+    cpusim_run(&m, 20); /* moved vCPUs stay put a few periods before they try pCPU 2 */
     pins = fake_calls(m.f, FAKE_OP_PIN);
-    cpusim_run(&m, 30);
+    cpusim_run(&m, 50);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), pins); /* no retrying */
     ck_assert_uint_le(m.failed, 9);
     ck_assert_int_eq(cpusim_vcpus_on(&m, 9, 2), 0);
