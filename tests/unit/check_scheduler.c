@@ -107,6 +107,26 @@ START_TEST(floating_pinned_when_the_kernel_does_not_balance)
 }
 END_TEST
 
+START_TEST(floating_served_unequally_is_pinned)
+{
+    struct cpusim m;
+
+    /* Two busy vCPUs pinned to pCPU 0, one to pCPU 1, one floating that the kernel keeps on
+     * pCPU 0: both pCPUs are 100 % busy, and the loads 2 and 2 as the kernel should place it,
+     * yet three get a third of a pCPU and one a whole one. Pinning it to pCPU 1 is fair. */
+    cpusim_init(&m, 2, false, _i);
+    fake_set_balancer(m.f, false);
+    cpusim_add_busy(&m, 2, 1.0, 0);
+    cpusim_add_busy(&m, 1, 1.0, 1);
+    cpusim_add_busy(&m, 1, 1.0, -1);
+    cpusim_run(&m, 20);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, 3, 0), 1);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 20), 1);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 4), 5);
+    cpusim_free(&m);
+}
+END_TEST
+
 START_TEST(three_plus_one_is_two_plus_two_at_the_first_decision)
 {
     struct cpusim m;
@@ -445,6 +465,8 @@ Suite *scheduler_suite(void)
     tcase_add_loop_test(steady, three_busy_one_light_on_two, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(steady, floating_pinned_when_the_kernel_does_not_balance, 0,
                         FAKE_SIGNAL_COUNT);
+    /* Without a run-queue counter a floating vCPU's demand is only what it ran: unseen. */
+    tcase_add_loop_test(steady, floating_served_unequally_is_pinned, 0, FAKE_SIGNAL_NONE);
     tcase_add_loop_test(steady, three_plus_one_is_two_plus_two_at_the_first_decision, 0,
                         FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(steady, three_plus_one_is_made_fair, 0, FAKE_SIGNAL_COUNT);
