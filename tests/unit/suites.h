@@ -18,5 +18,7 @@ Suite *scheduler_suite(void);
 Suite *mempolicy_suite(void);
 Suite *coordinator_suite(void);
 Suite *oracle_suite(void);
+Suite *log_suite(void);
+Suite *metrics_suite(void);
 
 #endif
