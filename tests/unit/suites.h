@@ -20,5 +20,8 @@ Suite *coordinator_suite(void);
 Suite *oracle_suite(void);
 Suite *log_suite(void);
 Suite *metrics_suite(void);
+Suite *shortfall_suite(void);
+Suite *schedreport_suite(void);
+Suite *memreport_suite(void);
 
 #endif
