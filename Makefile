@@ -129,6 +129,7 @@ unit: $(CHECK_RUNNER)
 integration: $(PROGRAMS)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
+	BINDIR=$(O) tests/integration/service.sh
 
 deps:
 	tests/deps.sh
