@@ -24,7 +24,7 @@ static void world_init(struct world *w)
     ck_assert_int_eq(snapshot_reset(w->snap, 0, 1), 0);
     for (int i = 0; i < NG; i++) {
         unsigned char uuid[SNAP_UUID_LEN] = {0};
-        char name[8];
+        char name[16];
         uuid[15] = (unsigned char)(i + 1);
         snprintf(name, sizeof(name), "g%d", i);
         ck_assert_ptr_nonnull(snapshot_add_domain(w->snap, uuid, name, 0));
