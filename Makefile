@@ -10,12 +10,28 @@
 #   make demo            boot the real-guest lab and watch both tools work
 #   make lab-check       every lab scenario, failing on a failed verdict
 #   make lab-soak        both tools for 30 minutes (MINUTES=n) on real guests with churn
-#   make install         PREFIX=/usr/local DESTDIR=... (binaries and man pages)
+#   make install         PREFIX=/usr/local DESTDIR=... (programs in sbin, man pages, systemd units,
+#                        /etc/default/vmbalance unless present)
+#   make deb             the Debian package, in build/deb/ (dpkg-buildpackage)
+#   make metrics-check   promtool on both programs' metrics against the test driver;
+#                        FILE=path.prom checks that file instead (e.g. the lab's)
+#   make units-check     systemd-analyze verify and security (exposure <= 2.0) of the units
 #   make V=1 ...         show the full compiler and linker command lines
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+# /usr installs (packages) use the system's unit directory and /etc; others stay under PREFIX.
+ifeq ($(PREFIX),/usr)
+UNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+SYSCONFDIR ?= /etc
+else
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(PREFIX)/etc
+endif
+UNITS := contrib/systemd/vcpu_scheduler.service contrib/systemd/memory_coordinator.service
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
@@ -69,7 +85,7 @@ PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 
 .PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
-        clean bench bench-smoke demo lab-check lab-soak
+        clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -129,6 +145,7 @@ unit: $(CHECK_RUNNER)
 integration: $(PROGRAMS)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
+	BINDIR=$(O) tests/integration/service.sh
 
 deps:
 	tests/deps.sh
@@ -172,15 +189,37 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 bin/vcpu_scheduler bin/memory_coordinator $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 docs/vcpu_scheduler.8 docs/memory_coordinator.8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0755 bin/vcpu_scheduler bin/memory_coordinator $(DESTDIR)$(SBINDIR)/
+	install -m 0644 docs/vcpu_scheduler.8 docs/memory_coordinator.8 $(DESTDIR)$(MANDIR)/man8/
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/sbin/|$(SBINDIR)/|' -e 's|/etc/default/|$(SYSCONFDIR)/default/|' $$u \
+	        >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; done
+	@# The options file is the administrator's once installed: never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/vmbalance ] || \
+	    install -m 0644 contrib/systemd/vmbalance.default $(DESTDIR)$(SYSCONFDIR)/default/vmbalance
 
+# Leaves $(SYSCONFDIR)/default/vmbalance: it holds the administrator's settings.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/vcpu_scheduler $(DESTDIR)$(PREFIX)/bin/memory_coordinator \
-	    $(DESTDIR)$(PREFIX)/share/man/man8/vcpu_scheduler.8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man8/memory_coordinator.8
+	rm -f $(DESTDIR)$(SBINDIR)/vcpu_scheduler $(DESTDIR)$(SBINDIR)/memory_coordinator \
+	    $(DESTDIR)$(MANDIR)/man8/vcpu_scheduler.8 $(DESTDIR)$(MANDIR)/man8/memory_coordinator.8 \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+
+# The package is built from a copy of the tracked files (dpkg-buildpackage cleans its tree and
+# writes its results next to it): build/deb/vmbalance_$(VERSION)_*.deb.
+deb:
+	rm -rf build/deb && mkdir -p build/deb/vmbalance-$(VERSION)
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C build/deb/vmbalance-$(VERSION)
+	cd build/deb/vmbalance-$(VERSION) && dpkg-buildpackage -us -uc -b
+	@ls build/deb/*.deb
+
+metrics-check: $(PROGRAMS)
+	BINDIR=$(O) tests/ops/metrics-check.sh $(FILE)
+
+units-check:
+	tests/ops/units-check.sh $(UNITS)
 
 demo:
 	tests/lab/demo.sh

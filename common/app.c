@@ -9,6 +9,7 @@ int app_start(const struct cli_program *p, int argc, char **argv, struct cli_com
     int rc;
 
     log_set_program(p->name);
+    log_detect_journal();
     /* From here on a stop signal is only recorded, and acted on at the first sleep. */
     if (loop_init_signals() < 0) {
         log_error("cannot install signal handlers");
@@ -29,6 +30,8 @@ int app_run(const struct app *a)
             .what = a->what,
             .filter = cli_filter_domains,
             .filter_arg = (void *)a->common,
+            .keep_running = a->common->keep_running,
+            .wake_early = a->common->keep_running,
     };
     struct runner *runner = NULL;
     struct hv *hv = NULL;
@@ -39,6 +42,9 @@ int app_run(const struct app *a)
     hv = hv_libvirt_open(a->common->uri);
     if (!hv)
         goto cleanup;
+    /* A service takes a new domain's baseline as it starts; polling stays the fallback. */
+    if (a->common->keep_running)
+        hv_libvirt_watch(hv, cli_filter_domains, (void *)a->common);
     runner = runner_create(&rc, hv, a->step, a->ctx);
     if (!runner) {
         log_error("out of memory");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 #ifndef VMB_VERSION
@@ -18,7 +19,7 @@
 #endif
 
 /* Keys of the common options without a short form. */
-enum { KEY_DOMAINS = 1, KEY_ONCE, KEY_DRY_RUN, KEY_JSON };
+enum { KEY_DOMAINS = 1, KEY_ONCE, KEY_DRY_RUN, KEY_JSON, KEY_KEEP_RUNNING, KEY_METRICS_FILE };
 
 static const char *prog_name = "vmbalance";
 
@@ -35,6 +36,12 @@ static const struct cli_option common_after[] = {
         {"once", NULL, "sample, wait PERIOD, decide and act once, then exit", KEY_ONCE},
         {"dry-run", NULL, "decide and log, but change nothing", KEY_DRY_RUN},
         {"json", NULL, "print one JSON object per period on stdout", KEY_JSON},
+        {"keep-running", NULL,
+         "with no managed domain left, wait for one instead\nof exiting (for services; new domains are seen\nas they start)",
+         KEY_KEEP_RUNNING},
+        {"metrics-file", "PATH",
+         "write Prometheus metrics to PATH every period\n(replaced atomically: for node_exporter's textfile\ncollector)",
+         KEY_METRICS_FILE},
         {"verbose", NULL, "log more detail (repeatable)", 'v'},
         {"quiet", NULL, "print only warnings and errors", 'q'},
         {"help", NULL, "show this help and exit", 'h'},
@@ -55,7 +62,8 @@ void cli_usage_error(const char *fmt, ...)
     /* clang-analyzer 14 misses the va_start above: */
     vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
     va_end(ap);
-    fprintf(stderr, "%s: error: %s (see '%s --help')\n", prog_name, msg, prog_name);
+    fprintf(stderr, "%s%s: error: %s (see '%s --help')\n", log_priority_prefix(LOG_ERROR),
+            prog_name, msg, prog_name);
 }
 
 static void print_option(FILE *out, const struct cli_option *o)
@@ -96,8 +104,8 @@ static void print_help(const struct cli_program *p)
     if (p->notes)
         fprintf(out, "\n%s\n", p->notes);
     fputs("\nSignals: SIGINT and SIGTERM stop it cleanly (exit 0); SIGHUP is ignored.\n"
-          "Exit status: 0 done (no managed domain left, a stop signal, or --once),\n"
-          "1 runtime failure (e.g. cannot connect), 2 usage error.\n",
+          "Exit status: 0 done (no managed domain left, unless --keep-running; a stop\n"
+          "signal; or --once), 1 runtime failure (e.g. cannot connect), 2 usage error.\n",
           out);
     fprintf(out, "See %s(8).\n", p->name);
 }
@@ -215,6 +223,16 @@ static int apply_option(const struct cmdline *cl, int c, int prev_optind)
     case KEY_JSON:
         out->json = true;
         return CLI_RUN;
+    case KEY_KEEP_RUNNING:
+        out->keep_running = true;
+        return CLI_RUN;
+    case KEY_METRICS_FILE:
+        if (!*optarg) {
+            cli_usage_error("option '--metrics-file' needs a non-empty PATH");
+            return CLI_EXIT_USAGE;
+        }
+        out->metrics_file = optarg;
+        return CLI_RUN;
     case 'v':
         out->verbosity = out->verbosity < 0 ? 1 : out->verbosity + 1;
         return CLI_RUN;
@@ -254,6 +272,10 @@ static int parse_positional(const struct cmdline *cl)
     }
     if (cli_parse_period(cl->argv[optind], &cl->out->period_s) < 0)
         return CLI_EXIT_USAGE;
+    if (cl->out->once && cl->out->keep_running) {
+        cli_usage_error("'--once' and '--keep-running' exclude each other");
+        return CLI_EXIT_USAGE;
+    }
     if (!cl->out->uri) {
         env = getenv("LIBVIRT_DEFAULT_URI");
         cl->out->uri = env && *env ? env : CLI_DEFAULT_URI;

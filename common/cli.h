@@ -19,7 +19,9 @@ struct cli_common {
     const char **globs; /* --domains, repeatable; owned array: cli_common_free() */
     size_t nglobs, cap_globs;
     bool once, dry_run, json;
-    int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+    bool keep_running;        /* --keep-running: wait for managed domains instead of exiting */
+    const char *metrics_file; /* --metrics-file, or NULL */
+    int verbosity;            /* -1 quiet, 0 normal, 1+ verbose */
     double period_s;
 };
 

@@ -179,6 +179,7 @@ static int lv_enable_memstats(struct hv *hv, const unsigned char *uuid, int peri
 static void disconnect(struct lv *p)
 {
     lv_cache_clear(p);
+    lv_watch_deregister(p);
     if (p->conn)
         virConnectClose(p->conn);
     p->conn = NULL;
@@ -198,6 +199,7 @@ static int connect_to(struct lv *p, struct hv *hv)
     }
     lv_host_probe(p, hv);
     p->local = lv_host_is_local(p->conn);
+    lv_watch_register(p, hv);
     return 0;
 }
 

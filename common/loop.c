@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@ static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t hup_flag;
 static sigset_t sleep_mask; /* the mask in force while sleeping: our signals unblocked */
 static bool signals_ready;
+static int wake_fd = -1; /* an eventfd: loop_wake() makes it readable, the sleep polls it */
 
 /*
  * The stop watchdog. SIGINT and SIGTERM are blocked except while the main thread sleeps, so a
@@ -61,9 +63,13 @@ int loop_init_signals(void)
     sigdelset(&sleep_mask, SIGTERM);
     sigdelset(&sleep_mask, SIGHUP);
     snprintf(watchdog_msg, sizeof(watchdog_msg),
-             "%s: warning: stop requested but the hypervisor has not answered for %d s; "
+             "%s%s: warning: stop requested but the hypervisor has not answered for %d s; "
              "exiting without waiting for it\n",
-             log_program(), STOP_GRACE_S);
+             log_priority_prefix(LOG_WARNING), log_program(), STOP_GRACE_S);
+    if (wake_fd < 0)
+        wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0)
+        return -1;
     signals_ready = true;
     return 0;
 }
@@ -114,8 +120,29 @@ uint64_t loop_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-bool loop_sleep_until(uint64_t deadline_ns)
+void loop_wake(void)
 {
+    uint64_t one = 1;
+
+    if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is full, so a wake-up is pending anyway. */
+    }
+}
+
+/* Empties the wake-up counter; returns true when a wake-up was pending. */
+static bool take_wake(void)
+{
+    uint64_t n;
+
+    return wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) == (ssize_t)sizeof(n);
+}
+
+/* Sleeps until DEADLINE_NS, a stop request or (when WAKE) loop_wake(). */
+static enum loop_end sleep_until(uint64_t deadline_ns, bool wake)
+{
+    struct pollfd pfd = {.fd = wake_fd, .events = POLLIN};
+    nfds_t nfds = wake && wake_fd >= 0 ? 1 : 0;
+
     for (;;) {
         uint64_t now = loop_now_ns();
         struct timespec ts;
@@ -125,13 +152,26 @@ bool loop_sleep_until(uint64_t deadline_ns)
             log_info("SIGHUP ignored (there is no configuration to reload)");
         }
         if (stop_flag)
-            return false;
+            return LOOP_STOPPED;
+        if (nfds && take_wake())
+            return LOOP_WOKEN;
         if (now >= deadline_ns)
-            return true;
+            return LOOP_DEADLINE;
         ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000ull);
         ts.tv_nsec = (long)((deadline_ns - now) % 1000000000ull);
         /* ppoll unblocks our signals atomically: a signal cannot slip in before the sleep. */
-        if (ppoll(NULL, 0, &ts, signals_ready ? &sleep_mask : NULL) < 0 && errno != EINTR)
-            return !stop_flag;
+        if (ppoll(nfds ? &pfd : NULL, nfds, &ts, signals_ready ? &sleep_mask : NULL) < 0 &&
+            errno != EINTR)
+            return stop_flag ? LOOP_STOPPED : LOOP_DEADLINE;
     }
+}
+
+bool loop_sleep_until(uint64_t deadline_ns)
+{
+    return sleep_until(deadline_ns, false) == LOOP_DEADLINE;
+}
+
+enum loop_end loop_sleep_or_wake(uint64_t deadline_ns)
+{
+    return sleep_until(deadline_ns, true);
 }

@@ -1,4 +1,5 @@
-/* Signals and sleeping to absolute deadlines: the only code that touches signal state. */
+/* Signals, sleeping to absolute deadlines, and waking a sleep early from another thread: the only
+ * code that touches signal state. */
 #ifndef VMB_LOOP_H
 #define VMB_LOOP_H
 
@@ -33,5 +34,19 @@ uint64_t loop_now_ns(void);
 /* Sleeps until the monotonic time DEADLINE_NS or a stop request.
  * Returns true when the deadline was reached, false on a stop request. */
 bool loop_sleep_until(uint64_t deadline_ns);
+
+/* How loop_sleep_or_wake() ended. */
+enum loop_end {
+    LOOP_STOPPED,  /* a stop was requested */
+    LOOP_DEADLINE, /* the deadline was reached */
+    LOOP_WOKEN     /* loop_wake() was called (since the last sleep that saw it) */
+};
+
+/* Sleeps like loop_sleep_until(), and also ends when loop_wake() is called. */
+enum loop_end loop_sleep_or_wake(uint64_t deadline_ns);
+
+/* Ends the main thread's loop_sleep_or_wake() early (or the next one). Safe from any thread
+ * and from signal handlers. Needs loop_init_signals() first; a no-op before. */
+void loop_wake(void);
 
 #endif

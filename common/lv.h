@@ -54,6 +54,11 @@ struct lv {
     size_t vinfo_cap;
     struct snap_vcpu *rec_vcpus; /* scratch: the vCPUs of one bulk record, by id (lv_stats.c) */
     size_t rec_vcpus_cap;
+    hv_filter_fn watch_filter; /* lv_watch.c: the domains whose start wakes the loop ... */
+    void *watch_arg;           /* ... (the filter's argument) */
+    bool watch;                /* ... watched at all (hv_libvirt_watch() was called) */
+    bool watch_registered;     /* ... the lifecycle callback is registered on conn */
+    int watch_id;              /* ... its callback id */
 };
 
 /* One sample in progress, as the domain statistics see it. */
@@ -84,6 +89,12 @@ void lv_events_stop(void);
 
 /* lv_events.c: turns keepalive on for CONN (where the driver has it). */
 void lv_events_keepalive(virConnectPtr conn);
+
+/* lv_watch.c: registers the lifecycle event callback on P's new connection, when watching. */
+void lv_watch_register(struct lv *p, struct hv *hv);
+
+/* lv_watch.c: deregisters it before the connection closes. */
+void lv_watch_deregister(struct lv *p);
 
 /* lv_cache.c: forgets every domain (dropping their references); keeps the array. */
 void lv_cache_clear(struct lv *p);

@@ -19,6 +19,8 @@ struct runner {
     bool disconnected;
     unsigned long backoff;    /* periods to wait before the next reconnection attempt */
     unsigned long wait_ticks; /* periods left before that attempt */
+    bool idle;                /* keep_running, and the last sample had no managed domain */
+    uint64_t last_tick_ns;    /* when the last tick started */
 };
 
 struct runner *runner_create(const struct runner_config *cfg, struct hv *hv, runner_step_fn step,
@@ -69,11 +71,29 @@ static void lost(struct runner *r)
     r->wait_ticks = r->backoff;
 }
 
+/* Says when the managed domains run out or come back. Returns false when that ends the run. */
+static bool note_domains(struct runner *r)
+{
+    size_t n = snapshot_domain_count(r->cur);
+
+    if (n == 0 && !r->cfg.keep_running) {
+        log_info("no active managed domain left; exiting");
+        return false;
+    }
+    if (n == 0 && !r->idle)
+        log_info("no active managed domain; waiting for one");
+    else if (n > 0 && r->idle)
+        log_info("%zu active managed domain%s", n, n == 1 ? "" : "s");
+    r->idle = n == 0;
+    return true;
+}
+
 enum runner_status runner_tick(struct runner *r)
 {
     unsigned long calls = hv_calls(r->hv);
     int rc;
 
+    r->last_tick_ns = loop_now_ns();
     if (r->disconnected) {
         if (r->wait_ticks > 1) {
             r->wait_ticks--;
@@ -95,10 +115,8 @@ enum runner_status runner_tick(struct runner *r)
         log_error("cannot sample the host");
         return RUNNER_FAIL;
     }
-    if (snapshot_domain_count(r->cur) == 0) {
-        log_info("no active managed domain left; exiting");
+    if (!note_domains(r))
         return RUNNER_DONE;
-    }
     if (r->step(r->ctx, r->hv, r->have_prev ? r->prev : NULL, r->cur, calls) < 0)
         return RUNNER_FAIL;
     {
@@ -110,6 +128,33 @@ enum runner_status runner_tick(struct runner *r)
         return RUNNER_DONE;
     r->have_prev = true;
     return RUNNER_CONTINUE;
+}
+
+/* Sleeps until *DEADLINE, or earlier on a wake-up (see runner_run()), which moves *DEADLINE.
+ * Returns false on a stop request. */
+static bool sleep_to_tick(struct runner *r, uint64_t *deadline, uint64_t period_ns)
+{
+    uint64_t now, earliest;
+
+    if (!r->cfg.wake_early)
+        return loop_sleep_until(*deadline);
+    switch (loop_sleep_or_wake(*deadline)) {
+    case LOOP_STOPPED:
+        return false;
+    case LOOP_DEADLINE:
+        return true;
+    case LOOP_WOKEN:
+        break;
+    }
+    now = loop_now_ns();
+    earliest = r->idle ? now : r->last_tick_ns + period_ns / 2;
+    earliest = earliest > now ? earliest : now;
+    if (earliest < *deadline) {
+        log_debug("a managed domain started: next sample in %.1f s",
+                  (double)(earliest - now) / 1e9);
+        *deadline = earliest;
+    }
+    return loop_sleep_until(*deadline);
 }
 
 int runner_run(struct runner *r)
@@ -136,7 +181,7 @@ int runner_run(struct runner *r)
             log_debug("period overran; skipping %llu deadline(s)", (unsigned long long)missed);
             deadline += missed * period_ns;
         }
-        if (!loop_sleep_until(deadline))
+        if (!sleep_to_tick(r, &deadline, period_ns))
             return 0;
     }
 }

@@ -20,11 +20,14 @@ struct runner_config {
     unsigned what;       /* HV_SAMPLE_* */
     hv_filter_fn filter; /* which domains are managed (NULL: all) */
     void *filter_arg;
+    bool keep_running; /* with no managed domain, go on (calling the step) instead of finishing */
+    bool wake_early;   /* loop_wake() means a managed domain started: sample early for it */
 };
 
 enum runner_status {
     RUNNER_CONTINUE, /* call again next period */
-    RUNNER_DONE,     /* finished normally: no managed domain left, or --once done */
+    RUNNER_DONE,     /* finished normally: no managed domain left (unless keep_running), or
+                        --once done */
     RUNNER_FAIL      /* a runtime failure (logged) */
 };
 
@@ -40,8 +43,11 @@ void runner_destroy(struct runner *r);
 /* Runs one period now: sample (or try to reconnect) and call the step. */
 enum runner_status runner_tick(struct runner *r);
 
-/* Ticks at absolute deadlines until done, failed, or a stop signal.
- * Returns 0 (done or stopped) or 1 (runtime failure): the program's exit status. */
+/* Ticks at absolute deadlines until done, failed, or a stop signal. With wake_early, a
+ * loop_wake() brings the next tick forward: at once when no domain is managed, else no sooner
+ * than half a period after the last one (a short period is a noisy one); the deadlines then
+ * restart from that tick. Returns 0 (done or stopped) or 1 (runtime failure): the program's
+ * exit status. */
 int runner_run(struct runner *r);
 
 /* Returns true while the connection is lost. */

@@ -19,6 +19,11 @@ struct options {
 struct context {
     struct coordinator *coord;
     const struct cli_common *common;
+    const struct coord_config *cfg;
+    struct shortfall_pick pick; /* the migration candidate, kept between periods */
+    bool short_said;            /* the shortfall was logged and has not ended since */
+    struct metrics *metrics;    /* --metrics-file, else NULL */
+    struct memreport_metrics counts;
 };
 
 static const struct cli_option options[] = {
@@ -103,15 +108,21 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
 {
     struct context *c = ctx;
     struct coord_report rep;
+    struct shortfall sf;
 
     if (coord_period(c->coord, hv, prev, cur, calls, &rep) < 0) {
         log_error("out of memory");
         return -1;
     }
+    shortfall_assess(&c->pick, c->cfg, &rep, cur, &sf);
     if (c->common->json)
         memreport_print_json(stdout, &rep, cur, c->common->dry_run);
     else if (c->common->verbosity >= 0)
         memreport_print_line(stdout, &rep, cur, c->common->dry_run);
+    memreport_log_shortfall(&c->short_said, &rep, cur, &sf);
+    memreport_count(&c->counts, &rep);
+    if (c->metrics)
+        memreport_write_metrics(c->metrics, &rep, cur, &sf, &c->counts);
     return 0;
 }
 
@@ -146,7 +157,11 @@ int main(int argc, char **argv)
     opt.cfg.nshares = opt.nshares;
     ctx.coord = coord_create(&opt.cfg);
     ctx.common = &common;
-    if (!ctx.coord) {
+    ctx.cfg = &opt.cfg;
+    ctx.counts.meta = (struct report_meta){prog.name, common.period_s, common.dry_run, 0, 0};
+    if (common.metrics_file)
+        ctx.metrics = metrics_create(common.metrics_file);
+    if (!ctx.coord || (common.metrics_file && !ctx.metrics)) {
         log_error("out of memory");
         status = EXIT_RUNTIME;
         goto cleanup;
@@ -154,6 +169,7 @@ int main(int argc, char **argv)
     status = app_run(&app);
 
 cleanup:
+    metrics_destroy(ctx.metrics);
     coord_destroy(ctx.coord);
     cli_common_free(&common);
     for (size_t i = 0; i < opt.nshares; i++)

@@ -26,6 +26,8 @@ struct context {
     struct scheduler *sched;
     const struct cli_common *common;
     bool restore_pins;
+    struct metrics *metrics; /* --metrics-file, else NULL */
+    struct schedreport_metrics counts;
 };
 
 static const struct cli_option options[] = {
@@ -98,6 +100,9 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
         schedreport_print_json(stdout, &rep, cur, c->common->dry_run);
     else if (c->common->verbosity >= 0)
         schedreport_print_line(stdout, &rep, cur, c->common->dry_run);
+    schedreport_count(&c->counts, &rep);
+    if (c->metrics)
+        schedreport_write_metrics(c->metrics, &rep, cur, &c->counts);
     return 0;
 }
 
@@ -142,7 +147,11 @@ int main(int argc, char **argv)
     ctx.sched = sched_create(&cfg);
     ctx.common = &common;
     ctx.restore_pins = cfg.restore_pins;
-    if (!ctx.sched) {
+    ctx.counts.meta = (struct report_meta){prog.name, common.period_s, common.dry_run, 0, 0};
+    ctx.counts.threshold = cfg.threshold;
+    if (common.metrics_file)
+        ctx.metrics = metrics_create(common.metrics_file);
+    if (!ctx.sched || (common.metrics_file && !ctx.metrics)) {
         log_error("out of memory");
         status = EXIT_RUNTIME;
         goto cleanup;
@@ -150,6 +159,7 @@ int main(int argc, char **argv)
     status = app_run(&app);
 
 cleanup:
+    metrics_destroy(ctx.metrics);
     sched_destroy(ctx.sched);
     cli_common_free(&common);
     return status;

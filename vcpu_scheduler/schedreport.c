@@ -182,3 +182,165 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
     json_kv_bool(&j, "waiting", rep->waiting);
     report_end(&j, rep->calls);
 }
+
+void schedreport_count(struct schedreport_metrics *sm, const struct sched_report *rep)
+{
+    report_meta_count(&sm->meta, rep->calls);
+    for (size_t i = 0; i < rep->nmoves; i++) {
+        const struct sched_move *mv = &rep->moves[i];
+        if (mv->result == HV_OK)
+            sm->pins[mv->from < 0 ? SCHEDREPORT_PIN_FLOATING : SCHEDREPORT_PIN_BALANCE]++;
+        else if (mv->result != HV_GONE)
+            sm->pin_failures++;
+    }
+}
+
+/* A per-vCPU metric: GET gives the value of vCPU V (sampled as SV), or false when it has none
+ * this period. Adding a per-vCPU metric is a getter and a line in vcpu_families. */
+struct vcpu_family {
+    const char *name;
+    enum metrics_type type;
+    const char *help;
+    bool (*get)(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out);
+};
+
+static bool vcpu_run(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out)
+{
+    (void)sv;
+    *out = v->run;
+    return v->known;
+}
+
+static bool vcpu_delay(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out)
+{
+    (void)sv;
+    *out = v->delay;
+    return v->known && v->delay >= 0;
+}
+
+static bool vcpu_demand(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out)
+{
+    (void)sv;
+    *out = v->demand;
+    return v->known;
+}
+
+static bool vcpu_pin(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out)
+{
+    (void)sv;
+    *out = v->pin;
+    return true;
+}
+
+static bool vcpu_time(const struct sched_vcpu_info *v, const struct snap_vcpu *sv, double *out)
+{
+    (void)v;
+    *out = (double)sv->time_ns / 1e9;
+    return true;
+}
+
+static bool vcpu_delay_total(const struct sched_vcpu_info *v, const struct snap_vcpu *sv,
+                             double *out)
+{
+    (void)v;
+    *out = (double)sv->delay_ns / 1e9;
+    return (sv->flags & SNAP_VCPU_DELAY) != 0;
+}
+
+static const struct vcpu_family vcpu_families[] = {
+        {"vmbalance_vcpu_usage_ratio", METRICS_GAUGE,
+         "Fraction of one pCPU the vCPU ran in the last period.", vcpu_run},
+        {"vmbalance_vcpu_delay_ratio", METRICS_GAUGE,
+         "Fraction of the last period the vCPU was runnable but waited for a pCPU: the steal "
+         "time its guest sees (CPU ready).",
+         vcpu_delay},
+        {"vmbalance_vcpu_demand_ratio", METRICS_GAUGE,
+         "Estimated demand of the vCPU (smoothed), as a fraction of one pCPU.", vcpu_demand},
+        {"vmbalance_vcpu_pin", METRICS_GAUGE,
+         "The pCPU the vCPU is pinned to, or -1 when its affinity allows several.", vcpu_pin},
+        {"vmbalance_vcpu_time_seconds_total", METRICS_COUNTER,
+         "Time the vCPU ran (libvirt vcpu.N.time).", vcpu_time},
+        {"vmbalance_vcpu_delay_seconds_total", METRICS_COUNTER,
+         "Time the vCPU waited in the host's run queue (libvirt vcpu.N.delay): the steal time "
+         "its guest sees.",
+         vcpu_delay_total},
+};
+
+static void write_vcpu_family(struct metrics *m, const struct vcpu_family *f,
+                              const struct sched_report *rep, const struct snapshot *cur)
+{
+    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
+    bool started = false;
+
+    for (size_t i = 0; i < rep->nvcpus; i++) {
+        const struct sched_vcpu_info *v = &rep->vcpus[i];
+        char id[16];
+        double x;
+
+        if (!f->get(v, &sv[i], &x))
+            continue;
+        if (!started)
+            metrics_family(m, f->name, f->type, f->help);
+        started = true;
+        snprintf(id, sizeof(id), "%u", v->vcpu);
+        metrics_sample(
+                m,
+                (const struct metrics_label[]){
+                        {"domain", snapshot_domain_name(cur, snapshot_domain(cur, v->domain))},
+                        {"vcpu", id}},
+                2, x);
+    }
+}
+
+/* The host-wide figures of the period: per-pCPU usage, how balanced it is. */
+static void write_pcpus(struct metrics *m, const struct sched_report *rep,
+                        const struct schedreport_metrics *sm)
+{
+    metrics_single(m, "vmbalance_balance_threshold_ratio", METRICS_GAUGE,
+                   "The balance tolerance (--threshold): the largest acceptable standard deviation "
+                   "of pCPU load, as a fraction of one pCPU.",
+                   sm->threshold);
+    if (rep->baseline)
+        return;
+    metrics_family(m, "vmbalance_pcpu_usage_ratio", METRICS_GAUGE,
+                   "Fraction of the last period the pCPU was busy.");
+    for (int p = 0; p < rep->npcpus; p++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", p);
+        metrics_sample(m, (const struct metrics_label[]){{"pcpu", id}}, 1, rep->pcpu_usage[p]);
+    }
+    metrics_single(m, "vmbalance_pcpu_usage_spread_ratio", METRICS_GAUGE,
+                   "Standard deviation of pCPU usage in the last period, as a fraction of one "
+                   "pCPU: how far from balanced the host is.",
+                   rep->usage_spread);
+    metrics_single(m, "vmbalance_pcpu_balanced", METRICS_GAUGE,
+                   "1 when the last period found nothing to change: balanced within the threshold, "
+                   "or no pin change would help.",
+                   rep->balanced);
+}
+
+static void write_pin_counts(struct metrics *m, const struct schedreport_metrics *sm)
+{
+    static const char *const reasons[SCHEDREPORT_PINS] = {"balance", "floating"};
+
+    metrics_family(m, "vmbalance_vcpu_pin_changes_total", METRICS_COUNTER,
+                   "vCPU pin changes made, by reason: balance (moved from another pCPU) or "
+                   "floating (a busy vCPU allowed on several pCPUs pinned to one).");
+    for (int r = 0; r < SCHEDREPORT_PINS; r++)
+        metrics_sample(m, (const struct metrics_label[]){{"reason", reasons[r]}}, 1,
+                       (double)sm->pins[r]);
+    metrics_single(m, "vmbalance_vcpu_pin_failures_total", METRICS_COUNTER,
+                   "vCPU pin changes the hypervisor refused.", (double)sm->pin_failures);
+}
+
+void schedreport_write_metrics(struct metrics *m, const struct sched_report *rep,
+                               const struct snapshot *cur, const struct schedreport_metrics *sm)
+{
+    metrics_begin(m);
+    report_metrics_common(m, &sm->meta, cur);
+    write_pcpus(m, rep, sm);
+    for (size_t f = 0; f < sizeof(vcpu_families) / sizeof(vcpu_families[0]); f++)
+        write_vcpu_family(m, &vcpu_families[f], rep, cur);
+    write_pin_counts(m, sm);
+    metrics_write(m);
+}

@@ -32,45 +32,8 @@ fi
 # shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
 
-# The daemon runs as an unprivileged user so that it never touches the host's own libvirt.
-run_as=()
-if [ "$(id -u)" -eq 0 ]; then
-    run_as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
-fi
-mkdir -p "$work/d"
-if [ "$(id -u)" -eq 0 ]; then
-    chown nobody "$work/d"
-fi
-cat >"$work/d/libvirtd.conf" <<CONF
-unix_sock_dir = "$work/d"
-unix_sock_ro_perms = "0777"
-unix_sock_rw_perms = "0777"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-CONF
-URI="test+unix:///default?socket=$work/d/libvirt-sock"
-
-start_daemon() {
-    local i
-    rm -f "$work/d/libvirt-sock"
-    (cd "$work/d" && exec "${run_as[@]}" env HOME="$work/d" XDG_RUNTIME_DIR="$work/d" \
-        XDG_CONFIG_HOME="$work/d" XDG_CACHE_HOME="$work/d" \
-        libvirtd --config "$work/d/libvirtd.conf" --timeout 0 >>"$work/daemon.log" 2>&1) &
-    daemon_pid=$!
-    for ((i = 0; i < 100; i++)); do
-        virsh -q -c "$URI" list >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "faults: the test libvirtd did not start" >&2
-    cat "$work/daemon.log" >&2
-    exit 1
-}
-
-stop_daemon() { # SIG
-    kill -s "$1" "$daemon_pid" 2>/dev/null
-    wait "$daemon_pid" 2>/dev/null
-    daemon_pid=
-}
+# A private libvirtd serving the test driver (lib.sh): $URI, start_daemon, stop_daemon.
+daemon_setup
 
 # start_tool PROG: runs PROG against the test daemon every 0.2 s; waits for its first periods.
 start_tool() {

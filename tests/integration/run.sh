@@ -114,6 +114,12 @@ for prog in "$VS" "$MC"; do
     usage_error "$prog" "invalid domain pattern ''" --domains '' 2
     usage_error "$prog" "'--connect' needs a non-empty URI" -c '' 2
     usage_error "$prog" "--once" --once=1 2
+    usage_error "$prog" "'--once' and '--keep-running' exclude each other" --once --keep-running 2
+    usage_error "$prog" "'--metrics-file' needs a non-empty PATH" --metrics-file '' 2
+    usage_error "$prog" "'--metrics-file' needs a value" --metrics-file
+    run 0 "$prog" --help
+    out_has "--keep-running"
+    out_has "--metrics-file PATH"
 done
 usage_error "$VS" "'--threshold' needs a number, not 'x'" --threshold x 2
 usage_error "$VS" "'--threshold' value '0' is out of range" --threshold 0 2

@@ -196,19 +196,22 @@ END_TEST
 START_TEST(parse_usage_errors)
 {
     static const char *const cases[][5] = {
-            {"prog", NULL},                         /* missing PERIOD */
-            {"prog", "1", "2", NULL},               /* extra argument */
-            {"prog", "--nope", "1", NULL},          /* unknown option */
-            {"prog", "-x", "1", NULL},              /* unknown short option */
-            {"prog", "-5", NULL},                   /* negative period */
-            {"prog", "--domains", NULL},            /* missing value */
-            {"prog", "--domains", "", "1", NULL},   /* empty pattern */
-            {"prog", "--domains", "[x", "1", NULL}, /* bad pattern */
-            {"prog", "-c", "", "1", NULL},          /* empty URI */
-            {"prog", "--knob", "bad", "1", NULL},   /* program option refused */
-            {"prog", "--knob", NULL},               /* program option without value */
-            {"prog", "0", NULL},                    /* zero period */
-            {"prog", "--once=yes", "1", NULL},      /* flag with a value */
+            {"prog", NULL},                                  /* missing PERIOD */
+            {"prog", "1", "2", NULL},                        /* extra argument */
+            {"prog", "--nope", "1", NULL},                   /* unknown option */
+            {"prog", "-x", "1", NULL},                       /* unknown short option */
+            {"prog", "-5", NULL},                            /* negative period */
+            {"prog", "--domains", NULL},                     /* missing value */
+            {"prog", "--domains", "", "1", NULL},            /* empty pattern */
+            {"prog", "--domains", "[x", "1", NULL},          /* bad pattern */
+            {"prog", "-c", "", "1", NULL},                   /* empty URI */
+            {"prog", "--knob", "bad", "1", NULL},            /* program option refused */
+            {"prog", "--knob", NULL},                        /* program option without value */
+            {"prog", "0", NULL},                             /* zero period */
+            {"prog", "--once=yes", "1", NULL},               /* flag with a value */
+            {"prog", "--metrics-file", "", "1", NULL},       /* empty path */
+            {"prog", "--metrics-file", NULL},                /* missing path */
+            {"prog", "--once", "--keep-running", "1", NULL}, /* a service that stops */
     };
     struct cli_common c;
 
@@ -220,6 +223,23 @@ START_TEST(parse_usage_errors)
                       "case %zu accepted", i);
         cli_common_free(&c);
     }
+}
+END_TEST
+
+START_TEST(parse_service_options)
+{
+    const char *argv[] = {"prog", "--keep-running", "--metrics-file", "/x/y.prom", "2", NULL};
+    const char *plain[] = {"prog", "2", NULL};
+    struct cli_common c;
+
+    ck_assert_int_eq(parse(&c, 5, argv), CLI_RUN);
+    ck_assert(c.keep_running && !c.once);
+    ck_assert_str_eq(c.metrics_file, "/x/y.prom");
+    cli_common_free(&c);
+    ck_assert_int_eq(parse(&c, 2, plain), CLI_RUN);
+    ck_assert(!c.keep_running);
+    ck_assert_ptr_null(c.metrics_file);
+    cli_common_free(&c);
 }
 END_TEST
 
@@ -252,6 +272,7 @@ Suite *cli_suite(void)
     tcase_add_test(vectors, parse_help_and_version_exit_ok);
     tcase_add_test(vectors, parse_usage_errors);
     tcase_add_test(vectors, parse_quiet);
+    tcase_add_test(vectors, parse_service_options);
     suite_add_tcase(s, values);
     suite_add_tcase(s, vectors);
     return s;

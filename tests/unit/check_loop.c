@@ -57,6 +57,53 @@ START_TEST(request_stop)
 }
 END_TEST
 
+START_TEST(a_wake_ends_the_sleep_that_waits_for_it)
+{
+    uint64_t t0;
+
+    ck_assert_int_eq(loop_init_signals(), 0);
+    loop_wake();
+    loop_wake(); /* wake-ups before a sleep count as one */
+    t0 = loop_now_ns();
+    ck_assert_int_eq(loop_sleep_or_wake(t0 + 60ull * 1000000000ull), LOOP_WOKEN);
+    ck_assert_uint_lt(loop_now_ns() - t0, 1000000000ull);
+    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 20 * 1000000ull), LOOP_DEADLINE);
+}
+END_TEST
+
+START_TEST(a_plain_sleep_leaves_the_wake_pending)
+{
+    ck_assert_int_eq(loop_init_signals(), 0);
+    loop_wake();
+    ck_assert(loop_sleep_until(loop_now_ns() + 20 * 1000000ull));
+    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 60ull * 1000000000ull), LOOP_WOKEN);
+}
+END_TEST
+
+static void *wake_later(void *arg)
+{
+    (void)arg;
+    usleep(50000);
+    loop_wake();
+    return NULL;
+}
+
+START_TEST(another_thread_wakes_the_sleep)
+{
+    pthread_t t;
+    uint64_t t0;
+
+    ck_assert_int_eq(loop_init_signals(), 0);
+    ck_assert_int_eq(loop_thread_create(&t, wake_later, NULL), 0);
+    t0 = loop_now_ns();
+    ck_assert_int_eq(loop_sleep_or_wake(t0 + 60ull * 1000000000ull), LOOP_WOKEN);
+    ck_assert_uint_lt(loop_now_ns() - t0, 5000000000ull);
+    pthread_join(t, NULL);
+    kill(getpid(), SIGTERM); /* and a stop still ends it */
+    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 60ull * 1000000000ull), LOOP_STOPPED);
+}
+END_TEST
+
 static void *report_mask(void *arg)
 {
     sigset_t *mask = arg;
@@ -171,6 +218,9 @@ Suite *loop_suite(void)
         tcase_add_test(t, sigterm_interrupts_a_sleep);
         tcase_add_test(t, sighup_is_ignored);
         tcase_add_test(t, request_stop);
+        tcase_add_test(t, a_wake_ends_the_sleep_that_waits_for_it);
+        tcase_add_test(t, a_plain_sleep_leaves_the_wake_pending);
+        tcase_add_test(t, another_thread_wakes_the_sleep);
     }
     suite_add_tcase(s, t);
     /* These run the watchdog in a child of their own: safe in either mode. */

@@ -7,6 +7,7 @@
 #include "scheduler.h"
 
 #include "fake_hv.h"
+#include "loop.h"
 #include "runner.h"
 #include "suites.h"
 #include "testutil.h"
@@ -29,6 +30,11 @@ static int probe_step(void *ctx, struct hv *hv, const struct snapshot *prev,
     p->last_domains = snapshot_domain_count(cur);
     return p->steps == p->fail_at ? -1 : 0;
 }
+
+static int soak_sched_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                           const struct snapshot *cur, unsigned long calls);
+static int soak_coord_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                           const struct snapshot *cur, unsigned long calls);
 
 static bool named_a(const char *name, void *arg)
 {
@@ -73,6 +79,73 @@ START_TEST(done_when_no_managed_domain_is_left)
     ck_assert_int_eq(p.steps, 1);
     (void)b;
     runner_destroy(r);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(keep_running_waits_for_domains)
+{
+    struct fake_host *f = fake_create(2, 1 << 20, 0);
+    struct runner_config cfg = {.period_s = 1, .what = HV_SAMPLE_CPU, .keep_running = true};
+    struct probe p = {0};
+    struct runner *r;
+    int a;
+
+    r = runner_create(&cfg, fake_hv(f), probe_step, &p);
+    quiet_begin();
+    ck_assert_int_eq(runner_tick(r), RUNNER_CONTINUE); /* none yet: a period all the same */
+    ck_assert_int_eq(runner_tick(r), RUNNER_CONTINUE);
+    quiet_end();
+    ck_assert_int_eq(p.steps, 2);
+    ck_assert_uint_eq(p.last_domains, 0);
+    a = fake_add_domain(f, "a1", 1);
+    quiet_begin();
+    ck_assert_int_eq(runner_tick(r), RUNNER_CONTINUE);
+    quiet_end();
+    ck_assert_uint_eq(p.last_domains, 1);
+    fake_remove_domain(f, a);
+    quiet_begin();
+    ck_assert_int_eq(runner_tick(r), RUNNER_CONTINUE); /* the last one left: still running */
+    quiet_end();
+    ck_assert_uint_eq(p.last_domains, 0);
+    ck_assert_int_eq(p.steps, 4);
+    runner_destroy(r);
+    fake_destroy(f);
+}
+END_TEST
+
+/* Both programs' periods with no domain, then domains that come and go, and none again. */
+START_TEST(both_programs_run_periods_without_domains)
+{
+    struct fake_host *f = fake_create(4, 8ull << 20, 1ull << 20);
+    struct sched_config scfg = {.threshold = 0.05};
+    struct coord_config ccfg = {.min_unused_kib = 100 * FAKE_MIB,
+                                .floor_kib = 200 * FAKE_MIB,
+                                .reserve_default = true,
+                                .period_s = 1};
+    struct scheduler *sched = sched_create(&scfg);
+    struct coordinator *coord = coord_create(&ccfg);
+    struct runner_config cfg = {
+            .period_s = 1, .what = HV_SAMPLE_CPU | HV_SAMPLE_MEM, .keep_running = true};
+    struct runner *rs = runner_create(&cfg, fake_hv(f), soak_sched_step, sched);
+    struct runner *rc = runner_create(&cfg, fake_hv(f), soak_coord_step, coord);
+    int doms[3];
+
+    quiet_begin();
+    for (int period = 0; period < 30; period++) {
+        if (period == 5 || period == 6 || period == 7)
+            doms[period - 5] = fake_add_domain(f, period == 6 ? "b" : "a", period - 4);
+        if (period >= 15 && period <= 17)
+            fake_remove_domain(f, doms[period - 15]);
+        ck_assert_int_eq(runner_tick(rs), RUNNER_CONTINUE);
+        ck_assert_int_eq(runner_tick(rc), RUNNER_CONTINUE);
+        fake_advance(f, 1);
+    }
+    quiet_end();
+    runner_destroy(rs);
+    runner_destroy(rc);
+    sched_destroy(sched);
+    coord_destroy(coord);
     fake_destroy(f);
 }
 END_TEST
@@ -243,6 +316,75 @@ START_TEST(soak_ten_thousand_periods_with_churn)
 }
 END_TEST
 
+/* A step that records when it ran, calls loop_wake() at step WAKE_AT (as a domain that starts
+ * during the period would) and stops the run at step STOP_AT. */
+struct timed {
+    int steps, wake_at, stop_at;
+    uint64_t at[8];
+};
+
+static int timed_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                      const struct snapshot *cur, unsigned long calls)
+{
+    struct timed *t = ctx;
+
+    (void)hv;
+    (void)prev;
+    (void)cur;
+    (void)calls;
+    t->at[t->steps < 8 ? t->steps : 7] = loop_now_ns();
+    t->steps++;
+    if (t->steps == t->wake_at)
+        loop_wake();
+    if (t->steps == t->stop_at)
+        loop_request_stop();
+    return 0;
+}
+
+/* Runs TIMED over a fake host with NDOMS domains, a period of PERIOD_S, waking early. */
+static void run_timed(struct timed *t, int ndoms, double period_s)
+{
+    struct fake_host *f = fake_create(2, 1 << 20, 0);
+    struct runner_config cfg = {
+            .period_s = period_s, .what = HV_SAMPLE_CPU, .keep_running = true, .wake_early = true};
+    struct runner *r;
+
+    ck_assert_int_eq(loop_init_signals(), 0);
+    for (int i = 0; i < ndoms; i++)
+        fake_add_domain(f, "a", 1);
+    r = runner_create(&cfg, fake_hv(f), timed_step, t);
+    quiet_begin();
+    ck_assert_int_eq(runner_run(r), 0);
+    quiet_end();
+    runner_destroy(r);
+    fake_destroy(f);
+}
+
+START_TEST(a_wake_samples_at_once_with_no_domain)
+{
+    struct timed t = {.wake_at = 1, .stop_at = 2};
+
+    run_timed(&t, 0, 30);
+    ck_assert_int_eq(t.steps, 2);
+    ck_assert_uint_lt(t.at[1] - t.at[0], 1000000000ull); /* not 30 s later */
+}
+END_TEST
+
+START_TEST(a_wake_samples_half_a_period_after_the_last)
+{
+    struct timed t = {.wake_at = 2, .stop_at = 4};
+    uint64_t early, next;
+
+    run_timed(&t, 1, 1);
+    ck_assert_int_eq(t.steps, 4);
+    early = t.at[2] - t.at[1];
+    next = t.at[3] - t.at[2];
+    ck_assert_uint_ge(early, 450000000ull); /* no sooner than half a period */
+    ck_assert_uint_lt(early, 900000000ull); /* but before the period's end */
+    ck_assert_uint_ge(next, 950000000ull);  /* then whole periods from there */
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
@@ -257,6 +399,15 @@ Suite *runner_suite(void)
     tcase_add_test(t, done_when_no_managed_domain_is_left);
     tcase_add_test(t, reconnects_with_backoff);
     tcase_add_test(t, step_failure_is_a_runtime_failure);
+    tcase_add_test(t, keep_running_waits_for_domains);
+    tcase_add_test(t, both_programs_run_periods_without_domains);
     suite_add_tcase(s, t);
+    /* runner_run() with signals and wake-ups: process state, so only in Check's fork mode. */
+    if (!getenv("CK_FORK") || strcmp(getenv("CK_FORK"), "no") != 0) {
+        TCase *w = tcase_create("wake");
+        tcase_add_test(w, a_wake_samples_at_once_with_no_domain);
+        tcase_add_test(w, a_wake_samples_half_a_period_after_the_last);
+        suite_add_tcase(s, w);
+    }
     return s;
 }

@@ -21,5 +21,10 @@ Suite *oracle_suite(void);
 Suite *xmlscan_suite(void);
 Suite *util_suite(void);
 Suite *topology_suite(void);
+Suite *log_suite(void);
+Suite *metrics_suite(void);
+Suite *shortfall_suite(void);
+Suite *schedreport_suite(void);
+Suite *memreport_suite(void);
 
 #endif
