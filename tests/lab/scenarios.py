@@ -240,8 +240,11 @@ def pinned_rows(rows, cfg):
 def balanced_rows(rows, cfg):
     """Per row: balanced? Where every busy vCPU is pinned, by its placement (std dev of the
     demand per pCPU): measured usage there moves with unrelated host load, which the tool
-    cannot change. Where some float, by measured usage (pcpu_sd)."""
-    return [r["pcpu_sd"] <= SD_OK if p is None else statistics.pstdev(p[1]) <= SD_OK
+    cannot change. Where some float, by the host's own per-CPU busy time (/proc/stat): the
+    monitor can only put a floating vCPU's period on the pCPU it ran on at the sample."""
+    def host_sd(r):
+        return statistics.pstdev(r[f"host_cpu{j}"] for j in range(cfg["ncpus"]))
+    return [host_sd(r) <= SD_OK if p is None else statistics.pstdev(p[1]) <= SD_OK
             for r, p in zip(rows, pinned_rows(rows, cfg))]
 
 
@@ -321,7 +324,7 @@ def judge_fair(sc, rows, cfg, reasons, figures, t0):
         figures["fairness"] = round(ratio, 2)
         figures["fair_by"] = "usage"
         if ratio < FAIR_MIN:
-            reasons.append(f"unfair: floating vCPUs of one demand class got {ratio:.2f}"
+            reasons.append(f"unfair: vCPUs of one demand class (some floating) got {ratio:.2f}"
                            f" of each other's service (< {FAIR_MIN})")
         return
     figures["fairness"] = "busy/pCPU"
