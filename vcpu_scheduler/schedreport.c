@@ -1,6 +1,8 @@
 /* Output of the vCPU scheduler. */
 #include "schedreport.h"
 
+#include <math.h>
+
 #include "report.h"
 
 /* Above this many pCPUs the human line summarises usage instead of listing it. */
@@ -87,6 +89,88 @@ static void kv_pin(struct json *j, const char *key, int pin)
         json_null(j);
 }
 
+/* A percentage, or null (json writes NAN as null) when not measured. */
+static double pct_or_null(bool measured, double fraction)
+{
+    return measured ? fraction * 100 : NAN;
+}
+
+static void json_pcpus(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+{
+    json_key(j, "pcpus");
+    json_array_begin(j);
+    for (int p = 0; p < rep->npcpus; p++) {
+        json_object_begin(j);
+        json_kv_int(j, "cpu", p);
+        json_kv_double(j, "usage", rep->pcpu_usage[p] * 100, 1);
+        json_kv_bool(j, "online", snapshot_pcpu_online(cur, p));
+        json_kv_bool(j, "usable", rep->pcpu_usable && rep->pcpu_usable[p]);
+        json_kv_int(j, "node", snapshot_pcpu_node(cur, p));
+        json_kv_int(j, "core", snapshot_pcpu_core(cur, p));
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void json_vcpus(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+{
+    json_key(j, "vcpus");
+    json_array_begin(j);
+    for (size_t i = 0; i < rep->nvcpus; i++) {
+        const struct sched_vcpu_info *v = &rep->vcpus[i];
+        json_object_begin(j);
+        report_domain(j, cur, snapshot_domain(cur, v->domain));
+        json_kv_uint(j, "vcpu", v->vcpu);
+        json_kv_double(j, "run", v->run * 100, 1);
+        json_kv_double(j, "wait", v->wait * 100, 1);
+        json_kv_double(j, "delay", pct_or_null(v->delay >= 0, v->delay), 1);
+        json_kv_string(j, "signal", v->known ? sched_signal_name(v->signal) : "baseline");
+        json_kv_double(j, "demand", v->demand * 100, 1);
+        kv_pin(j, "pin", v->pin);
+        kv_pin(j, "target", v->target);
+        kv_pin(j, "home_node", v->home);
+        json_kv_bool(j, "left_alone", v->left_alone);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void json_moves(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+{
+    json_key(j, "moves");
+    json_array_begin(j);
+    for (size_t i = 0; i < rep->nmoves; i++) {
+        const struct sched_move *m = &rep->moves[i];
+        json_object_begin(j);
+        json_kv_string(j, "domain", snapshot_domain_name(cur, snapshot_domain(cur, m->domain)));
+        json_kv_uint(j, "vcpu", m->vcpu);
+        kv_pin(j, "from", m->from);
+        json_kv_int(j, "to", m->to);
+        kv_pin(j, "node_from", m->node_from);
+        json_kv_int(j, "node_to", m->node_to);
+        json_kv_double(j, "demand", m->demand * 100, 1);
+        json_kv_string(j, "result", hv_status_name(m->result));
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void json_domains(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+{
+    json_key(j, "domains");
+    json_array_begin(j);
+    for (size_t d = 0; d < rep->ndomains; d++) {
+        json_object_begin(j);
+        report_domain(j, cur, snapshot_domain(cur, d));
+        json_kv_double(j, "emulator",
+                       pct_or_null(rep->emulator && rep->emulator[d] >= 0,
+                                   rep->emulator ? rep->emulator[d] : 0),
+                       1);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
 void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
                             bool dry_run)
 {
@@ -94,85 +178,16 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
 
     report_begin(&j, out, rep->period, cur, rep->baseline, dry_run);
     json_kv_bool(&j, "usage_measured", rep->usage_measured);
-    json_key(&j, "pcpus");
-    json_array_begin(&j);
-    for (int p = 0; p < rep->npcpus; p++) {
-        json_object_begin(&j);
-        json_kv_int(&j, "cpu", p);
-        json_kv_double(&j, "usage", rep->pcpu_usage[p] * 100, 1);
-        json_kv_bool(&j, "online", snapshot_pcpu_online(cur, p));
-        json_kv_bool(&j, "usable", rep->pcpu_usable && rep->pcpu_usable[p]);
-        json_kv_int(&j, "node", snapshot_pcpu_node(cur, p));
-        json_kv_int(&j, "core", snapshot_pcpu_core(cur, p));
-        json_object_end(&j);
-    }
-    json_array_end(&j);
+    json_pcpus(&j, rep, cur);
     json_kv_double(&j, "usage_spread", rep->usage_spread * 100, 2);
     json_kv_string(&j, "signal", rep->baseline ? "baseline" : sched_signal_name(rep->signal));
-    json_key(&j, "delay_max");
-    if (rep->delay_measured)
-        json_double(&j, rep->delay_max * 100, 1);
-    else
-        json_null(&j);
-    json_key(&j, "delay_mean");
-    if (rep->delay_measured)
-        json_double(&j, rep->delay_mean * 100, 1);
-    else
-        json_null(&j);
+    json_kv_double(&j, "delay_max", pct_or_null(rep->delay_measured, rep->delay_max), 1);
+    json_kv_double(&j, "delay_mean", pct_or_null(rep->delay_measured, rep->delay_mean), 1);
     json_kv_double(&j, "demand_spread_before", rep->spread_before * 100, 2);
     json_kv_double(&j, "demand_spread_after", rep->spread_after * 100, 2);
-    json_key(&j, "vcpus");
-    json_array_begin(&j);
-    for (size_t i = 0; i < rep->nvcpus; i++) {
-        const struct sched_vcpu_info *v = &rep->vcpus[i];
-        json_object_begin(&j);
-        report_domain(&j, cur, snapshot_domain(cur, v->domain));
-        json_kv_uint(&j, "vcpu", v->vcpu);
-        json_kv_double(&j, "run", v->run * 100, 1);
-        json_kv_double(&j, "wait", v->wait * 100, 1);
-        json_key(&j, "delay");
-        if (v->delay >= 0)
-            json_double(&j, v->delay * 100, 1);
-        else
-            json_null(&j);
-        json_kv_string(&j, "signal", v->known ? sched_signal_name(v->signal) : "baseline");
-        json_kv_double(&j, "demand", v->demand * 100, 1);
-        kv_pin(&j, "pin", v->pin);
-        kv_pin(&j, "target", v->target);
-        kv_pin(&j, "home_node", v->home);
-        json_kv_bool(&j, "left_alone", v->left_alone);
-        json_object_end(&j);
-    }
-    json_array_end(&j);
-    json_key(&j, "moves");
-    json_array_begin(&j);
-    for (size_t i = 0; i < rep->nmoves; i++) {
-        const struct sched_move *m = &rep->moves[i];
-        json_object_begin(&j);
-        json_kv_string(&j, "domain", snapshot_domain_name(cur, snapshot_domain(cur, m->domain)));
-        json_kv_uint(&j, "vcpu", m->vcpu);
-        kv_pin(&j, "from", m->from);
-        json_kv_int(&j, "to", m->to);
-        kv_pin(&j, "node_from", m->node_from);
-        json_kv_int(&j, "node_to", m->node_to);
-        json_kv_double(&j, "demand", m->demand * 100, 1);
-        json_kv_string(&j, "result", hv_status_name(m->result));
-        json_object_end(&j);
-    }
-    json_array_end(&j);
-    json_key(&j, "domains");
-    json_array_begin(&j);
-    for (size_t d = 0; d < rep->ndomains; d++) {
-        json_object_begin(&j);
-        report_domain(&j, cur, snapshot_domain(cur, d));
-        json_key(&j, "emulator");
-        if (rep->emulator && rep->emulator[d] >= 0)
-            json_double(&j, rep->emulator[d] * 100, 1);
-        else
-            json_null(&j);
-        json_object_end(&j);
-    }
-    json_array_end(&j);
+    json_vcpus(&j, rep, cur);
+    json_moves(&j, rep, cur);
+    json_domains(&j, rep, cur);
     json_kv_int(&j, "nodes", rep->nnodes);
     json_kv_uint(&j, "crossed_nodes", rep->crossed);
     json_kv_uint(&j, "emulator_pins", rep->emulator_pins);
