@@ -17,6 +17,8 @@ import csv
 import json
 import os
 import shlex
+import shutil
+import subprocess
 import sys
 import time
 
@@ -29,7 +31,7 @@ import tools
 from scenarios import SCENARIOS, judge
 
 RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.csv",
-             "cpu.png", "mem.png")
+             "cpu.png", "mem.png", "metrics.prom")
 
 
 def tool_command(sc, cfg):
@@ -40,6 +42,7 @@ def tool_command(sc, cfg):
     if mode != "auto":
         raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
     extra = [a.replace("{last}", str(cfg["ncpus"] - 1)) for a in sc.tool_args]
+    extra += ["--metrics-file", cfg["metrics"]]
     return tools.command(tools.TOOLS[sc.kind], cfg["period"], cfg.get("host_reserve_mib"), extra)
 
 
@@ -80,6 +83,23 @@ def clear(outdir):
             os.unlink(os.path.join(outdir, f))
 
 
+def check_metrics(path):
+    """promtool's lint of the tool's last metrics file: None when clean (or when promtool,
+    from Debian's prometheus package, is not installed: said once here), else why not."""
+    if not shutil.which("promtool"):
+        print("   metrics not checked: promtool is not installed (apt-get install prometheus)")
+        return None
+    if not os.path.exists(path):
+        return f"no metrics file '{path}'"
+    with open(path, "rb") as f:
+        res = subprocess.run(["promtool", "check", "metrics"], stdin=f, capture_output=True,
+                             text=True, check=False)
+    out = (res.stdout + res.stderr).strip()
+    if res.returncode != 0 or out:
+        return f"promtool check metrics: {out.splitlines()[0] if out else res.returncode}"
+    return None
+
+
 def churn(L, guests, period):
     """After monitor period PERIOD: destroy the guests that stop then, start those that
     start then (without reaping: the run's own guests would look left over)."""
@@ -100,7 +120,7 @@ def run(sc, args):
     guests = sc.guests(ncpus)
     cfg = {"scenario": sc.name, "period": args.period, "ncpus": ncpus,
            "guests": [g.name for g in guests], "csv": os.path.join(outdir, "samples.csv"),
-           "domain_type": lab.domain_type(),
+           "domain_type": lab.domain_type(), "metrics": os.path.join(outdir, "metrics.prom"),
            "duty": {g.name: g.duty for g in guests}, "vcpus": {g.name: g.vcpus for g in guests},
            "cpusets": {g.name: g.cpuset for g in guests if g.cpuset},
            "events": {g.name: [g.start_period, g.stop_period] for g in guests
@@ -151,6 +171,7 @@ def run(sc, args):
             if proc:
                 err = tools.stop(proc)
                 cfg["tool_error"] = f"tool {err}" if err else None
+                cfg["metrics_error"] = check_metrics(cfg["metrics"])
                 proc = None
         finally:
             if proc:

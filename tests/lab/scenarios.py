@@ -480,4 +480,6 @@ def judge(sc, rows, cfg):
     reasons, figures = (judge_cpu if sc.kind == "cpu" else judge_mem)(sc, rows, cfg)
     if cfg.get("tool_error"):
         reasons.insert(0, cfg["tool_error"])
+    if cfg.get("metrics_error"):
+        reasons.append(cfg["metrics_error"])
     return ("fail" if reasons else "pass"), reasons, figures
