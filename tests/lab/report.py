@@ -128,7 +128,7 @@ def plot(outdir, sc, rows, cfg, summary):
 
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
-           ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 9),
+           ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 11),
            ("OOM/avail", 9), ("starve/avail", 12), ("low host", 8), ("other cpu", 9)]
 
 
@@ -144,7 +144,8 @@ def table_row(s):
         f"from {g('fair_from')}" if f["fairness"] == "busy/pCPU" else f"{f['fairness']}")
     d = f.get("delay_pct") or {}
     delay = "-" if not d.get("period1") or not d.get("last10") else \
-        f"{d['period1']['max']:.0f}>{d['last10']['max']:.0f}"
+        f"{d['period1'].get('min', 0):.0f}-{d['period1']['max']:.0f}>" \
+        f"{d['last10'].get('min', 0):.0f}-{d['last10']['max']:.0f}"
     oom = "-" if "oom_kills" not in f else f"{f['oom_kills']}/{f['oom_kills_while_available']}"
     starve = "-" if "starving_periods" not in f else \
         f"{f['starving_periods']}/{f['starving_while_available']}"

@@ -261,7 +261,7 @@ def usage_fairness(tail, cfg):
 
 
 def delay_figures(rows, cfg):
-    """Per-vCPU delay % (waiting for a pCPU), max and mean over busy vCPUs, in period 1
+    """Per-vCPU delay % (waiting for a pCPU), min, max and mean over busy vCPUs, in period 1
     (the tool's first decision comes at its end: the placement at boot) and the last 10."""
     def over(part):
         per = []
@@ -270,7 +270,8 @@ def delay_figures(rows, cfg):
                  if isinstance(r.get(col(n, f"delay{i}")), (int, float))]
             if d:
                 per.append(mean(d))
-        return {"max": round(max(per), 1), "mean": round(mean(per), 1)} if per else None
+        return ({"min": round(min(per), 1), "max": round(max(per), 1),
+                 "mean": round(mean(per), 1)} if per else None)
     return {"period1": over(rows[:1]), "last10": over(rows[-10:])}
 
 
