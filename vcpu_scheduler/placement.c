@@ -734,10 +734,13 @@ static int by_double(const void *a, const void *b)
 
 /* The spread of the loads now, with the floating (and stranded) demand as a fluid that fills
  * the least loaded pCPUs first, as the kernel's balancer does. */
-static double fluid_spread(const struct work *w, double *level_out)
+/* The loads now, with the floating demand as a fluid that raises the lowest ones together (the
+ * kernel's placement), into L sorted ascending; returns how many (usable pCPUs), and the fluid's
+ * level in *LEVEL_OUT (-INFINITY when there is none). */
+static int fluid_levels(const struct work *w, double *l, double *level_out)
 {
     const unsigned char *usable = w->in->usable;
-    double *l = w->scratch, left = w->floating, level;
+    double left = w->floating, level;
     int n = 0, k = 0;
 
     for (int p = 0; p < w->np; p++)
@@ -761,7 +764,14 @@ static double fluid_spread(const struct work *w, double *level_out)
     for (int i = 0; i < n; i++)
         l[i] = l[i] < level ? level : l[i];
     *level_out = k > 0 ? level : -INFINITY;
-    return placement_spread(l, NULL, n);
+    return n;
+}
+
+static double fluid_spread(const struct work *w, double *level_out)
+{
+    int n = fluid_levels(w, w->scratch, level_out);
+
+    return placement_spread(w->scratch, NULL, n);
 }
 
 /* The water level of a pCPU shared max-min fairly among tasks of demands D[0..n-1] (sorted
@@ -1229,31 +1239,29 @@ cleanup:
  * load differs from another's only by more than the threshold plus this fraction of it. */
 #define DEMAND_NOISE 0.05
 
-/* True when the plan changes some pCPU's load, rank for rank (both sorted), by more than the
- * threshold and the noise of that load. A plan that only mirrors the loads (three busy vCPUs
- * on two pCPUs, 2+1 becoming 1+2) changes nothing users feel, yet its estimated spread may look
- * better: a lab run swapped such vCPUs back and forth every few periods. */
+/* True when the plan changes some pCPU's load, rank for rank (both sorted; floating demand as the
+ * kernel would spread it, on both sides), by more than the threshold and the noise of that load. A
+ * plan that only mirrors the loads (three busy vCPUs on two pCPUs, 2+1 becoming 1+2) changes
+ * nothing users feel, yet its estimated spread may look better: a lab run swapped such vCPUs back
+ * and forth every few periods. */
 static bool loads_change(const struct work *w)
 {
-    double *a = w->scratch, *b = w->scratch3;
-    size_t n = 0;
+    double *a = w->scratch, *b = w->scratch3, level;
+    size_t n = (size_t)fluid_levels(w, a, &level), k = 0;
 
     for (int p = 0; p < w->np; p++)
-        if (!w->in->usable || w->in->usable[p]) {
-            a[n] = w->before[p];
-            b[n++] = w->load[p];
-        }
-    qsort(a, n, sizeof(double), by_double);
-    qsort(b, n, sizeof(double), by_double);
-    for (size_t i = 0; i < n; i++)
+        if (!w->in->usable || w->in->usable[p])
+            b[k++] = w->load[p];
+    qsort(b, k, sizeof(double), by_double);
+    for (size_t i = 0; i < n && i < k; i++)
         if (fabs(a[i] - b[i]) >= w->in->threshold + DEMAND_NOISE * fmax(a[i], b[i]))
             return true;
     return false;
 }
 
 /* 5. decide: moves are worth it to pin what must be pinned, to undo SMT doubling, or to make an
- * unfair host fair or bring the spread down by a quarter of the threshold at least, while
- * changing some pCPU's load beyond the noise (loads_change). */
+ * unfair host fair or bring a spread above the threshold down by a quarter of the threshold at
+ * least, while changing some pCPU's load beyond the noise (loads_change: not a mirror). */
 static bool worth_acting(const struct work *w, const struct placement_plan *out)
 {
     double th = w->in->threshold;
