@@ -34,6 +34,10 @@
 /* A pCPU counts as saturated at this busy fraction (for the estimator without wait times). */
 #define SATURATED 0.95
 
+/* Periods after a pin change during which averaged service still tells of the old placement
+ * (the averages weigh the newest period 0.5: after 3 periods the old one weighs 1/8). */
+#define SETTLE_PERIODS 3
+
 /* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
 #define VCPU_TIME_STEP_S 0.01
 
@@ -113,10 +117,11 @@ struct scheduler {
     size_t nsaved, saved_cap;
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
-    bool troubled;        /* the kernel's placement of floating vCPUs fell short last period */
-    bool wanted;          /* last period's plan wanted to act */
-    bool waiting;         /* this period's small imbalance waits for confirmation */
-    bool warned_unusable; /* "no usable pCPU" said */
+    bool troubled;           /* the kernel's placement of floating vCPUs fell short last period */
+    bool wanted;             /* last period's plan wanted to act */
+    unsigned long last_move; /* period of the last pin change made (0: none) */
+    bool waiting;            /* this period's small imbalance waits for confirmation */
+    bool warned_unusable;    /* "no usable pCPU" said */
 };
 
 const char *sched_signal_name(enum sched_signal sig)
@@ -598,15 +603,20 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
     derive_summary(s);
 }
 
-/* True when vCPUs of one demand class that has a floating member got service (this period's run
+/* True when vCPUs of one demand class that has a floating member got service (averaged run
  * time) differing by more than twice the threshold. The kernel may serve a floating vCPU worse or
  * better than the fluid the plan assumes: a lab guest started unpinned beside pinned busy ones
  * got 45 % of a pCPU while they got 23-32 %. Whether pinning would cure it is asked of the plan
- * (troubled). */
+ * (troubled). Averages tell of where vCPUs were before a pin change for a few periods after it:
+ * not judged then. */
 static bool floating_unfair(const struct scheduler *s)
 {
+    const struct vstate *state = s->state.cur;
     double lo[PLACEMENT_NCLASS], hi[PLACEMENT_NCLASS];
     bool floating[PLACEMENT_NCLASS] = {false};
+
+    if (s->last_move > 0 && s->period - s->last_move <= SETTLE_PERIODS)
+        return false;
 
     for (int c = 0; c < PLACEMENT_NCLASS; c++) {
         lo[c] = 2;
@@ -615,14 +625,11 @@ static bool floating_unfair(const struct scheduler *s)
     for (size_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu_info *in = &s->info[i];
         int c = placement_class(in->demand);
-        /* This period's run: an average still tells of where vCPUs were before a plan (two
-         * periods running are needed to count as troubled). */
-        double run = s->usage.vcpus[i].run;
         if (!in->known || c == 0 || in->left_alone)
             continue;
         floating[c] = floating[c] || in->pin < 0;
-        lo[c] = fmin(lo[c], run);
-        hi[c] = fmax(hi[c], run);
+        lo[c] = fmin(lo[c], state[i].run_avg);
+        hi[c] = fmax(hi[c], state[i].run_avg);
     }
     for (int c = 1; c < PLACEMENT_NCLASS; c++)
         if (floating[c] && hi[c] - lo[c] > 2 * s->cfg.threshold)
@@ -832,7 +839,7 @@ static void apply_move(struct scheduler *s, struct hv *hv, const struct snapshot
     }
     m->result = hv_pin_vcpu(hv, dom->uuid, m->vcpu, m->to, s->npcpus);
     if (m->result == HV_OK) {
-        st->moved_at = s->period;
+        st->moved_at = s->last_move = s->period;
         /* A vCPU known to be bursty when moved stays longer where it goes. */
         st->cooldown = st->swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY : SCHED_COOLDOWN;
     } else if (m->result == HV_GONE) {

@@ -14,6 +14,7 @@ from lab import MAX_MIB, START_MIB, Guest, guest_name
 from tools import FLOOR, MIN_UNUSED
 
 SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
+EVENT_GRACE = 6   # periods the tool may take to react to a guest started or destroyed
 FAIR_MIN = 0.7     # floating vCPUs: least usage ratio within a demand class counted as fair
 SETTLE_BY = 25     # CPU: periods allowed to reach balance
 FEED_BY = 50       # memory: periods allowed to reach a target
@@ -345,8 +346,11 @@ def judge_cpu(sc, rows, cfg):
     changes = sum(r["pin_changes"] for r in rows)
     # Once balanced, no vCPU may move between pCPUs. Pinning a floating vCPU is not a move:
     # the kernel may balance floating vCPUs before the first decision, which pins them all.
+    # After a guest event the tool may take EVENT_GRACE periods to react (a new guest is
+    # measured first) even where the kernel has balanced it meanwhile.
+    quiet_from = max(settle or 0, t0 + EVENT_GRACE if t0 else 0)
     after = sum(r.get("repins", r["pin_changes"]) for r in rows
-                if settle and r["period"] > settle)
+                if settle and r["period"] > quiet_from)
     bound = cpu_bound(cfg)
     events = sum((se[0] > 0) + (se[1] is not None) for se in cfg.get("events", {}).values())
     usage = {f"{n}/{i}": round(mean(r.get(col(n, f"vcpu{i}"), 0) or 0 for r in rows[-10:]), 1)
