@@ -669,7 +669,8 @@ static void plan_inputs(struct scheduler *s)
 }
 
 /* Plans with numa_plan(); PIN_FLOATING lets it pin floating vCPUs. */
-static int plan_with(struct scheduler *s, bool pin_floating, struct placement_plan *pl)
+static int plan_with(struct scheduler *s, bool pin_floating, struct placement_plan *pl,
+                     struct numa_result *nr)
 {
     struct placement_input in = {.npcpus = s->npcpus,
                                  .usable = hostview_usable(s->view),
@@ -683,7 +684,7 @@ static int plan_with(struct scheduler *s, bool pin_floating, struct placement_pl
 
     for (size_t i = 0; i < s->nvcpus; i++)
         s->home[i] = s->pv[i].demand > 0 || s->pv[i].pin >= 0 ? s->info[i].home : -1;
-    return numa_plan(&ni, pl, &s->numa);
+    return numa_plan(&ni, pl, nr);
 }
 
 /* True when the measured usage spread is above the one PL projects (the kernel's placement of
@@ -694,14 +695,14 @@ static bool spread_short(const struct scheduler *s, const struct placement_plan 
                                                  s->npcpus) > pl->usage_after + s->cfg.threshold;
 }
 
-/* Plans with floating vCPUs pinned into *PINNED when the kernel's placement of them fell short
- * of PL this period: the usage spread, or a class with floating members served unequally where
- * pinning would make it fair (more busy vCPUs than fit evenly is nobody's fault). Returns 1 when
- * it fell short (PINNED holds the plan), 0 when not, -1 when out of memory. */
+/* Plans with floating vCPUs pinned into *PINNED (its NUMA figures in *NR) when the kernel's
+ * placement of them fell short of PL this period: the usage spread, or a class with floating
+ * members served unequally where pinning would make it fair (more busy vCPUs than fit evenly is
+ * nobody's fault). Returns 1 when it fell short (PINNED holds the plan), 0 when not, -1 when
+ * out of memory. */
 static int troubled(struct scheduler *s, const struct placement_plan *pl,
-                    struct placement_plan *pinned)
+                    struct placement_plan *pinned, struct numa_result *nr)
 {
-    struct numa_result keep = s->numa;
     bool spread, unfair;
 
     if (!s->floating_busy)
@@ -710,11 +711,10 @@ static int troubled(struct scheduler *s, const struct placement_plan *pl,
     unfair = !spread && floating_unfair(s);
     if (!spread && !unfair)
         return 0;
-    if (plan_with(s, true, pinned) < 0)
+    if (plan_with(s, true, pinned, nr) < 0)
         return -1;
     if (unfair && pinned->unfair_after) {
         placement_plan_free(pinned);
-        s->numa = keep;
         return 0;
     }
     return 1;
@@ -761,14 +761,13 @@ static bool small_imbalance(const struct scheduler *s, const struct placement_pl
 static int plan(struct scheduler *s)
 {
     struct placement_plan pl, pinned;
-    struct numa_result keep;
+    struct numa_result nr;
     int now;
 
     plan_inputs(s);
-    if (plan_with(s, false, &pl) < 0)
+    if (plan_with(s, false, &pl, &s->numa) < 0)
         return -1;
-    keep = s->numa;
-    if ((now = troubled(s, &pl, &pinned)) < 0) {
+    if ((now = troubled(s, &pl, &pinned, &nr)) < 0) {
         placement_plan_free(&pl);
         return -1;
     }
@@ -777,9 +776,9 @@ static int plan(struct scheduler *s)
     if (s->pin_floating) {
         placement_plan_free(&pl);
         pl = pinned;
+        s->numa = nr;
     } else if (now) {
         placement_plan_free(&pinned);
-        s->numa = keep;
     }
     s->waiting = small_imbalance(s, &pl) && !s->wanted;
     s->wanted = pl.act;
