@@ -69,8 +69,11 @@ static int read_topology(struct lv *p, struct hv *hv)
 /* Sizes the per-pCPU arrays for P->npcpus pCPUs; 0 or -1. */
 static int size_pcpus(struct lv *p)
 {
-    size_t n = (size_t)p->npcpus;
+    size_t n;
 
+    if (p->npcpus < 1)
+        return -1;
+    n = (size_t)p->npcpus;
     free(p->online);
     free(p->node);
     free(p->core);

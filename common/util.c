@@ -99,7 +99,7 @@ void util_format_cpulist(const unsigned char *map, int nbits, char *buf, size_t 
                     : snprintf(buf + used, len - used, "%s%d", used ? "," : "", c);
         if (n < 0 || (size_t)n >= len - used) {
             if (len > 4)
-                strcpy(buf + len - 4, "...");
+                memcpy(buf + len - 4, "...", 4);
             return;
         }
         used += (size_t)n;

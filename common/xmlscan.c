@@ -74,7 +74,8 @@ static bool decode(char *v)
             *out++ = *v++;
             continue;
         }
-        while (k < sizeof(ents) / sizeof(ents[0]) && strncmp(v, ents[k].ent, strlen(ents[k].ent)))
+        while (k < sizeof(ents) / sizeof(ents[0]) &&
+               strncmp(v, ents[k].ent, strlen(ents[k].ent)) != 0)
             k++;
         if (k == sizeof(ents) / sizeof(ents[0]))
             return false;
