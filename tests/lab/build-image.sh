@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the lab guest: a Debian cloud kernel and a busybox initramfs with the
-# virtio balloon driver and loadgen. Output in $LAB_CACHE (default
+# virtio balloon and block drivers and loadgen. Output in $LAB_CACHE (default
 # /var/cache/vmbalance-lab), rebuilt only when an input changes.
 #
 # The guest's workload comes from the kernel command line:
@@ -11,7 +11,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${LAB_CACHE:-/var/cache/vmbalance-lab}
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon)
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon
+	virtio_blk)
 
 die() { echo "build-image: $*" >&2; exit 1; }
 

@@ -60,6 +60,35 @@ class Guest:
     pin: str | None = None      # initial vCPU 0 pinning (cpuset), None = unpinned
     memory_mib: int = MAX_MIB   # maximum
     current_mib: int = START_MIB  # balloon size at start
+    disk_mib: int = 0           # a sparse virtio disk (/dev/vda in the guest) of this size; 0: none
+    autodeflate: bool = True    # <memballoon autodeflate='on'>: deflates rather than OOM-kill
+    free_page_reporting: bool = True  # <memballoon freePageReporting='on'>
+
+
+def disk_path(name):
+    """Where guest NAME's disk image lives (a sparse file made at start)."""
+    return os.path.join(CACHE, "disks", f"{name}.img")
+
+
+def make_disk(g):
+    """Create G's sparse disk image (its holes read as zeros), if it has one."""
+    if not g.disk_mib:
+        return
+    path = disk_path(g.name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(g.disk_mib * 1024 * 1024)
+
+
+def devices_memory_xml(g):
+    """The guest's disk (if any) and balloon device, with the balloon features it asks for."""
+    disk = (f"""<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+      <source file='{escape(disk_path(g.name))}'/><target dev='vda' bus='virtio'/><readonly/>
+    </disk>""" if g.disk_mib else "")
+    onoff = {True: "on", False: "off"}
+    return (f"{disk}\n    <memballoon model='virtio' autodeflate='{onoff[g.autodeflate]}'"
+            f" freePageReporting='{onoff[g.free_page_reporting]}'><stats period='1'/>"
+            f"</memballoon>")
 
 
 def on_signal(signum, _frame):
@@ -141,7 +170,7 @@ def domain_xml(g, console_log, dtype="qemu"):
     <serial type='file'><source path='{escape(console_log)}'/><target port='0'/></serial>
     <console type='file'><source path='{escape(console_log)}'/>
       <target type='serial' port='0'/></console>
-    <memballoon model='virtio'><stats period='1'/></memballoon>
+    {devices_memory_xml(g)}
   </devices>
 </domain>
 """
@@ -211,6 +240,7 @@ class Lab:
             log = self.console_log(g.name)
             if os.path.exists(log):
                 os.unlink(log)
+            make_disk(g)
             self.conn.createXML(domain_xml(g, log, self.dtype), 0)
             self.started.append(g.name)
 
