@@ -748,11 +748,12 @@ static double mempolicy_cost(int n)
     for (int i = 0; i < n; i++) {
         g[i].max_kib = 2048 * MIB;
         g[i].actual_kib = (256 + rng_next(&seed) % 1700) * MIB;
-        g[i].unused_kib = (rng_next(&seed) % (g[i].actual_kib / MIB)) * MIB;
+        g[i].headroom_kib = (rng_next(&seed) % (g[i].actual_kib / MIB)) * MIB;
         g[i].rate_kib_s = (double)(rng_next(&seed) % 60) * MIB - 20 * MIB;
         g[i].rate_known = true;
         g[i].weight = 1 + (double)(i % 3);
         g[i].trusted = i % 17 != 0;
+        g[i].fresh = true;
     }
     for (int r = 0; r < reps; r++) {
         struct mem_plan p;

@@ -19,11 +19,12 @@ static struct mem_guest guest(uint64_t actual_mib, uint64_t used_mib, uint64_t m
 {
     struct mem_guest g = {.actual_kib = actual_mib * MIB,
                           .max_kib = max_mib * MIB,
-                          .unused_kib = (actual_mib - used_mib) * MIB,
+                          .headroom_kib = (actual_mib - used_mib) * MIB,
                           .rate_kib_s = rate_mib_s * MIB,
                           .rate_known = true,
                           .weight = 1,
-                          .trusted = true};
+                          .trusted = true,
+                          .fresh = true};
     return g;
 }
 
@@ -81,7 +82,7 @@ START_TEST(growth_is_bounded_by_step_and_maximum)
     ck_assert_uint_eq(p.d[1].target_kib, 1024 * MIB);
     mempolicy_plan_free(&p);
     g[1].actual_kib = 1024 * MIB;
-    g[1].unused_kib = 10 * MIB;
+    g[1].headroom_kib = 10 * MIB;
     mempolicy_plan(&cfg, &plenty, g, 2, &p);
     ck_assert_int_eq(p.d[1].reason, MEM_AT_MAX);
     ck_assert(!p.d[1].change);
@@ -250,7 +251,7 @@ START_TEST(untrusted_and_impossible_guests_are_left_alone)
     struct mem_plan p;
 
     g[0].trusted = false;
-    g[1].unused_kib = 4096 * MIB; /* unused > actual */
+    g[1].headroom_kib = 4096 * MIB; /* unused > actual */
     g[2].rate_kib_s = NAN;
     mempolicy_plan(&cfg, &plenty, g, 3, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_UNTRUSTED);
@@ -330,6 +331,7 @@ START_TEST(fuzz_a_million_hostile_guests)
                                .host_reserve_kib = fz_next(&seed) % 2 ? 1024 * MIB : fz_size(&seed),
                                .period_s = fz_next(&seed) % 2 ? 1 : 1e-3};
         struct mem_host h = {.free_kib = fz_size(&seed), .known = fz_next(&seed) % 4 != 0};
+        double node_room[4];
         double budget;
         uint64_t held = 0, grown = 0;
         struct mem_plan p;
@@ -339,18 +341,34 @@ START_TEST(fuzz_a_million_hostile_guests)
                     fz_next(&seed) % 3 ? (256 + fz_next(&seed) % 8192) * MIB : fz_size(&seed);
             g[i].actual_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].max_kib) : fz_size(&seed);
             g[i].target_kib = fz_next(&seed) % 2 ? 0 : fz_size(&seed);
-            g[i].unused_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
+            g[i].headroom_kib =
+                    fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
             g[i].uncommitted_kib = fz_size(&seed);
             g[i].rate_kib_s = fz_rate(&seed);
             g[i].weight = fz_next(&seed) % 4 ? 1 : fz_rate(&seed);
             g[i].trusted = fz_next(&seed) % 5 != 0;
             g[i].rate_known = fz_next(&seed) % 5 != 0;
             g[i].shrinking = fz_next(&seed) % 2;
+            g[i].fresh = fz_next(&seed) % 5 != 0;
+            g[i].pressure = fz_next(&seed) % 5 == 0;
+            g[i].deflated = fz_next(&seed) % 7 == 0;
+            g[i].fixed = fz_next(&seed) % 9 == 0;
+            g[i].hold_kib = fz_next(&seed) % 4 ? 0 : fz_size(&seed);
+            g[i].nodes = fz_next(&seed) % 3 ? 0 : fz_next(&seed) % 16;
+        }
+        for (int n = 0; n < 4; n++) {
+            h.node_free_kib[n] = fz_size(&seed);
+            if (fz_next(&seed) % 2)
+                h.node_known |= 1ull << n;
         }
         ck_assert_int_eq(mempolicy_plan(&c, &h, g, N, &p), 0);
+        for (int n = 0; n < 4; n++)
+            node_room[n] = (double)h.node_free_kib[n];
         for (int i = 0; i < N; i++) {
             uint64_t actual = g[i].actual_kib < UTIL_HUGE_KIB ? g[i].actual_kib : UTIL_HUGE_KIB;
             uint64_t com = mempolicy_committed(&g[i]);
+            if (g[i].fixed)
+                continue; /* out of the budget */
             held += (com < UTIL_HUGE_KIB ? com : UTIL_HUGE_KIB) - actual +
                     (g[i].uncommitted_kib < actual ? g[i].uncommitted_kib : actual);
         }
@@ -363,18 +381,28 @@ START_TEST(fuzz_a_million_hostile_guests)
                 ck_assert_uint_eq(d->target_kib, com);
                 continue;
             }
-            ck_assert(g[i].trusted);
+            ck_assert(g[i].trusted && g[i].fresh && !g[i].fixed);
             ck_assert_uint_le(d->target_kib, g[i].max_kib);
             ck_assert_uint_lt(g[i].max_kib, UTIL_HUGE_KIB);
             if (d->target_kib > com) {
                 ck_assert_uint_le(d->target_kib - com, mempolicy_grow_step(g[i].max_kib));
                 grown += d->target_kib - com;
+                /* A bound guest grows only by what its measured nodes have free. */
+                if (g[i].nodes & h.node_known) {
+                    double room = 0;
+                    for (int n = 0; n < 4; n++)
+                        if ((g[i].nodes & h.node_known) >> n & 1)
+                            room += node_room[n] > 0 ? node_room[n] : 0;
+                    ck_assert((double)(d->target_kib - com) <= room + 1);
+                }
             } else {
+                ck_assert(!g[i].pressure && !g[i].deflated);
+                ck_assert_uint_ge(d->target_kib, g[i].hold_kib);
                 ck_assert_uint_ge(d->target_kib, c.floor_kib);
                 ck_assert_uint_le(com - d->target_kib, mempolicy_shrink_step(g[i].max_kib));
                 /* never below what it uses plus its minimum unused */
                 ck_assert_uint_ge(d->target_kib,
-                                  g[i].actual_kib - g[i].unused_kib + c.min_unused_kib);
+                                  g[i].actual_kib - g[i].headroom_kib + c.min_unused_kib);
             }
         }
         /* Growth never exceeds what the host can give above its reserve. */
