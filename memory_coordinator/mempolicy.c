@@ -429,7 +429,7 @@ static void shrink_others(struct work *w)
         if (t < committed) {
             d->target_kib = t;
             w->out->reclaimed_kib += committed - t;
-        } else {
+        } else if (d->reason != MEM_PRESSURE) {
             d->reason = MEM_KEEP;
         }
     }
