@@ -48,12 +48,15 @@ for w in $(cat /proc/cmdline); do
 	esac
 done
 # Let the balloon reach the size the host asked for before loading the guest:
-# inflating is slow when the vCPU is busy (TCG), and it shrinks MemTotal.
+# inflating is slow when the vCPU is busy (TCG). It shrinks MemTotal, or with
+# autodeflate (whose balloon pages count as used) MemFree: wait for both to
+# stay put for a second.
 prev=0
 while :; do
 	total=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
-	[ "$total" = "$prev" ] && break
-	prev=$total
+	free=$(awk '/^MemFree:/ { print int($2 / 4096) }' /proc/meminfo)
+	[ "$total/$free" = "$prev" ] && break
+	prev=$total/$free
 	sleep 1
 done
 args=$(echo "$load" | tr , ' ')

@@ -216,6 +216,7 @@ class Lab:
         self.rundir = rundir
         self.conn = conn or libvirt.open(URI)
         self.started = []
+        self.start_kib = {}  # guest -> its <currentMemory>, which its balloon must reach
         self.dtype = domain_type()
         self.lock_fd = None
 
@@ -243,6 +244,7 @@ class Lab:
             make_disk(g)
             self.conn.createXML(domain_xml(g, log, self.dtype), 0)
             self.started.append(g.name)
+            self.start_kib[g.name] = g.current_mib * 1024
 
     def ready(self, name):
         """True once the guest's init printed its ready line (balloon settled)."""
@@ -252,13 +254,21 @@ class Lab:
         except FileNotFoundError:
             return False
 
+    def settled(self, name, st):
+        """True once guest NAME reports balloon.unused and its balloon has reached its start
+        size (with autodeflate the guest's MemTotal does not show it: ask the host)."""
+        cur = st.get("balloon.current", 0)
+        return ("balloon.unused" in st and self.ready(name)
+                and cur <= self.start_kib.get(name, cur) + 16 * 1024)
+
     def wait_booted(self, timeout=180):
-        """Wait until every guest is ready and reports balloon.unused; return seconds."""
+        """Wait until every guest is ready, reports balloon.unused and has its balloon at
+        its start size; return seconds."""
         t0 = time.monotonic()
         pending = set(self.started)
         while pending:
             for dom, st in self.conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BALLOON):
-                if dom.name() in pending and "balloon.unused" in st and self.ready(dom.name()):
+                if dom.name() in pending and self.settled(dom.name(), st):
                     pending.discard(dom.name())
             alive = {d.name() for d in self.conn.listAllDomains(
                 libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
