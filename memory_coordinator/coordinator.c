@@ -501,7 +501,7 @@ static void warn_distrust(const struct coord_guest *g, const char *name, const s
     }
 }
 
-static void say_notes(const struct coordinator *c, const struct coord_guest *g, const char *name)
+static void say_notes(const struct coord_guest *g, const char *name)
 {
     if (g->notes & COORD_NOTE_NO_USABLE)
         log_info("'%s' does not report usable memory: judging it on unused memory plus disk "
@@ -523,7 +523,6 @@ static void say_notes(const struct coordinator *c, const struct coord_guest *g, 
         log_warning("'%s' has no free page reporting (<memballoon freePageReporting='on'>): "
                     "memory it frees stays on the host until its balloon takes it",
                     name);
-    (void)c;
 }
 
 /* The events of guest G's signals this period: a squeeze answered, a deflation adopted. */
@@ -549,7 +548,7 @@ static void report(const struct coordinator *c, const struct snapshot *cur, bool
         const char *name = snapshot_domain_name(cur, d);
         if (c->info[i].announce)
             warn_distrust(&c->info[i], name, &d->mem);
-        say_notes(c, &c->info[i], name);
+        say_notes(&c->info[i], name);
         say_events(c, &c->info[i], name);
     }
     memset(rep, 0, sizeof(*rep));

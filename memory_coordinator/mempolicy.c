@@ -234,10 +234,7 @@ static int first_known(const struct work *w, uint64_t nodes)
 {
     uint64_t m = nodes & w->node_known;
 
-    for (int n = 0; n < MEM_MAX_NODES; n++)
-        if ((m >> n) & 1)
-            return n;
-    return -1;
+    return m ? __builtin_ctzll(m) : -1;
 }
 
 /* Each measured node's room: its free memory less its part of the reserve and less what guests
@@ -253,7 +250,7 @@ static void node_rooms(struct work *w, const struct mem_host *host)
         if ((w->node_known >> n) & 1)
             w->node_room[n] =
                     (double)host->node_free_kib[n] - (double)w->cfg->host_reserve_kib / nknown;
-    for (size_t i = 0; i < w->n; i++) {
+    for (size_t i = 0; i < w->n && w->node_known; i++) {
         const struct mem_guest *g = &w->guests[i];
         int n = g->fixed ? -1 : first_known(w, g->nodes);
         if (n >= 0)
