@@ -54,37 +54,37 @@ static enum snap_state map_state(int st)
 /* Where each memory statistic goes in struct snap_mem, with its flag: by its virDomainMemoryStats()
  * tag, and by its name in a bulk record (after "balloon."). */
 static const struct {
-    int tag;          /* VIR_DOMAIN_MEMORY_STAT_*, or -1: bulk only */
     const char *name; /* bulk field */
     size_t off;       /* of a uint64_t in struct snap_mem */
+    int tag;          /* VIR_DOMAIN_MEMORY_STAT_*, or -1: bulk only */
     uint32_t flag;
 } mem_fields[] = {
-        {VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, "current", offsetof(struct snap_mem, actual_kib),
+        {"current", offsetof(struct snap_mem, actual_kib), VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON,
          SNAP_MEM_BALLOON},
-        {-1, "maximum", offsetof(struct snap_mem, max_kib), 0},
-        {VIR_DOMAIN_MEMORY_STAT_UNUSED, "unused", offsetof(struct snap_mem, unused_kib),
+        {"maximum", offsetof(struct snap_mem, max_kib), -1, 0},
+        {"unused", offsetof(struct snap_mem, unused_kib), VIR_DOMAIN_MEMORY_STAT_UNUSED,
          SNAP_MEM_UNUSED},
-        {VIR_DOMAIN_MEMORY_STAT_AVAILABLE, "available", offsetof(struct snap_mem, available_kib),
+        {"available", offsetof(struct snap_mem, available_kib), VIR_DOMAIN_MEMORY_STAT_AVAILABLE,
          SNAP_MEM_AVAILABLE},
-        {VIR_DOMAIN_MEMORY_STAT_USABLE, "usable", offsetof(struct snap_mem, usable_kib),
+        {"usable", offsetof(struct snap_mem, usable_kib), VIR_DOMAIN_MEMORY_STAT_USABLE,
          SNAP_MEM_USABLE},
-        {VIR_DOMAIN_MEMORY_STAT_RSS, "rss", offsetof(struct snap_mem, rss_kib), SNAP_MEM_RSS},
-        {VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, "last-update", offsetof(struct snap_mem, last_update),
+        {"rss", offsetof(struct snap_mem, rss_kib), VIR_DOMAIN_MEMORY_STAT_RSS, SNAP_MEM_RSS},
+        {"last-update", offsetof(struct snap_mem, last_update), VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE,
          SNAP_MEM_UPDATE},
-        {VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, "disk_caches",
-         offsetof(struct snap_mem, disk_caches_kib), SNAP_MEM_DISK_CACHES},
-        {VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT, "major_fault", offsetof(struct snap_mem, major_fault),
+        {"disk_caches", offsetof(struct snap_mem, disk_caches_kib),
+         VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, SNAP_MEM_DISK_CACHES},
+        {"major_fault", offsetof(struct snap_mem, major_fault), VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT,
          SNAP_MEM_MAJOR_FAULT},
-        {VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT, "minor_fault", offsetof(struct snap_mem, minor_fault),
+        {"minor_fault", offsetof(struct snap_mem, minor_fault), VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT,
          SNAP_MEM_MINOR_FAULT},
-        {VIR_DOMAIN_MEMORY_STAT_SWAP_IN, "swap_in", offsetof(struct snap_mem, swap_in_kib),
+        {"swap_in", offsetof(struct snap_mem, swap_in_kib), VIR_DOMAIN_MEMORY_STAT_SWAP_IN,
          SNAP_MEM_SWAP_IN},
-        {VIR_DOMAIN_MEMORY_STAT_SWAP_OUT, "swap_out", offsetof(struct snap_mem, swap_out_kib),
+        {"swap_out", offsetof(struct snap_mem, swap_out_kib), VIR_DOMAIN_MEMORY_STAT_SWAP_OUT,
          SNAP_MEM_SWAP_OUT},
-        {VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC, "hugetlb_pgalloc",
-         offsetof(struct snap_mem, hugetlb_pgalloc), SNAP_MEM_HUGETLB},
-        {VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL, "hugetlb_pgfail",
-         offsetof(struct snap_mem, hugetlb_pgfail), SNAP_MEM_HUGETLB},
+        {"hugetlb_pgalloc", offsetof(struct snap_mem, hugetlb_pgalloc),
+         VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC, SNAP_MEM_HUGETLB},
+        {"hugetlb_pgfail", offsetof(struct snap_mem, hugetlb_pgfail),
+         VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL, SNAP_MEM_HUGETLB},
 };
 
 #define NMEM_FIELDS (sizeof(mem_fields) / sizeof(mem_fields[0]))

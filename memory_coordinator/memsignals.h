@@ -37,26 +37,26 @@ enum memsig_source {
 /* One guest's signals, carried from period to period (zero it for a new guest). */
 struct memsig {
     /* The guest's statistics clock. */
-    bool have_update; /* last_update was seen */
-    bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
     uint64_t last_update;
     double update_changed_t; /* host time it last advanced */
     double sample_t;         /* host time of the last fresh sample */
     /* Fault and swap-in counters of the last fresh sample. */
-    bool counters_ok;
     uint64_t major_fault, swap_in_kib;
     double fault_rate, swap_in_rate; /* per second, newest */
-    bool rates_ok;
     double fault_base, swap_in_base; /* usual level */
-    bool base_ok;
-    bool pressure;
     /* Shrinks and held floors. */
     double shrink_t[MEMSIG_SHRINK_MEMORY];
     uint64_t shrink_from[MEMSIG_SHRINK_MEMORY];
-    unsigned nshrinks; /* total recorded; the ring holds the last MEMSIG_SHRINK_MEMORY */
     uint64_t hold_kib; /* floor held, 0: none */
     double hold_until;
+    unsigned nshrinks; /* total recorded; the ring holds the last MEMSIG_SHRINK_MEMORY */
     unsigned squeezes;
+    bool have_update; /* last_update was seen */
+    bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
+    bool counters_ok;
+    bool rates_ok;
+    bool base_ok;
+    bool pressure;
 };
 
 /* The headroom of memory sample M (trusted statistics) into *KIB and where it comes from.
