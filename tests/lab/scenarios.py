@@ -5,6 +5,7 @@ config, so a run can be judged again offline (run_scenario.py --evaluate DIR).
 A new scenario is one Scenario(...) entry in SCENARIOS: the runner and the
 verdicts read its fields, never its name.
 """
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,6 +86,7 @@ def mem_guests(loads, disks=None, delay=MEM_DELAY):
 
 G1, G2, G3, G4 = (guest_name(k) for k in range(1, 5))
 ONSET_S = 100      # s after boot the fast-onset guest surges (booting 4 guests takes <= 50 s)
+ONSET_RATE = float(os.environ.get("LAB_ONSET_RATE", "80"))  # MiB/s; other rates: measurements
 SCENARIOS = {s.name: s for s in [
     Scenario("cpu-balanced", "cpu", "2 busy guests pinned per pCPU: nothing to do", 40,
              lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass",
@@ -111,8 +113,9 @@ SCENARIOS = {s.name: s for s in [
              None, {G2: 1200}, feed=(G2,), shrink=(G1, G3, G4), no_growth=(G1,),
              never_starve=(G2,)),
     Scenario("mem-fast-onset", "mem",
-             "guest 1 idles (shrunk), then grows at 80 MiB/s to 1200 MiB; autodeflate on",
-             75, lambda n: mem_guests({1: "mem --rate 80 --cap 1200"}, delay=ONSET_S),
+             f"guest 1 idles (shrunk), then grows at {ONSET_RATE:g} MiB/s to 1200 MiB;"
+             " autodeflate on", 75,
+             lambda n: mem_guests({1: f"mem --rate {ONSET_RATE:g} --cap 1200"}, delay=ONSET_S),
              None, {G1: 1200}, no_oom=True, onset=(G1, ONSET_S),
              starving_tolerated=3),
 ]}
