@@ -21,6 +21,8 @@ SHORT = 512        # MiB: memory counts as "available" above reserve + this
 MEM_DELAY = 10     # s: memory workloads start this long after boot
 BASELINE = 2       # memory: the first periods only observe (left out of starving counts)
 GROW_SLACK = 8     # MiB: a balloon "grown" by less is rounding (the tool's smallest change)
+SQUEEZE_BACK = 3   # periods: faults seen -> balloon back (2 to decide, 1 for the balloon)
+SQUEEZE_WINDOW = 5  # periods before the faults whose shrinks count (the tool's 10 s at 2 s)
 
 
 @dataclass
@@ -68,6 +70,9 @@ class Scenario:
     # starving_tolerated: samples starving while memory was available the verdict accepts
     # (a sudden onset faster than one period can answer: the limit it measures).
     starving_tolerated: int = 0
+    # squeeze_back: guests that must fault once shrunk below their working set, and be given
+    # back their size before those shrinks within SQUEEZE_BACK periods (figure squeezes).
+    squeeze_back: tuple = ()
 
 
 def cpu_guests(ncpus, pins, duties):
@@ -115,6 +120,11 @@ SCENARIOS = {s.name: s for s in [
                                       disks={1: 2048}),
              None, {G2: 1200}, feed=(G2,), shrink=(G1, G3, G4), no_growth=(G1,),
              never_starve=(G2,)),
+    Scenario("mem-squeeze", "mem",
+             "guest 1 touches 300 MiB of mapped disk data in a loop: its cache looks like"
+             " headroom until a shrink squeezes it", 60,
+             lambda n: mem_guests({1: "cache --rate 40 --span 300 --mmap"}, disks={1: 1024}),
+             None, shrink=(G2, G3, G4), squeeze_back=(G1,)),
     Scenario("mem-fast-onset", "mem",
              f"guest 1 idles (shrunk), then grows at {ONSET_RATE:g} MiB/s to 1200 MiB;"
              " autodeflate on", 75,
@@ -331,10 +341,35 @@ def judge_mem_fields(sc, rows, figures, reasons, facts):
         figures.setdefault("lowest_headroom_mib", {})[n] = low
         if low < MIN_UNUSED:
             reasons.append(f"{n} starved (headroom {low} < {MIN_UNUSED} MiB)")
+    for n in sc.squeeze_back:
+        squeeze_back(rows, n, figures, reasons)
     if sc.onset:
         n = sc.onset[0]  # idle (above MIN_UNUSED) until its surge: the lowest is at the onset
         low = min(headroom(r, n) for r in rows[BASELINE:] if r.get(col(n, "up")))
         figures.setdefault("lowest_headroom_mib", {})[n] = low
+
+
+def squeeze_back(rows, n, figures, reasons):
+    """Guest n faults after a shrink: it must be back at its size before the shrinks of the
+    SQUEEZE_WINDOW periods before the faults within SQUEEZE_BACK periods, each time."""
+    act = [r[col(n, "actual")] for r in rows]
+    mf = [r[col(n, "major_fault")] for r in rows]
+    events = []
+    k = BASELINE + 1
+    while k < len(rows):
+        if mf[k] > mf[k - 1] and min(act[k - SQUEEZE_WINDOW:k + 1]) < max(act[:k + 1]):
+            before = max(act[max(0, k - SQUEEZE_WINDOW):k])
+            back = next((j for j in range(k, len(rows)) if act[j] >= before - GROW_SLACK), None)
+            events.append({"period": rows[k]["period"], "before_mib": before,
+                           "back_after_periods": None if back is None else back - k})
+            if back is None or back - k > SQUEEZE_BACK:
+                reasons.append(f"{n} faulted at period {rows[k]['period']} but was not given back"
+                               f" {before} MiB within {SQUEEZE_BACK} periods")
+            k = (back if back is not None else len(rows)) + SQUEEZE_WINDOW
+        k += 1
+    figures.setdefault("squeezes", {})[n] = events
+    if not events:
+        reasons.append(f"{n} never faulted after a shrink (not squeezed: nothing was tested)")
 
 
 def judge(sc, rows, cfg):
