@@ -350,15 +350,17 @@ def judge_mem_fields(sc, rows, figures, reasons, facts):
 
 
 def squeeze_back(rows, n, figures, reasons):
-    """Guest n faults after a shrink: it must be back at its size before the shrinks of the
-    SQUEEZE_WINDOW periods before the faults within SQUEEZE_BACK periods, each time."""
+    """Guest n faults within SQUEEZE_WINDOW periods of a shrink: it must be back at its size
+    before that shrink within SQUEEZE_BACK periods, each time."""
     act = [r[col(n, "actual")] for r in rows]
     mf = [r[col(n, "major_fault")] for r in rows]
     events = []
-    k = BASELINE + 1
+    k = 1
     while k < len(rows):
-        if mf[k] > mf[k - 1] and min(act[k - SQUEEZE_WINDOW:k + 1]) < max(act[:k + 1]):
-            before = max(act[max(0, k - SQUEEZE_WINDOW):k])
+        lo = max(1, k - SQUEEZE_WINDOW)
+        shrinks = [i for i in range(lo, k + 1) if act[i] < act[i - 1] - GROW_SLACK]
+        if mf[k] > mf[k - 1] and shrinks:
+            before = max(act[max(0, shrinks[0] - 1):shrinks[0]])
             back = next((j for j in range(k, len(rows)) if act[j] >= before - GROW_SLACK), None)
             events.append({"period": rows[k]["period"], "before_mib": before,
                            "back_after_periods": None if back is None else back - k})
