@@ -214,10 +214,12 @@ def starving_while_available(rows, names, reserve):
     periods), the guests with headroom below MIN_UNUSED; they count as starving while
     memory was available when host free >= reserve + all guests' unbacked memory + all
     starving guests' shortfalls, and the guest could have grown by its shortfall.
-    Returns (starving samples, starving-while-available samples per guest)."""
+    Returns (starving samples, starving-while-available samples per guest, those of them at
+    the onset of a growth per guest: the guest's previous sample showed it at its idle
+    headroom, 1.5 x MIN_UNUSED, so that no tool could have seen the growth yet)."""
     over = overheads(rows, names)
-    starving, avail = 0, {n: 0 for n in names}
-    for r in rows[BASELINE:]:
+    starving, avail, onset = 0, {n: 0 for n in names}, {n: 0 for n in names}
+    for prev, r in zip(rows[BASELINE - 1:], rows[BASELINE:]):
         up = [n for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
         short = {n: MIN_UNUSED - headroom(r, n) for n in up if headroom(r, n) < MIN_UNUSED}
         unbacked = sum(max(0, r[col(n, "actual")] - max(0, r[col(n, "rss")] - over[n]))
@@ -225,8 +227,10 @@ def starving_while_available(rows, names, reserve):
         starving += len(short)
         if r["host_avail_mib"] >= reserve + unbacked + sum(short.values()):
             for n, s in short.items():
-                avail[n] += r[col(n, "actual")] + s <= MAX_MIB
-    return starving, avail
+                if r[col(n, "actual")] + s <= MAX_MIB:
+                    avail[n] += 1
+                    onset[n] += headroom(prev, n) >= 1.5 * MIN_UNUSED - GROW_SLACK
+    return starving, avail, onset
 
 
 def judge_mem(sc, rows, cfg):
@@ -238,8 +242,9 @@ def judge_mem(sc, rows, cfg):
     used0 = {n: first[col(n, "actual")] - headroom(first, n) for n in names}
     target_idle = {n: max(FLOOR, used0[n] + 1.5 * MIN_UNUSED) for n in names}
     need = {n: min(MAX_MIB, sc.caps.get(n, 0) + used0[n] + MIN_UNUSED) for n in names}
-    starving, avail = starving_while_available(rows, names, reserve_tool)
+    starving, avail, onset = starving_while_available(rows, names, reserve_tool)
     starving_avail = sum(avail.values())
+    starving_after_onset = starving_avail - sum(onset.values())
     oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
     oom_avail = 0
     for prev, r in zip(rows, rows[1:]):
@@ -255,6 +260,7 @@ def judge_mem(sc, rows, cfg):
         "starving_periods": starving,
         "starving_while_available": starving_avail,
         "starving_while_available_by_guest": avail,
+        "starving_at_onset": sum(onset.values()),
         "oom_kills": oom_total,
         "oom_kills_while_available": oom_avail,
         "lowest_host_free_mib": low_host,
@@ -274,9 +280,10 @@ def judge_mem(sc, rows, cfg):
     }
     if oom_avail:
         reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
-    if starving_avail > sc.starving_tolerated:
-        reasons.append(f"{starving_avail} sample(s) starving while memory was available"
-                       f" ({', '.join(f'{n}: {k}' for n, k in avail.items() if k)})")
+    if starving_after_onset > sc.starving_tolerated:
+        reasons.append(f"{starving_after_onset} sample(s) starving while memory was available,"
+                       f" not at the onset of a growth"
+                       f" ({', '.join(f'{n}: {avail[n] - onset[n]}' for n in names if avail[n] - onset[n])})")
     if sc.no_oom and oom_total:
         reasons.append(f"{oom_total} OOM kill(s)")
     for n in names:
