@@ -5,7 +5,8 @@
  * working set) and its smoothed growth rate r (only r > 0 counts):
  *  - starving:  headroom < min_unused, or headroom - r * period * MEM_LOOKAHEAD < min_unused, or
  *               its balloon deflated itself (it ran out). It wants used + min_unused + r *
- *               period * MEM_HORIZON, within [floor, max];
+ *               period * MEM_HORIZON, and at least used + 1.5 * min_unused (the idle level: a
+ *               guest that does not grow is not left on the threshold), within [floor, max];
  *  - squeezed:  it holds a floor above its size (its faults or swap-ins rose after a shrink):
  *               it wants back up to the floor, like a starving guest;
  *  - wasteful / idle: its rate is known, it is not growing (r * period * MEM_HORIZON <
@@ -303,6 +304,8 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     uint64_t committed = mempolicy_committed(g);
     uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
 
+    /* At least the idle level of headroom: not left on the threshold of starving. */
+    t = max_u64(t, sat_add(sat_add(used, cfg->min_unused_kib), cfg->min_unused_kib / 2));
     t = max_u64(t, cfg->floor_kib);
     t = min_u64(t, g->max_kib);
     t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
