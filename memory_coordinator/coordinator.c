@@ -212,6 +212,11 @@ static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, doub
     if (st->have_used && dt > 0) {
         double r = ((double)used - (double)st->last_used) / dt;
         double lim = (double)max_kib / dt;
+        /* The first interval of a growth holds on average half of it (it starts anywhere in
+         * the interval): twice that is the estimate of its rate (measured in the lab: a guest
+         * growing 25 MiB/s first showed 10.6 MiB/s, and was fed too little). */
+        if (r > 0 && (!st->rate_ok || st->rate <= 0))
+            r *= 2;
         r = r > lim ? lim : r < -lim ? -lim : r;
         /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
         st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true) : r;
