@@ -75,7 +75,7 @@ COMMON_SRC := $(filter-out $(COMMON_VIRT_SRC),$(wildcard common/*.c))
 VCPU_SRC := $(filter-out vcpu_scheduler/main.c,$(wildcard vcpu_scheduler/*.c))
 MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
-TEST_SRC := $(UNIT_SRC) tests/fake_hv.c tests/measure.c tests/oracle.c
+TEST_SRC := $(UNIT_SRC) tests/fake_hv.c tests/fake_mem.c tests/measure.c tests/oracle.c
 BENCH_SRC := tests/bench/bench.c tests/measure.c tests/oracle.c
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
@@ -125,7 +125,7 @@ $(CHECK_RUNNER): $(call obj,$(TEST_SRC) $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
 
-$(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
+$(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c tests/fake_mem.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
@@ -175,7 +175,7 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \
-	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/unit tests/bench
+	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench
 	clang-tidy --quiet $(COMMON_SRC) $(COMMON_VIRT_SRC) $(VCPU_SRC) $(MEM_SRC) \
 	    vcpu_scheduler/main.c memory_coordinator/main.c -- \
 	    $(CPPFLAGS_ALL) $(WARN) $(VIRT_CFLAGS)

@@ -298,7 +298,43 @@ bool lv_host_is_local(virConnectPtr conn)
     return local;
 }
 
-int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap)
+/* True when a domain of SNAP is bound to NUMA nodes (strict numatune). */
+static bool any_strict(const struct snapshot *snap)
+{
+    for (size_t i = 0; i < snapshot_domain_count(snap); i++)
+        if (snapshot_domain(snap, i)->cfg & SNAP_CFG_NUMA_STRICT)
+            return true;
+    return false;
+}
+
+/* Records each NUMA node's free memory (virNodeGetCellsFreeMemory: the nodes' MemFree) when a
+ * domain is bound to nodes; it can only grow from theirs. Returns HV_*. */
+static int sample_nodes(struct lv *p, struct hv *hv, struct snapshot *snap)
+{
+    unsigned long long fr[SNAP_MAX_NODES];
+    int ncells = 1, n;
+
+    if (!any_strict(snap))
+        return HV_OK;
+    for (int c = 0; c < p->npcpus; c++)
+        if (p->node[c] >= ncells)
+            ncells = p->node[c] + 1;
+    ncells = ncells > SNAP_MAX_NODES ? SNAP_MAX_NODES : ncells;
+    hv_count_calls(hv, 1);
+    n = virNodeGetCellsFreeMemory(p->conn, fr, 0, ncells);
+    if (n < 0) {
+        if (virConnectIsAlive(p->conn) != 1)
+            return HV_CONN;
+        log_debug("free memory per NUMA node unavailable: %s", lv_last_error());
+        return HV_OK;
+    }
+    for (int i = 0; i < n; i++)
+        snapshot_set_node_free(snap, i, fr[i] / 1024);
+    return HV_OK;
+}
+
+/* Records the host's total and free memory. */
+static int sample_host(struct lv *p, struct hv *hv, struct snapshot *snap)
 {
     virNodeMemoryStatsPtr st = p->mem_st;
     uint64_t total = 0, avail = 0;
@@ -342,4 +378,11 @@ int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap)
     }
     snapshot_set_host_memory(snap, p->host_total_kib, fr / 1024);
     return HV_OK;
+}
+
+int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap)
+{
+    int rc = sample_host(p, hv, snap);
+
+    return rc == HV_OK ? sample_nodes(p, hv, snap) : rc;
 }

@@ -51,38 +51,63 @@ static enum snap_state map_state(int st)
     return SNAP_OTHER;
 }
 
-/* Fills the memory part of D from a virDomainMemoryStats() answer. */
+/* Where each memory statistic goes in struct snap_mem, with its flag: by its virDomainMemoryStats()
+ * tag, and by its name in a bulk record (after "balloon."). */
+static const struct {
+    const char *name; /* bulk field */
+    size_t off;       /* of a uint64_t in struct snap_mem */
+    int tag;          /* VIR_DOMAIN_MEMORY_STAT_*, or -1: bulk only */
+    uint32_t flag;
+} mem_fields[] = {
+        {"current", offsetof(struct snap_mem, actual_kib), VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON,
+         SNAP_MEM_BALLOON},
+        {"maximum", offsetof(struct snap_mem, max_kib), -1, 0},
+        {"unused", offsetof(struct snap_mem, unused_kib), VIR_DOMAIN_MEMORY_STAT_UNUSED,
+         SNAP_MEM_UNUSED},
+        {"available", offsetof(struct snap_mem, available_kib), VIR_DOMAIN_MEMORY_STAT_AVAILABLE,
+         SNAP_MEM_AVAILABLE},
+        {"usable", offsetof(struct snap_mem, usable_kib), VIR_DOMAIN_MEMORY_STAT_USABLE,
+         SNAP_MEM_USABLE},
+        {"rss", offsetof(struct snap_mem, rss_kib), VIR_DOMAIN_MEMORY_STAT_RSS, SNAP_MEM_RSS},
+        {"last-update", offsetof(struct snap_mem, last_update), VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE,
+         SNAP_MEM_UPDATE},
+        {"disk_caches", offsetof(struct snap_mem, disk_caches_kib),
+         VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, SNAP_MEM_DISK_CACHES},
+        {"major_fault", offsetof(struct snap_mem, major_fault), VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT,
+         SNAP_MEM_MAJOR_FAULT},
+        {"minor_fault", offsetof(struct snap_mem, minor_fault), VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT,
+         SNAP_MEM_MINOR_FAULT},
+        {"swap_in", offsetof(struct snap_mem, swap_in_kib), VIR_DOMAIN_MEMORY_STAT_SWAP_IN,
+         SNAP_MEM_SWAP_IN},
+        {"swap_out", offsetof(struct snap_mem, swap_out_kib), VIR_DOMAIN_MEMORY_STAT_SWAP_OUT,
+         SNAP_MEM_SWAP_OUT},
+        {"hugetlb_pgalloc", offsetof(struct snap_mem, hugetlb_pgalloc),
+         VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC, SNAP_MEM_HUGETLB},
+        {"hugetlb_pgfail", offsetof(struct snap_mem, hugetlb_pgfail),
+         VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL, SNAP_MEM_HUGETLB},
+};
+
+#define NMEM_FIELDS (sizeof(mem_fields) / sizeof(mem_fields[0]))
+
+static void store_mem(struct snap_mem *m, size_t k, uint64_t val)
+{
+    memcpy((char *)m + mem_fields[k].off, &val, sizeof(val));
+    m->flags |= mem_fields[k].flag;
+}
+
+/* Fills the memory part of D from a virDomainMemoryStats() answer. The balloon size (tag
+ * ACTUAL_BALLOON) is taken without its flag: virDomainGetInfo gave it already. */
 static void mem_from_stats(struct snap_mem *m, const virDomainMemoryStatStruct *st, int n)
 {
-    for (int i = 0; i < n; i++) {
-        switch (st[i].tag) {
-        case VIR_DOMAIN_MEMORY_STAT_UNUSED:
-            m->unused_kib = st[i].val;
-            m->flags |= SNAP_MEM_UNUSED;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
-            m->available_kib = st[i].val;
-            m->flags |= SNAP_MEM_AVAILABLE;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_USABLE:
-            m->usable_kib = st[i].val;
-            m->flags |= SNAP_MEM_USABLE;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_RSS:
-            m->rss_kib = st[i].val;
-            m->flags |= SNAP_MEM_RSS;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:
-            m->last_update = st[i].val;
-            m->flags |= SNAP_MEM_UPDATE;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-            m->actual_kib = st[i].val;
-            break;
-        default:
-            break;
-        }
-    }
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < NMEM_FIELDS; k++)
+            if (mem_fields[k].tag == st[i].tag) {
+                uint32_t flags = m->flags;
+                store_mem(m, k, st[i].val);
+                if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
+                    m->flags = flags;
+                break;
+            }
 }
 
 /* The last domain added to SNAP: the one being sampled. */
@@ -189,27 +214,11 @@ struct record {
     struct snap_mem mem; /* SNAP_MEM_BALLOON when "balloon.current" was there */
 };
 
-/* The balloon fields of a bulk record: where each goes in struct snap_mem, with its flag. */
-static const struct {
-    const char *name; /* after "balloon." */
-    size_t off;       /* of a uint64_t in struct snap_mem */
-    uint32_t flag;
-} balloon_fields[] = {
-        {"current", offsetof(struct snap_mem, actual_kib), SNAP_MEM_BALLOON},
-        {"maximum", offsetof(struct snap_mem, max_kib), 0},
-        {"unused", offsetof(struct snap_mem, unused_kib), SNAP_MEM_UNUSED},
-        {"available", offsetof(struct snap_mem, available_kib), SNAP_MEM_AVAILABLE},
-        {"usable", offsetof(struct snap_mem, usable_kib), SNAP_MEM_USABLE},
-        {"rss", offsetof(struct snap_mem, rss_kib), SNAP_MEM_RSS},
-        {"last-update", offsetof(struct snap_mem, last_update), SNAP_MEM_UPDATE},
-};
-
 static void parse_balloon(struct snap_mem *m, const char *field, uint64_t val)
 {
-    for (size_t i = 0; i < sizeof(balloon_fields) / sizeof(balloon_fields[0]); i++) {
-        if (strcmp(field, balloon_fields[i].name) == 0) {
-            memcpy((char *)m + balloon_fields[i].off, &val, sizeof(val));
-            m->flags |= balloon_fields[i].flag;
+    for (size_t k = 0; k < NMEM_FIELDS; k++) {
+        if (strcmp(field, mem_fields[k].name) == 0) {
+            store_mem(m, k, val);
             return;
         }
     }

@@ -22,6 +22,8 @@ struct snapshot {
     bool has_host_mem;
     uint64_t host_total_kib;
     uint64_t host_free_kib;
+    uint64_t node_known; /* bit n: node_free_kib[n] was recorded */
+    uint64_t node_free_kib[SNAP_MAX_NODES];
     struct snap_domain *domains;
     size_t ndomains, domains_cap;
     struct snap_vcpu *vcpus;
@@ -74,6 +76,7 @@ int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
     s->has_host_mem = false;
     s->host_total_kib = 0;
     s->host_free_kib = 0;
+    s->node_known = 0;
     s->ndomains = 0;
     s->nvcpus = 0;
     s->names_len = 0;
@@ -102,6 +105,14 @@ void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t f
     s->has_host_mem = true;
     s->host_total_kib = total_kib;
     s->host_free_kib = free_kib;
+}
+
+void snapshot_set_node_free(struct snapshot *s, int node, uint64_t free_kib)
+{
+    if (node < 0 || node >= SNAP_MAX_NODES)
+        return;
+    s->node_free_kib[node] = free_kib;
+    s->node_known |= 1ull << node;
 }
 
 struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
@@ -254,6 +265,14 @@ uint64_t snapshot_host_total_kib(const struct snapshot *s)
 uint64_t snapshot_host_free_kib(const struct snapshot *s)
 {
     return s->host_free_kib;
+}
+
+bool snapshot_node_free_kib(const struct snapshot *s, int node, uint64_t *free_kib)
+{
+    if (node < 0 || node >= SNAP_MAX_NODES || !((s->node_known >> node) & 1))
+        return false;
+    *free_kib = s->node_free_kib[node];
+    return true;
 }
 
 size_t snapshot_domain_count(const struct snapshot *s)

@@ -28,24 +28,37 @@ struct snap_vcpu {
 
 /* Which memory figures a domain sample holds (guest-reported ones are untrusted). */
 enum {
-    SNAP_MEM_BALLOON = 1u << 0,   /* actual_kib and max_kib */
-    SNAP_MEM_UNUSED = 1u << 1,    /* unused_kib */
-    SNAP_MEM_AVAILABLE = 1u << 2, /* available_kib */
-    SNAP_MEM_USABLE = 1u << 3,    /* usable_kib */
-    SNAP_MEM_RSS = 1u << 4,       /* rss_kib (host side) */
-    SNAP_MEM_UPDATE = 1u << 5     /* last_update */
+    SNAP_MEM_BALLOON = 1u << 0,     /* actual_kib and max_kib */
+    SNAP_MEM_UNUSED = 1u << 1,      /* unused_kib */
+    SNAP_MEM_AVAILABLE = 1u << 2,   /* available_kib */
+    SNAP_MEM_USABLE = 1u << 3,      /* usable_kib */
+    SNAP_MEM_RSS = 1u << 4,         /* rss_kib (host side) */
+    SNAP_MEM_UPDATE = 1u << 5,      /* last_update */
+    SNAP_MEM_DISK_CACHES = 1u << 6, /* disk_caches_kib */
+    SNAP_MEM_MAJOR_FAULT = 1u << 7, /* major_fault */
+    SNAP_MEM_MINOR_FAULT = 1u << 8, /* minor_fault */
+    SNAP_MEM_SWAP_IN = 1u << 9,     /* swap_in_kib */
+    SNAP_MEM_SWAP_OUT = 1u << 10,   /* swap_out_kib */
+    SNAP_MEM_HUGETLB = 1u << 11     /* hugetlb_pgalloc and hugetlb_pgfail */
 };
 
 /* Memory of one domain, in KiB. */
 struct snap_mem {
-    uint64_t actual_kib;    /* balloon current size */
-    uint64_t max_kib;       /* balloon maximum (the domain's <memory>) */
-    uint64_t unused_kib;    /* guest: memory left completely unused */
-    uint64_t available_kib; /* guest: total memory it sees */
-    uint64_t usable_kib;    /* guest: memory available without swapping */
-    uint64_t rss_kib;       /* host: resident size of the guest process */
-    uint64_t last_update;   /* guest: timestamp of its last statistics update */
-    uint32_t flags;         /* SNAP_MEM_* */
+    uint64_t actual_kib;      /* balloon current size */
+    uint64_t max_kib;         /* balloon maximum (the domain's <memory>) */
+    uint64_t unused_kib;      /* guest: memory left completely unused */
+    uint64_t available_kib;   /* guest: total memory it sees */
+    uint64_t usable_kib;      /* guest: memory available without swapping */
+    uint64_t rss_kib;         /* host: resident size of the guest process */
+    uint64_t last_update;     /* guest: timestamp of its last statistics update (its clock, s) */
+    uint64_t disk_caches_kib; /* guest: page cache it can drop at once (includes buffers) */
+    uint64_t major_fault;     /* guest: cumulative page faults that waited for I/O */
+    uint64_t minor_fault;     /* guest: cumulative other page faults */
+    uint64_t swap_in_kib;     /* guest: cumulative data read from swap */
+    uint64_t swap_out_kib;    /* guest: cumulative data written to swap */
+    uint64_t hugetlb_pgalloc; /* guest: cumulative huge page allocations inside the guest */
+    uint64_t hugetlb_pgfail;  /* guest: ... that failed */
+    uint32_t flags;           /* SNAP_MEM_* */
 };
 
 enum snap_state { SNAP_RUNNING = 0, SNAP_PAUSED = 1, SNAP_OTHER = 2 };
@@ -107,6 +120,13 @@ void snapshot_clear_pcpu(struct snapshot *s);
 /* Records host memory: total and free (available) in KiB. */
 void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t free_kib);
 
+/* NUMA nodes whose free memory a snapshot can hold (ids 0 .. SNAP_MAX_NODES - 1, as the bits of
+ * snap_domain.numa_nodes). */
+#define SNAP_MAX_NODES 64
+
+/* Records the free memory of NUMA node NODE in KiB (ignored for ids beyond SNAP_MAX_NODES). */
+void snapshot_set_node_free(struct snapshot *s, int node, uint64_t free_kib);
+
 /* Appends a domain with NVCPUS zeroed vCPUs (pin -1); returns it, or NULL when out of memory.
  * The pointer (and the vCPU array) stay valid only until the next snapshot_add_domain(). */
 struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
@@ -139,6 +159,8 @@ uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu);
 bool snapshot_has_host_memory(const struct snapshot *s);
 uint64_t snapshot_host_total_kib(const struct snapshot *s);
 uint64_t snapshot_host_free_kib(const struct snapshot *s);
+/* The free memory of NUMA node NODE into *FREE_KIB; false when this sample has none for it. */
+bool snapshot_node_free_kib(const struct snapshot *s, int node, uint64_t *free_kib);
 
 size_t snapshot_domain_count(const struct snapshot *s);
 size_t snapshot_vcpu_count(const struct snapshot *s);

@@ -5,10 +5,13 @@
  * unchanged for longer than max(10 s, 3 periods)), or they are impossible (unused above the
  * balloon size, available or usable above the maximum, usable above available, the balloon
  * above its maximum, or values beyond any real machine). Each such state is warned about once
- * per guest, and its recovery is noted once. Consumption rates rise at once with faster growth
- * and decay with an exponential moving average (weight COORD_ALPHA), so that growth is fed
- * early and a pause is not mistaken for the end of it; they reset whenever statistics were
- * untrusted.
+ * per guest, and its recovery is noted once. A sample that repeats the guest's last report
+ * (last_update unchanged) decides nothing; rates are per second of the guest's own clock.
+ * Consumption rates rise at once with faster growth and decay with an exponential moving
+ * average (weight COORD_ALPHA), so that growth is fed early and a pause is not mistaken for the
+ * end of it; they reset whenever statistics were untrusted. Faults and swap-ins that rise after
+ * a shrink (memsignals.c) and a balloon that deflated itself (actual grew beyond the target we
+ * set) set a floor that is held for a while. Guests backed by huge pages are left alone.
  */
 #include "coordinator.h"
 
@@ -29,17 +32,18 @@
 struct gstate {
     bool rate_ok;
     double rate;
+    bool have_used;
     uint64_t last_used;
-    double last_used_t;
-    bool have_update;
-    uint64_t last_update;
-    double update_changed_t;
-    uint64_t target;  /* the target we set last (0: none) */
-    double enabled_t; /* when we turned statistics on (< 0: not by us) */
-    bool shrinking;   /* we shrank it last period */
+    struct memsig sig; /* statistics clock, pressure, held floor */
+    uint64_t target;   /* the target we set last (0: none, or no longer a promise) */
+    bool actual_ok;
+    uint64_t last_actual; /* balloon size at the last sample */
+    double enabled_t;     /* when we turned statistics on (< 0: not by us) */
+    bool shrinking;       /* we shrank it last period */
     bool overhead_ok;
     uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
     unsigned warned;       /* bit per enum coord_distrust already warned about */
+    unsigned noted;        /* COORD_NOTE_* already said */
 };
 
 struct coordinator {
@@ -55,6 +59,7 @@ struct coordinator {
     size_t n;
     double now;
     struct mem_host host;
+    const struct snapshot *cur;
     uint64_t host_total_kib, reserve_kib;
     struct mem_plan plan;
     bool planned;
@@ -147,10 +152,23 @@ static double stats_grace_s(const struct coordinator *c)
     return fmax(STATS_GRACE_MIN_S, 3 * c->cfg.period_s);
 }
 
-/* Judges a guest's statistics; updates staleness tracking in ST. */
-static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
-                                 const struct snap_mem *m)
+/* Seconds within which a rise of pressure answers a shrink, and a floor is held. */
+static double squeeze_window_s(const struct coordinator *c)
 {
+    return fmax(MEMSIG_SQUEEZE_MIN_S, MEMSIG_SQUEEZE_PERIODS * c->cfg.period_s);
+}
+
+static double hold_s(const struct coordinator *c)
+{
+    return fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * c->cfg.period_s);
+}
+
+/* Judges a guest's statistics; takes their clock (*FRESH, *DT: see memsig_clock). */
+static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
+                                 const struct snap_mem *m, bool *fresh, double *dt)
+{
+    *fresh = false;
+    *dt = 0;
     if (!(m->flags & SNAP_MEM_BALLOON) || m->max_kib == 0)
         return COORD_NO_BALLOON;
     if (m->actual_kib > m->max_kib || m->max_kib >= UTIL_HUGE_KIB)
@@ -163,15 +181,9 @@ static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
         ((m->flags & SNAP_MEM_USABLE) && (m->flags & SNAP_MEM_AVAILABLE) &&
          m->usable_kib > m->available_kib))
         return COORD_IMPOSSIBLE;
-    if (m->flags & SNAP_MEM_UPDATE) {
-        if (!st->have_update || m->last_update != st->last_update) {
-            st->have_update = true;
-            st->last_update = m->last_update;
-            st->update_changed_t = c->now;
-        } else if (c->now - st->update_changed_t > stats_grace_s(c)) {
-            return COORD_STALE;
-        }
-    }
+    *fresh = memsig_clock(&st->sig, m, c->now, dt);
+    if (memsig_stale_s(&st->sig, c->now) > stats_grace_s(c))
+        return COORD_STALE;
     return COORD_TRUSTED;
 }
 
@@ -193,22 +205,25 @@ static void track_distrust(struct gstate *st, struct coord_guest *g)
     g->announce = true;
 }
 
-/* Updates ST's smoothed growth rate of used memory from a trusted sample M. */
-static void update_rate(const struct coordinator *c, struct gstate *st, const struct snap_mem *m)
+/* Updates ST's smoothed growth rate of USED memory (of a guest of MAX_KIB), DT seconds after
+ * the previous new sample. */
+static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, double dt)
 {
-    uint64_t used = m->actual_kib - m->unused_kib;
-
-    if (st->last_used_t > 0 && c->now > st->last_used_t) {
-        double dt = c->now - st->last_used_t;
+    if (st->have_used && dt > 0) {
         double r = ((double)used - (double)st->last_used) / dt;
-        double lim = (double)m->max_kib / dt;
+        double lim = (double)max_kib / dt;
+        /* The first interval of a growth holds on average half of it (it starts anywhere in
+         * the interval): twice that is the estimate of its rate (measured in the lab: a guest
+         * growing 25 MiB/s first showed 10.6 MiB/s, and was fed too little). */
+        if (r > 0 && (!st->rate_ok || st->rate <= 0))
+            r *= 2;
         r = r > lim ? lim : r < -lim ? -lim : r;
         /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
         st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true) : r;
         st->rate_ok = true;
     }
     st->last_used = used;
-    st->last_used_t = c->now;
+    st->have_used = true;
 }
 
 /* Memory the guest was given but the host may not back yet: its balloon size minus the part of
@@ -219,7 +234,7 @@ static uint64_t uncommitted(struct gstate *st, const struct snap_mem *m, const s
     uint64_t backed;
 
     if (!(m->flags & SNAP_MEM_RSS))
-        return mg->trusted ? mg->unused_kib : 0;
+        return mg->trusted ? m->unused_kib : 0;
     if (mg->trusted) {
         uint64_t used = m->actual_kib - m->unused_kib;
         uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
@@ -233,32 +248,108 @@ static uint64_t uncommitted(struct gstate *st, const struct snap_mem *m, const s
     return mg->actual_kib > backed ? mg->actual_kib - backed : 0;
 }
 
-/* The policy's view of guest I (judged already), named NAME, with memory sample M. */
-static void policy_guest(struct coordinator *c, size_t i, const char *name,
-                         const struct snap_mem *m)
+/* True when the balloon of the guest with sample M grew beyond the target we set (or, with none
+ * set, by itself): it deflated on OOM (autodeflate), or someone else resized it. */
+static bool deflated_itself(const struct gstate *st, const struct snap_mem *m)
 {
+    return st->actual_ok && m->actual_kib > st->last_actual + MEM_MIN_CHANGE_KIB &&
+           (st->target == 0 || m->actual_kib > st->target + MEM_MIN_CHANGE_KIB);
+}
+
+/* The memory of sample M whose growth is the guest's growth: neither free nor page cache where
+ * it reports its caches (a cache filling up makes its kernel count half of the new cache, up to
+ * its low watermark, as not available: measured 110 MiB less usable in 2 s on a lab guest that
+ * started reading; that is not growth), else all it cannot give up at once. */
+static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
+{
+    if ((m->flags & SNAP_MEM_DISK_CACHES) && m->disk_caches_kib <= m->actual_kib - m->unused_kib)
+        return m->actual_kib - m->unused_kib - m->disk_caches_kib;
+    return m->actual_kib - headroom;
+}
+
+/* Signals of trusted guest G with sample M (new when FRESH, DT s after the last): headroom,
+ * growth and pressure rates, squeezes and deflations and the floors they hold. */
+static void derive_signals(struct coordinator *c, struct gstate *st, struct coord_guest *g,
+                           const struct snap_mem *m, double dt)
+{
+    uint64_t h = 0;
+
+    if (!memsig_headroom(m, &h, &g->headroom_from))
+        g->fresh = false; /* the balloon moved since the guest's report: wait for the next */
+    g->headroom_kib = h < m->actual_kib ? h : m->actual_kib;
+    if (g->fresh) {
+        update_rate(st, growing_part(m, g->headroom_kib), m->max_kib, dt);
+        memsig_rates(&st->sig, m, dt, c->now, squeeze_window_s(c));
+    }
+    if (deflated_itself(st, m)) {
+        g->deflated = true;
+        g->deflated_from_kib = st->last_actual;
+        st->target = 0; /* not a promise any more: never inflate it back into the next OOM */
+        memsig_hold(&st->sig, c->now, m->actual_kib, hold_s(c));
+    }
+    g->squeezed = memsig_squeeze(&st->sig, c->now, squeeze_window_s(c), hold_s(c));
+    g->rates_ok = st->sig.rates_ok;
+    g->fault_rate = st->sig.fault_rate;
+    g->swap_in_rate = st->sig.swap_in_rate;
+    g->pressure = st->sig.pressure;
+    g->hold_kib = st->sig.hold_kib;
+}
+
+/* Facts about guest G (domain D) to say once: its headroom's source, its balloon's features. */
+static void take_notes(struct gstate *st, struct coord_guest *g, const struct snap_domain *d)
+{
+    unsigned n = 0;
+
+    if (g->distrust == COORD_TRUSTED && g->headroom_from == MEMSIG_UNUSED_CACHES)
+        n |= COORD_NOTE_NO_USABLE;
+    if (g->distrust == COORD_TRUSTED && g->headroom_from == MEMSIG_UNUSED)
+        n |= COORD_NOTE_UNUSED_ONLY;
+    if ((d->cfg & SNAP_CFG_KNOWN) && g->distrust != COORD_NO_BALLOON) {
+        if (!(d->cfg & SNAP_CFG_AUTODEFLATE))
+            n |= COORD_NOTE_NO_AUTODEFLATE;
+        if (!(d->cfg & SNAP_CFG_FREE_PAGE_REPORTING))
+            n |= COORD_NOTE_NO_FPR;
+        if (d->cfg & SNAP_CFG_HUGEPAGES)
+            n |= COORD_NOTE_HUGEPAGES;
+    }
+    g->notes = n & ~st->noted;
+    st->noted |= n;
+}
+
+/* The policy's view of guest I (judged already), domain D. */
+static void policy_guest(struct coordinator *c, size_t i, const struct snap_domain *d, double dt)
+{
+    const struct snap_mem *m = &d->mem;
     struct gstate *st = (struct gstate *)c->state.cur + i;
     struct mem_guest *mg = &c->mg[i];
-    const struct coord_guest *g = &c->info[i];
+    struct coord_guest *g = &c->info[i];
 
     memset(mg, 0, sizeof(*mg));
     mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
     mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
-    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
-    mg->weight = weight_for(c, name);
+    mg->weight = weight_for(c, snapshot_domain_name(c->cur, d));
     mg->shrinking = st->shrinking;
     mg->trusted = g->distrust == COORD_TRUSTED;
+    mg->fixed = (d->cfg & SNAP_CFG_HUGEPAGES) != 0;
+    mg->nodes = (d->cfg & SNAP_CFG_NUMA_STRICT) ? d->numa_nodes : 0;
     if (mg->trusted) {
-        mg->unused_kib = m->unused_kib;
-        update_rate(c, st, m);
+        derive_signals(c, st, g, m, dt);
+        mg->headroom_kib = g->headroom_kib;
         mg->rate_kib_s = st->rate_ok ? st->rate : 0;
         mg->rate_known = st->rate_ok;
+        mg->fresh = g->fresh;
+        mg->pressure = g->pressure;
+        mg->deflated = g->deflated;
+        mg->hold_kib = g->hold_kib;
     } else {
-        st->rate_ok = false;
+        st->rate_ok = st->have_used = false;
         st->rate = 0;
-        st->last_used_t = 0;
+        memsig_reset_rates(&st->sig);
     }
-    mg->uncommitted_kib = uncommitted(st, m, mg);
+    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
+    mg->uncommitted_kib = mg->fixed ? 0 : uncommitted(st, m, mg);
+    st->last_actual = m->actual_kib;
+    st->actual_ok = true;
 }
 
 /* derive, one guest: its statistics judged, its state carried, its policy view. */
@@ -268,6 +359,7 @@ static void derive_guest(struct coordinator *c, const struct snapshot *cur, size
     struct gstate *st = (struct gstate *)c->state.cur + i;
     const struct gstate *old = carry_prev(&c->state, c->dom_prev[i]);
     struct coord_guest *g = &c->info[i];
+    double dt;
 
     if (old) {
         *st = *old;
@@ -280,16 +372,17 @@ static void derive_guest(struct coordinator *c, const struct snapshot *cur, size
     g->actual_kib = d->mem.actual_kib;
     g->max_kib = d->mem.max_kib;
     g->unused_kib = d->mem.unused_kib;
-    g->distrust = judge(c, st, &d->mem);
+    g->distrust = judge(c, st, &d->mem, &g->fresh, &dt);
     /* Statistics missing: we turn them on (apply), and expect none for a while. */
     g->enable_stats = g->distrust == COORD_NO_STATS && st->enabled_t < 0;
     if (!(g->distrust == COORD_NO_STATS &&
           (g->enable_stats || c->now - st->enabled_t < stats_grace_s(c))))
         track_distrust(st, g);
-    policy_guest(c, i, snapshot_domain_name(cur, d), &d->mem);
+    policy_guest(c, i, d, dt);
+    take_notes(st, g, d);
     g->rate_kib_s = c->mg[i].rate_kib_s;
     g->committed_kib = g->target_kib = mempolicy_committed(&c->mg[i]);
-    g->reason = c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
+    g->reason = c->mg[i].fixed ? MEM_HUGEPAGES : c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
 }
 
 /* derive (pure): the host's memory and every guest's facts for the policy. */
@@ -300,6 +393,11 @@ static void derive(struct coordinator *c, const struct snapshot *prev, const str
     c->host.free_kib = snapshot_host_free_kib(cur);
     c->host_total_kib = snapshot_host_total_kib(cur);
     c->reserve_kib = coord_reserve_kib(&c->cfg, c->host_total_kib);
+    c->host.node_known = 0;
+    for (int n = 0; n < MEM_MAX_NODES; n++)
+        if (snapshot_node_free_kib(cur, n, &c->host.node_free_kib[n]))
+            c->host.node_known |= 1ull << n;
+    c->cur = cur;
     snapshot_match(prev, cur, c->dom_prev);
     for (size_t i = 0; i < c->n; i++)
         derive_guest(c, cur, i);
@@ -328,6 +426,8 @@ static int plan(struct coordinator *c)
         g->change = dec->change && dec->target_kib != st->target;
         if (!g->change)
             continue;
+        if (st->shrinking)
+            memsig_note_shrink(&st->sig, c->now, g->committed_kib);
         c->changes++;
         if (dec->target_kib > g->committed_kib)
             c->granted_kib += dec->target_kib - g->committed_kib;
@@ -341,10 +441,10 @@ static void log_change(const struct coordinator *c, const char *name, const stru
 {
     bool grow = g->target_kib > g->actual_kib;
 
-    log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB unused, %+.1f MiB/s)",
+    log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)",
              c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
              (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
-             mempolicy_reason_name(g->reason), (double)g->unused_kib / UTIL_MIB,
+             mempolicy_reason_name(g->reason), (double)g->headroom_kib / UTIL_MIB,
              g->rate_kib_s / UTIL_MIB);
 }
 
@@ -417,14 +517,55 @@ static void warn_distrust(const struct coord_guest *g, const char *name, const s
     }
 }
 
+static void say_notes(const struct coord_guest *g, const char *name)
+{
+    if (g->notes & COORD_NOTE_NO_USABLE)
+        log_info("'%s' does not report usable memory: judging it on unused memory plus disk "
+                 "caches",
+                 name);
+    if (g->notes & COORD_NOTE_UNUSED_ONLY)
+        log_warning("'%s' reports neither usable memory nor disk caches: judging it on unused "
+                    "memory alone (its page cache will look like use)",
+                    name);
+    if (g->notes & COORD_NOTE_HUGEPAGES)
+        log_warning("'%s' is backed by huge pages, which its balloon cannot return to the host: "
+                    "leaving its size alone",
+                    name);
+    if (g->notes & COORD_NOTE_NO_AUTODEFLATE)
+        log_warning("'%s' has no deflate-on-OOM balloon (<memballoon autodeflate='on'>): a "
+                    "sudden surge can be OOM-killed before the next period",
+                    name);
+    if (g->notes & COORD_NOTE_NO_FPR)
+        log_warning("'%s' has no free page reporting (<memballoon freePageReporting='on'>): "
+                    "memory it frees stays on the host until its balloon takes it",
+                    name);
+}
+
+/* The events of guest G's signals this period: a squeeze answered, a deflation adopted. */
+static void say_events(const struct coordinator *c, const struct coord_guest *g, const char *name)
+{
+    if (g->deflated)
+        log_info("'%s' deflated its balloon itself (%.0f -> %.0f MiB): starving at that size, "
+                 "held there for %.0f s",
+                 name, (double)g->deflated_from_kib / UTIL_MIB, (double)g->actual_kib / UTIL_MIB,
+                 hold_s(c));
+    if (g->squeezed)
+        log_info("'%s' faults after a shrink (%.1f major faults/s, %.0f KiB/s swapped in): "
+                 "growing it back to %.0f MiB, held for %.0f s",
+                 name, g->fault_rate, g->swap_in_rate, (double)g->hold_kib / UTIL_MIB, hold_s(c));
+}
+
 /* report: the warnings derive decided on, and the period's figures. */
 static void report(const struct coordinator *c, const struct snapshot *cur, bool baseline,
                    struct coord_report *rep)
 {
     for (size_t i = 0; i < c->n; i++) {
         const struct snap_domain *d = snapshot_domain(cur, i);
+        const char *name = snapshot_domain_name(cur, d);
         if (c->info[i].announce)
-            warn_distrust(&c->info[i], snapshot_domain_name(cur, d), &d->mem);
+            warn_distrust(&c->info[i], name, &d->mem);
+        say_notes(&c->info[i], name);
+        say_events(c, &c->info[i], name);
     }
     memset(rep, 0, sizeof(*rep));
     rep->period = c->period;

@@ -8,6 +8,7 @@
 
 #include "hv.h"
 #include "mempolicy.h"
+#include "memsignals.h"
 #include "snapshot.h"
 
 /* Smoothing of consumption rates: weight of the newest measurement. */
@@ -44,12 +45,32 @@ enum coord_distrust {
     COORD_IMPOSSIBLE  /* values no real guest reports */
 };
 
+/* Facts about a guest said once (bits of coord_guest.notes). */
+enum {
+    COORD_NOTE_NO_USABLE = 1u << 0,      /* judged on unused plus disk caches */
+    COORD_NOTE_UNUSED_ONLY = 1u << 1,    /* judged on unused alone */
+    COORD_NOTE_NO_AUTODEFLATE = 1u << 2, /* its balloon does not deflate on OOM */
+    COORD_NOTE_NO_FPR = 1u << 3,         /* its balloon does not report free pages */
+    COORD_NOTE_HUGEPAGES = 1u << 4       /* backed by huge pages: left alone */
+};
+
 /* One guest this period. */
 struct coord_guest {
     size_t domain; /* index in the current snapshot */
     uint64_t actual_kib, max_kib, unused_kib, target_kib;
-    uint64_t committed_kib; /* what it was entitled to before this period's decision */
+    uint64_t headroom_kib;            /* what it can use at once (trusted statistics) */
+    enum memsig_source headroom_from; /* ... read from which statistics */
+    uint64_t committed_kib;           /* what it was entitled to before this period's decision */
     double rate_kib_s;
+    bool fresh;                      /* its statistics are new (not a repeat of the last report) */
+    bool rates_ok;                   /* fault_rate and swap_in_rate are measured */
+    double fault_rate, swap_in_rate; /* major faults and swap-in KiB per second */
+    bool pressure;                   /* they are above its usual level */
+    uint64_t hold_kib;               /* floor held after a squeeze or a deflation (0: none) */
+    bool squeezed;              /* its pressure rose after a shrink: grown back (this period) */
+    bool deflated;              /* its balloon deflated itself (this period) */
+    uint64_t deflated_from_kib; /* ... from this size */
+    unsigned notes;             /* COORD_NOTE_* said this period */
     enum mem_reason reason;
     enum coord_distrust distrust;
     bool change;       /* a new target was decided */

@@ -1,16 +1,25 @@
 /* Memory policy (pure).
  *
- * Each period, for every guest with trusted statistics, with used = actual - unused and its
- * smoothed growth rate r (only r > 0 counts):
- *  - starving:  unused < min_unused, or unused - r * period * MEM_LOOKAHEAD < min_unused. It wants
- *               used + min_unused + r * period * MEM_HORIZON, within [floor, max];
+ * Each period, for every guest with trusted and new statistics, with headroom what it can use
+ * at once (usable: free memory plus page cache it can drop), used = actual - headroom (its
+ * working set) and its smoothed growth rate r (only r > 0 counts):
+ *  - starving:  headroom < min_unused, or headroom - r * period * MEM_LOOKAHEAD < min_unused, or
+ *               its balloon deflated itself (it ran out). It wants used + min_unused + r *
+ *               period * MEM_HORIZON, and at least used + 1.5 * min_unused (the idle level: a
+ *               guest that does not grow is not left on the threshold), within [floor, max];
+ *  - squeezed:  it holds a floor above its size (its faults or swap-ins rose after a shrink):
+ *               it wants back up to the floor, like a starving guest;
  *  - wasteful / idle: its rate is known, it is not growing (r * period * MEM_HORIZON <
- *               min_unused / 2), and unused > 2 * min_unused (or > 1.5 * min_unused when it
+ *               min_unused / 2), and headroom > 2 * min_unused (or > 1.5 * min_unused when it
  *               was already shrinking). It gives back down to used + 1.5 * min_unused, never
- *               below the floor, at most one shrink step per period (gradual; starting at 2
- *               and stopping at 1.5 times min_unused keeps it from oscillating). It is
- *               "wasteful" when another guest starves this period, "idle" otherwise;
- *  - otherwise: unchanged.
+ *               below the floor or a floor it holds, at most one shrink step per period
+ *               (gradual; starting at 2 and stopping at 1.5 times min_unused keeps it from
+ *               oscillating). A guest full of page cache is such a guest: its cache is
+ *               headroom. It is "wasteful" when another guest starves this period, "idle"
+ *               otherwise; a guest under pressure (faults or swap-ins above its usual level) is
+ *               not shrunk at all;
+ *  - otherwise: unchanged. A guest whose statistics repeat the last report is unchanged; a guest
+ *               backed by huge pages is left alone and kept out of the budget.
  * The budget for growth is the host's free memory minus its reserve, minus memory already
  * promised (targets not yet reached) and memory guests were given but the host may not back
  * yet (uncommitted: it may still be touched). When the starving guests, together with the
@@ -20,7 +29,9 @@
  * that is split in proportion to their shares (weighted max-min fair), and every non-starving
  * trusted guest with more than min_unused unused gives back the excess (reason "short"). Memory
  * given back shows up in the host's free memory, and so in the budget, from the next period on.
- * Guests with untrusted statistics are never grown and never shrunk.
+ * A guest bound to NUMA nodes grows only by what its nodes have free above their part of the
+ * reserve (the reserve split evenly between the nodes measured), less what is promised to
+ * guests bound there. Guests with untrusted statistics are never grown and never shrunk.
  */
 #include "mempolicy.h"
 
@@ -42,7 +53,7 @@ uint64_t mempolicy_committed(const struct mem_guest *g)
 static bool impossible(const struct mem_guest *g)
 {
     return g->max_kib == 0 || g->max_kib >= UTIL_HUGE_KIB || g->actual_kib > g->max_kib ||
-           g->unused_kib > g->actual_kib;
+           g->headroom_kib > g->actual_kib;
 }
 
 uint64_t mempolicy_grow_step(uint64_t max_kib)
@@ -76,6 +87,14 @@ const char *mempolicy_reason_name(enum mem_reason r)
         return "host short of memory";
     case MEM_UNTRUSTED:
         return "untrusted statistics";
+    case MEM_SQUEEZED:
+        return "squeezed";
+    case MEM_DEFLATED:
+        return "deflated itself";
+    case MEM_PRESSURE:
+        return "under pressure";
+    case MEM_HUGEPAGES:
+        return "huge pages";
     }
     return "?";
 }
@@ -113,10 +132,10 @@ static double growth_per_period(const struct mem_config *cfg, const struct mem_g
     return r > (double)g->max_kib ? (double)g->max_kib : r;
 }
 
-/* Memory a guest uses (KiB), from trusted statistics. */
+/* Memory a guest uses (KiB): what it cannot give up at once, from trusted statistics. */
 static uint64_t used_of(const struct mem_guest *g)
 {
-    return g->unused_kib < g->actual_kib ? g->actual_kib - g->unused_kib : 0;
+    return g->headroom_kib < g->actual_kib ? g->actual_kib - g->headroom_kib : 0;
 }
 
 /* Room for G's USED memory, its minimum unused and PERIODS periods of growth GROW, up to its
@@ -197,7 +216,71 @@ struct work {
     uint64_t total_need;
     uint64_t soon_need; /* what growing guests that do not starve yet will want */
     bool any_starving;
+    double node_room[MEM_MAX_NODES]; /* memory each measured node can still give */
+    uint64_t node_known;
 };
+
+/* Memory G holds that the host may still have to back: promised growth and what it has not
+ * touched yet. */
+static uint64_t held_by(const struct mem_guest *g)
+{
+    uint64_t actual = min_u64(g->actual_kib, UTIL_HUGE_KIB);
+
+    return min_u64(mempolicy_committed(g), UTIL_HUGE_KIB) - actual +
+           min_u64(g->uncommitted_kib, actual);
+}
+
+/* The lowest node of NODES that has a measure in W, or -1. */
+static int first_known(const struct work *w, uint64_t nodes)
+{
+    uint64_t m = nodes & w->node_known;
+
+    return m ? __builtin_ctzll(m) : -1;
+}
+
+/* Each measured node's room: its free memory less its part of the reserve and less what guests
+ * bound to it hold. */
+static void node_rooms(struct work *w, const struct mem_host *host)
+{
+    int nknown = 0;
+
+    w->node_known = host->node_known;
+    for (int n = 0; n < MEM_MAX_NODES; n++)
+        nknown += (int)((w->node_known >> n) & 1);
+    for (int n = 0; n < MEM_MAX_NODES; n++)
+        if ((w->node_known >> n) & 1)
+            w->node_room[n] =
+                    (double)host->node_free_kib[n] - (double)w->cfg->host_reserve_kib / nknown;
+    for (size_t i = 0; i < w->n && w->node_known; i++) {
+        const struct mem_guest *g = &w->guests[i];
+        int n = g->fixed ? -1 : first_known(w, g->nodes);
+        if (n >= 0)
+            w->node_room[n] -= (double)held_by(g);
+    }
+}
+
+/* Caps GIVE for guest G by what its nodes can give, and takes it from them. */
+static uint64_t node_cap(struct work *w, const struct mem_guest *g, uint64_t give)
+{
+    uint64_t m = g->nodes & w->node_known, left;
+    double room = 0;
+
+    if (!m)
+        return give; /* not bound, or its nodes unmeasured: the host's budget alone */
+    for (int n = 0; n < MEM_MAX_NODES; n++)
+        if (((m >> n) & 1) && w->node_room[n] > 0)
+            room += w->node_room[n];
+    give = (double)give > room ? (uint64_t)room : give;
+    left = give;
+    for (int n = 0; n < MEM_MAX_NODES && left > 0; n++) {
+        if (((m >> n) & 1) && w->node_room[n] > 0) {
+            uint64_t take = min_u64(left, (uint64_t)w->node_room[n]);
+            w->node_room[n] -= (double)take;
+            left -= take;
+        }
+    }
+    return give;
+}
 
 /* Budget: free memory above the reserve, less what is promised or not yet touched. Without a
  * measure of host memory nothing is given, and nothing is taken in its name. */
@@ -205,12 +288,9 @@ static double budget_of(const struct work *w, const struct mem_host *host)
 {
     uint64_t held = 0;
 
-    for (size_t i = 0; i < w->n; i++) {
-        const struct mem_guest *g = &w->guests[i];
-        uint64_t actual = min_u64(g->actual_kib, UTIL_HUGE_KIB);
-        held += min_u64(mempolicy_committed(g), UTIL_HUGE_KIB) - actual;
-        held += min_u64(g->uncommitted_kib, actual);
-    }
+    for (size_t i = 0; i < w->n; i++)
+        if (!w->guests[i].fixed)
+            held += held_by(&w->guests[i]);
     return host->known ? (double)host->free_kib - (double)w->cfg->host_reserve_kib - (double)held
                        : 0;
 }
@@ -224,12 +304,14 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     uint64_t committed = mempolicy_committed(g);
     uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
 
+    /* At least the idle level of headroom: not left on the threshold of starving. */
+    t = max_u64(t, sat_add(sat_add(used, cfg->min_unused_kib), cfg->min_unused_kib / 2));
     t = max_u64(t, cfg->floor_kib);
     t = min_u64(t, g->max_kib);
     t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
     w->out->starving++;
     w->any_starving = true;
-    d->reason = MEM_STARVING;
+    d->reason = g->deflated ? MEM_DEFLATED : MEM_STARVING;
     if (t > committed) {
         uint64_t u = min_u64(room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
 
@@ -237,9 +319,30 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
         w->total_need += w->need[i];
         u = max_u64(u, min_u64(cfg->floor_kib, t));
         w->urgent[i] = u > committed ? u - committed : 0;
-    } else if (committed >= g->max_kib) {
+    } else if (committed >= g->max_kib && !g->deflated) {
         d->reason = MEM_AT_MAX;
     }
+}
+
+/* Guest I holds a floor above its size (squeezed): it wants back up to it, as a starving guest
+ * wants room, and all of it at once. */
+static void held_back(struct work *w, size_t i)
+{
+    const struct mem_guest *g = &w->guests[i];
+    struct mem_decision *d = &w->out->d[i];
+    uint64_t committed = mempolicy_committed(g);
+    uint64_t t =
+            min_u64(min_u64(g->hold_kib, g->max_kib), committed + mempolicy_grow_step(g->max_kib));
+
+    if (t <= committed)
+        return;
+    if (t - committed > w->need[i]) {
+        w->total_need += t - committed - w->need[i];
+        w->need[i] = t - committed;
+    }
+    w->urgent[i] = max_u64(w->urgent[i], t - committed);
+    if (d->reason != MEM_DEFLATED)
+        d->reason = MEM_SQUEEZED;
 }
 
 /* Classifies every guest: untrusted, starving (with its need), growing soon, or kept. */
@@ -253,32 +356,43 @@ static void classify(struct work *w)
 
         d->target_kib = committed;
         d->reason = MEM_KEEP;
+        if (g->fixed) {
+            d->reason = MEM_HUGEPAGES;
+            continue;
+        }
         if (!g->trusted || impossible(g)) {
             d->reason = MEM_UNTRUSTED;
             continue;
         }
+        if (!g->fresh)
+            continue; /* a repeat of its last report: nothing new to decide on */
         grow = growth_per_period(w->cfg, g);
-        if ((double)g->unused_kib < (double)w->cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
+        if (g->deflated ||
+            (double)g->headroom_kib < (double)w->cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
             starving(w, i, used_of(g), grow);
         } else if (grow > 0) {
             uint64_t want = room_for(w->cfg, g, used_of(g), grow, MEM_HORIZON);
             if (want > committed)
                 w->soon_need = sat_add(w->soon_need, want - committed);
         }
+        if (g->hold_kib > committed)
+            held_back(w, i);
     }
 }
 
-/* Grows the starving guests by what they were given. */
+/* Grows the starving and squeezed guests by what they were given (and their nodes allow). */
 static void grow_starving(struct work *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         struct mem_decision *d = &w->out->d[i];
+        uint64_t give;
 
-        if ((d->reason != MEM_STARVING && d->reason != MEM_AT_MAX) || w->need[i] == 0)
+        if (w->need[i] == 0)
             continue;
-        d->target_kib = mempolicy_committed(&w->guests[i]) + w->give[i];
-        w->out->granted_kib += w->give[i];
-        if (w->give[i] < w->need[i])
+        give = node_cap(w, &w->guests[i], w->give[i]);
+        d->target_kib = mempolicy_committed(&w->guests[i]) + give;
+        w->out->granted_kib += give;
+        if (give < w->need[i] && d->reason == MEM_STARVING)
             d->reason = MEM_CAPPED;
     }
 }
@@ -292,25 +406,30 @@ static void shrink_others(struct work *w)
     for (size_t i = 0; i < w->n; i++) {
         const struct mem_guest *g = &w->guests[i];
         struct mem_decision *d = &w->out->d[i];
-        uint64_t committed = mempolicy_committed(g), used = used_of(g), unused = g->unused_kib;
+        uint64_t committed = mempolicy_committed(g), used = used_of(g), room = g->headroom_kib;
         double grow = growth_per_period(cfg, g);
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
 
-        if (d->reason != MEM_KEEP)
+        if (d->reason != MEM_KEEP || !g->fresh)
             continue;
-        if (w->out->short_of_memory && unused > cfg->min_unused_kib && steady) {
+        if (w->out->short_of_memory && room > cfg->min_unused_kib && steady) {
             t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
             d->reason = MEM_SHORT;
-        } else if (steady && (unused > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
-                              (g->shrinking && unused > sat_add(cfg->min_unused_kib, half)))) {
+        } else if (steady && (room > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
+                              (g->shrinking && room > sat_add(cfg->min_unused_kib, half)))) {
             t = shrink_target(cfg, g, sat_add(sat_add(used, cfg->min_unused_kib), half));
             d->reason = w->any_starving ? MEM_WASTEFUL : MEM_IDLE;
+        }
+        t = max_u64(t, g->hold_kib);
+        if (t < committed && g->pressure) {
+            d->reason = MEM_PRESSURE; /* shrinking it now would make it thrash */
+            t = committed;
         }
         if (t < committed) {
             d->target_kib = t;
             w->out->reclaimed_kib += committed - t;
-        } else {
+        } else if (d->reason != MEM_PRESSURE) {
             d->reason = MEM_KEEP;
         }
     }
@@ -332,7 +451,7 @@ static void drop_small(struct work *w)
             else
                 w->out->reclaimed_kib -= delta;
             d->target_kib = committed;
-            if (d->reason != MEM_CAPPED && d->reason != MEM_STARVING && d->reason != MEM_AT_MAX)
+            if (d->reason == MEM_WASTEFUL || d->reason == MEM_IDLE || d->reason == MEM_SHORT)
                 d->reason = MEM_KEEP;
         }
         d->change = d->target_kib != committed;
@@ -356,6 +475,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
     w.give = w.need + 2 * n1;
 
     budget = budget_of(&w, host);
+    node_rooms(&w, host);
     classify(&w);
     /* Short: the budget does not cover the starving guests and those about to join them. */
     out->short_of_memory =

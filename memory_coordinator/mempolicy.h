@@ -1,6 +1,6 @@
 /* Memory policy (pure): balloon targets that feed starving guests from the host and from
- * wasteful guests, return idle memory to the host, and never break a floor, maximum or the
- * host reserve. */
+ * wasteful guests, return idle memory (and page cache) to the host, give squeezed guests back
+ * what they lost, and never break a floor, maximum or the host reserve. */
 #ifndef VMB_MEMPOLICY_H
 #define VMB_MEMPOLICY_H
 
@@ -23,16 +23,23 @@
 /* Smaller target changes are not made (KiB): they are rounding, not decisions. */
 #define MEM_MIN_CHANGE_KIB (8ull * 1024)
 
+/* NUMA nodes the policy knows (bits of mem_guest.nodes). */
+#define MEM_MAX_NODES 64
+
 /* Reasons for a target. */
 enum mem_reason {
-    MEM_KEEP = 0, /* no change */
-    MEM_STARVING, /* grown: unused below the minimum now or within a period */
-    MEM_CAPPED,   /* starving, but memory is short: grown less than it needs (or not at all) */
-    MEM_AT_MAX,   /* starving, but already at its maximum */
-    MEM_WASTEFUL, /* shrunk: much more unused than it needs, while others starve */
-    MEM_IDLE,     /* shrunk: memory it does not use returns to the host */
-    MEM_SHORT,    /* shrunk: the host or starving guests are short of memory */
-    MEM_UNTRUSTED /* left alone: its statistics are missing, stale or impossible */
+    MEM_KEEP = 0,  /* no change */
+    MEM_STARVING,  /* grown: unused below the minimum now or within a period */
+    MEM_CAPPED,    /* starving, but memory is short: grown less than it needs (or not at all) */
+    MEM_AT_MAX,    /* starving, but already at its maximum */
+    MEM_WASTEFUL,  /* shrunk: much more unused than it needs, while others starve */
+    MEM_IDLE,      /* shrunk: memory it does not use returns to the host */
+    MEM_SHORT,     /* shrunk: the host or starving guests are short of memory */
+    MEM_UNTRUSTED, /* left alone: its statistics are missing, stale or impossible */
+    MEM_SQUEEZED,  /* grown back: faults or swap-ins rose after a shrink (its floor is held) */
+    MEM_DEFLATED,  /* its balloon deflated itself (OOM): starving at its new size, held there */
+    MEM_PRESSURE,  /* not shrunk: its faults or swap-ins are above its usual level */
+    MEM_HUGEPAGES  /* left alone: backed by huge pages, which ballooning cannot return */
 };
 
 struct mem_config {
@@ -47,18 +54,27 @@ struct mem_guest {
     uint64_t actual_kib;      /* balloon size now (<= max) */
     uint64_t max_kib;         /* its maximum */
     uint64_t target_kib;      /* the target set earlier and still pending, or 0 */
-    uint64_t unused_kib;      /* unused memory reported by the guest (if trusted) */
+    uint64_t headroom_kib;    /* memory it can use at once: usable, free plus cache (trusted) */
     uint64_t uncommitted_kib; /* part of actual the host has not backed yet (may still be) */
     double rate_kib_s;        /* smoothed growth of its used memory (if trusted) */
     bool rate_known;          /* rate_kib_s is measured (else no shrinking yet) */
     bool shrinking;           /* it was shrunk last period (hysteresis: carry on to the goal) */
     double weight;            /* share when memory is short (> 0) */
     bool trusted;             /* its statistics are usable */
+    bool fresh;               /* its statistics are new this period (else nothing new is decided) */
+    bool pressure;            /* major faults or swap-ins above its usual level: never shrunk */
+    bool deflated;            /* its balloon deflated itself: starving at its new size */
+    uint64_t hold_kib;        /* floor held after a squeeze or a deflation (0: none): grown back
+                                 to it, never shrunk below it */
+    bool fixed;               /* backed by huge pages: size left alone, out of the budget */
+    uint64_t nodes;           /* NUMA nodes its memory must come from (bit n: node n; 0: any) */
 };
 
 struct mem_host {
-    uint64_t free_kib; /* host free (available) memory now */
-    bool known;        /* free_kib was measured */
+    uint64_t free_kib;                     /* host free (available) memory now */
+    bool known;                            /* free_kib was measured */
+    uint64_t node_free_kib[MEM_MAX_NODES]; /* free memory of each NUMA node */
+    uint64_t node_known;                   /* bit n: node_free_kib[n] was measured */
 };
 
 /* The decision for one guest. */

@@ -40,6 +40,50 @@ static void mib(struct json *j, const char *key, uint64_t kib)
     json_kv_double(j, key, (double)kib / UTIL_MIB, 1);
 }
 
+/* A configuration fact: true/false, or null while the configuration is not read. */
+static void cfg_flag(struct json *j, const char *key, bool known, uint32_t set)
+{
+    json_key(j, key);
+    if (known)
+        json_bool(j, set != 0);
+    else
+        json_null(j);
+}
+
+/* What guest G (domain D) can use and what its signals and balloon say. */
+static void guest_signals(struct json *j, const struct coord_guest *g, const struct snap_domain *d)
+{
+    bool trusted = g->distrust == COORD_TRUSTED, known = (d->cfg & SNAP_CFG_KNOWN) != 0;
+
+    json_key(j, "headroom_mib");
+    if (trusted)
+        json_double(j, (double)g->headroom_kib / UTIL_MIB, 1);
+    else
+        json_null(j);
+    json_kv_string(j, "headroom_from", trusted ? memsig_source_name(g->headroom_from) : "none");
+    json_key(j, "disk_caches_mib");
+    if (trusted && (d->mem.flags & SNAP_MEM_DISK_CACHES))
+        json_double(j, (double)d->mem.disk_caches_kib / UTIL_MIB, 1);
+    else
+        json_null(j);
+    json_kv_bool(j, "fresh", g->fresh);
+    json_key(j, "major_faults_s");
+    if (g->rates_ok)
+        json_double(j, g->fault_rate, 2);
+    else
+        json_null(j);
+    json_key(j, "swap_in_kib_s");
+    if (g->rates_ok)
+        json_double(j, g->swap_in_rate, 1);
+    else
+        json_null(j);
+    json_kv_bool(j, "pressure", g->pressure);
+    mib(j, "hold_mib", g->hold_kib);
+    cfg_flag(j, "autodeflate", known, d->cfg & SNAP_CFG_AUTODEFLATE);
+    cfg_flag(j, "free_page_reporting", known, d->cfg & SNAP_CFG_FREE_PAGE_REPORTING);
+    cfg_flag(j, "hugepages", known, d->cfg & SNAP_CFG_HUGEPAGES);
+}
+
 void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
                           bool dry_run)
 {
@@ -64,6 +108,7 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
         else
             json_null(&j);
         json_kv_double(&j, "rate_mib_s", g->rate_kib_s / UTIL_MIB, 2);
+        guest_signals(&j, g, snapshot_domain(cur, g->domain));
         mib(&j, "target_mib", g->target_kib);
         json_kv_string(&j, "reason", mempolicy_reason_name(g->reason));
         json_kv_string(&j, "statistics", coord_distrust_name(g->distrust));

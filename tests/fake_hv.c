@@ -3,10 +3,11 @@
  * CPU: every advance, floating vCPUs go to the least loaded pCPU their affinity allows (an
  * ideal kernel balancer), then each pCPU is shared max-min fairly (water-filling) among its
  * vCPUs and its background load. A vCPU that gets less than it wants accumulates wait time.
- * Memory: a guest's workload uses memory per its script; the balloon moves toward its target
- * at a bounded rate and cannot take memory the guest uses; a workload that needs more than the
- * guest has is OOM-killed. The host's free memory is its RAM minus its own use minus what each
- * guest has touched (touched memory stays resident until the balloon takes it back).
+ * Memory: each guest's memory is modelled in fake_mem.c (balloon, workload, page cache, swap,
+ * autodeflate, free page reporting, statistics that repeat between updates). The host's free
+ * memory is its RAM minus its own use minus what each guest's memory has made resident (guests
+ * backed by huge pages take theirs from a pool counted in the host's own use), and each NUMA
+ * node's is its RAM minus what is charged to it.
  */
 #include "fake_hv.h"
 
@@ -15,11 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_mem.h"
 #include "util.h"
 
-#define GUEST_MIN_FREE_KIB (4 * FAKE_MIB)
-
-enum phase { PH_DELAY, PH_GROW, PH_HOLD, PH_IDLE };
+#define MAX_NODES SNAP_MAX_NODES
 
 struct fvcpu {
     struct fake_cpu_load load;
@@ -37,15 +37,7 @@ struct fdom {
     unsigned char uuid[SNAP_UUID_LEN];
     int nvcpus;
     struct fvcpu *v;
-    /* memory */
-    uint64_t max_kib, actual_kib, target_kib, used_kib, touched_kib;
-    struct fake_mem_load ml;
-    enum phase phase;
-    double phase_t;
-    bool stats_on;
-    double stats_period, stats_since;
-    unsigned oom;
-    bool short_mem;
+    struct fmem mem;
     /* configuration and emulator threads */
     unsigned char *cpuset;  /* <vcpu cpuset>, or NULL */
     uint64_t numa_nodes;    /* strict numatune nodes, or 0 */
@@ -78,6 +70,7 @@ struct fake_host {
     uint64_t ram_kib, other_kib;
     double balloon_rate;
     uint64_t overhead_kib;
+    uint64_t node_ram[MAX_NODES]; /* 0: no such node (or no NUMA memory model) */
     fake_stats_hook hook;
     void *hook_arg;
     struct hv *hv;
@@ -260,10 +253,8 @@ int fake_add_domain(struct fake_host *f, const char *name, int nvcpus)
     f->doms[id] = d;
     f->ndoms++;
     snprintf(d->name, sizeof(d->name), "%s", name);
-    d->max_kib = d->actual_kib = d->target_kib = 1024 * FAKE_MIB;
-    d->ml.base_kib = 64 * FAKE_MIB;
-    d->used_kib = d->touched_kib = d->ml.base_kib;
-    d->phase = PH_IDLE;
+    fmem_set_size(&d->mem, 1024 * FAKE_MIB, 1024 * FAKE_MIB);
+    fmem_set_load(&d->mem, &(struct fake_mem_load){.base_kib = 64 * FAKE_MIB});
     return id;
 }
 
@@ -462,26 +453,67 @@ void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t cu
 {
     struct fdom *d = dom_at(f, dom);
 
-    if (!d)
-        return;
-    d->max_kib = max_kib;
-    d->actual_kib = d->target_kib = current_kib < max_kib ? current_kib : max_kib;
-    if (d->touched_kib > d->actual_kib)
-        d->touched_kib = d->actual_kib;
+    if (d)
+        fmem_set_size(&d->mem, max_kib, current_kib);
 }
 
 void fake_set_mem_load(struct fake_host *f, int dom, const struct fake_mem_load *load)
 {
     struct fdom *d = dom_at(f, dom);
 
-    if (!d)
-        return;
-    d->ml = *load;
-    d->used_kib = load->base_kib;
-    if (d->touched_kib < d->used_kib)
-        d->touched_kib = d->used_kib;
-    d->phase = load->rate_kib_s <= 0 ? PH_IDLE : load->delay_s > 0 ? PH_DELAY : PH_GROW;
-    d->phase_t = 0;
+    if (d)
+        fmem_set_load(&d->mem, load);
+}
+
+void fake_set_cache_load(struct fake_host *f, int dom, const struct fake_cache_load *load)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d) {
+        d->mem.cl = *load;
+        d->mem.cache_t = 0;
+    }
+}
+
+void fake_set_swap(struct fake_host *f, int dom, uint64_t swap_kib)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->mem.swap_kib = swap_kib;
+}
+
+void fake_set_balloon_features(struct fake_host *f, int dom, bool autodeflate,
+                               bool free_page_reporting)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d) {
+        d->mem.autodeflate = autodeflate;
+        d->mem.free_page_reporting = free_page_reporting;
+    }
+}
+
+void fake_set_hugepages(struct fake_host *f, int dom, bool on)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->mem.hugepages = on;
+}
+
+void fake_set_stats_kind(struct fake_host *f, int dom, enum fake_stats_kind kind)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->mem.kind = kind;
+}
+
+void fake_set_node_ram(struct fake_host *f, int node, uint64_t ram_kib)
+{
+    if (node >= 0 && node < MAX_NODES)
+        f->node_ram[node] = ram_kib;
 }
 
 void fake_set_stats(struct fake_host *f, int dom, bool enabled)
@@ -490,9 +522,10 @@ void fake_set_stats(struct fake_host *f, int dom, bool enabled)
 
     if (!d)
         return;
-    d->stats_on = enabled;
-    d->stats_period = 1;
-    d->stats_since = f->now - 1;
+    d->mem.stats_on = false;
+    d->mem.have_stats = false;
+    if (enabled)
+        fmem_enable_stats(&d->mem, f->now, 1, true);
 }
 
 void fake_set_overhead(struct fake_host *f, uint64_t kib)
@@ -759,72 +792,6 @@ static void advance_cpu(struct fake_host *f, double dt)
     free_scratch(&sc);
 }
 
-static void advance_mem(struct fake_host *f, struct fdom *d, double dt)
-{
-    const struct fake_mem_load *ml = &d->ml;
-    uint64_t want = d->used_kib;
-    double step = f->balloon_rate * dt;
-
-    /* The balloon moves toward its target; it cannot take what the guest uses. */
-    if (d->actual_kib < d->target_kib) {
-        uint64_t up = d->actual_kib + (uint64_t)step;
-        d->actual_kib = up < d->target_kib ? up : d->target_kib;
-    } else if (d->actual_kib > d->target_kib) {
-        uint64_t floor = d->used_kib + GUEST_MIN_FREE_KIB;
-        uint64_t down = d->actual_kib > (uint64_t)step ? d->actual_kib - (uint64_t)step : 0;
-        if (down < d->target_kib)
-            down = d->target_kib;
-        if (down < floor)
-            down = floor < d->actual_kib ? floor : d->actual_kib;
-        d->actual_kib = down;
-    }
-    if (d->actual_kib > d->max_kib)
-        d->actual_kib = d->max_kib;
-
-    /* The workload. */
-    d->short_mem = false;
-    switch (d->phase) {
-    case PH_DELAY:
-        d->phase_t += dt;
-        if (d->phase_t >= ml->delay_s) {
-            d->phase = PH_GROW;
-            d->phase_t = 0;
-        }
-        break;
-    case PH_GROW:
-        want = d->used_kib + (uint64_t)(ml->rate_kib_s * dt);
-        if (want >= ml->base_kib + ml->cap_kib) {
-            want = ml->base_kib + ml->cap_kib;
-            d->phase = PH_HOLD;
-            d->phase_t = 0;
-        }
-        if (want + GUEST_MIN_FREE_KIB > d->actual_kib) {
-            /* Out of memory: the guest kernel kills the workload. */
-            d->short_mem = true;
-            d->oom++;
-            d->used_kib = ml->base_kib;
-            d->phase = PH_IDLE;
-        } else {
-            d->used_kib = want;
-        }
-        break;
-    case PH_HOLD:
-        d->phase_t += dt;
-        if (ml->hold_s >= 0 && d->phase_t >= ml->hold_s) {
-            d->used_kib = ml->base_kib;
-            d->phase = ml->repeat ? PH_GROW : PH_IDLE;
-            d->phase_t = 0;
-        }
-        break;
-    case PH_IDLE:
-        break;
-    }
-    if (d->touched_kib < d->used_kib)
-        d->touched_kib = d->used_kib;
-    if (d->touched_kib > d->actual_kib)
-        d->touched_kib = d->actual_kib;
-}
-
 void fake_advance(struct fake_host *f, double seconds)
 {
     /* Memory moves in steps of at most 0.25 s so growth and the balloon interleave. */
@@ -833,10 +800,10 @@ void fake_advance(struct fake_host *f, double seconds)
     advance_cpu(f, seconds);
     while (left > 1e-9) {
         double dt = left < 0.25 ? left : 0.25;
+        left -= dt;
         for (int i = 0; i < f->ndoms; i++)
             if (f->doms[i])
-                advance_mem(f, f->doms[i], dt);
-        left -= dt;
+                fmem_step(&f->doms[i]->mem, f->now + seconds - left, dt, f->balloon_rate);
     }
     f->now += seconds;
 }
@@ -895,31 +862,37 @@ unsigned long fake_calls(const struct fake_host *f, enum fake_op op)
 uint64_t fake_actual_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->actual_kib : 0;
+    return d ? d->mem.actual_kib : 0;
 }
 
 uint64_t fake_target_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->target_kib : 0;
+    return d ? d->mem.target_kib : 0;
 }
 
 uint64_t fake_used_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->used_kib : 0;
+    return d ? d->mem.used_kib : 0;
 }
 
 uint64_t fake_touched_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->touched_kib : 0;
+    return d ? d->mem.touched_kib : 0;
 }
 
 uint64_t fake_max_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->max_kib : 0;
+    return d ? d->mem.max_kib : 0;
+}
+
+/* Memory domain D makes resident on the host (its huge pages come from the host's pool). */
+static uint64_t resident_of(const struct fake_host *f, const struct fdom *d)
+{
+    return (d->mem.hugepages ? 0 : d->mem.touched_kib) + f->overhead_kib;
 }
 
 uint64_t fake_host_free_kib(const struct fake_host *f)
@@ -928,8 +901,41 @@ uint64_t fake_host_free_kib(const struct fake_host *f)
 
     for (int i = 0; i < f->ndoms; i++)
         if (f->doms[i])
-            used += f->doms[i]->touched_kib + f->overhead_kib;
+            used += resident_of(f, f->doms[i]);
     return used < f->ram_kib ? f->ram_kib - used : 0;
+}
+
+/* The first node of NODES, or -1. */
+static int first_node(uint64_t nodes)
+{
+    for (int n = 0; n < MAX_NODES; n++)
+        if ((nodes >> n) & 1)
+            return n;
+    return -1;
+}
+
+uint64_t fake_node_free_kib(const struct fake_host *f, int node)
+{
+    uint64_t charged[MAX_NODES] = {0}, rest = f->other_kib;
+
+    if (node < 0 || node >= MAX_NODES || f->node_ram[node] == 0)
+        return 0;
+    for (int i = 0; i < f->ndoms; i++) {
+        const struct fdom *d = f->doms[i];
+        int n = d ? first_node(d->numa_nodes) : -1;
+        if (d && n >= 0 && f->node_ram[n])
+            charged[n] += resident_of(f, d);
+        else if (d)
+            rest += resident_of(f, d);
+    }
+    /* The host's own memory and unbound guests' fill the nodes in order. */
+    for (int n = 0; n < MAX_NODES && rest > 0; n++) {
+        uint64_t room = f->node_ram[n] > charged[n] ? f->node_ram[n] - charged[n] : 0;
+        uint64_t take = rest < room ? rest : room;
+        charged[n] += take;
+        rest -= take;
+    }
+    return f->node_ram[node] > charged[node] ? f->node_ram[node] - charged[node] : 0;
 }
 
 uint64_t fake_host_ram_kib(const struct fake_host *f)
@@ -940,13 +946,49 @@ uint64_t fake_host_ram_kib(const struct fake_host *f)
 unsigned fake_oom_kills(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d ? d->oom : 0;
+    return d ? d->mem.oom : 0;
+}
+
+unsigned fake_deflations(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.deflations : 0;
+}
+
+uint64_t fake_usable_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? fmem_usable(&d->mem) : 0;
+}
+
+uint64_t fake_cache_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.cache_kib : 0;
+}
+
+uint64_t fake_swapped_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.swapped_kib : 0;
+}
+
+double fake_major_faults(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.major_fault : 0;
+}
+
+double fake_swap_ins_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.swap_in_kib : 0;
 }
 
 bool fake_wants_more(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
-    return d && d->short_mem;
+    return d && d->mem.short_mem;
 }
 
 /* ---- the hv ops ---- */
@@ -990,6 +1032,12 @@ static int sample_config(const struct fake_host *f, const struct fdom *d, struct
     int rc = 0;
 
     sd->cfg = SNAP_CFG_KNOWN;
+    if (d->mem.autodeflate)
+        sd->cfg |= SNAP_CFG_AUTODEFLATE;
+    if (d->mem.free_page_reporting)
+        sd->cfg |= SNAP_CFG_FREE_PAGE_REPORTING;
+    if (d->mem.hugepages)
+        sd->cfg |= SNAP_CFG_HUGEPAGES;
     sd->numa_nodes = d->numa_nodes;
     if (d->numa_nodes)
         sd->cfg |= SNAP_CFG_NUMA_STRICT;
@@ -1008,6 +1056,20 @@ static int sample_config(const struct fake_host *f, const struct fdom *d, struct
         rc = snapshot_set_domain_map(snap, sd, SNAP_MAP_EMULATOR, d->emu_map);
     free(allowed);
     return rc;
+}
+
+/* What libvirt reports of domain D's (number I) memory: balloon and resident size now, the
+ * guest's statistics as of its last update. */
+static void sample_mem(const struct fake_host *f, const struct fdom *d, int i, struct snap_mem *m)
+{
+    if (d->mem.stats_on && d->mem.have_stats)
+        *m = d->mem.stats;
+    m->actual_kib = d->mem.actual_kib;
+    m->max_kib = d->mem.max_kib;
+    m->rss_kib = resident_of(f, d);
+    m->flags |= SNAP_MEM_BALLOON | SNAP_MEM_RSS;
+    if (f->hook)
+        f->hook(f->hook_arg, i, f->now - 1000.0, m);
 }
 
 static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
@@ -1050,27 +1112,15 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
                 sd->cpu_time_ns += d->v[k].time_ns;
             }
         }
-        if (what & HV_SAMPLE_MEM) {
-            struct snap_mem *m = &sd->mem;
-            m->actual_kib = d->actual_kib;
-            m->max_kib = d->max_kib;
-            m->rss_kib = d->touched_kib + f->overhead_kib;
-            m->flags = SNAP_MEM_BALLOON | SNAP_MEM_RSS;
-            if (d->stats_on && f->now - d->stats_since >= d->stats_period) {
-                double n = floor((f->now - d->stats_since) / d->stats_period);
-                m->unused_kib = d->actual_kib - d->used_kib;
-                m->available_kib = d->actual_kib;
-                m->usable_kib = m->unused_kib;
-                m->last_update = (uint64_t)(d->stats_since + n * d->stats_period);
-                m->flags |=
-                        SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE | SNAP_MEM_UPDATE;
-            }
-            if (f->hook)
-                f->hook(f->hook_arg, i, f->now - 1000.0, m);
-        }
+        if (what & HV_SAMPLE_MEM)
+            sample_mem(f, d, i, &sd->mem);
     }
-    if (what & HV_SAMPLE_MEM)
+    if (what & HV_SAMPLE_MEM) {
         snapshot_set_host_memory(snap, f->ram_kib, fake_host_free_kib(f));
+        for (int n = 0; n < MAX_NODES; n++)
+            if (f->node_ram[n])
+                snapshot_set_node_free(snap, n, fake_node_free_kib(f, n));
+    }
     return HV_OK;
 }
 
@@ -1132,9 +1182,9 @@ static int fake_set_memory_op(struct hv *hv, const unsigned char *uuid, uint64_t
 
     if (rc != HV_OK)
         return rc;
-    if (kib > d->max_kib)
+    if (kib > d->mem.max_kib)
         return HV_FAIL; /* as libvirt: cannot exceed the maximum */
-    d->target_kib = kib;
+    fmem_set_target(&d->mem, kib);
     return HV_OK;
 }
 
@@ -1146,11 +1196,7 @@ static int fake_enable_memstats(struct hv *hv, const unsigned char *uuid, int pe
 
     if (rc != HV_OK)
         return rc;
-    if (!d->stats_on) {
-        d->stats_on = true;
-        d->stats_since = f->now;
-    }
-    d->stats_period = period_s > 0 ? period_s : 1;
+    fmem_enable_stats(&d->mem, f->now, period_s, false);
     return HV_OK;
 }
 

@@ -35,6 +35,25 @@ struct fake_mem_load {
     bool repeat;       /* then free all and start over (else free all and idle) */
 };
 
+/* A guest's page-cache workload, like the lab's "loadgen cache": it reads SPAN_KIB of a disk in a
+ * loop at RATE_KIB_S, from DELAY_S on. The page cache fills free memory up to the span; a read of
+ * what the cache no longer holds goes to the disk, and with MAPPED (the data is mapped, not read)
+ * counts as a major fault (one per 64 MiB missed, as measured in the lab: readahead hides the
+ * rest). */
+struct fake_cache_load {
+    double rate_kib_s;
+    uint64_t span_kib;
+    bool mapped;
+    double delay_s;
+};
+
+/* Which memory statistics a guest's kernel reports. */
+enum fake_stats_kind {
+    FAKE_STATS_FULL,       /* usable (MemAvailable), disk caches, faults, swap (default) */
+    FAKE_STATS_NO_USABLE,  /* no usable (kernels before 3.14): unused and disk caches */
+    FAKE_STATS_UNUSED_ONLY /* no usable, no disk caches: unused (MemFree) alone */
+};
+
 /* Which hv call a fault is injected into. */
 enum fake_op {
     FAKE_OP_SAMPLE,
@@ -134,6 +153,32 @@ void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t cu
 void fake_set_mem_load(struct fake_host *f, int dom, const struct fake_mem_load *load);
 void fake_set_stats(struct fake_host *f, int dom, bool enabled);
 
+/* DOM's page-cache workload (reads its disk in a loop). */
+void fake_set_cache_load(struct fake_host *f, int dom, const struct fake_cache_load *load);
+
+/* DOM's swap space in KiB (default 0): with swap, a balloon squeezing its working set pushes it
+ * to swap, and the workload touching it again reads it back (swap-ins). */
+void fake_set_swap(struct fake_host *f, int dom, uint64_t swap_kib);
+
+/* DOM's balloon features (default both off, as libvirt's): AUTODEFLATE deflates the balloon
+ * when the guest would OOM-kill (it then stays deflated until a new target is set);
+ * FREE_PAGE_REPORTING returns what the guest frees to the host at once. */
+void fake_set_balloon_features(struct fake_host *f, int dom, bool autodeflate,
+                               bool free_page_reporting);
+
+/* DOM's memory is backed by huge pages: from a pool the host set aside (count it in the host's
+ * OTHER_KIB), not in its resident size, and ballooning returns nothing to the host. */
+void fake_set_hugepages(struct fake_host *f, int dom, bool on);
+
+/* Which statistics DOM's kernel reports (default FAKE_STATS_FULL). */
+void fake_set_stats_kind(struct fake_host *f, int dom, enum fake_stats_kind kind);
+
+/* NUMA node NODE holds RAM_KIB of the host's memory (set every node, summing to the host's RAM,
+ * or none). Memory of a guest bound to nodes (fake_set_numa) comes from its first node; the
+ * host's own and other guests' fill the nodes in order. Samples then report each node's free
+ * memory. */
+void fake_set_node_ram(struct fake_host *f, int node, uint64_t ram_kib);
+
 /* Hypervisor memory of each guest beyond guest memory, in its RSS and off host free (default 0,
  * about 150 MiB for QEMU with TCG). */
 void fake_set_overhead(struct fake_host *f, uint64_t kib);
@@ -170,6 +215,13 @@ uint64_t fake_max_kib(const struct fake_host *f, int dom);
 uint64_t fake_host_free_kib(const struct fake_host *f);
 uint64_t fake_host_ram_kib(const struct fake_host *f);
 unsigned fake_oom_kills(const struct fake_host *f, int dom);
+unsigned fake_deflations(const struct fake_host *f, int dom); /* balloon deflated on OOM */
+uint64_t fake_usable_kib(const struct fake_host *f, int dom); /* its MemAvailable now */
+uint64_t fake_cache_kib(const struct fake_host *f, int dom);
+uint64_t fake_swapped_kib(const struct fake_host *f, int dom);
+double fake_major_faults(const struct fake_host *f, int dom); /* cumulative */
+double fake_swap_ins_kib(const struct fake_host *f, int dom); /* cumulative */
+uint64_t fake_node_free_kib(const struct fake_host *f, int node);
 bool fake_wants_more(const struct fake_host *f, int dom); /* its workload is short of memory */
 
 #endif

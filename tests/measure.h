@@ -11,7 +11,8 @@
 struct measure_guest {
     uint64_t actual_kib;   /* balloon size */
     uint64_t max_kib;      /* its maximum */
-    uint64_t headroom_kib; /* memory it can use at once: free plus reclaimable cache */
+    uint64_t headroom_kib; /* memory it can use at once: its MemAvailable (free plus the page
+                              cache it can drop, less its kernel's reserves) */
     uint64_t unbacked_kib; /* part of actual the host has not backed yet (the guest may touch it) */
     bool starving_available; /* out: starving while memory was available at this sample */
 };

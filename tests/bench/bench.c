@@ -699,10 +699,10 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
         struct measure_host mh = {.free_kib = free_kib, .reserve_kib = r.reserve};
         unsigned avail_now = 0, starving_now = 0;
         for (int i = 0; i < n; i++) {
-            uint64_t act = fake_actual_kib(r.f, i), used = fake_used_kib(r.f, i);
+            uint64_t act = fake_actual_kib(r.f, i);
             mg[i] = (struct measure_guest){.actual_kib = act,
                                            .max_kib = fake_max_kib(r.f, i),
-                                           .headroom_kib = act > used ? act - used : 0,
+                                           .headroom_kib = fake_usable_kib(r.f, i),
                                            .unbacked_kib = act - fake_touched_kib(r.f, i)};
         }
         if (r.period > 2)
@@ -748,11 +748,12 @@ static double mempolicy_cost(int n)
     for (int i = 0; i < n; i++) {
         g[i].max_kib = 2048 * MIB;
         g[i].actual_kib = (256 + rng_next(&seed) % 1700) * MIB;
-        g[i].unused_kib = (rng_next(&seed) % (g[i].actual_kib / MIB)) * MIB;
+        g[i].headroom_kib = (rng_next(&seed) % (g[i].actual_kib / MIB)) * MIB;
         g[i].rate_kib_s = (double)(rng_next(&seed) % 60) * MIB - 20 * MIB;
         g[i].rate_known = true;
         g[i].weight = 1 + (double)(i % 3);
         g[i].trusted = i % 17 != 0;
+        g[i].fresh = true;
     }
     for (int r = 0; r < reps; r++) {
         struct mem_plan p;
@@ -807,6 +808,235 @@ static int mem_table(bool smoke)
     return failures;
 }
 
+/* ------------------------------------------------- memory, real guests ---- */
+
+/* Guests as they really are: page-cache readers, mapped working sets, huge pages. */
+enum rpattern { R_CACHE, R_SQUEEZE, R_HUGE, NRPATTERNS };
+static const char *const rpattern_names[] = {
+        "page cache: every other guest reads its disk, 1 in 10 grows",
+        "mapped working sets (300-700 MiB, 200 MiB/s)",
+        "1 in 4 backed by huge pages, 1 in 10 grows"};
+
+struct real_run {
+    struct fake_host *f;
+    struct coordinator *c;
+    unsigned long squeezes;
+    uint64_t reserve;
+};
+
+static int real_step(void *ctx, struct hv *hv, const struct snapshot *prev,
+                     const struct snapshot *cur, unsigned long calls)
+{
+    struct real_run *r = ctx;
+    struct coord_report rep;
+
+    if (coord_period(r->c, hv, prev, cur, calls, &rep) < 0)
+        return -1;
+    r->reserve = rep.reserve_kib;
+    for (size_t i = 0; i < rep.nguests; i++)
+        r->squeezes += rep.guests[i].squeezed;
+    return 0;
+}
+
+struct real_result {
+    unsigned long starving, starving_available, ooms, squeezes;
+    unsigned readers_grown, huge_changed;
+    uint64_t lowest_free_mib, reserve_mib;
+};
+
+/* Guest I of a real-guests pattern: its workload; *READER / *HUGE: what it is. */
+static void real_guest(struct fake_host *f, int id, int i, enum rpattern pat, uint64_t *seed,
+                       bool *reader, bool *huge)
+{
+    struct fake_mem_load ml = {.base_kib = 64 * MIB, .hold_s = -1};
+    struct fake_cache_load cl = {0};
+
+    *reader = *huge = false;
+    if (i % 10 == 5 && pat != R_SQUEEZE) {
+        ml.rate_kib_s = (20 + (double)(rng_next(seed) % 40)) * MIB;
+        ml.cap_kib = (800 + rng_next(seed) % 600) * MIB;
+        ml.delay_s = 33 + (double)(rng_next(seed) % 20); /* after the 30 s warm-up */
+    } else if (pat == R_CACHE && i % 2 == 0) {
+        cl = (struct fake_cache_load){.rate_kib_s = 40 * MIB, .span_kib = 2048 * MIB};
+        *reader = true;
+    } else if (pat == R_SQUEEZE) {
+        cl = (struct fake_cache_load){.rate_kib_s = 200 * MIB,
+                                      .span_kib = (300 + rng_next(seed) % 400) * MIB,
+                                      .mapped = true};
+    } else if (pat == R_HUGE && i % 4 == 0) {
+        fake_set_hugepages(f, id, true);
+        *huge = true;
+    }
+    fake_set_memory(f, id, 2048 * MIB, (*huge ? 2048 : 1024) * MIB);
+    fake_set_mem_load(f, id, &ml);
+    fake_set_cache_load(f, id, &cl);
+    fake_set_stats(f, id, true);
+}
+
+static void run_real(int n, enum rpattern pat, int periods, struct real_result *res)
+{
+    struct coord_config cfg = {.min_unused_kib = 100 * MIB,
+                               .floor_kib = 200 * MIB,
+                               .reserve_default = true,
+                               .period_s = 1};
+    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct real_run r = {0};
+    uint64_t seed = 7, pool = (uint64_t)(n + 3) / 4 * 2048 * (pat == R_HUGE);
+    bool *reader = calloc((size_t)n, sizeof(bool)), *huge = calloc((size_t)n, sizeof(bool));
+    struct measure_guest *mg = calloc((size_t)n, sizeof(*mg));
+    struct runner *runner;
+
+    memset(res, 0, sizeof(*res));
+    /* Room for every guest at its start size and a third more; huge pages in a pool. */
+    r.f = fake_create(4, (1024 + (uint64_t)n * 1400 + pool) * MIB, (512 + pool) * MIB);
+    r.c = coord_create(&cfg);
+    runner = runner_create(&rc, fake_hv(r.f), real_step, &r);
+    for (int i = 0; i < n; i++)
+        real_guest(r.f, fake_add_domain(r.f, "g", 1), i, pat, &seed, &reader[i], &huge[i]);
+    fake_advance(r.f, 30); /* the guests ran before: caches are warm */
+    res->lowest_free_mib = UINT64_MAX;
+    for (int p = 0; p < periods; p++) {
+        uint64_t free_kib = fake_host_free_kib(r.f);
+        struct measure_host mh = {.free_kib = free_kib, .reserve_kib = r.reserve};
+        unsigned avail = 0;
+        if (p > 0)
+            fake_advance(r.f, 1.0);
+        for (int i = 0; i < n; i++)
+            mg[i] = (struct measure_guest){
+                    .actual_kib = fake_actual_kib(r.f, i),
+                    .max_kib = fake_max_kib(r.f, i),
+                    .headroom_kib = fake_usable_kib(r.f, i),
+                    .unbacked_kib =
+                            huge[i] ? 0 : fake_actual_kib(r.f, i) - fake_touched_kib(r.f, i)};
+        if (p > 2) {
+            res->starving += measure_starving(mg, (size_t)n, cfg.min_unused_kib, &mh, &avail);
+            res->starving_available += avail;
+            res->lowest_free_mib =
+                    free_kib / MIB < res->lowest_free_mib ? free_kib / MIB : res->lowest_free_mib;
+        }
+        for (int i = 0; i < n; i++) {
+            res->readers_grown += reader[i] && fake_target_kib(r.f, i) > 1024 * MIB;
+            reader[i] = reader[i] && fake_target_kib(r.f, i) <= 1024 * MIB;
+            res->huge_changed += huge[i] && fake_target_kib(r.f, i) != 2048 * MIB;
+            huge[i] = huge[i] && fake_target_kib(r.f, i) == 2048 * MIB;
+        }
+        runner_tick(runner);
+    }
+    for (int i = 0; i < n; i++) {
+        res->ooms += fake_oom_kills(r.f, i);
+        if (getenv("BENCH_DEBUG") && fake_oom_kills(r.f, i))
+            fprintf(stderr, "oom guest %d actual %llu used %llu\n", i,
+                    (unsigned long long)fake_actual_kib(r.f, i) / MIB,
+                    (unsigned long long)fake_used_kib(r.f, i) / MIB);
+    }
+    res->squeezes = r.squeezes;
+    res->reserve_mib = r.reserve / MIB;
+    runner_destroy(runner);
+    coord_destroy(r.c);
+    fake_destroy(r.f);
+    free(reader);
+    free(huge);
+    free(mg);
+}
+
+/* An idle guest (shrunk to its idle size) surges at RATE MiB/s at PERIOD 2 s, AT s after its
+ * start: OOM kills, and its lowest headroom (MiB) at a sample. */
+static void run_onset_at(double rate, bool autodeflate, double at, unsigned *ooms,
+                         uint64_t *low_mib)
+{
+    struct coord_config cfg = {.min_unused_kib = 100 * MIB,
+                               .floor_kib = 200 * MIB,
+                               .reserve_default = true,
+                               .period_s = 2};
+    struct runner_config rc = {.period_s = 2, .what = HV_SAMPLE_MEM};
+    struct real_run r = {0};
+    struct fake_mem_load ml = {.base_kib = 64 * MIB,
+                               .rate_kib_s = rate * MIB,
+                               .cap_kib = 1200 * MIB,
+                               .hold_s = -1,
+                               .delay_s = at};
+    struct runner *runner;
+    int g;
+
+    r.f = fake_create(4, 8192 * MIB, 1024 * MIB);
+    r.c = coord_create(&cfg);
+    runner = runner_create(&rc, fake_hv(r.f), real_step, &r);
+    g = fake_add_domain(r.f, "onset", 1);
+    fake_set_memory(r.f, g, 2048 * MIB, 512 * MIB);
+    fake_set_mem_load(r.f, g, &ml);
+    fake_set_balloon_features(r.f, g, autodeflate, autodeflate);
+    fake_set_stats(r.f, g, true);
+    *low_mib = UINT64_MAX;
+    for (int p = 0; p < 40; p++) {
+        if (p > 0)
+            fake_advance(r.f, 2.0);
+        if (p > 2 && fake_usable_kib(r.f, g) / MIB < *low_mib)
+            *low_mib = fake_usable_kib(r.f, g) / MIB;
+        runner_tick(runner);
+    }
+    *ooms = fake_oom_kills(r.f, g);
+    runner_destroy(runner);
+    coord_destroy(r.c);
+    fake_destroy(r.f);
+}
+
+/* Over surges starting at 8 points within a period: the runs with an OOM kill, and the lowest
+ * headroom. */
+static void run_onset(double rate, bool autodeflate, unsigned *ooms, uint64_t *low_mib)
+{
+    *ooms = 0;
+    *low_mib = UINT64_MAX;
+    for (int k = 0; k < 8; k++) {
+        unsigned o;
+        uint64_t l;
+        run_onset_at(rate, autodeflate, 21 + k * 0.25, &o, &l);
+        *ooms += o > 0;
+        *low_mib = l < *low_mib ? l : *low_mib;
+    }
+}
+
+static int real_table(bool smoke)
+{
+    static const int counts[] = {4, 100, 1000};
+    static const double rates[] = {40, 60, 80, 100, 120, 160, 200, 300};
+    int failures = 0;
+
+    printf("\n## Memory, real guests (min unused 100 MiB, floor 200 MiB, default reserve, guests "
+           "1024 of 2048 MiB at start, warm for 30 s, 1 s periods, 120 periods)\n\n");
+    printf("| guests | pattern | guest-periods starving | ... while memory was free | OOM kills "
+           "| readers grown beyond start | squeezes answered | huge-page guests changed | "
+           "lowest host free MiB | reserve MiB |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+           "---:|\n");
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        for (int pat = 0; pat < NRPATTERNS; pat++) {
+            struct real_result res;
+            if (smoke && counts[c] > 100)
+                continue;
+            run_real(counts[c], pat, 120, &res);
+            printf("| %d | %s | %lu | %lu | %lu | %u | %lu | %u | %llu | %llu |\n", counts[c],
+                   rpattern_names[pat], res.starving, res.starving_available, res.ooms,
+                   res.readers_grown, res.squeezes, res.huge_changed,
+                   (unsigned long long)res.lowest_free_mib, (unsigned long long)res.reserve_mib);
+            failures += res.readers_grown + res.huge_changed > 0 ||
+                        res.lowest_free_mib < res.reserve_mib;
+        }
+    }
+    printf("\n## Sudden onset (an idle guest, shrunk, jumps to R MiB/s; PERIOD 2 s; 8 runs, the "
+           "surge starting at 8 points within a period; the simulated balloon moves 1 GiB/s)\n\n");
+    printf("| R MiB/s | runs with an OOM kill, without autodeflate | lowest headroom MiB | "
+           "... with autodeflate | lowest headroom MiB |\n|---:|---:|---:|---:|---:|\n");
+    for (size_t k = 0; k < sizeof(rates) / sizeof(rates[0]); k++) {
+        unsigned o0, o1;
+        uint64_t l0, l1;
+        run_onset(rates[k], false, &o0, &l0);
+        run_onset(rates[k], true, &o1, &l1);
+        printf("| %.0f | %u | %llu | %u | %llu |\n", rates[k], o0, (unsigned long long)l0, o1,
+               (unsigned long long)l1);
+        failures += o1 > 0;
+    }
+    return failures;
+}
+
 int main(int argc, char **argv)
 {
     bool smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
@@ -822,6 +1052,7 @@ int main(int argc, char **argv)
     cost_table(smoke);
     topo_table(smoke);
     failures += mem_table(smoke);
+    failures += real_table(smoke);
     printf("\nPeak RSS of the simulator process: %ld KiB\n", peak_rss_kib());
     printf("Quality targets missed: %d (timing targets are reported above, met or missed, and "
            "never fail the run: times vary with the machine)\n",

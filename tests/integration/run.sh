@@ -287,9 +287,22 @@ json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['reason']
 json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['target_mib'] == 768 - 64"
 json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['result'] == 'ok'"
 
+# Headroom from usable (the test driver's per-domain statistics), balloon features from the XML.
+json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web1'][0]['headroom_from'] == 'usable'"
+json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web1'][0]['disk_caches_mib'] > 0"
+json_check "[(g['autodeflate'], g['free_page_reporting']) for g in objs[1]['guests'] if g['domain'] == 'web1'] == [(True, True)]"
+json_check "[(g['autodeflate'], g['free_page_reporting']) for g in objs[1]['guests'] if g['domain'] == 'web2'] == [(False, False)]"
+json_check "[(g['hugepages'], g['reason'], g['change']) for g in objs[1]['guests'] if g['domain'] == 'db1'] == [(True, 'huge pages', False)]"
+err_has "warning: 'web2' has no deflate-on-OOM balloon"
+err_has "warning: 'web2' has no free page reporting"
+err_lacks "'web1' has no"
+err_has "warning: 'db1' is backed by huge pages"
+
 # The change is real: the next period sees the balloon where the previous one put it.
 signal_after_lines 3 TERM "$MC" -c "$H4" --json --domains web2 0.2
 json_check "len(objs) >= 3 and objs[2]['guests'][0]['actual_mib'] == objs[1]['guests'][0]['target_mib']"
+# Said once per guest, not per period.
+if [ "$(grep -c "'web2' has no deflate-on-OOM" "$work/err")" -eq 1 ]; then ok; else bad "warned more than once"; fi
 
 run 0 "$MC" -c "$H4" --json --once --dry-run 0.2
 json_check "objs[1]['dry_run'] and objs[1]['changes'] >= 1"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the lab guest: a Debian cloud kernel and a busybox initramfs with the
-# virtio balloon driver and loadgen. Output in $LAB_CACHE (default
+# virtio balloon and block drivers and loadgen. Output in $LAB_CACHE (default
 # /var/cache/vmbalance-lab), rebuilt only when an input changes.
 #
 # The guest's workload comes from the kernel command line:
@@ -11,7 +11,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${LAB_CACHE:-/var/cache/vmbalance-lab}
-MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon)
+MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon
+	virtio_blk)
 
 die() { echo "build-image: $*" >&2; exit 1; }
 
@@ -47,12 +48,15 @@ for w in $(cat /proc/cmdline); do
 	esac
 done
 # Let the balloon reach the size the host asked for before loading the guest:
-# inflating is slow when the vCPU is busy (TCG), and it shrinks MemTotal.
+# inflating is slow when the vCPU is busy (TCG). It shrinks MemTotal, or with
+# autodeflate (whose balloon pages count as used) MemFree: wait for both to
+# stay put for a second.
 prev=0
 while :; do
 	total=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
-	[ "$total" = "$prev" ] && break
-	prev=$total
+	free=$(awk '/^MemFree:/ { print int($2 / 4096) }' /proc/meminfo)
+	[ "$total/$free" = "$prev" ] && break
+	prev=$total/$free
 	sleep 1
 done
 args=$(echo "$load" | tr , ' ')

@@ -64,6 +64,9 @@ class Guest:
     cpuset: str | None = None   # <vcpu cpuset=...>: where its vCPUs may ever run
     start_period: int = 0       # started at boot (0), or after this monitor period
     stop_period: int | None = None  # destroyed after this monitor period
+    disk_mib: int = 0           # a sparse virtio disk (/dev/vda in the guest) of this size; 0: none
+    autodeflate: bool = True    # <memballoon autodeflate='on'>: deflates rather than OOM-kill
+    free_page_reporting: bool = True  # <memballoon freePageReporting='on'>
 
     @property
     def duty(self):
@@ -72,6 +75,32 @@ class Guest:
         if not words or words[0] != "cpu" or "--duty" not in words:
             return 0
         return int(words[words.index("--duty") + 1])
+
+
+def disk_path(name):
+    """Where guest NAME's disk image lives (a sparse file made at start)."""
+    return os.path.join(CACHE, "disks", f"{name}.img")
+
+
+def make_disk(g):
+    """Create G's sparse disk image (its holes read as zeros), if it has one."""
+    if not g.disk_mib:
+        return
+    path = disk_path(g.name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(g.disk_mib * 1024 * 1024)
+
+
+def devices_memory_xml(g):
+    """The guest's disk (if any) and balloon device, with the balloon features it asks for."""
+    disk = (f"""<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+      <source file='{escape(disk_path(g.name))}'/><target dev='vda' bus='virtio'/><readonly/>
+    </disk>""" if g.disk_mib else "")
+    onoff = {True: "on", False: "off"}
+    return (f"{disk}\n    <memballoon model='virtio' autodeflate='{onoff[g.autodeflate]}'"
+            f" freePageReporting='{onoff[g.free_page_reporting]}'><stats period='1'/>"
+            f"</memballoon>")
 
 
 def on_signal(signum, _frame):
@@ -155,7 +184,7 @@ def domain_xml(g, console_log, dtype="qemu"):
     <serial type='file'><source path='{escape(console_log)}'/><target port='0'/></serial>
     <console type='file'><source path='{escape(console_log)}'/>
       <target type='serial' port='0'/></console>
-    <memballoon model='virtio'><stats period='1'/></memballoon>
+    {devices_memory_xml(g)}
   </devices>
 </domain>
 """
@@ -201,6 +230,7 @@ class Lab:
         self.rundir = rundir
         self.conn = conn or libvirt.open(URI)
         self.started = []
+        self.start_kib = {}  # guest -> its <currentMemory>, which its balloon must reach
         self.dtype = domain_type()
         self.lock_fd = None
 
@@ -225,8 +255,10 @@ class Lab:
             log = self.console_log(g.name)
             if os.path.exists(log):
                 os.unlink(log)
+            make_disk(g)
             self.conn.createXML(domain_xml(g, log, self.dtype), 0)
             self.started.append(g.name)
+            self.start_kib[g.name] = g.current_mib * 1024
 
     def ready(self, name):
         """True once the guest's init printed its ready line (balloon settled)."""
@@ -236,13 +268,21 @@ class Lab:
         except FileNotFoundError:
             return False
 
+    def settled(self, name, st):
+        """True once guest NAME reports balloon.unused and its balloon has reached its start
+        size (with autodeflate the guest's MemTotal does not show it: ask the host)."""
+        cur = st.get("balloon.current", 0)
+        return ("balloon.unused" in st and self.ready(name)
+                and cur <= self.start_kib.get(name, cur) + 16 * 1024)
+
     def wait_booted(self, timeout=180):
-        """Wait until every guest is ready and reports balloon.unused; return seconds."""
+        """Wait until every guest is ready, reports balloon.unused and has its balloon at
+        its start size; return seconds."""
         t0 = time.monotonic()
         pending = set(self.started)
         while pending:
             for dom, st in self.conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_BALLOON):
-                if dom.name() in pending and "balloon.unused" in st and self.ready(dom.name()):
+                if dom.name() in pending and self.settled(dom.name(), st):
                     pending.discard(dom.name())
             alive = {d.name() for d in self.conn.listAllDomains(
                 libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}

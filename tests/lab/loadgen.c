@@ -1,6 +1,7 @@
 /* loadgen: a small CPU / memory load generator that runs inside a lab guest. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,10 @@
 
 struct opts {
     const char *mode;
+    const char *file; /* cache: what to read */
     double delay, rate, hold;
-    long duty, threads, cap, chatter;
-    int repeat;
+    long duty, threads, cap, chatter, span;
+    int repeat, map;
 };
 
 static void usage(FILE *out)
@@ -24,11 +26,16 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: loadgen [--delay S] cpu --duty PCT [--threads N] [--chatter LINES_PER_S]\n"
             "       loadgen [--delay S] mem --rate MIB_PER_S --cap MIB [--hold S] [--repeat]\n"
+            "       loadgen [--delay S] cache --rate MIB_PER_S [--file PATH] [--span MIB] [--mmap]\n"
             "       loadgen [--delay S] idle\n"
-            "cpu:  keep N threads busy PCT %% of every 100 ms window (and print LINES_PER_S\n"
-            "      lines a second on the console: I/O for the emulator).\n"
-            "mem:  allocate and touch memory at MIB_PER_S up to MIB, hold it S seconds\n"
-            "      (forever without --hold), free it, then idle (or start over with --repeat).\n");
+            "cpu:   keep N threads busy PCT %% of every 100 ms window (and print LINES_PER_S\n"
+            "       lines a second on the console: I/O for the emulator).\n"
+            "mem:   allocate and touch memory at MIB_PER_S up to MIB, hold it S seconds\n"
+            "       (forever without --hold), free it, then idle (or start over with --repeat).\n"
+            "cache: read PATH (default /dev/vda) at MIB_PER_S with buffered reads, from the\n"
+            "       start again at its end (or after its first MIB with --span): the page\n"
+            "       cache fills free memory. --mmap maps the span and touches its pages\n"
+            "       instead, so that pages the kernel dropped come back as major faults.\n");
 }
 
 static int bad(const char *msg, const char *val)
@@ -179,9 +186,60 @@ static int run_mem(const struct opts *o)
     return 0;
 }
 
+/* Reads O->file at the rate, over and over, with buffered reads (or page touches of a map). */
+static int run_cache(const struct opts *o)
+{
+    const size_t chunk = 1 << 20;
+    long page = sysconf(_SC_PAGESIZE);
+    int fd = open(o->file, O_RDONLY);
+    off_t size, span, pos = 0;
+    char *buf = NULL, *map = NULL;
+    double t0 = now(), done = 0, reported = 0;
+
+    if (fd < 0 || (size = lseek(fd, 0, SEEK_END)) <= 0) {
+        fprintf(stderr, "loadgen: cannot read '%s': %s.\n", o->file,
+                fd < 0 ? strerror(errno) : "empty");
+        return 1;
+    }
+    span = o->span > 0 && (off_t)o->span * MIB < size ? (off_t)o->span * MIB : size;
+    if (o->map)
+        map = mmap(NULL, (size_t)span, PROT_READ, MAP_SHARED, fd, 0);
+    else
+        buf = malloc(chunk);
+    if (o->map ? map == MAP_FAILED : !buf) {
+        fprintf(stderr, "loadgen: cannot %s: %s.\n", o->map ? "map the span" : "allocate",
+                strerror(errno));
+        return 1;
+    }
+    printf("loadgen: cache reading %ld MiB of %s at %g MiB/s%s\n", (long)(span / MIB), o->file,
+           o->rate, o->map ? " (mapped)" : "");
+    for (;;) {
+        double want = o->rate * (now() - t0) * (double)MIB;
+        volatile char sink = 0;
+        while (done < want) {
+            size_t n = (size_t)(span - pos) < chunk ? (size_t)(span - pos) : chunk;
+            if (o->map) {
+                for (size_t k = 0; k < n; k += (size_t)page)
+                    sink = (char)(sink + map[pos + (off_t)k]);
+            } else if (pread(fd, buf, n, pos) < 0) {
+                fprintf(stderr, "loadgen: read error: %s.\n", strerror(errno));
+                return 1;
+            }
+            pos = pos + (off_t)n >= span ? 0 : pos + (off_t)n;
+            done += (double)n;
+        }
+        if (done - reported >= 1024.0 * MIB) {
+            reported = done;
+            printf("loadgen: cache read %.0f MiB\n", done / MIB);
+        }
+        sleep_s(0.1);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {.threads = 1, .hold = -1, .duty = -1};
+    struct opts o = {.threads = 1, .hold = -1, .duty = -1, .file = "/dev/vda"};
     double v;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -192,6 +250,9 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--repeat")) {
             o.repeat = 1;
+            continue;
+        } else if (!strcmp(a, "--mmap")) {
+            o.map = 1;
             continue;
         } else if (a[0] != '-') {
             if (o.mode)
@@ -216,9 +277,13 @@ int main(int argc, char **argv)
             o.cap = (long)v;
         else if (!strcmp(a, "--hold") && !parse_num(val, 0, 1e6, &v))
             o.hold = v;
+        else if (!strcmp(a, "--span") && !parse_num(val, 1, 1 << 20, &v))
+            o.span = (long)v;
+        else if (!strcmp(a, "--file"))
+            o.file = val;
         else if (!strcmp(a, "--delay") || !strcmp(a, "--duty") || !strcmp(a, "--threads") ||
                  !strcmp(a, "--chatter") || !strcmp(a, "--rate") || !strcmp(a, "--cap") ||
-                 !strcmp(a, "--hold")) {
+                 !strcmp(a, "--hold") || !strcmp(a, "--span")) {
             fprintf(stderr, "loadgen: invalid value '%s' for %s.\n", val, a);
             return 2;
         } else
@@ -230,9 +295,12 @@ int main(int argc, char **argv)
         return bad("cpu needs --duty", "");
     if (!strcmp(o.mode, "mem") && (o.rate <= 0 || o.cap <= 0))
         return bad("mem needs --rate and --cap", "");
+    if (!strcmp(o.mode, "cache") && o.rate <= 0)
+        return bad("cache needs --rate", "");
     if (o.repeat && o.hold < 0)
         return bad("--repeat needs --hold", "");
-    if (strcmp(o.mode, "cpu") && strcmp(o.mode, "mem") && strcmp(o.mode, "idle"))
+    if (strcmp(o.mode, "cpu") && strcmp(o.mode, "mem") && strcmp(o.mode, "cache") &&
+        strcmp(o.mode, "idle"))
         return bad("unknown mode", o.mode);
 
     if (o.delay > 0) {
@@ -243,6 +311,8 @@ int main(int argc, char **argv)
         return run_cpu(&o);
     if (!strcmp(o.mode, "mem"))
         return run_mem(&o);
+    if (!strcmp(o.mode, "cache"))
+        return run_cache(&o);
     printf("loadgen: idle\n");
     idle_forever();
     return 0;

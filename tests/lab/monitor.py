@@ -33,6 +33,9 @@ import lab
 OOM_KILLED = re.compile(r"Out of memory: Killed process")
 OOM_KILL = re.compile(r"oom-kill:")
 PUFF = re.compile(r"Out of puff")
+# Per-guest memory columns: balloon.* fields in MiB, and counters as they are.
+MEM_KIB = ("current", "unused", "available", "usable", "disk_caches", "rss", "swap_in")
+MEM_COUNT = ("major_fault",)
 STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU
          | libvirt.VIR_DOMAIN_STATS_BALLOON)
 
@@ -50,12 +53,17 @@ def cpulist(bits):
     return ",".join(out)
 
 
-def host_mem_available_mib():
+def host_meminfo_mib(field):
+    """A /proc/meminfo field (MemAvailable, MemTotal, ...) in MiB, 0 if absent."""
     with open("/proc/meminfo", encoding="ascii") as f:
         for line in f:
-            if line.startswith("MemAvailable:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) // 1024
     return 0
+
+
+def host_mem_available_mib():
+    return host_meminfo_mib("MemAvailable")
 
 
 def host_cpu_jiffies(ncpus):
@@ -185,8 +193,10 @@ class Monitor:
                 continue  # vanished between the calls
             g["pin"] = [cpulist(p[:self.ncpus]) for p in pins]
             g["cur"] = [v[3] for v in info]
-            for k in ("current", "unused", "available", "usable"):
+            for k in MEM_KIB:
                 g[k] = st.get(f"balloon.{k}", 0) // 1024
+            for k in MEM_COUNT:
+                g[k] = st.get(f"balloon.{k}", 0)
             snap["guests"][name] = g
         for c in self.consoles.values():
             c.poll()
@@ -202,6 +212,7 @@ class Monitor:
                 cols += [f"{p}_vcpu{i}", f"{p}_pin{i}", f"{p}_cur{i}", f"{p}_delay{i}"]
             cols += [f"{p}_emu", f"{p}_emu_pct"]
             cols += [f"{p}_{k}" for k in ("actual", "unused", "available", "usable",
+                                          "disk_caches", "rss", "major_fault", "swap_in",
                                           "oom", "puff", "up")]
         return cols
 
@@ -244,7 +255,9 @@ class Monitor:
             if pg:
                 row[f"{p}_emu_pct"] = round(max(g["emu_s"] - pg["emu_s"], 0) / dt * 100, 1)
             row.update({f"{p}_actual": g["current"], f"{p}_unused": g["unused"],
-                        f"{p}_available": g["available"], f"{p}_usable": g["usable"]})
+                        f"{p}_available": g["available"], f"{p}_usable": g["usable"],
+                        f"{p}_disk_caches": g["disk_caches"], f"{p}_rss": g["rss"],
+                        f"{p}_major_fault": g["major_fault"], f"{p}_swap_in": g["swap_in"]})
             c = self.consoles.get(n)
             row.update({f"{p}_oom": c.ooms if c else 0, f"{p}_puff": c.puff if c else 0})
         for j in range(self.ncpus):
@@ -279,7 +292,7 @@ class Monitor:
                                      if row.get(f"{p}_delay{i}") is not None else "")
                                   for i in range(self.nvcpus.get(n, 1))))
             if kind != "cpu":
-                v.append(f"{row[f'{p}_actual']}/{row[f'{p}_unused']}")
+                v.append(f"{row[f'{p}_actual']}/{row[f'{p}_unused']}/{row[f'{p}_usable']}")
                 if row[f"{p}_oom"]:
                     v.append(f"OOM{row[f'{p}_oom']}")
             out.append(f"{short}:{' '.join(v)}")

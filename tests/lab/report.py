@@ -88,7 +88,7 @@ def plot(outdir, sc, rows, cfg, summary):
         host = [r["host_avail_mib"] for r in rows] + ([reserve] if reserve else [])
         host += [r["host_free_libvirt_mib"] for r in rows if r.get("host_free_libvirt_mib")]
         gp += [
-            "set ylabel 'guest memory (MiB): actual solid, unused dashed'",
+            "set ylabel 'guest memory (MiB): actual solid, usable dashed'",
             f"set yrange [0:{MAX_MIB + 200}]",
             "set y2label 'host free memory (MiB): MemAvailable'",
             "set y2tics",
@@ -107,8 +107,8 @@ def plot(outdir, sc, rows, cfg, summary):
             c = PALETTE[i % 8]
             parts.append(f"'{cfg['csv']}' using 'period':'{col(n, 'actual')}' with lines lw 2"
                          f" lc '{c}' title '{n} actual'")
-            parts.append(f"'' using 'period':'{col(n, 'unused')}' with lines dt 2 lc '{c}'"
-                         f" title '{n} unused'")
+            parts.append(f"'' using 'period':'{col(n, 'usable')}' with lines dt 2 lc '{c}'"
+                         f" title '{n} usable (headroom)'")
         parts.append("'' using 'period':'host_avail_mib' axes x1y2 with lines lw 2 lc 'black'"
                      " title 'host free'")
         parts.append("'' using 'period':'host_free_libvirt_mib' axes x1y2 with lines lw 1"

@@ -118,6 +118,9 @@ def run(sc, args):
     conn = libvirt.open(lab.URI)
     ncpus = conn.getCPUMap()[0]
     guests = sc.guests(ncpus)
+    for g in guests:
+        g.autodeflate = sc.autodeflate and os.environ.get("LAB_AUTODEFLATE", "on") != "off"
+        g.free_page_reporting = sc.free_page_reporting
     cfg = {"scenario": sc.name, "period": args.period, "ncpus": ncpus,
            "guests": [g.name for g in guests], "csv": os.path.join(outdir, "samples.csv"),
            "domain_type": lab.domain_type(), "metrics": os.path.join(outdir, "metrics.prom"),
@@ -126,7 +129,11 @@ def run(sc, args):
            "events": {g.name: [g.start_period, g.stop_period] for g in guests
                       if g.start_period or g.stop_period is not None},
            "emulator_cpus": sc.emulator_cpus,
-           "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests}}
+           "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests},
+           "host_total_mib": monitor.host_meminfo_mib("MemTotal"),
+           "balloon": {g.name: {"autodeflate": g.autodeflate,
+                                "free_page_reporting": g.free_page_reporting,
+                                "disk_mib": g.disk_mib} for g in guests}}
     tool_cmd = tool_command(sc, cfg)   # fail early if the tool is missing
     cfg["tool_name"] = tools.TOOLS[sc.kind] if tool_cmd else "no tool"
     print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
@@ -153,7 +160,8 @@ def run(sc, args):
                 proc = tools.start(tool_cmd, os.path.join(outdir, "tool.log"),
                                    echo=not args.quiet_tool)
             legend = ("pCPU usage %, std dev, pin changes | guest: vCPU usage @ pin"
-                      if sc.kind == "cpu" else "host free | guest: actual/unused MiB [OOM kills]")
+                      if sc.kind == "cpu"
+                      else "host free | guest: actual/unused/usable MiB [OOM kills]")
             print(f"   per period: {legend}")
             t_run = time.monotonic()
             deadline = t_run

@@ -6,12 +6,13 @@ A new scenario is one Scenario(...) entry in SCENARIOS: the runner and the
 verdicts read its fields, never its name.
 """
 import itertools
+import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lab import MAX_MIB, START_MIB, Guest, guest_name
-from tools import FLOOR, MIN_UNUSED
+from tools import FLOOR, MIN_UNUSED, default_reserve_mib
 
 SD_OK = 5.0        # per-pCPU usage std dev (points) counted as balanced
 EVENT_GRACE = 6   # periods the tool may take to react to a guest started or destroyed
@@ -22,6 +23,10 @@ RESERVE_SLACK = 128  # MiB the host may dip below its reserve (other host activi
 NEAR = 100         # MiB: "reached" a memory target
 SHORT = 512        # MiB: memory counts as "available" above reserve + this
 MEM_DELAY = 10     # s: memory workloads start this long after boot
+BASELINE = 2       # memory: the first periods only observe (left out of starving counts)
+GROW_SLACK = 8     # MiB: a balloon "grown" by less is rounding (the tool's smallest change)
+SQUEEZE_BACK = 3   # periods: faults seen -> balloon back (2 to decide, 1 for the balloon)
+SQUEEZE_WINDOW = 5  # periods before the faults whose shrinks count (the tool's 10 s at 2 s)
 
 
 @dataclass
@@ -63,6 +68,24 @@ class Scenario:
     # redirect (from, to): from is fed while it grows, then shrunk from its peak
     # toward its idle target; to is not starving at the end (figure moved_mib).
     redirect: tuple | None = None
+    # Balloon features every guest gets (<memballoon autodeflate=... freePageReporting=...>);
+    # LAB_AUTODEFLATE=off turns autodeflate off for a measurement.
+    autodeflate: bool = True
+    free_page_reporting: bool = True
+    # no_growth: guests never grown beyond their start size (a page-cache reader).
+    no_growth: tuple = ()
+    # never_starve: guests with no starving sample at all (headroom below MIN_UNUSED).
+    never_starve: tuple = ()
+    # no_oom: no OOM kill at all, memory available or not.
+    no_oom: bool = False
+    # onset: (guest, seconds after boot its surge starts): figure lowest_headroom_mib after it.
+    onset: tuple | None = None
+    # starving_tolerated: samples starving while memory was available the verdict accepts
+    # (a sudden onset faster than one period can answer: the limit it measures).
+    starving_tolerated: int = 0
+    # squeeze_back: guests that must fault once shrunk below their working set, and be given
+    # back their size before those shrinks within SQUEEZE_BACK periods (figure squeezes).
+    squeeze_back: tuple = ()
 
 
 def cpu_guests(ncpus, pins, duties):
@@ -102,14 +125,18 @@ def emulator_guests(ncpus):
     return gs
 
 
-def mem_guests(loads):
-    """Four guests; workloads start MEM_DELAY s after boot, so that the first
-    periods show every guest idle (the baseline of what a guest uses)."""
-    return [Guest(guest_name(i + 1), loads.get(i + 1, "idle"), delay=MEM_DELAY)
-            for i in range(4)]
+def mem_guests(loads, disks=None, delay=MEM_DELAY):
+    """Four guests; workloads start DELAY s after boot (MEM_DELAY: the first periods
+    show every guest idle, the baseline of what a guest uses); DISKS: guest number ->
+    MiB of its sparse virtio disk."""
+    disks = disks or {}
+    return [Guest(guest_name(i + 1), loads.get(i + 1, "idle"), delay=delay,
+                  disk_mib=disks.get(i + 1, 0)) for i in range(4)]
 
 
 G1, G2, G3, G4 = (guest_name(k) for k in range(1, 5))
+ONSET_S = 100      # s after boot the fast-onset guest surges (booting 4 guests takes <= 50 s)
+ONSET_RATE = float(os.environ.get("LAB_ONSET_RATE", "80"))  # MiB/s; other rates: measurements
 SCENARIOS = {s.name: s for s in [
     Scenario("cpu-balanced", "cpu", "2 busy guests pinned per pCPU: nothing to do", 40,
              lambda n: cpu_guests(n, lambda i: str(i // 2), lambda i: 100), "pass",
@@ -134,11 +161,31 @@ SCENARIOS = {s.name: s for s in [
     Scenario("mem-all-grow", "mem", "all four grow to 1700 MiB; host reserve binds", 60,
              lambda n: mem_guests({i: "mem --rate 25 --cap 1700" for i in range(1, 5)}), "fail",
              {g: 1700 for g in (G1, G2, G3, G4)},
-             host_reserve_below_now=3072, feed_if_affordable=(G1, G2, G3, G4)),
+             host_reserve_below_now=3072, feed_if_affordable=(G1, G2, G3, G4),
+             # A balloon that deflates on OOM takes its guest's memory past the host reserve:
+             # this scenario is about the reserve binding, so its balloons do not.
+             autodeflate=False),
     Scenario("mem-redirect", "mem", "guest 1 grows to 1200 MiB and frees it, guest 2 grows",
              60, lambda n: mem_guests({1: "mem --rate 25 --cap 1200 --hold 10",
                                        2: "mem --rate 8 --cap 1700"}), "fail",
              {G1: 1200, G2: 1700}, redirect=(G1, G2)),
+    Scenario("mem-page-cache", "mem",
+             "guest 1 reads its 2 GiB disk in a loop (page cache), guest 2 grows to 1200 MiB",
+             60, lambda n: mem_guests({1: "cache --rate 40", 2: "mem --rate 25 --cap 1200"},
+                                      disks={1: 2048}),
+             None, {G2: 1200}, feed=(G2,), shrink=(G1, G3, G4), no_growth=(G1,),
+             never_starve=(G2,)),
+    Scenario("mem-squeeze", "mem",
+             "guest 1 touches 300 MiB of mapped disk data in a loop: its cache looks like"
+             " headroom until a shrink squeezes it", 60,
+             lambda n: mem_guests({1: "cache --rate 40 --span 300 --mmap"}, disks={1: 1024}),
+             None, shrink=(G2, G3, G4), squeeze_back=(G1,)),
+    Scenario("mem-fast-onset", "mem",
+             f"guest 1 idles (shrunk), then grows at {ONSET_RATE:g} MiB/s to 1200 MiB;"
+             " autodeflate on", 75,
+             lambda n: mem_guests({1: f"mem --rate {ONSET_RATE:g} --cap 1200"}, delay=ONSET_S),
+             None, {G1: 1200}, no_oom=True, onset=(G1, ONSET_S),
+             starving_tolerated=3),
 ]}
 
 
@@ -388,19 +435,59 @@ def judge_cpu(sc, rows, cfg):
     return reasons, figures
 
 
+def headroom(r, n):
+    """What guest n can use at once at sample r: its MemAvailable (balloon.usable), the
+    headroom of docs/METRICS.md."""
+    return r[col(n, "usable")]
+
+
+def overheads(rows, names):
+    """Per guest, the hypervisor's own resident memory, bounded as the coordinator bounds
+    it: the smallest rss - (actual - unused) seen (never below 0)."""
+    out = {}
+    for n in names:
+        seen = [r[col(n, "rss")] - (r[col(n, "actual")] - r[col(n, "unused")])
+                for r in rows if r.get(col(n, "up")) and r.get(col(n, "rss"))]
+        out[n] = max(0, min(seen)) if seen else 0
+    return out
+
+
+def starving_while_available(rows, names, reserve):
+    """docs/METRICS.md, as tests/measure.c computes it: per sample (after the BASELINE
+    periods), the guests with headroom below MIN_UNUSED; they count as starving while
+    memory was available when host free >= reserve + all guests' unbacked memory + all
+    starving guests' shortfalls, and the guest could have grown by its shortfall.
+    Returns (starving samples, starving-while-available samples per guest, those of them at
+    the onset of a growth per guest: the guest's previous sample showed it at its idle
+    headroom, 1.5 x MIN_UNUSED, so that no tool could have seen the growth yet)."""
+    over = overheads(rows, names)
+    starving, avail, onset = 0, {n: 0 for n in names}, {n: 0 for n in names}
+    for prev, r in zip(rows[BASELINE - 1:], rows[BASELINE:]):
+        up = [n for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
+        short = {n: MIN_UNUSED - headroom(r, n) for n in up if headroom(r, n) < MIN_UNUSED}
+        unbacked = sum(max(0, r[col(n, "actual")] - max(0, r[col(n, "rss")] - over[n]))
+                       for n in up)
+        starving += len(short)
+        if r["host_avail_mib"] >= reserve + unbacked + sum(short.values()):
+            for n, s in short.items():
+                if r[col(n, "actual")] + s <= MAX_MIB:
+                    avail[n] += 1
+                    onset[n] += headroom(prev, n) >= 1.5 * MIN_UNUSED - GROW_SLACK
+    return starving, avail, onset
+
+
 def judge_mem(sc, rows, cfg):
     names = cfg["guests"]
     reserve = cfg.get("host_reserve_mib") or 0
+    reserve_tool = reserve or default_reserve_mib(cfg.get("host_total_mib", 0))
     reasons = []
     first = rows[0]
-    used0 = {n: first[col(n, "actual")] - first[col(n, "unused")] for n in names}
-    target_idle = {n: max(FLOOR, used0[n] + MIN_UNUSED) for n in names}
+    used0 = {n: first[col(n, "actual")] - headroom(first, n) for n in names}
+    target_idle = {n: max(FLOOR, used0[n] + 1.5 * MIN_UNUSED) for n in names}
     need = {n: min(MAX_MIB, sc.caps.get(n, 0) + used0[n] + MIN_UNUSED) for n in names}
-    up = [(r, n) for r in rows for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
-    starving = sum(1 for r, n in up if r[col(n, "unused")] < MIN_UNUSED)
-    starving_avail = sum(1 for r, n in up if r[col(n, "unused")] < MIN_UNUSED
-                         and r["host_avail_mib"] > reserve + SHORT
-                         and r[col(n, "actual")] < MAX_MIB - NEAR)
+    starving, avail, onset = starving_while_available(rows, names, reserve_tool)
+    starving_avail = sum(avail.values())
+    starving_after_onset = starving_avail - sum(onset.values())
     oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
     oom_avail = 0
     for prev, r in zip(rows, rows[1:]):
@@ -415,19 +502,33 @@ def judge_mem(sc, rows, cfg):
     figures = {
         "starving_periods": starving,
         "starving_while_available": starving_avail,
+        "starving_while_available_by_guest": avail,
+        "starving_at_onset": sum(onset.values()),
         "oom_kills": oom_total,
         "oom_kills_while_available": oom_avail,
         "lowest_host_free_mib": low_host,
         "host_reserve_mib": reserve or None,
+        "tool_reserve_mib": reserve_tool,
         "max_actual_mib": {n: max(a) for n, a in actual.items()},
         "min_actual_mib": {n: min(a) for n, a in actual.items()},
         "final_actual_mib": final,
         "final_unused_mib": {n: rows[-1].get(col(n, "unused")) for n in names},
+        "final_headroom_mib": {n: headroom(rows[-1], n) for n in names},
+        "max_disk_caches_mib": {n: max(r.get(col(n, "disk_caches"), 0) for r in rows)
+                                for n in names},
+        "major_faults": {n: rows[-1].get(col(n, "major_fault"), 0)
+                         - rows[0].get(col(n, "major_fault"), 0) for n in names},
         "need_mib": {n: need[n] for n in sc.caps},
         "idle_target_mib": target_idle,
     }
     if oom_avail:
         reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
+    if starving_after_onset > sc.starving_tolerated:
+        reasons.append(f"{starving_after_onset} sample(s) starving while memory was available,"
+                       f" not at the onset of a growth"
+                       f" ({', '.join(f'{n}: {avail[n] - onset[n]}' for n in names if avail[n] - onset[n])})")
+    if sc.no_oom and oom_total:
+        reasons.append(f"{oom_total} OOM kill(s)")
     for n in names:
         if min(actual[n]) < FLOOR - 2:
             reasons.append(f"{n} went below the floor ({min(actual[n])} < {FLOOR} MiB)")
@@ -436,6 +537,14 @@ def judge_mem(sc, rows, cfg):
     if reserve and low_host < reserve - RESERVE_SLACK:
         reasons.append(f"host free memory fell to {low_host} MiB, below the reserve"
                        f" {reserve} MiB")
+    judge_mem_fields(sc, rows, figures, reasons, (actual, final, need, target_idle, low_host,
+                                                   reserve))
+    return reasons, figures
+
+
+def judge_mem_fields(sc, rows, figures, reasons, facts):
+    """The checks a memory scenario's fields ask for."""
+    actual, final, need, target_idle, low_host, reserve = facts
 
     def reached(n, level, by):
         """Period from which n's actual stays >= level, if by period `by`."""
@@ -448,7 +557,7 @@ def judge_mem(sc, rows, cfg):
     def shrunk(n, start):
         limit = target_idle[n] + 0.25 * (start - target_idle[n])
         if final[n] > limit:
-            reasons.append(f"{n} not shrunk toward {target_idle[n]} MiB"
+            reasons.append(f"{n} not shrunk toward {target_idle[n]:.0f} MiB"
                            f" (ends at {final[n]} > {limit:.0f} MiB)")
 
     if sc.feed:
@@ -469,13 +578,50 @@ def judge_mem(sc, rows, cfg):
         if peak < need[g1] - NEAR:
             reasons.append(f"{g1} not fed while growing (peak {peak} < {need[g1] - NEAR} MiB)")
         shrunk(g1, peak)
-        if rows[-1].get(col(g2, "unused"), 0) < MIN_UNUSED / 2:
-            reasons.append(f"{g2} starving at the end"
-                           f" ({rows[-1].get(col(g2, 'unused'))} MiB unused)")
+        if headroom(rows[-1], g2) < MIN_UNUSED / 2:
+            reasons.append(f"{g2} starving at the end ({headroom(rows[-1], g2)} MiB usable)")
         figures["moved_mib"] = {g1: final[g1] - peak, g2: final[g2] - actual[g2][0]}
     for n in sc.shrink:
         shrunk(n, START_MIB)
-    return reasons, figures
+    for n in sc.no_growth:
+        if max(actual[n]) > START_MIB + GROW_SLACK:
+            reasons.append(f"{n} grown beyond its start size ({max(actual[n])} > {START_MIB} MiB)")
+    for n in sc.never_starve:
+        low = min(headroom(r, n) for r in rows[BASELINE:])
+        figures.setdefault("lowest_headroom_mib", {})[n] = low
+        if low < MIN_UNUSED:
+            reasons.append(f"{n} starved (headroom {low} < {MIN_UNUSED} MiB)")
+    for n in sc.squeeze_back:
+        squeeze_back(rows, n, figures, reasons)
+    if sc.onset:
+        n = sc.onset[0]  # idle (above MIN_UNUSED) until its surge: the lowest is at the onset
+        low = min(headroom(r, n) for r in rows[BASELINE:] if r.get(col(n, "up")))
+        figures.setdefault("lowest_headroom_mib", {})[n] = low
+
+
+def squeeze_back(rows, n, figures, reasons):
+    """Guest n faults within SQUEEZE_WINDOW periods of a shrink: it must be back at its size
+    before that shrink within SQUEEZE_BACK periods, each time."""
+    act = [r[col(n, "actual")] for r in rows]
+    mf = [r[col(n, "major_fault")] for r in rows]
+    events = []
+    k = 1
+    while k < len(rows):
+        lo = max(1, k - SQUEEZE_WINDOW)
+        shrinks = [i for i in range(lo, k + 1) if act[i] < act[i - 1] - GROW_SLACK]
+        if mf[k] > mf[k - 1] and shrinks:
+            before = max(act[max(0, shrinks[0] - 1):shrinks[0]])
+            back = next((j for j in range(k, len(rows)) if act[j] >= before - GROW_SLACK), None)
+            events.append({"period": rows[k]["period"], "before_mib": before,
+                           "back_after_periods": None if back is None else back - k})
+            if back is None or back - k > SQUEEZE_BACK:
+                reasons.append(f"{n} faulted at period {rows[k]['period']} but was not given back"
+                               f" {before} MiB within {SQUEEZE_BACK} periods")
+            k = (back if back is not None else len(rows)) + SQUEEZE_WINDOW
+        k += 1
+    figures.setdefault("squeezes", {})[n] = events
+    if not events:
+        reasons.append(f"{n} never faulted after a shrink (not squeezed: nothing was tested)")
 
 
 def judge(sc, rows, cfg):

@@ -18,6 +18,12 @@ MIN_UNUSED = 100   # MiB, --min-unused given to the coordinator
 STOP_S = 10        # seconds a tool has to stop after SIGTERM
 
 
+def default_reserve_mib(host_total_mib):
+    """The coordinator's host reserve without --host-reserve: the larger of 200 MiB and 5 %
+    of host memory (coord_reserve_kib)."""
+    return max(200, host_total_mib * 5 // 100)
+
+
 def path(name):
     """The tool NAME's binary: $LAB_BIN/NAME, by default the repo's bin/NAME."""
     return os.path.join(os.environ.get("LAB_BIN", os.path.join(lab.REPO, "bin")), name)

@@ -193,6 +193,211 @@ START_TEST(stats_only_after_enabling)
 }
 END_TEST
 
+/* Samples F and returns domain 0's memory as libvirt would report it. */
+static struct snap_mem mem_of(struct fake_host *f, struct snapshot *s)
+{
+    ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL), HV_OK);
+    return snapshot_domain(s, 0)->mem;
+}
+
+START_TEST(page_cache_fills_free_memory_and_goes_first)
+{
+    struct fake_host *f = fake_create(1, 8192 * MIB, 0);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "a", 1);
+    struct fake_cache_load reader = {.rate_kib_s = 40 * MIB, .span_kib = 2048 * MIB};
+    struct snap_mem m;
+
+    fake_set_memory(f, a, 2048 * MIB, 512 * MIB);
+    fake_set_stats(f, a, true);
+    fake_set_cache_load(f, a, &reader);
+    fake_advance(f, 30);
+    m = mem_of(f, s);
+    /* As measured on a lab guest reading its disk: MemFree low, MemAvailable high. */
+    ck_assert_uint_lt(m.unused_kib, 100 * MIB);
+    ck_assert_uint_gt(m.usable_kib, 200 * MIB);
+    ck_assert_uint_gt(m.disk_caches_kib, 300 * MIB);
+    ck_assert_uint_lt(m.usable_kib, m.unused_kib + m.disk_caches_kib);
+    ck_assert_uint_eq(m.major_fault, 0); /* buffered reads are not faults */
+    /* Squeezed, the balloon takes the cache; the workload does not notice. */
+    ck_assert_int_eq(hv_set_memory(fake_hv(f), snapshot_domain(s, 0)->uuid, 300 * MIB), HV_OK);
+    fake_advance(f, 3);
+    ck_assert_uint_eq(fake_actual_kib(f, a), 300 * MIB);
+    ck_assert_uint_lt(fake_cache_kib(f, a), 240 * MIB);
+    ck_assert_uint_eq(fake_oom_kills(f, a), 0);
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(statistics_repeat_between_updates)
+{
+    struct fake_host *f = fake_create(1, 8192 * MIB, 0);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "a", 1);
+    struct fake_mem_load grow = {
+            .base_kib = 64 * MIB, .rate_kib_s = 20 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
+    struct snap_mem m1, m2;
+
+    fake_set_memory(f, a, 2048 * MIB, 1024 * MIB);
+    fake_set_mem_load(f, a, &grow);
+    fake_set_stats(f, a, true);
+    m1 = mem_of(f, s);
+    ck_assert_int_eq(hv_enable_memstats(fake_hv(f), snapshot_domain(s, 0)->uuid, 4), HV_OK);
+    fake_advance(f, 4.5);
+    m1 = mem_of(f, s);
+    fake_advance(f, 2);
+    m2 = mem_of(f, s);
+    /* 2 s later, the guest has not reported again: the same figures, the same last_update. */
+    ck_assert_uint_eq(m1.last_update, m2.last_update);
+    ck_assert_uint_eq(m1.unused_kib, m2.unused_kib);
+    fake_advance(f, 2);
+    m2 = mem_of(f, s);
+    ck_assert_uint_eq(m2.last_update, m1.last_update + 4);
+    ck_assert_uint_lt(m2.unused_kib, m1.unused_kib);
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(squeezed_working_set_faults_and_swaps)
+{
+    struct fake_host *f = fake_create(1, 8192 * MIB, 0);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "mapped", 1), b = fake_add_domain(f, "swapper", 1);
+    struct fake_cache_load hot = {.rate_kib_s = 40 * MIB, .span_kib = 300 * MIB, .mapped = true};
+    struct fake_mem_load held = {
+            .base_kib = 64 * MIB, .rate_kib_s = 100 * MIB, .cap_kib = 400 * MIB, .hold_s = -1};
+    double faults, swapins;
+
+    fake_set_memory(f, a, 2048 * MIB, 512 * MIB);
+    fake_set_cache_load(f, a, &hot);
+    fake_set_memory(f, b, 2048 * MIB, 1024 * MIB);
+    fake_set_mem_load(f, b, &held);
+    fake_set_swap(f, b, 1024 * MIB);
+    fake_advance(f, 20);
+    faults = fake_major_faults(f, a);
+    fake_advance(f, 20);
+    ck_assert(fake_major_faults(f, a) - faults < 1); /* the span fits: no more faults */
+    ck_assert(fake_swap_ins_kib(f, b) == 0);
+    hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
+    hv_set_memory(fake_hv(f), snapshot_domain(s, 0)->uuid, 250 * MIB);
+    hv_set_memory(fake_hv(f), snapshot_domain(s, 1)->uuid, 300 * MIB);
+    faults = fake_major_faults(f, a);
+    fake_advance(f, 20);
+    /* Below its working set: the mapped reader faults, the swapper swaps (no OOM kill). */
+    ck_assert(fake_major_faults(f, a) - faults > 3); /* ~0.25 a second: 16 MiB/s missed */
+    ck_assert_uint_eq(fake_actual_kib(f, b), 300 * MIB);
+    ck_assert_uint_gt(fake_swapped_kib(f, b), 100 * MIB);
+    swapins = fake_swap_ins_kib(f, b);
+    fake_advance(f, 5);
+    ck_assert(fake_swap_ins_kib(f, b) - swapins > 100 * MIB);
+    ck_assert_uint_eq(fake_oom_kills(f, b), 0);
+    /* Given its memory back, the swapped memory returns and the swap-ins stop. */
+    hv_set_memory(fake_hv(f), snapshot_domain(s, 1)->uuid, 1024 * MIB);
+    fake_advance(f, 60);
+    ck_assert_uint_eq(fake_swapped_kib(f, b), 0);
+    swapins = fake_swap_ins_kib(f, b);
+    fake_advance(f, 5);
+    ck_assert(fake_swap_ins_kib(f, b) == swapins);
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(autodeflate_instead_of_oom)
+{
+    struct fake_host *f = fake_create(1, 8192 * MIB, 0);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "a", 1);
+    struct fake_mem_load surge = {
+            .base_kib = 64 * MIB, .rate_kib_s = 80 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
+    struct snap_mem m;
+
+    fake_set_memory(f, a, 2048 * MIB, 300 * MIB);
+    fake_set_balloon_features(f, a, true, false);
+    fake_set_mem_load(f, a, &surge);
+    fake_set_stats(f, a, true);
+    fake_advance(f, 10);
+    ck_assert_uint_eq(fake_oom_kills(f, a), 0);
+    ck_assert_uint_gt(fake_deflations(f, a), 0);
+    ck_assert_uint_ge(fake_actual_kib(f, a), (64 + 800) * MIB);
+    ck_assert_uint_eq(fake_target_kib(f, a), 300 * MIB); /* not re-inflated toward it */
+    m = mem_of(f, s);
+    ck_assert(snapshot_domain(s, 0)->cfg & SNAP_CFG_AUTODEFLATE);
+    ck_assert_uint_gt(m.available_kib, m.actual_kib); /* MemTotal stays at the boot size */
+    /* It deflates just enough: its workload and the kernel's minimum free memory. */
+    fake_advance(f, 20);
+    ck_assert_uint_eq(fake_actual_kib(f, a), (1064 + 4) * MIB);
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(free_page_reporting_hugepages_and_numa)
+{
+    struct fake_host *f = fake_create(2, 8192 * MIB, 1024 * MIB);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "fpr", 1), b = fake_add_domain(f, "plain", 1);
+    int c = fake_add_domain(f, "huge", 1);
+    struct fake_mem_load burst = {
+            .base_kib = 64 * MIB, .rate_kib_s = 100 * MIB, .cap_kib = 300 * MIB, .hold_s = 1};
+    uint64_t free0;
+
+    for (int d = 0; d < 3; d++) {
+        fake_set_memory(f, d, 2048 * MIB, 1024 * MIB);
+        fake_set_mem_load(f, d, &burst);
+    }
+    fake_set_balloon_features(f, a, false, true);
+    fake_set_hugepages(f, c, true);
+    fake_set_node_ram(f, 0, 4096 * MIB);
+    fake_set_node_ram(f, 1, 4096 * MIB);
+    fake_set_numa(f, b, 2);
+    free0 = fake_host_free_kib(f);
+    fake_advance(f, 10);
+    /* Both used 364 MiB and freed 300: with free page reporting the host has it back. */
+    ck_assert_uint_le(fake_touched_kib(f, a), (64 + 8) * MIB);
+    ck_assert_uint_ge(fake_touched_kib(f, b), 364 * MIB);
+    /* Huge pages come from the host's pool: not in its resident size, not off free memory. */
+    hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
+    ck_assert_uint_eq(snapshot_domain(s, 2)->mem.rss_kib, 0);
+    ck_assert(snapshot_domain(s, 2)->cfg & SNAP_CFG_HUGEPAGES);
+    ck_assert_uint_eq(free0 - fake_host_free_kib(f),
+                      fake_touched_kib(f, a) + fake_touched_kib(f, b) - 2 * 64 * MIB);
+    /* The bound guest's memory is node 1's; the host's own fills node 0 first. */
+    {
+        uint64_t n0, n1;
+        ck_assert(snapshot_node_free_kib(s, 0, &n0) && snapshot_node_free_kib(s, 1, &n1));
+        ck_assert_uint_eq(n1, 4096 * MIB - fake_touched_kib(f, b));
+        ck_assert_uint_eq(n0 + n1, fake_host_free_kib(f));
+    }
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
+START_TEST(guests_without_usable)
+{
+    struct fake_host *f = fake_create(1, 8192 * MIB, 0);
+    struct snapshot *s = snapshot_create();
+    int a = fake_add_domain(f, "a", 1);
+    struct snap_mem m;
+
+    fake_set_memory(f, a, 2048 * MIB, 512 * MIB);
+    fake_set_stats(f, a, true);
+    fake_set_stats_kind(f, a, FAKE_STATS_NO_USABLE);
+    fake_advance(f, 2);
+    m = mem_of(f, s);
+    ck_assert(!(m.flags & SNAP_MEM_USABLE) && (m.flags & SNAP_MEM_DISK_CACHES));
+    fake_set_stats_kind(f, a, FAKE_STATS_UNUSED_ONLY);
+    fake_advance(f, 2);
+    m = mem_of(f, s);
+    ck_assert(!(m.flags & (SNAP_MEM_USABLE | SNAP_MEM_DISK_CACHES)) && (m.flags & SNAP_MEM_UNUSED));
+    snapshot_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
 START_TEST(faults_and_removal)
 {
     struct fake_host *f = fake_create(2, 1 << 20, 0);
@@ -235,6 +440,12 @@ Suite *fake_hv_suite(void)
     tcase_add_test(cpu, faults_and_removal);
     tcase_add_test(mem, memory_growth_balloon_and_oom);
     tcase_add_test(mem, stats_only_after_enabling);
+    tcase_add_test(mem, page_cache_fills_free_memory_and_goes_first);
+    tcase_add_test(mem, statistics_repeat_between_updates);
+    tcase_add_test(mem, squeezed_working_set_faults_and_swaps);
+    tcase_add_test(mem, autodeflate_instead_of_oom);
+    tcase_add_test(mem, free_page_reporting_hugepages_and_numa);
+    tcase_add_test(mem, guests_without_usable);
     suite_add_tcase(s, cpu);
     suite_add_tcase(s, mem);
     return s;

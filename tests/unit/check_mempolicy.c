@@ -1,8 +1,10 @@
 /* Tests of the pure memory policy. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mempolicy.h"
+#include "memsignals.h"
 #include "suites.h"
 #include "util.h"
 
@@ -19,11 +21,12 @@ static struct mem_guest guest(uint64_t actual_mib, uint64_t used_mib, uint64_t m
 {
     struct mem_guest g = {.actual_kib = actual_mib * MIB,
                           .max_kib = max_mib * MIB,
-                          .unused_kib = (actual_mib - used_mib) * MIB,
+                          .headroom_kib = (actual_mib - used_mib) * MIB,
                           .rate_kib_s = rate_mib_s * MIB,
                           .rate_known = true,
                           .weight = 1,
-                          .trusted = true};
+                          .trusted = true,
+                          .fresh = true};
     return g;
 }
 
@@ -81,7 +84,7 @@ START_TEST(growth_is_bounded_by_step_and_maximum)
     ck_assert_uint_eq(p.d[1].target_kib, 1024 * MIB);
     mempolicy_plan_free(&p);
     g[1].actual_kib = 1024 * MIB;
-    g[1].unused_kib = 10 * MIB;
+    g[1].headroom_kib = 10 * MIB;
     mempolicy_plan(&cfg, &plenty, g, 2, &p);
     ck_assert_int_eq(p.d[1].reason, MEM_AT_MAX);
     ck_assert(!p.d[1].change);
@@ -250,7 +253,7 @@ START_TEST(untrusted_and_impossible_guests_are_left_alone)
     struct mem_plan p;
 
     g[0].trusted = false;
-    g[1].unused_kib = 4096 * MIB; /* unused > actual */
+    g[1].headroom_kib = 4096 * MIB; /* unused > actual */
     g[2].rate_kib_s = NAN;
     mempolicy_plan(&cfg, &plenty, g, 3, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_UNTRUSTED);
@@ -261,6 +264,185 @@ START_TEST(untrusted_and_impossible_guests_are_left_alone)
     mempolicy_plan_free(&p);
     ck_assert_int_eq(mempolicy_plan(&cfg, &plenty, NULL, 0, &p), 0);
     mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(pressure_blocks_shrinking_and_holds_are_floors)
+{
+    struct mem_guest g[] = {guest(2048, 100, 2048, 0), guest(500, 300, 2048, 0),
+                            guest(2048, 100, 2048, 0), guest(1500, 100, 2048, 0)};
+    struct mem_plan p;
+
+    g[0].pressure = true;       /* idle, but faulting: not shrunk */
+    g[1].hold_kib = 900 * MIB;  /* squeezed: back up to its floor at once */
+    g[2].fresh = false;         /* a repeat of its last report: nothing new */
+    g[3].hold_kib = 1450 * MIB; /* idle above its floor: shrunk only down to it */
+    mempolicy_plan(&cfg, &plenty, g, 4, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_PRESSURE);
+    ck_assert(!p.d[0].change);
+    ck_assert_int_eq(p.d[1].reason, MEM_SQUEEZED);
+    ck_assert_uint_eq(p.d[1].target_kib, 900 * MIB);
+    ck_assert_int_eq(p.d[2].reason, MEM_KEEP);
+    ck_assert(!p.d[2].change);
+    ck_assert_int_eq(p.d[3].reason, MEM_IDLE);
+    ck_assert_uint_eq(p.d[3].target_kib, 1450 * MIB);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+START_TEST(deflated_hugepage_and_bound_guests)
+{
+    struct mem_guest g[] = {guest(900, 300, 2048, 0), guest(4096, 100, 4096, 0),
+                            guest(512, 480, 2048, 100)};
+    struct mem_host h = {.free_kib = 4096 * MIB, .known = true};
+    struct mem_plan p;
+
+    g[0].deflated = true;              /* plenty of headroom now, but it ran out */
+    g[1].fixed = true;                 /* huge pages: out of the budget, left alone */
+    g[1].uncommitted_kib = 4000 * MIB; /* its RSS excludes the huge pages */
+    g[2].nodes = 1u << 1;              /* bound to node 1, which has 300 MiB free */
+    h.node_known = 3;
+    h.node_free_kib[0] = 3796 * MIB;
+    h.node_free_kib[1] = 300 * MIB;
+    mempolicy_plan(&cfg, &h, g, 3, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_DEFLATED);
+    ck_assert_uint_ge(p.d[0].target_kib, 900 * MIB);
+    ck_assert_int_eq(p.d[1].reason, MEM_HUGEPAGES);
+    ck_assert(!p.d[1].change);
+    ck_assert(!p.short_of_memory);
+    /* Node 1: 300 MiB free less half the 1 GiB reserve: nothing to give. */
+    ck_assert_uint_eq(p.d[2].target_kib, 512 * MIB);
+    h.node_free_kib[1] = 800 * MIB; /* 288 MiB above its part of the reserve */
+    mempolicy_plan_free(&p);
+    mempolicy_plan(&cfg, &h, g, 3, &p);
+    ck_assert_uint_eq(p.d[2].target_kib, (512 + 288) * MIB);
+    mempolicy_plan_free(&p);
+}
+END_TEST
+
+static struct snap_mem sample(uint64_t actual_mib, uint64_t last_update)
+{
+    struct snap_mem m = {.actual_kib = actual_mib * MIB,
+                         .max_kib = 2048 * MIB,
+                         .unused_kib = 70 * MIB,
+                         .usable_kib = 290 * MIB,
+                         .disk_caches_kib = 340 * MIB,
+                         .last_update = last_update,
+                         .flags = SNAP_MEM_BALLOON | SNAP_MEM_UNUSED | SNAP_MEM_USABLE |
+                                  SNAP_MEM_DISK_CACHES | SNAP_MEM_UPDATE | SNAP_MEM_MAJOR_FAULT |
+                                  SNAP_MEM_SWAP_IN};
+    return m;
+}
+
+START_TEST(headroom_sources)
+{
+    struct snap_mem m = sample(512, 1);
+    enum memsig_source src;
+    uint64_t h;
+
+    /* The page-cache reader measured in the lab: 70 unused, 340 cache, 290 usable. */
+    ck_assert(memsig_headroom(&m, &h, &src));
+    ck_assert_int_eq(src, MEMSIG_USABLE);
+    ck_assert_uint_eq(h, 290 * MIB);
+    m.flags &= ~(uint32_t)SNAP_MEM_USABLE;
+    ck_assert(memsig_headroom(&m, &h, &src));
+    ck_assert_int_eq(src, MEMSIG_UNUSED_CACHES);
+    ck_assert_uint_eq(h, 410 * MIB);
+    m.flags &= ~(uint32_t)SNAP_MEM_DISK_CACHES;
+    ck_assert(memsig_headroom(&m, &h, &src));
+    ck_assert_int_eq(src, MEMSIG_UNUSED);
+    ck_assert_uint_eq(h, 70 * MIB);
+    /* Figures above the balloon size: the balloon moved since the report. */
+    m = sample(250, 1);
+    ck_assert(!memsig_headroom(&m, &h, &src));
+    m.flags &= ~(uint32_t)SNAP_MEM_USABLE;
+    m.disk_caches_kib = 4096 * MIB;
+    ck_assert(!memsig_headroom(&m, &h, &src));
+}
+END_TEST
+
+START_TEST(statistics_clock)
+{
+    struct memsig s = {0};
+    struct snap_mem m = sample(512, 100);
+    double dt;
+
+    ck_assert(memsig_clock(&s, &m, 10, &dt));
+    ck_assert(dt == 0);
+    ck_assert(memsig_clock(&s, &m, 11, &dt)); /* never seen it move: cannot tell a repeat */
+    ck_assert(dt == 1);
+    m.last_update = 101;
+    ck_assert(memsig_clock(&s, &m, 12, &dt));
+    ck_assert(memsig_clock(&s, &m, 12.5, &dt) == false); /* a repeat of the last report */
+    m.last_update = 103;
+    ck_assert(memsig_clock(&s, &m, 13, &dt));
+    ck_assert(dt == 2);     /* the guest's clock: 2 s, though the host saw 1 */
+    m.last_update = 100000; /* the guest's clock jumped: the host's time instead */
+    ck_assert(memsig_clock(&s, &m, 14, &dt));
+    ck_assert(dt == 1);
+    ck_assert(memsig_stale_s(&s, 30) == 16);
+    m.flags &= ~(uint32_t)SNAP_MEM_UPDATE; /* no clock at all: every sample is new */
+    ck_assert(memsig_clock(&s, &m, 15, &dt) && memsig_clock(&s, &m, 16, &dt));
+}
+END_TEST
+
+START_TEST(pressure_against_the_usual_level)
+{
+    struct memsig s = {0};
+    struct snap_mem m = sample(512, 0);
+
+    /* A guest that always faults 5 a second is not under pressure: that is its level. */
+    for (int t = 0; t < 20; t++) {
+        m.major_fault = (uint64_t)t * 5;
+        memsig_rates(&s, &m, 1, t, 10);
+    }
+    ck_assert(s.rates_ok && !s.pressure);
+    ck_assert(fabs(s.fault_base - 5) < 0.5);
+    /* Twice its level and more: pressure. */
+    m.major_fault += 15;
+    memsig_rates(&s, &m, 1, 20, 10);
+    ck_assert(s.pressure);
+    /* Counters that go back (a reboot): no rate, no pressure. */
+    m.major_fault = 3;
+    memsig_rates(&s, &m, 1, 21, 10);
+    ck_assert(!s.rates_ok && !s.pressure);
+    /* Absurd rates are garbage, not pressure. */
+    m.major_fault += 100000000;
+    memsig_rates(&s, &m, 1, 22, 10);
+    ck_assert(!s.rates_ok && !s.pressure);
+    /* A calm guest: a few swap-ins do not count, 1 MiB/s does. */
+    memset(&s, 0, sizeof(s));
+    m = sample(512, 0);
+    memsig_rates(&s, &m, 1, 0, 10);
+    m.swap_in_kib += 100;
+    memsig_rates(&s, &m, 1, 1, 10);
+    ck_assert(!s.pressure);
+    m.swap_in_kib += 1024;
+    memsig_rates(&s, &m, 1, 2, 10);
+    ck_assert(s.pressure);
+}
+END_TEST
+
+START_TEST(squeeze_holds_what_recent_shrinks_took)
+{
+    struct memsig s = {0};
+
+    memsig_note_shrink(&s, 0, 1000 * MIB);
+    memsig_note_shrink(&s, 5, 900 * MIB);
+    memsig_note_shrink(&s, 8, 800 * MIB);
+    ck_assert(!memsig_squeeze(&s, 12, 10, 60)); /* no pressure: nothing */
+    s.pressure = true;
+    /* The shrinks within 10 s of t = 12: those of t = 5 and 8; back to before t = 5. */
+    ck_assert(memsig_squeeze(&s, 12, 10, 60));
+    ck_assert_uint_eq(s.hold_kib, 900 * MIB);
+    ck_assert(!memsig_squeeze(&s, 13, 10, 60)); /* answered once */
+    ck_assert_uint_eq(s.hold_kib, 900 * MIB);
+    s.pressure = false;
+    ck_assert(!memsig_squeeze(&s, 72.5, 10, 60));
+    ck_assert_uint_eq(s.hold_kib, 0); /* the hold-down is over */
+    /* A deflation holds the size it reached. */
+    memsig_hold(&s, 80, 700 * MIB, 60);
+    ck_assert_uint_eq(s.hold_kib, 700 * MIB);
 }
 END_TEST
 
@@ -330,6 +512,7 @@ START_TEST(fuzz_a_million_hostile_guests)
                                .host_reserve_kib = fz_next(&seed) % 2 ? 1024 * MIB : fz_size(&seed),
                                .period_s = fz_next(&seed) % 2 ? 1 : 1e-3};
         struct mem_host h = {.free_kib = fz_size(&seed), .known = fz_next(&seed) % 4 != 0};
+        double node_room[4];
         double budget;
         uint64_t held = 0, grown = 0;
         struct mem_plan p;
@@ -339,18 +522,34 @@ START_TEST(fuzz_a_million_hostile_guests)
                     fz_next(&seed) % 3 ? (256 + fz_next(&seed) % 8192) * MIB : fz_size(&seed);
             g[i].actual_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].max_kib) : fz_size(&seed);
             g[i].target_kib = fz_next(&seed) % 2 ? 0 : fz_size(&seed);
-            g[i].unused_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
+            g[i].headroom_kib =
+                    fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
             g[i].uncommitted_kib = fz_size(&seed);
             g[i].rate_kib_s = fz_rate(&seed);
             g[i].weight = fz_next(&seed) % 4 ? 1 : fz_rate(&seed);
             g[i].trusted = fz_next(&seed) % 5 != 0;
             g[i].rate_known = fz_next(&seed) % 5 != 0;
             g[i].shrinking = fz_next(&seed) % 2;
+            g[i].fresh = fz_next(&seed) % 5 != 0;
+            g[i].pressure = fz_next(&seed) % 5 == 0;
+            g[i].deflated = fz_next(&seed) % 7 == 0;
+            g[i].fixed = fz_next(&seed) % 9 == 0;
+            g[i].hold_kib = fz_next(&seed) % 4 ? 0 : fz_size(&seed);
+            g[i].nodes = fz_next(&seed) % 3 ? 0 : fz_next(&seed) % 16;
+        }
+        for (int n = 0; n < 4; n++) {
+            h.node_free_kib[n] = fz_size(&seed);
+            if (fz_next(&seed) % 2)
+                h.node_known |= 1ull << n;
         }
         ck_assert_int_eq(mempolicy_plan(&c, &h, g, N, &p), 0);
+        for (int n = 0; n < 4; n++)
+            node_room[n] = (double)h.node_free_kib[n];
         for (int i = 0; i < N; i++) {
             uint64_t actual = g[i].actual_kib < UTIL_HUGE_KIB ? g[i].actual_kib : UTIL_HUGE_KIB;
             uint64_t com = mempolicy_committed(&g[i]);
+            if (g[i].fixed)
+                continue; /* out of the budget */
             held += (com < UTIL_HUGE_KIB ? com : UTIL_HUGE_KIB) - actual +
                     (g[i].uncommitted_kib < actual ? g[i].uncommitted_kib : actual);
         }
@@ -363,18 +562,28 @@ START_TEST(fuzz_a_million_hostile_guests)
                 ck_assert_uint_eq(d->target_kib, com);
                 continue;
             }
-            ck_assert(g[i].trusted);
+            ck_assert(g[i].trusted && g[i].fresh && !g[i].fixed);
             ck_assert_uint_le(d->target_kib, g[i].max_kib);
             ck_assert_uint_lt(g[i].max_kib, UTIL_HUGE_KIB);
             if (d->target_kib > com) {
                 ck_assert_uint_le(d->target_kib - com, mempolicy_grow_step(g[i].max_kib));
                 grown += d->target_kib - com;
+                /* A bound guest grows only by what its measured nodes have free. */
+                if (g[i].nodes & h.node_known) {
+                    double room = 0;
+                    for (int n = 0; n < 4; n++)
+                        if ((g[i].nodes & h.node_known) >> n & 1)
+                            room += node_room[n] > 0 ? node_room[n] : 0;
+                    ck_assert((double)(d->target_kib - com) <= room + 1);
+                }
             } else {
+                ck_assert(!g[i].pressure && !g[i].deflated);
+                ck_assert_uint_ge(d->target_kib, g[i].hold_kib);
                 ck_assert_uint_ge(d->target_kib, c.floor_kib);
                 ck_assert_uint_le(com - d->target_kib, mempolicy_shrink_step(g[i].max_kib));
                 /* never below what it uses plus its minimum unused */
                 ck_assert_uint_ge(d->target_kib,
-                                  g[i].actual_kib - g[i].unused_kib + c.min_unused_kib);
+                                  g[i].actual_kib - g[i].headroom_kib + c.min_unused_kib);
             }
         }
         /* Growth never exceeds what the host can give above its reserve. */
@@ -403,7 +612,17 @@ Suite *mempolicy_suite(void)
     tcase_add_test(t, short_of_memory_reclaims_excess);
     tcase_add_test(t, unknown_host_gives_nothing_takes_nothing_in_its_name);
     tcase_add_test(t, untrusted_and_impossible_guests_are_left_alone);
+    tcase_add_test(t, pressure_blocks_shrinking_and_holds_are_floors);
+    tcase_add_test(t, deflated_hugepage_and_bound_guests);
     suite_add_tcase(s, t);
+    {
+        TCase *sig = tcase_create("signals");
+        tcase_add_test(sig, headroom_sources);
+        tcase_add_test(sig, statistics_clock);
+        tcase_add_test(sig, pressure_against_the_usual_level);
+        tcase_add_test(sig, squeeze_holds_what_recent_shrinks_took);
+        suite_add_tcase(s, sig);
+    }
     {
         TCase *fz = tcase_create("hostile inputs");
         tcase_set_timeout(fz, 600);

@@ -1,0 +1,180 @@
+/* What one guest's statistics say beyond its sizes (pure).
+ *
+ * Headroom: usable (MemAvailable) where the guest reports it, else unused plus disk caches,
+ * else unused alone. A guest reading files fills its free memory with page cache, which its
+ * kernel gives back at once: measured on a lab guest reading its disk, 70 MiB unused but 290 MiB
+ * usable at 512 MiB. Usable is also below unused when there is no cache (by the kernel's
+ * reserves: 298 against 367 MiB on an idle 512 MiB guest).
+ *
+ * Clock: the guest reports every stats period and libvirt repeats the last report in between;
+ * last_update (whole seconds of the guest's clock) tells them apart. A repeat is no news: no
+ * rate, no decision. Rates are per second of the guest's clock between two reports.
+ *
+ * Pressure: major faults (page faults that waited for I/O) and swap-ins per second, each against
+ * the guest's usual level (learnt from calm samples). On the lab guests, data read with read()
+ * never faults, and readahead hides most faults of mapped data: a mapped reader squeezed below
+ * its working set showed 0.5 major faults per second (and 950 minor ones), against none before.
+ * Hence a low threshold, relative to the guest's own level.
+ */
+#include "memsignals.h"
+
+#include <math.h>
+
+#include "util.h"
+
+const char *memsig_source_name(enum memsig_source src)
+{
+    switch (src) {
+    case MEMSIG_USABLE:
+        return "usable";
+    case MEMSIG_UNUSED_CACHES:
+        return "unused+disk_caches";
+    case MEMSIG_UNUSED:
+        return "unused";
+    }
+    return "?";
+}
+
+bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src)
+{
+    if (m->flags & SNAP_MEM_USABLE) {
+        *src = MEMSIG_USABLE;
+        *kib = m->usable_kib;
+    } else if (m->flags & SNAP_MEM_DISK_CACHES) {
+        *src = MEMSIG_UNUSED_CACHES;
+        if (m->disk_caches_kib > m->actual_kib)
+            return false;
+        *kib = m->unused_kib + m->disk_caches_kib;
+    } else {
+        *src = MEMSIG_UNUSED;
+        *kib = m->unused_kib;
+    }
+    return *kib <= m->actual_kib;
+}
+
+bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double *dt)
+{
+    double guest_dt = -1, host_dt;
+
+    *dt = 0;
+    if (m->flags & SNAP_MEM_UPDATE) {
+        if (!s->have_update || m->last_update != s->last_update) {
+            if (s->have_update) {
+                s->clock_moves = true;
+                guest_dt = (double)m->last_update - (double)s->last_update;
+            }
+            s->have_update = true;
+            s->last_update = m->last_update;
+            s->update_changed_t = now;
+        } else if (s->clock_moves) {
+            return false; /* a repeat of the last report */
+        }
+    }
+    host_dt = s->sample_t > 0 && now > s->sample_t ? now - s->sample_t : 0;
+    /* The guest's clock, unless it jumped (set back, or far ahead of the host's). */
+    if (host_dt > 0)
+        *dt = guest_dt > 0 && guest_dt <= 2 * host_dt + 2 ? guest_dt : host_dt;
+    s->sample_t = now;
+    return true;
+}
+
+double memsig_stale_s(const struct memsig *s, double now)
+{
+    return s->have_update ? now - s->update_changed_t : 0;
+}
+
+void memsig_reset_rates(struct memsig *s)
+{
+    s->counters_ok = s->rates_ok = s->base_ok = s->pressure = false;
+    s->fault_rate = s->swap_in_rate = 0;
+}
+
+/* The time of the latest recorded shrink (only when nshrinks > 0). */
+static double last_shrink_t(const struct memsig *s)
+{
+    return s->shrink_t[(s->nshrinks - 1) % MEMSIG_SHRINK_MEMORY];
+}
+
+/* Pressure from the newest rates; the usual level learns from calm samples away from shrinks. */
+static void judge_pressure(struct memsig *s, double now, double window_s)
+{
+    bool recent = s->nshrinks > 0 && now - last_shrink_t(s) <= window_s;
+
+    if (!s->base_ok) {
+        s->fault_base = s->fault_rate;
+        s->swap_in_base = s->swap_in_rate;
+        s->base_ok = true;
+    }
+    s->pressure = (s->fault_rate >= MEMSIG_FAULTS_MIN && s->fault_rate > 2 * s->fault_base) ||
+                  (s->swap_in_rate >= MEMSIG_SWAP_IN_MIN && s->swap_in_rate > 2 * s->swap_in_base);
+    if (!s->pressure && !recent) {
+        s->fault_base = util_ewma(s->fault_base, s->fault_rate, MEMSIG_BASE_ALPHA, true);
+        s->swap_in_base = util_ewma(s->swap_in_base, s->swap_in_rate, MEMSIG_BASE_ALPHA, true);
+    }
+}
+
+void memsig_rates(struct memsig *s, const struct snap_mem *m, double dt, double now,
+                  double window_s)
+{
+    uint64_t maj = (m->flags & SNAP_MEM_MAJOR_FAULT) ? m->major_fault : 0;
+    uint64_t sin = (m->flags & SNAP_MEM_SWAP_IN) ? m->swap_in_kib : 0;
+
+    if (!(m->flags & (SNAP_MEM_MAJOR_FAULT | SNAP_MEM_SWAP_IN))) {
+        memsig_reset_rates(s);
+        return;
+    }
+    if (s->counters_ok && (maj < s->major_fault || sin < s->swap_in_kib)) {
+        memsig_reset_rates(s); /* counters went back: the guest rebooted (or lies) */
+    } else if (s->counters_ok && dt > 0) {
+        double fr = (double)(maj - s->major_fault) / dt, sr = (double)(sin - s->swap_in_kib) / dt;
+        s->rates_ok = fr < MEMSIG_RATE_ABSURD && sr < MEMSIG_RATE_ABSURD;
+        s->fault_rate = s->rates_ok ? fr : 0;
+        s->swap_in_rate = s->rates_ok ? sr : 0;
+        s->pressure = false;
+        if (s->rates_ok)
+            judge_pressure(s, now, window_s);
+    }
+    s->counters_ok = true;
+    s->major_fault = maj;
+    s->swap_in_kib = sin;
+}
+
+void memsig_note_shrink(struct memsig *s, double now, uint64_t from_kib)
+{
+    unsigned k = s->nshrinks % MEMSIG_SHRINK_MEMORY;
+
+    s->shrink_t[k] = now;
+    s->shrink_from[k] = from_kib;
+    s->nshrinks++;
+}
+
+void memsig_hold(struct memsig *s, double now, uint64_t kib, double hold_s)
+{
+    s->hold_kib = kib > s->hold_kib || now >= s->hold_until ? kib : s->hold_kib;
+    s->hold_until = now + hold_s;
+}
+
+bool memsig_squeeze(struct memsig *s, double now, double window_s, double hold_s)
+{
+    unsigned n = s->nshrinks < MEMSIG_SHRINK_MEMORY ? s->nshrinks : MEMSIG_SHRINK_MEMORY;
+    uint64_t from = 0;
+
+    if (s->hold_kib && now >= s->hold_until)
+        s->hold_kib = 0;
+    if (!s->pressure)
+        return false;
+    /* The size before the oldest shrink within the window: what the shrinks that may have
+     * caused it took. */
+    for (unsigned k = 0; k < n; k++) {
+        unsigned idx = (s->nshrinks - 1 - k) % MEMSIG_SHRINK_MEMORY;
+        if (now - s->shrink_t[idx] > window_s)
+            break;
+        from = s->shrink_from[idx];
+    }
+    if (!from)
+        return false;
+    memsig_hold(s, now, from, hold_s);
+    s->nshrinks = 0; /* those shrinks are answered */
+    s->squeezes++;
+    return true;
+}

@@ -1,0 +1,97 @@
+/* What one guest's statistics say beyond its sizes (pure): its headroom and where it comes
+ * from, whether the sample is new (the guest's own clock), its major fault and swap-in rates
+ * against their usual level (pressure), and the floors held after a squeeze. */
+#ifndef VMB_MEMSIGNALS_H
+#define VMB_MEMSIGNALS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+/* A rise of pressure within max(MEMSIG_SQUEEZE_PERIODS periods, MEMSIG_SQUEEZE_MIN_S) of a shrink
+ * is a squeeze: the statistics and the balloon take a few seconds to show a shrink's effect. */
+#define MEMSIG_SQUEEZE_PERIODS 5
+#define MEMSIG_SQUEEZE_MIN_S   10.0
+
+/* After a squeeze (or a balloon that deflated itself) the size it is grown back to is held as
+ * its floor for max(MEMSIG_HOLD_PERIODS periods, MEMSIG_HOLD_MIN_S). */
+#define MEMSIG_HOLD_PERIODS 30
+#define MEMSIG_HOLD_MIN_S   60.0
+
+/* Pressure: major faults per second at least this many and twice the guest's usual rate, or
+ * swap-ins (KiB per second) at least this many and twice its usual rate. */
+#define MEMSIG_FAULTS_MIN    0.2
+#define MEMSIG_SWAP_IN_MIN   256.0
+#define MEMSIG_BASE_ALPHA    0.1 /* weight of a new rate in the usual level */
+#define MEMSIG_RATE_ABSURD   1e7 /* faults or KiB per second no guest reaches: garbage */
+#define MEMSIG_SHRINK_MEMORY 8   /* recent shrinks remembered */
+
+/* Where a guest's headroom comes from. */
+enum memsig_source {
+    MEMSIG_USABLE,        /* usable (MemAvailable): free plus reclaimable cache */
+    MEMSIG_UNUSED_CACHES, /* no usable: unused plus disk caches */
+    MEMSIG_UNUSED         /* neither: unused (MemFree) alone */
+};
+
+/* One guest's signals, carried from period to period (zero it for a new guest). */
+struct memsig {
+    /* The guest's statistics clock. */
+    uint64_t last_update;
+    double update_changed_t; /* host time it last advanced */
+    double sample_t;         /* host time of the last fresh sample */
+    /* Fault and swap-in counters of the last fresh sample. */
+    uint64_t major_fault, swap_in_kib;
+    double fault_rate, swap_in_rate; /* per second, newest */
+    double fault_base, swap_in_base; /* usual level */
+    /* Shrinks and held floors. */
+    double shrink_t[MEMSIG_SHRINK_MEMORY];
+    uint64_t shrink_from[MEMSIG_SHRINK_MEMORY];
+    uint64_t hold_kib; /* floor held, 0: none */
+    double hold_until;
+    unsigned nshrinks; /* total recorded; the ring holds the last MEMSIG_SHRINK_MEMORY */
+    unsigned squeezes;
+    bool have_update; /* last_update was seen */
+    bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
+    bool counters_ok;
+    bool rates_ok;
+    bool base_ok;
+    bool pressure;
+};
+
+/* The headroom of memory sample M (trusted statistics) into *KIB and where it comes from.
+ * Returns false when the figures do not fit the balloon size (headroom above it: the balloon
+ * moved since the guest's last report), so that the sample decides nothing. */
+bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src);
+
+/* Takes the statistics clock of M at host time NOW. Returns true when the sample is new: its
+ * last_update advanced (or, for a guest whose clock never moved, always); *DT is then the
+ * seconds since the previous new sample on the guest's clock (0 for the first). */
+bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double *dt);
+
+/* Seconds since the statistics clock last advanced at host time NOW (0 when never seen). */
+double memsig_stale_s(const struct memsig *s, double now);
+
+/* Updates the fault and swap-in rates from a new sample M, DT seconds after the previous one,
+ * and judges pressure; the usual level learns only from calm samples outside a squeeze window
+ * (WINDOW_S after a shrink). */
+void memsig_rates(struct memsig *s, const struct snap_mem *m, double dt, double now,
+                  double window_s);
+
+/* Forgets the rates (statistics untrusted, or counters reset by a reboot). */
+void memsig_reset_rates(struct memsig *s);
+
+/* Records that the guest was shrunk at NOW from FROM_KIB. */
+void memsig_note_shrink(struct memsig *s, double now, uint64_t from_kib);
+
+/* At NOW: when pressure rose within WINDOW_S of a shrink, holds the size before the oldest of
+ * those shrinks for HOLD_S and returns true (a squeeze). Drops an expired hold. */
+bool memsig_squeeze(struct memsig *s, double now, double window_s, double hold_s);
+
+/* Holds KIB as the floor from NOW for HOLD_S (a balloon that deflated itself). */
+void memsig_hold(struct memsig *s, double now, uint64_t kib, double hold_s);
+
+/* A word for a headroom source. */
+const char *memsig_source_name(enum memsig_source src);
+
+#endif
