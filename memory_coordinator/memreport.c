@@ -185,6 +185,13 @@ static bool guest_usable(const struct coord_guest *g, const struct snap_domain *
     return g->distrust == COORD_TRUSTED && (d->mem.flags & SNAP_MEM_USABLE);
 }
 
+static bool guest_headroom(const struct coord_guest *g, const struct snap_domain *d, double *out)
+{
+    (void)d;
+    *out = bytes(g->headroom_kib);
+    return g->distrust == COORD_TRUSTED;
+}
+
 static const struct guest_family guest_families[] = {
         {"vmbalance_guest_memory_actual_bytes",
          "Balloon size of the guest: the memory it has now (libvirt balloon.current).",
@@ -202,6 +209,10 @@ static const struct guest_family guest_families[] = {
          "Usable headroom: memory the guest can use without swapping, free plus reclaimable "
          "cache (its MemAvailable; trusted statistics only).",
          guest_usable},
+        {"vmbalance_guest_memory_headroom_bytes",
+         "Headroom the coordinator decides on: MemAvailable, else MemFree plus disk caches, "
+         "else MemFree (docs/METRICS.md; trusted statistics only).",
+         guest_headroom},
 };
 
 static struct metrics_label domain_label(const struct snapshot *cur, size_t domain)

@@ -29,11 +29,19 @@ static bool starving(const struct coord_guest *g)
            (g->reason == MEM_STARVING || g->reason == MEM_CAPPED || g->reason == MEM_AT_MAX);
 }
 
-/* What trusted guest G wants (KiB): used + minimum unused + MEM_SHORT_HORIZON periods of
- * growth, within [floor, max]. */
+/* Guests whose memory the policy does not take: huge pages, pressure, a squeeze answered, a
+ * balloon that deflated itself. */
+static bool held(const struct coord_guest *g)
+{
+    return g->reason == MEM_HUGEPAGES || g->reason == MEM_PRESSURE || g->reason == MEM_SQUEEZED ||
+           g->reason == MEM_DEFLATED;
+}
+
+/* What trusted guest G wants (KiB): what it uses (its size less its headroom, the definition of
+ * docs/METRICS.md) + minimum unused + MEM_SHORT_HORIZON periods of growth, within [floor, max]. */
 static int64_t want_of(const struct coord_config *cfg, const struct coord_guest *g)
 {
-    double used = g->unused_kib < g->actual_kib ? (double)(g->actual_kib - g->unused_kib) : 0;
+    double used = g->headroom_kib < g->actual_kib ? (double)(g->actual_kib - g->headroom_kib) : 0;
     double grow = isfinite(g->rate_kib_s) && g->rate_kib_s > 0 ? g->rate_kib_s * cfg->period_s : 0;
     double want = used + (double)cfg->min_unused_kib + grow * MEM_SHORT_HORIZON;
 
@@ -51,7 +59,8 @@ static void need_and_surplus(const struct coord_config *cfg, const struct coord_
     int64_t want, committed = (int64_t)g->committed_kib;
 
     *need = *surplus = 0;
-    if (g->distrust != COORD_TRUSTED || g->max_kib == 0 || g->max_kib >= UTIL_HUGE_KIB)
+    if (g->distrust != COORD_TRUSTED || g->max_kib == 0 || g->max_kib >= UTIL_HUGE_KIB ||
+        (held(g) && !starving(g)))
         return;
     want = want_of(cfg, g);
     if (starving(g))

@@ -41,9 +41,9 @@ static void world_free(struct world *w)
     snapshot_destroy(w->snap);
 }
 
-/* Sets report guest I to domain DOM: size ACTUAL MiB with UNUSED MiB unused, growing RATE MiB/s,
- * decided REASON (trusted statistics). */
-static void guest(struct world *w, size_t i, size_t dom, uint64_t actual, uint64_t unused,
+/* Sets report guest I to domain DOM: size ACTUAL MiB with HEADROOM MiB it can use at once (all of
+ * it free: no page cache), growing RATE MiB/s, decided REASON (trusted statistics). */
+static void guest(struct world *w, size_t i, size_t dom, uint64_t actual, uint64_t headroom,
                   double rate, enum mem_reason reason)
 {
     struct coord_guest *g = &w->g[i];
@@ -52,7 +52,7 @@ static void guest(struct world *w, size_t i, size_t dom, uint64_t actual, uint64
     g->domain = dom;
     g->actual_kib = g->committed_kib = g->target_kib = actual * MIB;
     g->max_kib = 4096 * MIB;
-    g->unused_kib = unused * MIB;
+    g->unused_kib = g->headroom_kib = headroom * MIB;
     g->rate_kib_s = rate * MIB;
     g->reason = reason;
     g->distrust = COORD_TRUSTED;
@@ -141,6 +141,35 @@ START_TEST(shortfall_is_what_neither_host_nor_guests_give)
         ck_assert_uint_eq(shortfall_relief(&w.cfg, &w.rep, &sf, i), 200 * MIB);
     ck_assert_int_eq(sf.candidate, 1);
     ck_assert_uint_eq(sf.relief_kib, 200 * MIB);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(page_cache_is_headroom_and_held_guests_give_nothing)
+{
+    struct world w;
+    struct shortfall sf;
+
+    world_init(&w);
+    /* Starving, growing 100 MiB/s: wants 1024 + 100 + 200 = 1324 MiB: needs 300. */
+    guest(&w, 0, 0, 1024, 0, 100, MEM_CAPPED);
+    /* 20 MiB free but 620 MiB it can use at once (page cache): uses 380, wants 480, gives 520. */
+    guest(&w, 1, 1, 1000, 620, 0, MEM_SHORT);
+    w.g[1].unused_kib = 20 * MIB;
+    /* Under pressure, squeezed, deflated, huge pages: plenty of headroom, none of it given. */
+    guest(&w, 2, 2, 1000, 700, 0, MEM_PRESSURE);
+    guest(&w, 3, 3, 1000, 700, 0, MEM_SQUEEZED);
+    guest(&w, 4, 4, 1000, 700, 0, MEM_DEFLATED);
+    guest(&w, 5, 5, 1000, 700, 0, MEM_HUGEPAGES);
+    sf = assess(&w);
+    ck_assert_uint_eq(sf.need_kib, 300 * MIB);
+    ck_assert_uint_eq(sf.guests_kib, 520 * MIB);
+    ck_assert_uint_eq(sf.shortfall_kib, 0);
+    /* Without the cache guest nothing covers the need. */
+    w.g[1].reason = MEM_PRESSURE;
+    sf = assess(&w);
+    ck_assert_uint_eq(sf.guests_kib, 0);
+    ck_assert_uint_eq(sf.shortfall_kib, 300 * MIB);
     world_free(&w);
 }
 END_TEST
@@ -271,6 +300,7 @@ Suite *shortfall_suite(void)
     tcase_add_test(t, nothing_short_nothing_to_migrate);
     tcase_add_test(t, unknown_host_or_baseline_is_not_assessed);
     tcase_add_test(t, shortfall_is_what_neither_host_nor_guests_give);
+    tcase_add_test(t, page_cache_is_headroom_and_held_guests_give_nothing);
     tcase_add_test(t, candidate_relieves_the_most);
     tcase_add_test(t, candidate_is_not_a_different_guest_every_period);
     tcase_add_test(t, a_clearly_better_guest_takes_over_after_several_periods);
