@@ -59,12 +59,12 @@ unsigned long hv_calls(const struct hv *hv)
     return hv->calls;
 }
 
-int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter, void *arg)
+int hv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter, void *arg)
 {
     int rc = hv->ops->sample(hv, snap, what, filter, arg);
 
     if (rc == HV_OK)
-        snapshot_finalize(snap);
+        snap_finalize(snap);
     return rc;
 }
 

@@ -33,8 +33,7 @@ struct hv;
 /* The operations every implementation provides. */
 struct hv_ops {
     const char *name;
-    int (*sample)(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
-                  void *arg);
+    int (*sample)(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter, void *arg);
     int (*set_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
                         const unsigned char *map, size_t maplen);
     int (*get_affinity)(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, unsigned char *map,
@@ -70,7 +69,7 @@ unsigned long hv_calls(const struct hv *hv);
 
 /* Fills SNAP (reset and finalized here) with a sample of the managed active domains
  * (FILTER NULL: all). Returns HV_OK, HV_FAIL or HV_CONN. */
-int hv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter, void *arg);
+int hv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter, void *arg);
 
 /* Pins vCPU VCPU of the domain UUID to pCPU PCPU of NPCPUS (live). */
 int hv_pin_vcpu(struct hv *hv, const unsigned char *uuid, uint32_t vcpu, int pcpu, int npcpus);

@@ -50,7 +50,7 @@ int lv_classify_host(struct lv *p, const char *what)
     return HV_FAIL;
 }
 
-static int lv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
+static int lv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter,
                      void *arg)
 {
     struct lv *p = hv_priv(hv);
@@ -63,7 +63,7 @@ static int lv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_fil
     if ((what & HV_SAMPLE_CPU) && (rc = lv_host_check_online(p, hv)) != HV_OK)
         return rc;
     s.sorted = p->ndoms; /* the check may have emptied the cache */
-    if (snapshot_reset(snap, loop_now_ns(), p->npcpus) < 0)
+    if (snap_reset(snap, loop_now_ns(), p->npcpus) < 0)
         return HV_FAIL;
     lv_host_topology_into(p, snap);
     rc = lv_stats_sample_domains(&s, &bulk_done);
@@ -84,9 +84,9 @@ static int lv_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_fil
     return rc;
 }
 
-static struct dom_entry *entry_for(struct lv *p, const unsigned char *uuid)
+static struct lv_dom *entry_for(struct lv *p, const unsigned char *uuid)
 {
-    struct dom_entry *e = p->conn ? lv_cache_find(p, uuid) : NULL;
+    struct lv_dom *e = p->conn ? lv_cache_find(p, uuid) : NULL;
     return e && e->dom ? e : NULL;
 }
 
@@ -94,7 +94,7 @@ static int lv_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
                            const unsigned char *map, size_t maplen)
 {
     struct lv *p = hv_priv(hv);
-    struct dom_entry *e = entry_for(p, uuid);
+    struct lv_dom *e = entry_for(p, uuid);
 
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;
@@ -111,7 +111,7 @@ static int lv_get_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
                            unsigned char *map, size_t maplen)
 {
     struct lv *p = hv_priv(hv);
-    struct dom_entry *e = entry_for(p, uuid);
+    struct lv_dom *e = entry_for(p, uuid);
 
     if (!e || !e->maps_ok || vcpu >= e->nmaps)
         return HV_GONE;
@@ -124,7 +124,7 @@ static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
                                     const unsigned char *map, size_t maplen)
 {
     struct lv *p = hv_priv(hv);
-    struct dom_entry *e = entry_for(p, uuid);
+    struct lv_dom *e = entry_for(p, uuid);
 
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;
@@ -141,7 +141,7 @@ static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
 static int lv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
 {
     struct lv *p = hv_priv(hv);
-    struct dom_entry *e = entry_for(p, uuid);
+    struct lv_dom *e = entry_for(p, uuid);
 
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;
@@ -156,7 +156,7 @@ static int lv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
 static int lv_enable_memstats(struct hv *hv, const unsigned char *uuid, int period_s)
 {
     struct lv *p = hv_priv(hv);
-    struct dom_entry *e = entry_for(p, uuid);
+    struct lv_dom *e = entry_for(p, uuid);
 
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;

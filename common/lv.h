@@ -12,7 +12,7 @@
 #include "snapshot.h"
 
 /* What we remember about a domain between periods. */
-struct dom_entry {
+struct lv_dom {
     unsigned char uuid[SNAP_UUID_LEN];
     virDomainPtr dom;     /* own reference */
     uint32_t nmaps;       /* vCPUs the cached maps describe */
@@ -41,10 +41,10 @@ struct lv {
     int cpu_nparams;       /* fields virNodeGetCPUStats returns, 0 when unsupported */
     int mem_nparams;       /* fields virNodeGetMemoryStats returns, 0 when unsupported */
     uint64_t host_total_kib;
-    bool bulk_ok;           /* virConnectGetAllDomainStats works at all */
-    bool host_mem_warned;   /* "host memory unknown" already said */
-    bool local;             /* the host is this machine: read /proc directly */
-    struct dom_entry *doms; /* the domain cache, sorted by uuid (lv_cache.c) */
+    bool bulk_ok;         /* virConnectGetAllDomainStats works at all */
+    bool host_mem_warned; /* "host memory unknown" already said */
+    bool local;           /* the host is this machine: read /proc directly */
+    struct lv_dom *doms;  /* the domain cache, sorted by uuid (lv_cache.c) */
     size_t ndoms, cap_doms;
     size_t refresh_cursor;
     size_t config_cursor;
@@ -65,7 +65,7 @@ struct lv {
 struct lv_sampling {
     struct lv *p;
     struct hv *hv;
-    struct snapshot *snap;
+    struct snap *snap;
     unsigned what;       /* HV_SAMPLE_* */
     size_t sorted;       /* cache entries sorted before this sample */
     hv_filter_fn filter; /* NULL: every domain */
@@ -100,28 +100,28 @@ void lv_watch_deregister(struct lv *p);
 void lv_cache_clear(struct lv *p);
 
 /* lv_cache.c: returns the sorted entry for UUID, or NULL. */
-struct dom_entry *lv_cache_find(struct lv *p, const unsigned char *uuid);
+struct lv_dom *lv_cache_find(struct lv *p, const unsigned char *uuid);
 
 /* lv_cache.c: returns the entry for DOM, adding one (with a new reference) when missing, or
  * NULL when out of memory. Entries before SORTED are sorted; added ones not until commit. */
-struct dom_entry *lv_cache_get(struct lv *p, virDomainPtr dom, const unsigned char *uuid,
-                               size_t sorted);
+struct lv_dom *lv_cache_get(struct lv *p, virDomainPtr dom, const unsigned char *uuid,
+                            size_t sorted);
 
 /* lv_cache.c: drops the entries not seen in this sample and sorts the rest. */
 void lv_cache_commit(struct lv *p);
 
 /* lv_cache.c: makes E's map buffer hold NVCPUS zeroed maps; returns 0 or -1. */
-int lv_cache_reset_maps(const struct lv *p, struct dom_entry *e, uint32_t nvcpus);
+int lv_cache_reset_maps(const struct lv *p, struct lv_dom *e, uint32_t nvcpus);
 
 /* lv_cache.c: reads the affinity of E's NVCPUS vCPUs (domain NAME); returns HV_*. */
-int lv_cache_read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, const char *name);
+int lv_cache_read_affinity(struct lv *p, struct lv_dom *e, uint32_t nvcpus, const char *name);
 
 /* lv_cache.c: sets each vCPU's pin in V[0 .. NVCPUS-1] from E's cached maps. */
-void lv_cache_apply_affinity(const struct lv *p, const struct dom_entry *e, struct snap_vcpu *v,
+void lv_cache_apply_affinity(const struct lv *p, const struct lv_dom *e, struct snap_vcpu *v,
                              uint32_t nvcpus);
 
 /* lv_cache.c: re-reads the affinity of a few domains of SNAP, to see changes made by others. */
-int lv_cache_refresh_affinity(struct lv *p, struct hv *hv, struct snapshot *snap);
+int lv_cache_refresh_affinity(struct lv *p, struct hv *hv, struct snap *snap);
 
 /* lv_host.c: reads the pCPU count, the online pCPUs and the host's memory; 0 or -1 (logged). */
 int lv_host_read_cpus(struct lv *p, struct hv *hv);
@@ -133,26 +133,26 @@ void lv_host_probe(struct lv *p, struct hv *hv);
 bool lv_host_is_local(virConnectPtr conn);
 
 /* lv_host.c: records every pCPU's busy time / the host's memory in SNAP; returns HV_*. */
-int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap);
-int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap);
+int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snap *snap);
+int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snap *snap);
 
 /* lv_host.c: re-reads which pCPUs are online (one call); on a change, re-reads the topology and
  * says so. Returns HV_*. */
 int lv_host_check_online(struct lv *p, struct hv *hv);
 
 /* lv_host.c: records every pCPU's topology in SNAP. */
-void lv_host_topology_into(const struct lv *p, struct snapshot *snap);
+void lv_host_topology_into(const struct lv *p, struct snap *snap);
 
 /* lv_config.c: reads the configuration facts of E (domain NAME) into E; returns HV_*. */
-int lv_config_read(struct lv *p, struct hv *hv, struct dom_entry *e, const char *name);
+int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *name);
 
 /* lv_config.c: copies E's configuration facts into D, the last domain of SNAP. */
-int lv_config_into(const struct lv *p, const struct dom_entry *e, struct snapshot *snap,
+int lv_config_into(const struct lv *p, const struct lv_dom *e, struct snap *snap,
                    struct snap_domain *d);
 
 /* lv_config.c: reads the configuration of domains not read yet (at most a batch) and of a few
  * others (changes made by others), then copies them into SNAP. Returns HV_*. */
-int lv_config_refresh(struct lv *p, struct hv *hv, struct snapshot *snap);
+int lv_config_refresh(struct lv *p, struct hv *hv, struct snap *snap);
 
 /* lv_stats.c: adds every managed active domain to S->snap (one bulk call, else per-domain
  * calls); *BULK_DONE tells whether the bulk call answered. Returns HV_*. */

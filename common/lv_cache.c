@@ -12,7 +12,7 @@
 /* Domains whose cached affinity is re-read each period, to notice changes made by others. */
 #define AFFINITY_REFRESH_PER_PERIOD 4
 
-static void entry_clear(struct dom_entry *e)
+static void entry_clear(struct lv_dom *e)
 {
     if (e->dom)
         virDomainFree(e->dom);
@@ -30,7 +30,7 @@ void lv_cache_clear(struct lv *p)
 }
 
 /* Binary search of the N sorted entries DOMS for UUID. */
-static struct dom_entry *find_sorted(struct dom_entry *doms, size_t n, const unsigned char *uuid)
+static struct lv_dom *find_sorted(struct lv_dom *doms, size_t n, const unsigned char *uuid)
 {
     size_t lo = 0, hi = n;
 
@@ -47,21 +47,21 @@ static struct dom_entry *find_sorted(struct dom_entry *doms, size_t n, const uns
     return NULL;
 }
 
-struct dom_entry *lv_cache_find(struct lv *p, const unsigned char *uuid)
+struct lv_dom *lv_cache_find(struct lv *p, const unsigned char *uuid)
 {
     return find_sorted(p->doms, p->ndoms, uuid);
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
-    return memcmp(((const struct dom_entry *)a)->uuid, ((const struct dom_entry *)b)->uuid,
+    return memcmp(((const struct lv_dom *)a)->uuid, ((const struct lv_dom *)b)->uuid,
                   SNAP_UUID_LEN);
 }
 
-struct dom_entry *lv_cache_get(struct lv *p, virDomainPtr dom, const unsigned char *uuid,
-                               size_t sorted)
+struct lv_dom *lv_cache_get(struct lv *p, virDomainPtr dom, const unsigned char *uuid,
+                            size_t sorted)
 {
-    struct dom_entry *e = find_sorted(p->doms, sorted, uuid);
+    struct lv_dom *e = find_sorted(p->doms, sorted, uuid);
 
     for (size_t i = sorted; !e && i < p->ndoms; i++)
         if (memcmp(p->doms[i].uuid, uuid, SNAP_UUID_LEN) == 0)
@@ -96,7 +96,7 @@ void lv_cache_commit(struct lv *p)
 }
 
 /* Makes E's map buffer hold NVCPUS zeroed maps (reallocated only when the count changes). */
-int lv_cache_reset_maps(const struct lv *p, struct dom_entry *e, uint32_t nvcpus)
+int lv_cache_reset_maps(const struct lv *p, struct lv_dom *e, uint32_t nvcpus)
 {
     if (!e->maps || e->nmaps != nvcpus) {
         unsigned char *maps = realloc(e->maps, (size_t)nvcpus * p->maplen);
@@ -111,7 +111,7 @@ int lv_cache_reset_maps(const struct lv *p, struct dom_entry *e, uint32_t nvcpus
 }
 
 /* Reads the pin maps of E's NVCPUS vCPUs with one call. */
-int lv_cache_read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, const char *name)
+int lv_cache_read_affinity(struct lv *p, struct lv_dom *e, uint32_t nvcpus, const char *name)
 {
     if (nvcpus == 0)
         return HV_OK;
@@ -125,7 +125,7 @@ int lv_cache_read_affinity(struct lv *p, struct dom_entry *e, uint32_t nvcpus, c
 }
 
 /* Derives each vCPU's pin (the one allowed pCPU, or -1) from E's maps. */
-void lv_cache_apply_affinity(const struct lv *p, const struct dom_entry *e, struct snap_vcpu *v,
+void lv_cache_apply_affinity(const struct lv *p, const struct lv_dom *e, struct snap_vcpu *v,
                              uint32_t nvcpus)
 {
     for (uint32_t k = 0; k < nvcpus; k++) {
@@ -148,26 +148,26 @@ void lv_cache_apply_affinity(const struct lv *p, const struct dom_entry *e, stru
     }
 }
 
-int lv_cache_refresh_affinity(struct lv *p, struct hv *hv, struct snapshot *snap)
+int lv_cache_refresh_affinity(struct lv *p, struct hv *hv, struct snap *snap)
 {
-    size_t nd = snapshot_domain_count(snap);
+    size_t nd = snap_domain_count(snap);
 
     for (size_t n = 0; n < AFFINITY_REFRESH_PER_PERIOD && n < nd; n++) {
         struct snap_domain *d;
-        struct dom_entry *e;
+        struct lv_dom *e;
         int rc;
 
         p->refresh_cursor = (p->refresh_cursor + 1) % nd;
-        d = snapshot_domain_mut(snap, p->refresh_cursor);
+        d = snap_domain_mut(snap, p->refresh_cursor);
         e = lv_cache_find(p, d->uuid);
         if (!e || d->nvcpus == 0)
             continue;
         hv_count_calls(hv, 1);
-        rc = lv_cache_read_affinity(p, e, d->nvcpus, snapshot_domain_name(snap, d));
+        rc = lv_cache_read_affinity(p, e, d->nvcpus, snap_domain_name(snap, d));
         if (rc == HV_CONN)
             return rc;
         if (rc == HV_OK)
-            lv_cache_apply_affinity(p, e, snapshot_vcpus_mut(snap, d), d->nvcpus);
+            lv_cache_apply_affinity(p, e, snap_vcpus_mut(snap, d), d->nvcpus);
     }
     return HV_OK;
 }

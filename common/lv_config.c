@@ -82,7 +82,7 @@ static bool own_map(const struct lv *p, unsigned char **map)
 }
 
 /* The pCPUs E's vCPUs may run on: <vcpu cpuset>, cut by the CPUs of strict NUMA nodes. */
-static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *f, const char *name)
+static void allowed_from(struct lv *p, struct lv_dom *e, const struct facts *f, const char *name)
 {
     free(e->allowed);
     e->allowed = NULL;
@@ -112,7 +112,7 @@ static void allowed_from(struct lv *p, struct dom_entry *e, const struct facts *
 }
 
 /* Where E's emulator threads may run now: the live pin, else the XML's, else anywhere. */
-static void emulator_from(struct lv *p, struct hv *hv, struct dom_entry *e, const struct facts *f)
+static void emulator_from(struct lv *p, struct hv *hv, struct lv_dom *e, const struct facts *f)
 {
     if (!own_map(p, &e->emulator))
         return;
@@ -127,7 +127,7 @@ static void emulator_from(struct lv *p, struct hv *hv, struct dom_entry *e, cons
     }
 }
 
-int lv_config_read(struct lv *p, struct hv *hv, struct dom_entry *e, const char *name)
+int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *name)
 {
     struct facts f = {0};
     char *xml;
@@ -146,7 +146,7 @@ int lv_config_read(struct lv *p, struct hv *hv, struct dom_entry *e, const char 
     return HV_OK;
 }
 
-int lv_config_into(const struct lv *p, const struct dom_entry *e, struct snapshot *snap,
+int lv_config_into(const struct lv *p, const struct lv_dom *e, struct snap *snap,
                    struct snap_domain *d)
 {
     (void)p;
@@ -154,30 +154,30 @@ int lv_config_into(const struct lv *p, const struct dom_entry *e, struct snapsho
         return 0;
     d->cfg |= e->cfg | SNAP_CFG_KNOWN;
     d->numa_nodes = e->numa_nodes;
-    if (e->allowed && snapshot_set_domain_map(snap, d, SNAP_MAP_ALLOWED, e->allowed) < 0)
+    if (e->allowed && snap_set_domain_map(snap, d, SNAP_MAP_ALLOWED, e->allowed) < 0)
         return -1;
-    if (e->emulator && snapshot_set_domain_map(snap, d, SNAP_MAP_EMULATOR, e->emulator) < 0)
+    if (e->emulator && snap_set_domain_map(snap, d, SNAP_MAP_EMULATOR, e->emulator) < 0)
         return -1;
     return 0;
 }
 
 /* Reads the configuration of domain I of SNAP when it is new (within *BUDGET) or FORCE. */
-static int maybe_read(struct lv *p, struct hv *hv, struct snapshot *snap, size_t i, bool force,
+static int maybe_read(struct lv *p, struct hv *hv, struct snap *snap, size_t i, bool force,
                       size_t *budget)
 {
-    struct snap_domain *d = snapshot_domain_mut(snap, i);
-    struct dom_entry *e = lv_cache_find(p, d->uuid);
+    struct snap_domain *d = snap_domain_mut(snap, i);
+    struct lv_dom *e = lv_cache_find(p, d->uuid);
 
     if (!e || !e->dom || (e->cfg_read && !force) || (!e->cfg_read && *budget == 0))
         return HV_OK;
     if (!e->cfg_read)
         (*budget)--;
-    return lv_config_read(p, hv, e, snapshot_domain_name(snap, d));
+    return lv_config_read(p, hv, e, snap_domain_name(snap, d));
 }
 
-int lv_config_refresh(struct lv *p, struct hv *hv, struct snapshot *snap)
+int lv_config_refresh(struct lv *p, struct hv *hv, struct snap *snap)
 {
-    size_t nd = snapshot_domain_count(snap), budget = CONFIG_NEW_PER_PERIOD;
+    size_t nd = snap_domain_count(snap), budget = CONFIG_NEW_PER_PERIOD;
     int rc;
 
     for (size_t i = 0; i < nd; i++)
@@ -189,8 +189,8 @@ int lv_config_refresh(struct lv *p, struct hv *hv, struct snapshot *snap)
             return rc;
     }
     for (size_t i = 0; i < nd; i++) {
-        struct snap_domain *d = snapshot_domain_mut(snap, i);
-        const struct dom_entry *e = lv_cache_find(p, d->uuid);
+        struct snap_domain *d = snap_domain_mut(snap, i);
+        const struct lv_dom *e = lv_cache_find(p, d->uuid);
         if (e && lv_config_into(p, e, snap, d) < 0)
             return HV_FAIL;
     }

@@ -167,10 +167,10 @@ int lv_host_check_online(struct lv *p, struct hv *hv)
     return HV_OK;
 }
 
-void lv_host_topology_into(const struct lv *p, struct snapshot *snap)
+void lv_host_topology_into(const struct lv *p, struct snap *snap)
 {
     for (int c = 0; c < p->npcpus; c++)
-        snapshot_set_pcpu_topology(snap, c, p->online[c], p->node[c], p->core[c]);
+        snap_set_pcpu_topology(snap, c, p->online[c], p->node[c], p->core[c]);
 }
 
 void lv_host_probe(struct lv *p, struct hv *hv)
@@ -200,7 +200,7 @@ void lv_host_probe(struct lv *p, struct hv *hv)
 
 /* Reads every online pCPU's busy time from /proc/stat into SNAP (what virNodeGetCPUStats reads
  * too, without one round trip per pCPU). Returns false when unreadable. */
-static bool read_proc_stat(const struct lv *p, struct snapshot *snap)
+static bool read_proc_stat(const struct lv *p, struct snap *snap)
 {
     FILE *f = fopen("/proc/stat", "r");
     double ns_per_tick = 1e9 / (double)sysconf(_SC_CLK_TCK);
@@ -219,15 +219,15 @@ static bool read_proc_stat(const struct lv *p, struct snapshot *snap)
             cpu < 0 || cpu >= p->npcpus)
             continue;
         /* libvirt's "user" is user + nice, its "kernel" system + irq + softirq. */
-        snapshot_set_pcpu_busy(
-                snap, cpu, (uint64_t)((double)(user + nice + sys + irq + softirq) * ns_per_tick));
+        snap_set_pcpu_busy(snap, cpu,
+                           (uint64_t)((double)(user + nice + sys + irq + softirq) * ns_per_tick));
         seen++;
     }
     fclose(f);
     return seen > 0;
 }
 
-int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap)
+int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snap *snap)
 {
     virNodeCPUStatsPtr st = p->cpu_st;
     int n;
@@ -235,7 +235,7 @@ int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap)
     if (p->local && read_proc_stat(p, snap))
         return HV_OK;
     if (p->cpu_nparams <= 0) {
-        snapshot_clear_pcpu(snap);
+        snap_clear_pcpu(snap);
         return HV_OK;
     }
     for (int c = 0; c < p->npcpus; c++) {
@@ -247,14 +247,14 @@ int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snapshot *snap)
         hv_count_calls(hv, 1);
         if (virNodeGetCPUStats(p->conn, c, st, &n, 0) < 0) {
             int rc = lv_classify_host(p, "read per-pCPU statistics");
-            snapshot_clear_pcpu(snap);
+            snap_clear_pcpu(snap);
             return rc == HV_CONN ? HV_CONN : HV_OK;
         }
         for (int i = 0; i < n; i++)
             if (strcmp(st[i].field, VIR_NODE_CPU_STATS_KERNEL) == 0 ||
                 strcmp(st[i].field, VIR_NODE_CPU_STATS_USER) == 0)
                 busy += st[i].value;
-        snapshot_set_pcpu_busy(snap, c, busy);
+        snap_set_pcpu_busy(snap, c, busy);
     }
     return HV_OK;
 }
@@ -299,17 +299,17 @@ bool lv_host_is_local(virConnectPtr conn)
 }
 
 /* True when a domain of SNAP is bound to NUMA nodes (strict numatune). */
-static bool any_strict(const struct snapshot *snap)
+static bool any_strict(const struct snap *snap)
 {
-    for (size_t i = 0; i < snapshot_domain_count(snap); i++)
-        if (snapshot_domain(snap, i)->cfg & SNAP_CFG_NUMA_STRICT)
+    for (size_t i = 0; i < snap_domain_count(snap); i++)
+        if (snap_domain(snap, i)->cfg & SNAP_CFG_NUMA_STRICT)
             return true;
     return false;
 }
 
 /* Records each NUMA node's free memory (virNodeGetCellsFreeMemory: the nodes' MemFree) when a
  * domain is bound to nodes; it can only grow from theirs. Returns HV_*. */
-static int sample_nodes(struct lv *p, struct hv *hv, struct snapshot *snap)
+static int sample_nodes(struct lv *p, struct hv *hv, struct snap *snap)
 {
     unsigned long long fr[SNAP_MAX_NODES];
     int ncells = 1, n;
@@ -329,12 +329,12 @@ static int sample_nodes(struct lv *p, struct hv *hv, struct snapshot *snap)
         return HV_OK;
     }
     for (int i = 0; i < n; i++)
-        snapshot_set_node_free(snap, i, fr[i] / 1024);
+        snap_set_node_free(snap, i, fr[i] / 1024);
     return HV_OK;
 }
 
 /* Records the host's total and free memory. */
-static int sample_host(struct lv *p, struct hv *hv, struct snapshot *snap)
+static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
 {
     virNodeMemoryStatsPtr st = p->mem_st;
     uint64_t total = 0, avail = 0;
@@ -344,7 +344,7 @@ static int sample_host(struct lv *p, struct hv *hv, struct snapshot *snap)
      * swapping; libvirt offers only free + buffers + cached, which also counts memory that
      * cannot be reclaimed (shared memory, for one). */
     if (p->local && read_meminfo(&total, &avail)) {
-        snapshot_set_host_memory(snap, total, avail);
+        snap_set_host_memory(snap, total, avail);
         return HV_OK;
     }
     if (n > 0) {
@@ -358,7 +358,7 @@ static int sample_host(struct lv *p, struct hv *hv, struct snapshot *snap)
                          strcmp(st[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0)
                     avail += st[i].value; /* free + buffers + page cache */
             }
-            snapshot_set_host_memory(snap, total ? total : p->host_total_kib, avail);
+            snap_set_host_memory(snap, total ? total : p->host_total_kib, avail);
             return HV_OK;
         }
         if (virConnectIsAlive(p->conn) != 1)
@@ -376,11 +376,11 @@ static int sample_host(struct lv *p, struct hv *hv, struct snapshot *snap)
         p->host_mem_warned = true;
         return HV_OK;
     }
-    snapshot_set_host_memory(snap, p->host_total_kib, fr / 1024);
+    snap_set_host_memory(snap, p->host_total_kib, fr / 1024);
     return HV_OK;
 }
 
-int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snapshot *snap)
+int lv_host_sample_memory(struct lv *p, struct hv *hv, struct snap *snap)
 {
     int rc = sample_host(p, hv, snap);
 

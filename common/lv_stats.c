@@ -111,13 +111,13 @@ static void mem_from_stats(struct snap_mem *m, const virDomainMemoryStatStruct *
 }
 
 /* The last domain added to SNAP: the one being sampled. */
-static struct snap_domain *last_domain(struct snapshot *snap)
+static struct snap_domain *last_domain(struct snap *snap)
 {
-    return snapshot_domain_mut(snap, snapshot_domain_count(snap) - 1);
+    return snap_domain_mut(snap, snap_domain_count(snap) - 1);
 }
 
 /* Reads the vCPU times and pins of E (domain NAME; INFO just read) with virDomainGetVcpus. */
-static int slow_vcpus(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+static int slow_vcpus(const struct lv_sampling *s, struct lv_dom *e, const char *name,
                       const virDomainInfo *info)
 {
     struct lv *p = s->p;
@@ -130,8 +130,8 @@ static int slow_vcpus(const struct lv_sampling *s, struct dom_entry *e, const ch
         /* Re-add the domain with the right number of vCPUs. */
         unsigned char uuid[SNAP_UUID_LEN];
         memcpy(uuid, d->uuid, SNAP_UUID_LEN);
-        snapshot_drop_last(s->snap);
-        d = snapshot_add_domain(s->snap, uuid, name, nv);
+        snap_drop_last(s->snap);
+        d = snap_add_domain(s->snap, uuid, name, nv);
         if (!d)
             return HV_FAIL;
         d->state = map_state(info->state);
@@ -146,7 +146,7 @@ static int slow_vcpus(const struct lv_sampling *s, struct dom_entry *e, const ch
     if (got < 0)
         return lv_classify(p, "read vCPU statistics", name);
     e->maps_ok = true;
-    v = snapshot_vcpus_mut(s->snap, d);
+    v = snap_vcpus_mut(s->snap, d);
     for (int i = 0; i < got; i++) {
         uint32_t k = p->vinfo[i].number;
         if (k >= nv)
@@ -160,7 +160,7 @@ static int slow_vcpus(const struct lv_sampling *s, struct dom_entry *e, const ch
 }
 
 /* Reads the balloon and guest memory statistics of E (domain NAME, INFO just read). */
-static int slow_memory(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+static int slow_memory(const struct lv_sampling *s, struct lv_dom *e, const char *name,
                        const virDomainInfo *info)
 {
     virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
@@ -187,7 +187,7 @@ static int slow_memory(const struct lv_sampling *s, struct dom_entry *e, const c
 }
 
 /* Per-domain fallback for what the bulk call did not give. Returns an hv status. */
-static int sample_domain_slow(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+static int sample_domain_slow(const struct lv_sampling *s, struct lv_dom *e, const char *name,
                               bool need_cpu, bool need_mem)
 {
     virDomainInfo info;
@@ -290,15 +290,15 @@ static int parse_record(struct lv *p, const virDomainStatsRecord *rec, struct re
 }
 
 /* Copies R's vCPUs (NVCPUS of them) into D, with the pins of E's cached (or fresh) maps. */
-static int record_vcpus(const struct lv_sampling *s, struct dom_entry *e, struct snap_domain *d,
+static int record_vcpus(const struct lv_sampling *s, struct lv_dom *e, struct snap_domain *d,
                         uint32_t nvcpus)
 {
-    struct snap_vcpu *v = snapshot_vcpus_mut(s->snap, d);
+    struct snap_vcpu *v = snap_vcpus_mut(s->snap, d);
     int rc;
 
     memcpy(v, s->p->rec_vcpus, nvcpus * sizeof(*v));
     if (!e->maps_ok || e->nmaps != nvcpus) {
-        rc = lv_cache_read_affinity(s->p, e, nvcpus, snapshot_domain_name(s->snap, d));
+        rc = lv_cache_read_affinity(s->p, e, nvcpus, snap_domain_name(s->snap, d));
         hv_count_calls(s->hv, 1);
         if (rc != HV_OK)
             return rc;
@@ -308,7 +308,7 @@ static int record_vcpus(const struct lv_sampling *s, struct dom_entry *e, struct
 }
 
 /* Asks domain NAME directly for what its record R lacked. */
-static int complete_record(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+static int complete_record(const struct lv_sampling *s, struct lv_dom *e, const char *name,
                            const struct record *r)
 {
     bool has_balloon = (r->mem.flags & SNAP_MEM_BALLOON) != 0;
@@ -326,11 +326,11 @@ static int complete_record(const struct lv_sampling *s, struct dom_entry *e, con
 }
 
 /* Adds domain NAME of entry E to the snapshot from its parsed record R. */
-static int add_from_record(const struct lv_sampling *s, struct dom_entry *e, const char *name,
+static int add_from_record(const struct lv_sampling *s, struct lv_dom *e, const char *name,
                            const struct record *r)
 {
     uint32_t nvcpus = (s->what & HV_SAMPLE_CPU) && r->has_vcpu ? r->nvcpus : 0;
-    struct snap_domain *d = snapshot_add_domain(s->snap, e->uuid, name, nvcpus);
+    struct snap_domain *d = snap_add_domain(s->snap, e->uuid, name, nvcpus);
     int rc = HV_OK;
 
     if (!d)
@@ -348,7 +348,7 @@ static int add_from_record(const struct lv_sampling *s, struct dom_entry *e, con
     if (rc != HV_OK) {
         /* One domain failing (or vanishing) does not stop the others: leave it out this
          * period. */
-        snapshot_drop_last(s->snap);
+        snap_drop_last(s->snap);
         e->seen = rc != HV_GONE;
         return rc == HV_CONN ? HV_CONN : HV_OK;
     }
@@ -363,7 +363,7 @@ static int add_domain(const struct lv_sampling *s, virDomainPtr dom,
 {
     const char *name = virDomainGetName(dom);
     unsigned char uuid[SNAP_UUID_LEN];
-    struct dom_entry *e;
+    struct lv_dom *e;
     struct record r;
 
     if (!name || virDomainGetUUID(dom, uuid) < 0)

@@ -6,23 +6,23 @@
 
 #include "cli.h"
 
-void report_begin(struct json *j, FILE *out, unsigned long period, const struct snapshot *cur,
+void report_begin(struct json *j, FILE *out, unsigned long period, const struct snap *cur,
                   bool baseline, bool dry_run)
 {
     json_init(j, out);
     json_object_begin(j);
     json_kv_uint(j, "period", period);
-    json_kv_double(j, "time", (double)snapshot_time_ns(cur) / 1e9, 3);
+    json_kv_double(j, "time", (double)snap_time_ns(cur) / 1e9, 3);
     json_kv_bool(j, "baseline", baseline);
     json_kv_bool(j, "dry_run", dry_run);
 }
 
-void report_domain(struct json *j, const struct snapshot *cur, const struct snap_domain *d)
+void report_domain(struct json *j, const struct snap *cur, const struct snap_domain *d)
 {
     char uuid[SNAP_UUID_STRLEN];
 
-    snapshot_uuid_format(d->uuid, uuid);
-    json_kv_string(j, "domain", snapshot_domain_name(cur, d));
+    snap_uuid_format(d->uuid, uuid);
+    json_kv_string(j, "domain", snap_domain_name(cur, d));
     json_kv_string(j, "uuid", uuid);
 }
 
@@ -49,7 +49,7 @@ static double wall_clock_s(void)
 }
 
 void report_metrics_common(struct metrics *m, const struct report_meta *meta,
-                           const struct snapshot *cur)
+                           const struct snap *cur)
 {
     struct metrics_label l[] = {{"program", meta->program}, {"version", cli_version()}};
 
@@ -66,7 +66,7 @@ void report_metrics_common(struct metrics *m, const struct report_meta *meta,
     metrics_sample(m, l, 1, meta->dry_run);
     metrics_family(m, "vmbalance_managed_domains", METRICS_GAUGE,
                    "Active domains the program manages.");
-    metrics_sample(m, l, 1, (double)snapshot_domain_count(cur));
+    metrics_sample(m, l, 1, (double)snap_domain_count(cur));
     metrics_family(m, "vmbalance_periods_total", METRICS_COUNTER, "Periods run.");
     metrics_sample(m, l, 1, (double)meta->periods);
     metrics_family(m, "vmbalance_hypervisor_calls_total", METRICS_COUNTER,

@@ -12,11 +12,11 @@
 
 /* Starts J on OUT with one period's object: period, time (monotonic seconds of CUR), baseline
  * and dry_run. Close it with report_end(). */
-void report_begin(struct json *j, FILE *out, unsigned long period, const struct snapshot *cur,
+void report_begin(struct json *j, FILE *out, unsigned long period, const struct snap *cur,
                   bool baseline, bool dry_run);
 
 /* Writes the "domain" (name) and "uuid" keys of D, a domain of CUR. */
-void report_domain(struct json *j, const struct snapshot *cur, const struct snap_domain *d);
+void report_domain(struct json *j, const struct snap *cur, const struct snap_domain *d);
 
 /* Writes "calls" and closes the period's object and its line. */
 void report_end(struct json *j, unsigned long calls);
@@ -37,7 +37,7 @@ void report_meta_count(struct report_meta *meta, unsigned long calls);
  * same collector): version, period, time of the last period, dry run, managed domains of CUR,
  * periods and hypervisor calls. */
 void report_metrics_common(struct metrics *m, const struct report_meta *meta,
-                           const struct snapshot *cur);
+                           const struct snap *cur);
 
 /* Writes REASON as a label value fit for a metric: lower case, '_' for anything else
  * ("starving, short of memory" -> "starving_short_of_memory") into BUF of SIZE bytes. */

@@ -14,7 +14,7 @@ struct runner {
     struct hv *hv;
     runner_step_fn step;
     void *ctx;
-    struct snapshot *prev, *cur;
+    struct snap *prev, *cur;
     bool have_prev;
     bool disconnected;
     unsigned long backoff;    /* periods to wait before the next reconnection attempt */
@@ -34,8 +34,8 @@ struct runner *runner_create(const struct runner_config *cfg, struct hv *hv, run
     r->hv = hv;
     r->step = step;
     r->ctx = ctx;
-    r->prev = snapshot_create();
-    r->cur = snapshot_create();
+    r->prev = snap_create();
+    r->cur = snap_create();
     if (!r->prev || !r->cur) {
         runner_destroy(r);
         return NULL;
@@ -47,8 +47,8 @@ void runner_destroy(struct runner *r)
 {
     if (!r)
         return;
-    snapshot_destroy(r->prev);
-    snapshot_destroy(r->cur);
+    snap_destroy(r->prev);
+    snap_destroy(r->cur);
     free(r);
 }
 
@@ -74,7 +74,7 @@ static void lost(struct runner *r)
 /* Says when the managed domains run out or come back. Returns false when that ends the run. */
 static bool note_domains(struct runner *r)
 {
-    size_t n = snapshot_domain_count(r->cur);
+    size_t n = snap_domain_count(r->cur);
 
     if (n == 0 && !r->cfg.keep_running) {
         log_info("no active managed domain left; exiting");
@@ -120,7 +120,7 @@ enum runner_status runner_tick(struct runner *r)
     if (r->step(r->ctx, r->hv, r->have_prev ? r->prev : NULL, r->cur, calls) < 0)
         return RUNNER_FAIL;
     {
-        struct snapshot *t = r->prev;
+        struct snap *t = r->prev;
         r->prev = r->cur;
         r->cur = t;
     }

@@ -11,8 +11,8 @@
 /* One period's work of a program, given the previous sample (NULL on the first one) and the
  * current one. CALLS is hv_calls() before this period's sample. Returns 0, or -1 to stop with a
  * runtime failure (already logged). */
-typedef int (*runner_step_fn)(void *ctx, struct hv *hv, const struct snapshot *prev,
-                              const struct snapshot *cur, unsigned long calls);
+typedef int (*runner_step_fn)(void *ctx, struct hv *hv, const struct snap *prev,
+                              const struct snap *cur, unsigned long calls);
 
 struct runner_config {
     double period_s;     /* seconds between samples */

@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-struct snapshot {
+struct snap {
     uint64_t time_ns;
     int npcpus;
     bool has_pcpu;
@@ -32,12 +32,12 @@ struct snapshot {
     size_t names_len, names_cap;
 };
 
-struct snapshot *snapshot_create(void)
+struct snap *snap_create(void)
 {
-    return calloc(1, sizeof(struct snapshot));
+    return calloc(1, sizeof(struct snap));
 }
 
-void snapshot_destroy(struct snapshot *s)
+void snap_destroy(struct snap *s)
 {
     if (!s)
         return;
@@ -50,7 +50,7 @@ void snapshot_destroy(struct snapshot *s)
     free(s);
 }
 
-int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
+int snap_reset(struct snap *s, uint64_t time_ns, int npcpus)
 {
     if (npcpus < 1)
         return -1;
@@ -83,31 +83,31 @@ int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus)
     return 0;
 }
 
-void snapshot_set_pcpu_busy(struct snapshot *s, int cpu, uint64_t busy_ns)
+void snap_set_pcpu_busy(struct snap *s, int cpu, uint64_t busy_ns)
 {
     if (cpu >= 0 && cpu < s->npcpus)
         s->pcpu_busy[cpu] = busy_ns;
 }
 
-void snapshot_set_pcpu_topology(struct snapshot *s, int cpu, bool online, int node, int core)
+void snap_set_pcpu_topology(struct snap *s, int cpu, bool online, int node, int core)
 {
     if (cpu >= 0 && cpu < s->npcpus)
         s->topo[cpu] = (struct pcpu_topo){online, node, core};
 }
 
-void snapshot_clear_pcpu(struct snapshot *s)
+void snap_clear_pcpu(struct snap *s)
 {
     s->has_pcpu = false;
 }
 
-void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t free_kib)
+void snap_set_host_memory(struct snap *s, uint64_t total_kib, uint64_t free_kib)
 {
     s->has_host_mem = true;
     s->host_total_kib = total_kib;
     s->host_free_kib = free_kib;
 }
 
-void snapshot_set_node_free(struct snapshot *s, int node, uint64_t free_kib)
+void snap_set_node_free(struct snap *s, int node, uint64_t free_kib)
 {
     if (node < 0 || node >= SNAP_MAX_NODES)
         return;
@@ -115,8 +115,8 @@ void snapshot_set_node_free(struct snapshot *s, int node, uint64_t free_kib)
     s->node_known |= 1ull << node;
 }
 
-struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
-                                        const char *name, uint32_t nvcpus)
+struct snap_domain *snap_add_domain(struct snap *s, const unsigned char *uuid, const char *name,
+                                    uint32_t nvcpus)
 {
     size_t namelen = strlen(name) + 1;
     struct snap_domain *d;
@@ -148,7 +148,7 @@ struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char 
     return d;
 }
 
-void snapshot_drop_last(struct snapshot *s)
+void snap_drop_last(struct snap *s)
 {
     struct snap_domain *d;
 
@@ -162,15 +162,15 @@ void snapshot_drop_last(struct snapshot *s)
             s->maps_len = d->map_off[m];
 }
 
-size_t snapshot_maplen(const struct snapshot *s)
+size_t snap_maplen(const struct snap *s)
 {
     return ((size_t)s->npcpus + 7) / 8;
 }
 
-int snapshot_set_domain_map(struct snapshot *s, struct snap_domain *d, enum snap_map which,
-                            const unsigned char *map)
+int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map which,
+                        const unsigned char *map)
 {
-    size_t len = snapshot_maplen(s);
+    size_t len = snap_maplen(s);
 
     if (s->maps_len + len > UINT32_MAX ||
         util_grow((void **)&s->maps, &s->maps_cap, s->maps_len + len, 1) < 0)
@@ -181,13 +181,13 @@ int snapshot_set_domain_map(struct snapshot *s, struct snap_domain *d, enum snap
     return 0;
 }
 
-const unsigned char *snapshot_domain_map(const struct snapshot *s, const struct snap_domain *d,
-                                         enum snap_map which)
+const unsigned char *snap_domain_map(const struct snap *s, const struct snap_domain *d,
+                                     enum snap_map which)
 {
     return d->map_off[which] == UINT32_MAX ? NULL : s->maps + d->map_off[which];
 }
 
-int snapshot_uuid_cmp(const unsigned char *a, const unsigned char *b)
+int snap_uuid_cmp(const unsigned char *a, const unsigned char *b)
 {
     return memcmp(a, b, SNAP_UUID_LEN);
 }
@@ -195,14 +195,14 @@ int snapshot_uuid_cmp(const unsigned char *a, const unsigned char *b)
 static int domain_cmp(const void *a, const void *b)
 {
     const struct snap_domain *x = a, *y = b;
-    int c = snapshot_uuid_cmp(x->uuid, y->uuid);
+    int c = snap_uuid_cmp(x->uuid, y->uuid);
 
     if (c)
         return c;
     return x->vcpu_first < y->vcpu_first ? -1 : x->vcpu_first > y->vcpu_first;
 }
 
-void snapshot_finalize(struct snapshot *s)
+void snap_finalize(struct snap *s)
 {
     size_t out = 0;
 
@@ -210,64 +210,64 @@ void snapshot_finalize(struct snapshot *s)
         qsort(s->domains, s->ndomains, sizeof(*s->domains), domain_cmp);
     /* A domain listed twice (a racing driver) keeps its first record. */
     for (size_t i = 0; i < s->ndomains; i++) {
-        if (out > 0 && snapshot_uuid_cmp(s->domains[out - 1].uuid, s->domains[i].uuid) == 0)
+        if (out > 0 && snap_uuid_cmp(s->domains[out - 1].uuid, s->domains[i].uuid) == 0)
             continue;
         s->domains[out++] = s->domains[i];
     }
     s->ndomains = out;
 }
 
-uint64_t snapshot_time_ns(const struct snapshot *s)
+uint64_t snap_time_ns(const struct snap *s)
 {
     return s->time_ns;
 }
 
-int snapshot_npcpus(const struct snapshot *s)
+int snap_npcpus(const struct snap *s)
 {
     return s->npcpus;
 }
 
-bool snapshot_has_pcpu(const struct snapshot *s)
+bool snap_has_pcpu(const struct snap *s)
 {
     return s->has_pcpu;
 }
 
-uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu)
+uint64_t snap_pcpu_busy(const struct snap *s, int cpu)
 {
     return cpu >= 0 && cpu < s->npcpus ? s->pcpu_busy[cpu] : 0;
 }
 
-bool snapshot_pcpu_online(const struct snapshot *s, int cpu)
+bool snap_pcpu_online(const struct snap *s, int cpu)
 {
     return cpu >= 0 && cpu < s->npcpus && s->topo[cpu].online;
 }
 
-int snapshot_pcpu_node(const struct snapshot *s, int cpu)
+int snap_pcpu_node(const struct snap *s, int cpu)
 {
     return cpu >= 0 && cpu < s->npcpus ? s->topo[cpu].node : 0;
 }
 
-int snapshot_pcpu_core(const struct snapshot *s, int cpu)
+int snap_pcpu_core(const struct snap *s, int cpu)
 {
     return cpu >= 0 && cpu < s->npcpus ? s->topo[cpu].core : cpu;
 }
 
-bool snapshot_has_host_memory(const struct snapshot *s)
+bool snap_has_host_memory(const struct snap *s)
 {
     return s->has_host_mem;
 }
 
-uint64_t snapshot_host_total_kib(const struct snapshot *s)
+uint64_t snap_host_total_kib(const struct snap *s)
 {
     return s->host_total_kib;
 }
 
-uint64_t snapshot_host_free_kib(const struct snapshot *s)
+uint64_t snap_host_free_kib(const struct snap *s)
 {
     return s->host_free_kib;
 }
 
-bool snapshot_node_free_kib(const struct snapshot *s, int node, uint64_t *free_kib)
+bool snap_node_free_kib(const struct snap *s, int node, uint64_t *free_kib)
 {
     if (node < 0 || node >= SNAP_MAX_NODES || !((s->node_known >> node) & 1))
         return false;
@@ -275,53 +275,53 @@ bool snapshot_node_free_kib(const struct snapshot *s, int node, uint64_t *free_k
     return true;
 }
 
-size_t snapshot_domain_count(const struct snapshot *s)
+size_t snap_domain_count(const struct snap *s)
 {
     return s->ndomains;
 }
 
-size_t snapshot_vcpu_count(const struct snapshot *s)
+size_t snap_vcpu_count(const struct snap *s)
 {
     return s->nvcpus;
 }
 
-const struct snap_domain *snapshot_domain(const struct snapshot *s, size_t i)
+const struct snap_domain *snap_domain(const struct snap *s, size_t i)
 {
     return &s->domains[i];
 }
 
-struct snap_domain *snapshot_domain_mut(struct snapshot *s, size_t i)
+struct snap_domain *snap_domain_mut(struct snap *s, size_t i)
 {
     return &s->domains[i];
 }
 
-const char *snapshot_domain_name(const struct snapshot *s, const struct snap_domain *d)
+const char *snap_domain_name(const struct snap *s, const struct snap_domain *d)
 {
     return s->names + d->name_off;
 }
 
-const struct snap_vcpu *snapshot_vcpus(const struct snapshot *s, const struct snap_domain *d)
+const struct snap_vcpu *snap_vcpus(const struct snap *s, const struct snap_domain *d)
 {
     return s->vcpus + d->vcpu_first;
 }
 
-struct snap_vcpu *snapshot_vcpus_mut(struct snapshot *s, const struct snap_domain *d)
+struct snap_vcpu *snap_vcpus_mut(struct snap *s, const struct snap_domain *d)
 {
     return s->vcpus + d->vcpu_first;
 }
 
-const struct snap_vcpu *snapshot_all_vcpus(const struct snapshot *s)
+const struct snap_vcpu *snap_all_vcpus(const struct snap *s)
 {
     return s->vcpus;
 }
 
-long snapshot_find(const struct snapshot *s, const unsigned char *uuid)
+long snap_find(const struct snap *s, const unsigned char *uuid)
 {
     size_t lo = 0, hi = s->ndomains;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = snapshot_uuid_cmp(s->domains[mid].uuid, uuid);
+        int c = snap_uuid_cmp(s->domains[mid].uuid, uuid);
         if (c == 0)
             return (long)mid;
         if (c < 0)
@@ -332,7 +332,7 @@ long snapshot_find(const struct snapshot *s, const unsigned char *uuid)
     return -1;
 }
 
-void snapshot_match(const struct snapshot *prev, const struct snapshot *cur, long *dom_prev)
+void snap_match(const struct snap *prev, const struct snap *cur, long *dom_prev)
 {
     size_t np = prev ? prev->ndomains : 0, j = 0;
 
@@ -340,13 +340,13 @@ void snapshot_match(const struct snapshot *prev, const struct snapshot *cur, lon
     for (size_t i = 0; i < cur->ndomains; i++) {
         const unsigned char *uuid = cur->domains[i].uuid;
 
-        while (j < np && snapshot_uuid_cmp(prev->domains[j].uuid, uuid) < 0)
+        while (j < np && snap_uuid_cmp(prev->domains[j].uuid, uuid) < 0)
             j++;
-        dom_prev[i] = j < np && snapshot_uuid_cmp(prev->domains[j].uuid, uuid) == 0 ? (long)j : -1;
+        dom_prev[i] = j < np && snap_uuid_cmp(prev->domains[j].uuid, uuid) == 0 ? (long)j : -1;
     }
 }
 
-void snapshot_uuid_format(const unsigned char *u, char *buf)
+void snap_uuid_format(const unsigned char *u, char *buf)
 {
     snprintf(buf, SNAP_UUID_STRLEN,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],

@@ -81,10 +81,10 @@ enum snap_map {
     SNAP_MAP_COUNT
 };
 
-/* One domain; its vCPUs are snapshot_vcpus(s, d)[0 .. nvcpus-1]. */
+/* One domain; its vCPUs are snap_vcpus(s, d)[0 .. nvcpus-1]. */
 struct snap_domain {
     unsigned char uuid[SNAP_UUID_LEN];
-    uint32_t name_off; /* use snapshot_domain_name() */
+    uint32_t name_off; /* use snap_domain_name() */
     uint32_t vcpu_first;
     uint32_t nvcpus;
     enum snap_state state;
@@ -92,100 +92,100 @@ struct snap_domain {
     uint32_t cfg;                     /* SNAP_CFG_* */
     uint64_t numa_nodes;              /* NUMA nodes its memory is bound to (bit n: node n) */
     uint64_t cpu_time_ns;             /* cumulative time of all its threads (vCPUs, emulator) */
-    uint32_t map_off[SNAP_MAP_COUNT]; /* use snapshot_domain_map() */
+    uint32_t map_off[SNAP_MAP_COUNT]; /* use snap_domain_map() */
 };
 
-/* Opaque container; create with snapshot_create(), free with snapshot_destroy(). */
-struct snapshot;
+/* Opaque container; create with snap_create(), free with snap_destroy(). */
+struct snap;
 
 /* Returns a new empty snapshot, or NULL when out of memory. */
-struct snapshot *snapshot_create(void);
+struct snap *snap_create(void);
 
 /* Frees S and everything it holds; accepts NULL. */
-void snapshot_destroy(struct snapshot *s);
+void snap_destroy(struct snap *s);
 
 /* Empties S for a new sample taken at TIME_NS on a host of NPCPUS pCPUs; keeps its buffers. */
-int snapshot_reset(struct snapshot *s, uint64_t time_ns, int npcpus);
+int snap_reset(struct snap *s, uint64_t time_ns, int npcpus);
 
 /* Records pCPU CPU's cumulative busy time. */
-void snapshot_set_pcpu_busy(struct snapshot *s, int cpu, uint64_t busy_ns);
+void snap_set_pcpu_busy(struct snap *s, int cpu, uint64_t busy_ns);
 
 /* Records pCPU CPU's place in the host: online or not, its NUMA node, its physical core (pCPUs
  * of one core are SMT siblings). Before this call every pCPU is online, node 0, its own core. */
-void snapshot_set_pcpu_topology(struct snapshot *s, int cpu, bool online, int node, int core);
+void snap_set_pcpu_topology(struct snap *s, int cpu, bool online, int node, int core);
 
 /* Marks the per-pCPU counters as unavailable in this sample. */
-void snapshot_clear_pcpu(struct snapshot *s);
+void snap_clear_pcpu(struct snap *s);
 
 /* Records host memory: total and free (available) in KiB. */
-void snapshot_set_host_memory(struct snapshot *s, uint64_t total_kib, uint64_t free_kib);
+void snap_set_host_memory(struct snap *s, uint64_t total_kib, uint64_t free_kib);
 
 /* NUMA nodes whose free memory a snapshot can hold (ids 0 .. SNAP_MAX_NODES - 1, as the bits of
  * snap_domain.numa_nodes). */
 #define SNAP_MAX_NODES 64
 
 /* Records the free memory of NUMA node NODE in KiB (ignored for ids beyond SNAP_MAX_NODES). */
-void snapshot_set_node_free(struct snapshot *s, int node, uint64_t free_kib);
+void snap_set_node_free(struct snap *s, int node, uint64_t free_kib);
 
 /* Appends a domain with NVCPUS zeroed vCPUs (pin -1); returns it, or NULL when out of memory.
- * The pointer (and the vCPU array) stay valid only until the next snapshot_add_domain(). */
-struct snap_domain *snapshot_add_domain(struct snapshot *s, const unsigned char *uuid,
-                                        const char *name, uint32_t nvcpus);
+ * The pointer (and the vCPU array) stay valid only until the next snap_add_domain(). */
+struct snap_domain *snap_add_domain(struct snap *s, const unsigned char *uuid, const char *name,
+                                    uint32_t nvcpus);
 
 /* Stores MAP (hv_maplen(npcpus) bytes) as D's map WHICH; D must be the last domain added.
  * Returns 0, or -1 when out of memory. */
-int snapshot_set_domain_map(struct snapshot *s, struct snap_domain *d, enum snap_map which,
-                            const unsigned char *map);
+int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map which,
+                        const unsigned char *map);
 
 /* Returns D's map WHICH (hv_maplen(npcpus) bytes), or NULL when it has none (all pCPUs). */
-const unsigned char *snapshot_domain_map(const struct snapshot *s, const struct snap_domain *d,
-                                         enum snap_map which);
+const unsigned char *snap_domain_map(const struct snap *s, const struct snap_domain *d,
+                                     enum snap_map which);
 
 /* Drops the most recently added domain (a sample that failed half way). */
-void snapshot_drop_last(struct snapshot *s);
+void snap_drop_last(struct snap *s);
 
 /* Sorts domains by UUID and drops duplicates; call once all domains are added. */
-void snapshot_finalize(struct snapshot *s);
+void snap_finalize(struct snap *s);
 
-uint64_t snapshot_time_ns(const struct snapshot *s);
-int snapshot_npcpus(const struct snapshot *s);
-bool snapshot_has_pcpu(const struct snapshot *s);
-bool snapshot_pcpu_online(const struct snapshot *s, int cpu);
-int snapshot_pcpu_node(const struct snapshot *s, int cpu);
-int snapshot_pcpu_core(const struct snapshot *s, int cpu);
+uint64_t snap_time_ns(const struct snap *s);
+int snap_npcpus(const struct snap *s);
+bool snap_has_pcpu(const struct snap *s);
+bool snap_pcpu_online(const struct snap *s, int cpu);
+int snap_pcpu_node(const struct snap *s, int cpu);
+int snap_pcpu_core(const struct snap *s, int cpu);
 /* Bytes of a pCPU map of S (one bit per pCPU). */
-size_t snapshot_maplen(const struct snapshot *s);
-uint64_t snapshot_pcpu_busy(const struct snapshot *s, int cpu);
-bool snapshot_has_host_memory(const struct snapshot *s);
-uint64_t snapshot_host_total_kib(const struct snapshot *s);
-uint64_t snapshot_host_free_kib(const struct snapshot *s);
+size_t snap_maplen(const struct snap *s);
+uint64_t snap_pcpu_busy(const struct snap *s, int cpu);
+bool snap_has_host_memory(const struct snap *s);
+uint64_t snap_host_total_kib(const struct snap *s);
+uint64_t snap_host_free_kib(const struct snap *s);
 /* The free memory of NUMA node NODE into *FREE_KIB; false when this sample has none for it. */
-bool snapshot_node_free_kib(const struct snapshot *s, int node, uint64_t *free_kib);
+bool snap_node_free_kib(const struct snap *s, int node, uint64_t *free_kib);
 
-size_t snapshot_domain_count(const struct snapshot *s);
-size_t snapshot_vcpu_count(const struct snapshot *s);
-const struct snap_domain *snapshot_domain(const struct snapshot *s, size_t i);
-struct snap_domain *snapshot_domain_mut(struct snapshot *s, size_t i);
-const char *snapshot_domain_name(const struct snapshot *s, const struct snap_domain *d);
+size_t snap_domain_count(const struct snap *s);
+size_t snap_vcpu_count(const struct snap *s);
+const struct snap_domain *snap_domain(const struct snap *s, size_t i);
+struct snap_domain *snap_domain_mut(struct snap *s, size_t i);
+const char *snap_domain_name(const struct snap *s, const struct snap_domain *d);
 
 /* Returns the vCPUs of D (a domain of S). */
-const struct snap_vcpu *snapshot_vcpus(const struct snapshot *s, const struct snap_domain *d);
-struct snap_vcpu *snapshot_vcpus_mut(struct snapshot *s, const struct snap_domain *d);
+const struct snap_vcpu *snap_vcpus(const struct snap *s, const struct snap_domain *d);
+struct snap_vcpu *snap_vcpus_mut(struct snap *s, const struct snap_domain *d);
 
 /* Returns all vCPUs of S, in domain order (index = vcpu_first + n). */
-const struct snap_vcpu *snapshot_all_vcpus(const struct snapshot *s);
+const struct snap_vcpu *snap_all_vcpus(const struct snap *s);
 
 /* Returns the index of the domain with UUID in a finalized S, or -1. */
-long snapshot_find(const struct snapshot *s, const unsigned char *uuid);
+long snap_find(const struct snap *s, const unsigned char *uuid);
 
 /* Matches the domains of CUR to those of PREV (both finalized; PREV may be NULL): DOM_PREV[i]
- * (snapshot_domain_count(CUR) entries) is the index in PREV of CUR's domain i, or -1. */
-void snapshot_match(const struct snapshot *prev, const struct snapshot *cur, long *dom_prev);
+ * (snap_domain_count(CUR) entries) is the index in PREV of CUR's domain i, or -1. */
+void snap_match(const struct snap *prev, const struct snap *cur, long *dom_prev);
 
 /* Formats UUID as text into BUF (SNAP_UUID_STRLEN bytes). */
-void snapshot_uuid_format(const unsigned char *uuid, char *buf);
+void snap_uuid_format(const unsigned char *uuid, char *buf);
 
 /* Compares two UUIDs like memcmp. */
-int snapshot_uuid_cmp(const unsigned char *a, const unsigned char *b);
+int snap_uuid_cmp(const unsigned char *a, const unsigned char *b);
 
 #endif

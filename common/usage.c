@@ -49,10 +49,10 @@ static bool counter(const struct snap_vcpu *p, const struct snap_vcpu *c, unsign
     return true;
 }
 
-int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur, struct usage *u)
+int usage_from_snapshots(const struct snap *prev, const struct snap *cur, struct usage *u)
 {
-    size_t nd = snapshot_domain_count(cur), nv = snapshot_vcpu_count(cur);
-    int np = snapshot_npcpus(cur);
+    size_t nd = snap_domain_count(cur), nv = snap_vcpu_count(cur);
+    int np = snap_npcpus(cur);
     double dt_ns = 0;
 
     if (util_grow((void **)&u->pcpu_busy, &u->cap_pcpu, (size_t)np, sizeof(double)) < 0 ||
@@ -65,31 +65,30 @@ int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur
     memset(u->pcpu_busy, 0, (size_t)np * sizeof(double));
     for (size_t i = 0; i < nv; i++)
         u->vcpus[i] = (struct usage_vcpu){.prev = -1};
-    if (prev && snapshot_time_ns(cur) > snapshot_time_ns(prev))
-        dt_ns = (double)(snapshot_time_ns(cur) - snapshot_time_ns(prev));
+    if (prev && snap_time_ns(cur) > snap_time_ns(prev))
+        dt_ns = (double)(snap_time_ns(cur) - snap_time_ns(prev));
     u->interval_s = dt_ns / 1e9;
 
-    u->has_pcpu = dt_ns > 0 && snapshot_has_pcpu(prev) && snapshot_has_pcpu(cur) &&
-                  snapshot_npcpus(prev) == np;
+    u->has_pcpu = dt_ns > 0 && snap_has_pcpu(prev) && snap_has_pcpu(cur) && snap_npcpus(prev) == np;
     for (int c = 0; u->has_pcpu && c < np; c++) {
-        double f = counter_fraction(snapshot_pcpu_busy(prev, c), snapshot_pcpu_busy(cur, c), dt_ns);
+        double f = counter_fraction(snap_pcpu_busy(prev, c), snap_pcpu_busy(cur, c), dt_ns);
         if (f < 0)
             u->has_pcpu = false;
         else
             u->pcpu_busy[c] = f;
     }
 
-    snapshot_match(dt_ns > 0 ? prev : NULL, cur, u->dom_prev);
+    snap_match(dt_ns > 0 ? prev : NULL, cur, u->dom_prev);
     for (size_t i = 0; i < nd; i++) {
-        const struct snap_domain *d = snapshot_domain(cur, i);
+        const struct snap_domain *d = snap_domain(cur, i);
         const struct snap_domain *pd;
         const struct snap_vcpu *cv, *pv;
 
         if (u->dom_prev[i] < 0)
             continue;
-        pd = snapshot_domain(prev, (size_t)u->dom_prev[i]);
-        cv = snapshot_vcpus(cur, d);
-        pv = snapshot_vcpus(prev, pd);
+        pd = snap_domain(prev, (size_t)u->dom_prev[i]);
+        cv = snap_vcpus(cur, d);
+        pv = snap_vcpus(prev, pd);
         for (uint32_t k = 0; k < d->nvcpus && k < pd->nvcpus; k++) {
             struct usage_vcpu *uv = &u->vcpus[d->vcpu_first + k];
             double run = counter_fraction(pv[k].time_ns, cv[k].time_ns, dt_ns);

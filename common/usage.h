@@ -25,7 +25,7 @@ struct usage {
     int npcpus;
     bool has_pcpu;     /* pcpu_busy is measured */
     double *pcpu_busy; /* per pCPU busy fraction 0..1 */
-    size_t nvcpus;     /* = snapshot_vcpu_count(newer) */
+    size_t nvcpus;     /* = snap_vcpu_count(newer) */
     struct usage_vcpu *vcpus;
     long *dom_prev; /* per domain of the newer snapshot: index in the older one, or -1 */
     size_t ndomains;
@@ -40,6 +40,6 @@ void usage_free(struct usage *u);
 
 /* Computes usage from PREV (may be NULL: everything is a baseline) to CUR, both finalized.
  * Returns 0, or -1 when out of memory. */
-int usage_from_snapshots(const struct snapshot *prev, const struct snapshot *cur, struct usage *u);
+int usage_from_snapshots(const struct snap *prev, const struct snap *cur, struct usage *u);
 
 #endif

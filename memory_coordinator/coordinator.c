@@ -46,7 +46,7 @@ struct gstate {
     unsigned noted;        /* COORD_NOTE_* already said */
 };
 
-struct coordinator {
+struct coord {
     struct coord_config cfg;
     unsigned long period;
     long *dom_prev; /* per domain of the current sample: its index in the previous one, or -1 */
@@ -59,7 +59,7 @@ struct coordinator {
     size_t n;
     double now;
     struct mem_host host;
-    const struct snapshot *cur;
+    const struct snap *cur;
     uint64_t host_total_kib, reserve_kib;
     struct mem_plan plan;
     bool planned;
@@ -95,9 +95,9 @@ uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib)
     return cfg->reserve_kib;
 }
 
-struct coordinator *coord_create(const struct coord_config *cfg)
+struct coord *coord_create(const struct coord_config *cfg)
 {
-    struct coordinator *c = calloc(1, sizeof(*c));
+    struct coord *c = calloc(1, sizeof(*c));
 
     if (!c)
         return NULL;
@@ -106,11 +106,11 @@ struct coordinator *coord_create(const struct coord_config *cfg)
     return c;
 }
 
-void coord_destroy(struct coordinator *c)
+void coord_destroy(struct coord *c)
 {
     if (!c)
         return;
-    mempolicy_plan_free(&c->plan);
+    mem_plan_free(&c->plan);
     carry_free(&c->state);
     free(c->dom_prev);
     free(c->mg);
@@ -118,7 +118,7 @@ void coord_destroy(struct coordinator *c)
     free(c);
 }
 
-static int ensure(struct coordinator *c, size_t n)
+static int ensure(struct coord *c, size_t n)
 {
     size_t n1 = n ? n : 1;
 
@@ -130,7 +130,7 @@ static int ensure(struct coordinator *c, size_t n)
     return 0;
 }
 
-static double weight_for(const struct coordinator *c, const char *name)
+static double weight_for(const struct coord *c, const char *name)
 {
     for (size_t i = 0; i < c->cfg.nshares; i++)
         if (fnmatch(c->cfg.shares[i].glob, name, 0) == 0)
@@ -139,7 +139,7 @@ static double weight_for(const struct coordinator *c, const char *name)
 }
 
 /* Statistics reporting period to ask guests for: about half our period, 1 to 10 s. */
-static int stats_period(const struct coordinator *c)
+static int stats_period(const struct coord *c)
 {
     double p = c->cfg.period_s / 2;
     return p < 1 ? 1 : p > 10 ? 10 : (int)p;
@@ -147,25 +147,25 @@ static int stats_period(const struct coordinator *c)
 
 /* Seconds after which statistics that stopped updating are stale, and after which statistics
  * still missing since we enabled them are warned about. */
-static double stats_grace_s(const struct coordinator *c)
+static double stats_grace_s(const struct coord *c)
 {
     return fmax(STATS_GRACE_MIN_S, 3 * c->cfg.period_s);
 }
 
 /* Seconds within which a rise of pressure answers a shrink, and a floor is held. */
-static double squeeze_window_s(const struct coordinator *c)
+static double squeeze_window_s(const struct coord *c)
 {
     return fmax(MEMSIG_SQUEEZE_MIN_S, MEMSIG_SQUEEZE_PERIODS * c->cfg.period_s);
 }
 
-static double hold_s(const struct coordinator *c)
+static double hold_s(const struct coord *c)
 {
     return fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * c->cfg.period_s);
 }
 
 /* Judges a guest's statistics; takes their clock (*FRESH, *DT: see memsig_clock). */
-static enum coord_distrust judge(const struct coordinator *c, struct gstate *st,
-                                 const struct snap_mem *m, bool *fresh, double *dt)
+static enum coord_distrust judge(const struct coord *c, struct gstate *st, const struct snap_mem *m,
+                                 bool *fresh, double *dt)
 {
     *fresh = false;
     *dt = 0;
@@ -269,7 +269,7 @@ static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
 
 /* Signals of trusted guest G with sample M (new when FRESH, DT s after the last): headroom,
  * growth and pressure rates, squeezes and deflations and the floors they hold. */
-static void derive_signals(struct coordinator *c, struct gstate *st, struct coord_guest *g,
+static void derive_signals(struct coord *c, struct gstate *st, struct coord_guest *g,
                            const struct snap_mem *m, double dt)
 {
     uint64_t h = 0;
@@ -317,7 +317,7 @@ static void take_notes(struct gstate *st, struct coord_guest *g, const struct sn
 }
 
 /* The policy's view of guest I (judged already), domain D. */
-static void policy_guest(struct coordinator *c, size_t i, const struct snap_domain *d, double dt)
+static void policy_guest(struct coord *c, size_t i, const struct snap_domain *d, double dt)
 {
     const struct snap_mem *m = &d->mem;
     struct gstate *st = (struct gstate *)c->state.cur + i;
@@ -327,7 +327,7 @@ static void policy_guest(struct coordinator *c, size_t i, const struct snap_doma
     memset(mg, 0, sizeof(*mg));
     mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
     mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
-    mg->weight = weight_for(c, snapshot_domain_name(c->cur, d));
+    mg->weight = weight_for(c, snap_domain_name(c->cur, d));
     mg->shrinking = st->shrinking;
     mg->trusted = g->distrust == COORD_TRUSTED;
     mg->fixed = (d->cfg & SNAP_CFG_HUGEPAGES) != 0;
@@ -353,9 +353,9 @@ static void policy_guest(struct coordinator *c, size_t i, const struct snap_doma
 }
 
 /* derive, one guest: its statistics judged, its state carried, its policy view. */
-static void derive_guest(struct coordinator *c, const struct snapshot *cur, size_t i)
+static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
 {
-    const struct snap_domain *d = snapshot_domain(cur, i);
+    const struct snap_domain *d = snap_domain(cur, i);
     struct gstate *st = (struct gstate *)c->state.cur + i;
     const struct gstate *old = carry_prev(&c->state, c->dom_prev[i]);
     struct coord_guest *g = &c->info[i];
@@ -381,37 +381,37 @@ static void derive_guest(struct coordinator *c, const struct snapshot *cur, size
     policy_guest(c, i, d, dt);
     take_notes(st, g, d);
     g->rate_kib_s = c->mg[i].rate_kib_s;
-    g->committed_kib = g->target_kib = mempolicy_committed(&c->mg[i]);
+    g->committed_kib = g->target_kib = mem_committed(&c->mg[i]);
     g->reason = c->mg[i].fixed ? MEM_HUGEPAGES : c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
 }
 
 /* derive (pure): the host's memory and every guest's facts for the policy. */
-static void derive(struct coordinator *c, const struct snapshot *prev, const struct snapshot *cur)
+static void derive(struct coord *c, const struct snap *prev, const struct snap *cur)
 {
-    c->now = (double)snapshot_time_ns(cur) / 1e9;
-    c->host.known = snapshot_has_host_memory(cur);
-    c->host.free_kib = snapshot_host_free_kib(cur);
-    c->host_total_kib = snapshot_host_total_kib(cur);
+    c->now = (double)snap_time_ns(cur) / 1e9;
+    c->host.known = snap_has_host_memory(cur);
+    c->host.free_kib = snap_host_free_kib(cur);
+    c->host_total_kib = snap_host_total_kib(cur);
     c->reserve_kib = coord_reserve_kib(&c->cfg, c->host_total_kib);
     c->host.node_known = 0;
     for (int n = 0; n < MEM_MAX_NODES; n++)
-        if (snapshot_node_free_kib(cur, n, &c->host.node_free_kib[n]))
+        if (snap_node_free_kib(cur, n, &c->host.node_free_kib[n]))
             c->host.node_known |= 1ull << n;
     c->cur = cur;
-    snapshot_match(prev, cur, c->dom_prev);
+    snap_match(prev, cur, c->dom_prev);
     for (size_t i = 0; i < c->n; i++)
         derive_guest(c, cur, i);
 }
 
 /* plan (pure): the memory policy; each guest's decision goes to its info. */
-static int plan(struct coordinator *c)
+static int plan(struct coord *c)
 {
     struct mem_config mc = {.min_unused_kib = c->cfg.min_unused_kib,
                             .floor_kib = c->cfg.floor_kib,
                             .host_reserve_kib = c->reserve_kib,
                             .period_s = c->cfg.period_s};
 
-    if (mempolicy_plan(&mc, &c->host, c->mg, c->n, &c->plan) < 0)
+    if (mem_plan(&mc, &c->host, c->mg, c->n, &c->plan) < 0)
         return -1;
     c->planned = true;
     for (size_t i = 0; i < c->n; i++) {
@@ -437,33 +437,33 @@ static int plan(struct coordinator *c)
     return 0;
 }
 
-static void log_change(const struct coordinator *c, const char *name, const struct coord_guest *g)
+static void log_change(const struct coord *c, const char *name, const struct coord_guest *g)
 {
     bool grow = g->target_kib > g->actual_kib;
 
     log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)",
              c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
              (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
-             mempolicy_reason_name(g->reason), (double)g->headroom_kib / UTIL_MIB,
+             mem_reason_name(g->reason), (double)g->headroom_kib / UTIL_MIB,
              g->rate_kib_s / UTIL_MIB);
 }
 
 /* Turns on the balloon statistics of guest I. */
-static void apply_stats(struct coordinator *c, struct hv *hv, const struct snapshot *cur, size_t i)
+static void apply_stats(struct coord *c, struct hv *hv, const struct snap *cur, size_t i)
 {
-    const struct snap_domain *d = snapshot_domain(cur, i);
+    const struct snap_domain *d = snap_domain(cur, i);
     struct gstate *st = (struct gstate *)c->state.cur + i;
 
     st->enabled_t = c->now;
     if (hv_enable_memstats(hv, d->uuid, stats_period(c)) == HV_OK)
-        log_info("enabled memory statistics of '%s' (every %d s)", snapshot_domain_name(cur, d),
+        log_info("enabled memory statistics of '%s' (every %d s)", snap_domain_name(cur, d),
                  stats_period(c));
 }
 
 /* Sets the balloon target of guest I as planned. */
-static void apply_target(struct coordinator *c, struct hv *hv, const struct snapshot *cur, size_t i)
+static void apply_target(struct coord *c, struct hv *hv, const struct snap *cur, size_t i)
 {
-    const struct snap_domain *d = snapshot_domain(cur, i);
+    const struct snap_domain *d = snap_domain(cur, i);
     struct coord_guest *g = &c->info[i];
     struct gstate *st = (struct gstate *)c->state.cur + i;
 
@@ -473,17 +473,16 @@ static void apply_target(struct coordinator *c, struct hv *hv, const struct snap
         if (g->result == HV_OK)
             st->target = g->target_kib;
         else if (g->result == HV_GONE)
-            log_debug("'%s' vanished before its balloon could be set",
-                      snapshot_domain_name(cur, d));
+            log_debug("'%s' vanished before its balloon could be set", snap_domain_name(cur, d));
         else
             c->failed++;
     }
     if (g->result == HV_OK)
-        log_change(c, snapshot_domain_name(cur, d), g);
+        log_change(c, snap_domain_name(cur, d), g);
 }
 
 /* apply: the only hypervisor writes: statistics periods and balloon targets. */
-static void apply(struct coordinator *c, struct hv *hv, const struct snapshot *cur)
+static void apply(struct coord *c, struct hv *hv, const struct snap *cur)
 {
     for (size_t i = 0; i < c->n; i++) {
         if (c->info[i].enable_stats)
@@ -542,7 +541,7 @@ static void say_notes(const struct coord_guest *g, const char *name)
 }
 
 /* The events of guest G's signals this period: a squeeze answered, a deflation adopted. */
-static void say_events(const struct coordinator *c, const struct coord_guest *g, const char *name)
+static void say_events(const struct coord *c, const struct coord_guest *g, const char *name)
 {
     if (g->deflated)
         log_info("'%s' deflated its balloon itself (%.0f -> %.0f MiB): starving at that size, "
@@ -556,12 +555,12 @@ static void say_events(const struct coordinator *c, const struct coord_guest *g,
 }
 
 /* report: the warnings derive decided on, and the period's figures. */
-static void report(const struct coordinator *c, const struct snapshot *cur, bool baseline,
+static void report(const struct coord *c, const struct snap *cur, bool baseline,
                    struct coord_report *rep)
 {
     for (size_t i = 0; i < c->n; i++) {
-        const struct snap_domain *d = snapshot_domain(cur, i);
-        const char *name = snapshot_domain_name(cur, d);
+        const struct snap_domain *d = snap_domain(cur, i);
+        const char *name = snap_domain_name(cur, d);
         if (c->info[i].announce)
             warn_distrust(&c->info[i], name, &d->mem);
         say_notes(&c->info[i], name);
@@ -585,15 +584,15 @@ static void report(const struct coordinator *c, const struct snapshot *cur, bool
     rep->reclaimed_kib = c->reclaimed_kib;
 }
 
-int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
-                 const struct snapshot *cur, unsigned long calls0, struct coord_report *rep)
+int coord_period(struct coord *c, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                 unsigned long calls0, struct coord_report *rep)
 {
     c->period++;
-    c->n = snapshot_domain_count(cur);
+    c->n = snap_domain_count(cur);
     c->changes = c->failed = 0;
     c->granted_kib = c->reclaimed_kib = 0;
     c->planned = false;
-    mempolicy_plan_free(&c->plan);
+    mem_plan_free(&c->plan);
     if (ensure(c, c->n) < 0)
         return -1;
     derive(c, prev, cur);

@@ -94,18 +94,18 @@ struct coord_report {
     unsigned long calls;
 };
 
-struct coordinator;
+struct coord;
 
 /* Returns a new coordinator (CFG is copied; shares must outlive it), or NULL. */
-struct coordinator *coord_create(const struct coord_config *cfg);
+struct coord *coord_create(const struct coord_config *cfg);
 
 /* Frees C; accepts NULL. */
-void coord_destroy(struct coordinator *c);
+void coord_destroy(struct coord *c);
 
 /* Runs one period on CUR (PREV: previous sample or NULL) and acts through HV. CALLS0 is
  * hv_calls() before CUR was sampled. Returns 0, or -1 when out of memory. */
-int coord_period(struct coordinator *c, struct hv *hv, const struct snapshot *prev,
-                 const struct snapshot *cur, unsigned long calls0, struct coord_report *rep);
+int coord_period(struct coord *c, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                 unsigned long calls0, struct coord_report *rep);
 
 /* A word for a distrust reason. */
 const char *coord_distrust_name(enum coord_distrust d);

@@ -17,7 +17,7 @@ struct options {
 };
 
 struct context {
-    struct coordinator *coord;
+    struct coord *coord;
     const struct cli_common *common;
     const struct coord_config *cfg;
     struct shortfall_pick pick; /* the migration candidate, kept between periods */
@@ -103,7 +103,7 @@ static int handle_option(void *ctx, int key, const char *arg)
     }
 }
 
-static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
                 unsigned long calls)
 {
     struct context *c = ctx;

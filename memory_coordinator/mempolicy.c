@@ -41,7 +41,7 @@
 
 #include "util.h"
 
-uint64_t mempolicy_committed(const struct mem_guest *g)
+uint64_t mem_committed(const struct mem_guest *g)
 {
     /* A pending target above the maximum is not a promise anyone made: ignore it. */
     if (g->target_kib > g->actual_kib && g->target_kib <= g->max_kib)
@@ -56,19 +56,19 @@ static bool impossible(const struct mem_guest *g)
            g->headroom_kib > g->actual_kib;
 }
 
-uint64_t mempolicy_grow_step(uint64_t max_kib)
+uint64_t mem_grow_step(uint64_t max_kib)
 {
     uint64_t s = max_kib / 4;
     return s > 256 * UTIL_MIB ? s : 256 * UTIL_MIB;
 }
 
-uint64_t mempolicy_shrink_step(uint64_t max_kib)
+uint64_t mem_shrink_step(uint64_t max_kib)
 {
     uint64_t s = max_kib / 16;
     return s > 64 * UTIL_MIB ? s : 64 * UTIL_MIB;
 }
 
-const char *mempolicy_reason_name(enum mem_reason r)
+const char *mem_reason_name(enum mem_reason r)
 {
     switch (r) {
     case MEM_KEEP:
@@ -99,7 +99,7 @@ const char *mempolicy_reason_name(enum mem_reason r)
     return "?";
 }
 
-void mempolicy_plan_free(struct mem_plan *plan)
+void mem_plan_free(struct mem_plan *plan)
 {
     free(plan->d);
     memset(plan, 0, sizeof(*plan));
@@ -152,8 +152,8 @@ static uint64_t room_for(const struct mem_config *cfg, const struct mem_guest *g
 static uint64_t shrink_target(const struct mem_config *cfg, const struct mem_guest *g,
                               uint64_t keep_kib)
 {
-    uint64_t committed = mempolicy_committed(g);
-    uint64_t step = mempolicy_shrink_step(g->max_kib);
+    uint64_t committed = mem_committed(g);
+    uint64_t step = mem_shrink_step(g->max_kib);
     uint64_t t = max_u64(keep_kib, cfg->floor_kib);
 
     if (committed > step && t < committed - step)
@@ -226,8 +226,7 @@ static uint64_t held_by(const struct mem_guest *g)
 {
     uint64_t actual = min_u64(g->actual_kib, UTIL_HUGE_KIB);
 
-    return min_u64(mempolicy_committed(g), UTIL_HUGE_KIB) - actual +
-           min_u64(g->uncommitted_kib, actual);
+    return min_u64(mem_committed(g), UTIL_HUGE_KIB) - actual + min_u64(g->uncommitted_kib, actual);
 }
 
 /* The lowest node of NODES that has a measure in W, or -1. */
@@ -301,14 +300,14 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     const struct mem_config *cfg = w->cfg;
     const struct mem_guest *g = &w->guests[i];
     struct mem_decision *d = &w->out->d[i];
-    uint64_t committed = mempolicy_committed(g);
+    uint64_t committed = mem_committed(g);
     uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
 
     /* At least the idle level of headroom: not left on the threshold of starving. */
     t = max_u64(t, sat_add(sat_add(used, cfg->min_unused_kib), cfg->min_unused_kib / 2));
     t = max_u64(t, cfg->floor_kib);
     t = min_u64(t, g->max_kib);
-    t = min_u64(t, committed + mempolicy_grow_step(g->max_kib));
+    t = min_u64(t, committed + mem_grow_step(g->max_kib));
     w->out->starving++;
     w->any_starving = true;
     d->reason = g->deflated ? MEM_DEFLATED : MEM_STARVING;
@@ -330,9 +329,8 @@ static void held_back(struct work *w, size_t i)
 {
     const struct mem_guest *g = &w->guests[i];
     struct mem_decision *d = &w->out->d[i];
-    uint64_t committed = mempolicy_committed(g);
-    uint64_t t =
-            min_u64(min_u64(g->hold_kib, g->max_kib), committed + mempolicy_grow_step(g->max_kib));
+    uint64_t committed = mem_committed(g);
+    uint64_t t = min_u64(min_u64(g->hold_kib, g->max_kib), committed + mem_grow_step(g->max_kib));
 
     if (t <= committed)
         return;
@@ -351,7 +349,7 @@ static void classify(struct work *w)
     for (size_t i = 0; i < w->n; i++) {
         const struct mem_guest *g = &w->guests[i];
         struct mem_decision *d = &w->out->d[i];
-        uint64_t committed = mempolicy_committed(g);
+        uint64_t committed = mem_committed(g);
         double grow;
 
         d->target_kib = committed;
@@ -390,7 +388,7 @@ static void grow_starving(struct work *w)
         if (w->need[i] == 0)
             continue;
         give = node_cap(w, &w->guests[i], w->give[i]);
-        d->target_kib = mempolicy_committed(&w->guests[i]) + give;
+        d->target_kib = mem_committed(&w->guests[i]) + give;
         w->out->granted_kib += give;
         if (give < w->need[i] && d->reason == MEM_STARVING)
             d->reason = MEM_CAPPED;
@@ -406,7 +404,7 @@ static void shrink_others(struct work *w)
     for (size_t i = 0; i < w->n; i++) {
         const struct mem_guest *g = &w->guests[i];
         struct mem_decision *d = &w->out->d[i];
-        uint64_t committed = mempolicy_committed(g), used = used_of(g), room = g->headroom_kib;
+        uint64_t committed = mem_committed(g), used = used_of(g), room = g->headroom_kib;
         double grow = growth_per_period(cfg, g);
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
@@ -441,7 +439,7 @@ static void drop_small(struct work *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         struct mem_decision *d = &w->out->d[i];
-        uint64_t committed = mempolicy_committed(&w->guests[i]);
+        uint64_t committed = mem_committed(&w->guests[i]);
         uint64_t delta =
                 d->target_kib > committed ? d->target_kib - committed : committed - d->target_kib;
 
@@ -458,8 +456,8 @@ static void drop_small(struct work *w)
     }
 }
 
-int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
-                   const struct mem_guest *guests, size_t n, struct mem_plan *out)
+int mem_plan(const struct mem_config *cfg, const struct mem_host *host,
+             const struct mem_guest *guests, size_t n, struct mem_plan *out)
 {
     struct work w = {.cfg = cfg, .guests = guests, .n = n, .out = out};
     size_t n1 = n ? n : 1;
@@ -494,7 +492,7 @@ int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
 
 cleanup:
     if (rc < 0)
-        mempolicy_plan_free(out);
+        mem_plan_free(out);
     free(w.need);
     return rc;
 }

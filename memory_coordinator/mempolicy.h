@@ -94,21 +94,21 @@ struct mem_plan {
 };
 
 /* Returns the size a guest is entitled to now: its pending target, else its actual size. */
-uint64_t mempolicy_committed(const struct mem_guest *g);
+uint64_t mem_committed(const struct mem_guest *g);
 
 /* Largest change of a target in one period, growing / shrinking, for a guest of MAX_KIB. */
-uint64_t mempolicy_grow_step(uint64_t max_kib);
-uint64_t mempolicy_shrink_step(uint64_t max_kib);
+uint64_t mem_grow_step(uint64_t max_kib);
+uint64_t mem_shrink_step(uint64_t max_kib);
 
-/* Decides targets for N guests. OUT->d is allocated here; free with mempolicy_plan_free().
+/* Decides targets for N guests. OUT->d is allocated here; free with mem_plan_free().
  * Returns 0, or -1 when out of memory. */
-int mempolicy_plan(const struct mem_config *cfg, const struct mem_host *host,
-                   const struct mem_guest *guests, size_t n, struct mem_plan *out);
+int mem_plan(const struct mem_config *cfg, const struct mem_host *host,
+             const struct mem_guest *guests, size_t n, struct mem_plan *out);
 
-/* Frees what mempolicy_plan() allocated; accepts a zeroed plan. */
-void mempolicy_plan_free(struct mem_plan *plan);
+/* Frees what mem_plan() allocated; accepts a zeroed plan. */
+void mem_plan_free(struct mem_plan *plan);
 
 /* A word for a reason, for logs and JSON. */
-const char *mempolicy_reason_name(enum mem_reason r);
+const char *mem_reason_name(enum mem_reason r);
 
 #endif

@@ -5,7 +5,7 @@
 #include "report.h"
 #include "util.h"
 
-void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run)
 {
     (void)cur;
@@ -84,7 +84,7 @@ static void guest_signals(struct json *j, const struct coord_guest *g, const str
     cfg_flag(j, "hugepages", known, d->cfg & SNAP_CFG_HUGEPAGES);
 }
 
-void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run)
 {
     struct json j;
@@ -99,7 +99,7 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
     for (size_t i = 0; i < rep->nguests; i++) {
         const struct coord_guest *g = &rep->guests[i];
         json_object_begin(&j);
-        report_domain(&j, cur, snapshot_domain(cur, g->domain));
+        report_domain(&j, cur, snap_domain(cur, g->domain));
         mib(&j, "actual_mib", g->actual_kib);
         mib(&j, "max_mib", g->max_kib);
         json_key(&j, "unused_mib");
@@ -108,9 +108,9 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
         else
             json_null(&j);
         json_kv_double(&j, "rate_mib_s", g->rate_kib_s / UTIL_MIB, 2);
-        guest_signals(&j, g, snapshot_domain(cur, g->domain));
+        guest_signals(&j, g, snap_domain(cur, g->domain));
         mib(&j, "target_mib", g->target_kib);
-        json_kv_string(&j, "reason", mempolicy_reason_name(g->reason));
+        json_kv_string(&j, "reason", mem_reason_name(g->reason));
         json_kv_string(&j, "statistics", coord_distrust_name(g->distrust));
         json_kv_bool(&j, "change", g->change);
         if (g->change)
@@ -215,14 +215,13 @@ static const struct guest_family guest_families[] = {
          guest_headroom},
 };
 
-static struct metrics_label domain_label(const struct snapshot *cur, size_t domain)
+static struct metrics_label domain_label(const struct snap *cur, size_t domain)
 {
-    return (struct metrics_label){"domain",
-                                  snapshot_domain_name(cur, snapshot_domain(cur, domain))};
+    return (struct metrics_label){"domain", snap_domain_name(cur, snap_domain(cur, domain))};
 }
 
 static void write_guest_family(struct metrics *m, const struct guest_family *f,
-                               const struct coord_report *rep, const struct snapshot *cur)
+                               const struct coord_report *rep, const struct snap *cur)
 {
     bool started = false;
 
@@ -231,7 +230,7 @@ static void write_guest_family(struct metrics *m, const struct guest_family *f,
         struct metrics_label l = domain_label(cur, g->domain);
         double x;
 
-        if (!f->get(g, snapshot_domain(cur, g->domain), &x))
+        if (!f->get(g, snap_domain(cur, g->domain), &x))
             continue;
         if (!started)
             metrics_family(m, f->name, METRICS_GAUGE, f->help);
@@ -243,7 +242,7 @@ static void write_guest_family(struct metrics *m, const struct guest_family *f,
 /* Each guest's decision and the trust in its statistics: one series per guest, value 1, whose
  * "reason" label is the current one. */
 static void write_guest_states(struct metrics *m, const struct coord_report *rep,
-                               const struct snapshot *cur)
+                               const struct snap *cur)
 {
     char slug[64];
 
@@ -254,9 +253,9 @@ static void write_guest_states(struct metrics *m, const struct coord_report *rep
                    "label (keep, starving, starving_short_of_memory, wasteful, idle, ...).");
     for (size_t i = 0; i < rep->nguests; i++) {
         const struct coord_guest *g = &rep->guests[i];
-        struct metrics_label l[] = {domain_label(cur, g->domain),
-                                    {"reason", report_label_slug(mempolicy_reason_name(g->reason),
-                                                                 slug, sizeof(slug))}};
+        struct metrics_label l[] = {
+                domain_label(cur, g->domain),
+                {"reason", report_label_slug(mem_reason_name(g->reason), slug, sizeof(slug))}};
         metrics_sample(m, l, 2, 1);
     }
     metrics_family(m, "vmbalance_guest_statistics_state", METRICS_GAUGE,
@@ -302,7 +301,7 @@ static void write_host(struct metrics *m, const struct coord_report *rep)
 
 /* What ballooning cannot cover, and the guest to move to another host for it. */
 static void write_shortfall(struct metrics *m, const struct coord_report *rep,
-                            const struct snapshot *cur, const struct shortfall *sf)
+                            const struct snap *cur, const struct shortfall *sf)
 {
     struct metrics_label l;
 
@@ -334,19 +333,18 @@ static void write_resize_counts(struct metrics *m, const struct memreport_metric
     for (int r = 0; r < MEMREPORT_REASONS; r++) {
         if (r == MEM_KEEP || r == MEM_UNTRUSTED || r == MEM_AT_MAX)
             continue; /* reasons that never change a target */
-        metrics_sample(
-                m,
-                (const struct metrics_label[]){
-                        {"reason", report_label_slug(mempolicy_reason_name((enum mem_reason)r),
-                                                     slug, sizeof(slug))}},
-                1, (double)mm->resizes[r]);
+        metrics_sample(m,
+                       (const struct metrics_label[]){
+                               {"reason", report_label_slug(mem_reason_name((enum mem_reason)r),
+                                                            slug, sizeof(slug))}},
+                       1, (double)mm->resizes[r]);
     }
     metrics_single(m, "vmbalance_memory_resize_failures_total", METRICS_COUNTER,
                    "Balloon targets the hypervisor refused.", (double)mm->resize_failures);
 }
 
 void memreport_write_metrics(struct metrics *m, const struct coord_report *rep,
-                             const struct snapshot *cur, const struct shortfall *sf,
+                             const struct snap *cur, const struct shortfall *sf,
                              const struct memreport_metrics *mm)
 {
     metrics_begin(m);
@@ -360,18 +358,17 @@ void memreport_write_metrics(struct metrics *m, const struct coord_report *rep,
     metrics_write(m);
 }
 
-void memreport_log_shortfall(bool *said, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_log_shortfall(bool *said, const struct coord_report *rep, const struct snap *cur,
                              const struct shortfall *sf)
 {
     if (!sf->known)
         return;
     if (sf->shortfall_kib > 0 && !*said && sf->candidate >= 0) {
-        log_warning(
-                "starving guests need %.0f MiB more than the host and the other guests can "
-                "give; migrating '%s' to another host would relieve %.0f MiB",
-                (double)sf->shortfall_kib / UTIL_MIB,
-                snapshot_domain_name(cur, snapshot_domain(cur, rep->guests[sf->candidate].domain)),
-                (double)sf->relief_kib / UTIL_MIB);
+        log_warning("starving guests need %.0f MiB more than the host and the other guests can "
+                    "give; migrating '%s' to another host would relieve %.0f MiB",
+                    (double)sf->shortfall_kib / UTIL_MIB,
+                    snap_domain_name(cur, snap_domain(cur, rep->guests[sf->candidate].domain)),
+                    (double)sf->relief_kib / UTIL_MIB);
         *said = true;
     } else if (sf->shortfall_kib == 0 && *said) {
         log_info("the memory shortfall is over: ballooning covers what guests need");

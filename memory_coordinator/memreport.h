@@ -24,16 +24,16 @@ struct memreport_metrics {
 };
 
 /* Prints REP (about snapshot CUR) as one concise line. */
-void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run);
 
 /* Prints REP as one JSON object on one line. */
-void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_print_json(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run);
 
 /* Logs SF (of REP, about CUR) when a shortfall starts (with the migration candidate) and when it
  * ends; *SAID carries whether one is going on. */
-void memreport_log_shortfall(bool *said, const struct coord_report *rep, const struct snapshot *cur,
+void memreport_log_shortfall(bool *said, const struct coord_report *rep, const struct snap *cur,
                              const struct shortfall *sf);
 
 /* Adds REP's period, calls and balloon changes to MM's counts. */
@@ -42,7 +42,7 @@ void memreport_count(struct memreport_metrics *mm, const struct coord_report *re
 /* Builds REP (about CUR), its shortfall SF and MM's counts as this period's metrics in M and
  * writes M's file. */
 void memreport_write_metrics(struct metrics *m, const struct coord_report *rep,
-                             const struct snapshot *cur, const struct shortfall *sf,
+                             const struct snap *cur, const struct shortfall *sf,
                              const struct memreport_metrics *mm);
 
 #endif

@@ -129,26 +129,25 @@ static long best_candidate(const struct coord_config *cfg, const struct coord_re
 }
 
 /* The index in REP of the guest with UUID, or -1. */
-static long find_guest(const struct coord_report *rep, const struct snapshot *cur,
+static long find_guest(const struct coord_report *rep, const struct snap *cur,
                        const unsigned char *uuid)
 {
     for (size_t i = 0; i < rep->nguests; i++)
-        if (snapshot_uuid_cmp(snapshot_domain(cur, rep->guests[i].domain)->uuid, uuid) == 0)
+        if (snap_uuid_cmp(snap_domain(cur, rep->guests[i].domain)->uuid, uuid) == 0)
             return (long)i;
     return -1;
 }
 
-static void adopt(struct shortfall_pick *p, const struct coord_report *rep,
-                  const struct snapshot *cur, long i)
+static void adopt(struct shortfall_pick *p, const struct coord_report *rep, const struct snap *cur,
+                  long i)
 {
-    memcpy(p->uuid, snapshot_domain(cur, rep->guests[i].domain)->uuid, SNAP_UUID_LEN);
+    memcpy(p->uuid, snap_domain(cur, rep->guests[i].domain)->uuid, SNAP_UUID_LEN);
     p->have = true;
     p->challenge = 0;
 }
 
 void shortfall_assess(struct shortfall_pick *p, const struct coord_config *cfg,
-                      const struct coord_report *rep, const struct snapshot *cur,
-                      struct shortfall *out)
+                      const struct coord_report *rep, const struct snap *cur, struct shortfall *out)
 {
     uint64_t best_relief, held_relief = 0, margin;
     long best, held = -1;

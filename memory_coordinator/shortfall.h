@@ -52,7 +52,7 @@ uint64_t shortfall_relief(const struct coord_config *cfg, const struct coord_rep
 /* Assesses REP (about CUR, decided with CFG) into OUT: the shortfall and the candidate, kept
  * stable through P. */
 void shortfall_assess(struct shortfall_pick *p, const struct coord_config *cfg,
-                      const struct coord_report *rep, const struct snapshot *cur,
+                      const struct coord_report *rep, const struct snap *cur,
                       struct shortfall *out);
 
 #endif

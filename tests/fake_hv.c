@@ -1025,7 +1025,7 @@ static void sample_vcpu(const struct fake_host *f, const struct fvcpu *v, struct
 
 /* What the domain's configuration says: its CPU set cut by its strict NUMA nodes, the nodes,
  * where its emulator threads run. */
-static int sample_config(const struct fake_host *f, const struct fdom *d, struct snapshot *snap,
+static int sample_config(const struct fake_host *f, const struct fdom *d, struct snap *snap,
                          struct snap_domain *sd)
 {
     unsigned char *allowed = NULL;
@@ -1050,10 +1050,10 @@ static int sample_config(const struct fake_host *f, const struct fdom *d, struct
                 (!d->numa_nodes || ((d->numa_nodes >> f->node[p]) & 1)))
                 allowed[p / 8] |= (unsigned char)(1u << (p % 8));
         sd->cfg |= SNAP_CFG_CPUSET;
-        rc = snapshot_set_domain_map(snap, sd, SNAP_MAP_ALLOWED, allowed);
+        rc = snap_set_domain_map(snap, sd, SNAP_MAP_ALLOWED, allowed);
     }
     if (rc == 0 && d->emu_map)
-        rc = snapshot_set_domain_map(snap, sd, SNAP_MAP_EMULATOR, d->emu_map);
+        rc = snap_set_domain_map(snap, sd, SNAP_MAP_EMULATOR, d->emu_map);
     free(allowed);
     return rc;
 }
@@ -1072,7 +1072,7 @@ static void sample_mem(const struct fake_host *f, const struct fdom *d, int i, s
         f->hook(f->hook_arg, i, f->now - 1000.0, m);
 }
 
-static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
+static int fake_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter,
                        void *arg)
 {
     struct fake_host *f = hv_priv(hv);
@@ -1085,26 +1085,26 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
     rc = injected(f, FAKE_OP_SAMPLE, -1);
     if (rc != HV_OK)
         return rc;
-    if (snapshot_reset(snap, (uint64_t)(f->now * 1e9), f->np) < 0)
+    if (snap_reset(snap, (uint64_t)(f->now * 1e9), f->np) < 0)
         return HV_FAIL;
     for (int p = 0; p < f->np; p++) {
-        snapshot_set_pcpu_busy(snap, p, f->busy_ns[p]);
-        snapshot_set_pcpu_topology(snap, p, f->online[p], f->node[p], f->core[p]);
+        snap_set_pcpu_busy(snap, p, f->busy_ns[p]);
+        snap_set_pcpu_topology(snap, p, f->online[p], f->node[p], f->core[p]);
     }
     for (int i = 0; i < f->ndoms; i++) {
         struct fdom *d = f->doms[i];
         struct snap_domain *sd;
         if (!d || (filter && !filter(d->name, arg)))
             continue;
-        sd = snapshot_add_domain(snap, d->uuid, d->name,
-                                 (what & HV_SAMPLE_CPU) ? (uint32_t)d->nvcpus : 0);
+        sd = snap_add_domain(snap, d->uuid, d->name,
+                             (what & HV_SAMPLE_CPU) ? (uint32_t)d->nvcpus : 0);
         if (!sd)
             return HV_FAIL;
         sd->state = d->paused ? SNAP_PAUSED : SNAP_RUNNING;
         if (sample_config(f, d, snap, sd) < 0)
             return HV_FAIL;
         if (what & HV_SAMPLE_CPU) {
-            struct snap_vcpu *sv = snapshot_vcpus_mut(snap, sd);
+            struct snap_vcpu *sv = snap_vcpus_mut(snap, sd);
             sd->cpu_time_ns = d->emu_time_ns;
             sd->cfg |= SNAP_CFG_CPU_TIME;
             for (int k = 0; k < d->nvcpus; k++) {
@@ -1116,10 +1116,10 @@ static int fake_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_f
             sample_mem(f, d, i, &sd->mem);
     }
     if (what & HV_SAMPLE_MEM) {
-        snapshot_set_host_memory(snap, f->ram_kib, fake_host_free_kib(f));
+        snap_set_host_memory(snap, f->ram_kib, fake_host_free_kib(f));
         for (int n = 0; n < MAX_NODES; n++)
             if (f->node_ram[n])
-                snapshot_set_node_free(snap, n, fake_node_free_kib(f, n));
+                snap_set_node_free(snap, n, fake_node_free_kib(f, n));
     }
     return HV_OK;
 }

@@ -96,12 +96,12 @@ static bool in_map(const struct hostview *h, const unsigned char *m, int p)
     return m && (size_t)p / 8 < h->cfg.maplen && util_bit(m, p);
 }
 
-static int size_pcpus(struct hostview *h, const struct snapshot *cur)
+static int size_pcpus(struct hostview *h, const struct snap *cur)
 {
-    size_t np = (size_t)snapshot_npcpus(cur);
+    size_t np = (size_t)snap_npcpus(cur);
 
     h->np = (int)np;
-    h->maplen = snapshot_maplen(cur);
+    h->maplen = snap_maplen(cur);
     if (np > h->cap_p) {
         size_t cap = h->cap_p;
         if (util_grow((void **)&h->usable, &cap, np, 1) < 0)
@@ -121,20 +121,20 @@ static int size_pcpus(struct hostview *h, const struct snapshot *cur)
 }
 
 /* Usable pCPUs and the topology. */
-static void derive_pcpus(struct hostview *h, const struct snapshot *cur)
+static void derive_pcpus(struct hostview *h, const struct snap *cur)
 {
     for (int p = 0; p < h->np; p++) {
         bool in = h->cfg.cpus ? in_map(h, h->cfg.cpus, p) : !in_map(h, h->cfg.emulator_cpus, p);
-        h->usable[p] = snapshot_pcpu_online(cur, p) && in;
-        h->node[p] = snapshot_pcpu_node(cur, p);
-        h->core[p] = snapshot_pcpu_core(cur, p);
+        h->usable[p] = snap_pcpu_online(cur, p) && in;
+        h->node[p] = snap_pcpu_node(cur, p);
+        h->core[p] = snap_pcpu_core(cur, p);
         h->emu_load[p] = 0;
     }
 }
 
 static int refusal_cmp(const struct refusal *a, const unsigned char *uuid, uint32_t vcpu, int p)
 {
-    int c = snapshot_uuid_cmp(a->uuid, uuid);
+    int c = snap_uuid_cmp(a->uuid, uuid);
     if (c)
         return c;
     if (a->vcpu != vcpu)
@@ -172,34 +172,34 @@ void hostview_refuse(struct hostview *h, const unsigned char *uuid, uint32_t vcp
     h->nrefused++;
 }
 
-void hostview_forget(struct hostview *h, const struct snapshot *cur)
+void hostview_forget(struct hostview *h, const struct snap *cur)
 {
     size_t out = 0;
 
     for (size_t i = 0; i < h->nrefused; i++)
-        if (snapshot_find(cur, h->refused[i].uuid) >= 0)
+        if (snap_find(cur, h->refused[i].uuid) >= 0)
             h->refused[out++] = h->refused[i];
     h->nrefused = out;
 }
 
 /* Whether vCPU K of domain D needs a map of its own: its guest restricts it, or the host
  * refused it a pCPU. */
-static bool restricted(const struct hostview *h, const struct snapshot *cur,
+static bool restricted(const struct hostview *h, const struct snap *cur,
                        const struct snap_domain *d, uint32_t k)
 {
     size_t i = refusal_at(h, d->uuid, k, -1);
 
-    return snapshot_domain_map(cur, d, SNAP_MAP_ALLOWED) ||
-           (i < h->nrefused && snapshot_uuid_cmp(h->refused[i].uuid, d->uuid) == 0 &&
+    return snap_domain_map(cur, d, SNAP_MAP_ALLOWED) ||
+           (i < h->nrefused && snap_uuid_cmp(h->refused[i].uuid, d->uuid) == 0 &&
             h->refused[i].vcpu == k);
 }
 
 /* Builds vCPU K of domain D's own map into MAP: its guest's map and the usable pCPUs, less the
  * refused ones. Returns how many pCPUs it has. */
-static int own_map(const struct hostview *h, const struct snapshot *cur,
-                   const struct snap_domain *d, uint32_t k, unsigned char *map)
+static int own_map(const struct hostview *h, const struct snap *cur, const struct snap_domain *d,
+                   uint32_t k, unsigned char *map)
 {
-    const unsigned char *dm = snapshot_domain_map(cur, d, SNAP_MAP_ALLOWED);
+    const unsigned char *dm = snap_domain_map(cur, d, SNAP_MAP_ALLOWED);
     int n = 0;
 
     memset(map, 0, h->maplen);
@@ -207,7 +207,7 @@ static int own_map(const struct hostview *h, const struct snapshot *cur,
         if (h->usable[p] && (!dm || util_bit(dm, p)))
             map[p / 8] |= (unsigned char)(1u << (p % 8));
     for (size_t i = refusal_at(h, d->uuid, k, -1);
-         i < h->nrefused && snapshot_uuid_cmp(h->refused[i].uuid, d->uuid) == 0 &&
+         i < h->nrefused && snap_uuid_cmp(h->refused[i].uuid, d->uuid) == 0 &&
          h->refused[i].vcpu == k;
          i++)
         if (h->refused[i].pcpu >= 0 && h->refused[i].pcpu < h->np)
@@ -217,13 +217,13 @@ static int own_map(const struct hostview *h, const struct snapshot *cur,
     return n;
 }
 
-static int size_vcpus(struct hostview *h, const struct snapshot *cur)
+static int size_vcpus(struct hostview *h, const struct snap *cur)
 {
-    size_t nv = snapshot_vcpu_count(cur), nd = snapshot_domain_count(cur), n1 = nv ? nv : 1;
+    size_t nv = snap_vcpu_count(cur), nd = snap_domain_count(cur), n1 = nv ? nv : 1;
     size_t restricted_n = 0, cap;
 
     for (size_t di = 0; di < nd; di++) {
-        const struct snap_domain *d = snapshot_domain(cur, di);
+        const struct snap_domain *d = snap_domain(cur, di);
         for (uint32_t k = 0; k < d->nvcpus; k++)
             restricted_n += restricted(h, cur, d, k);
     }
@@ -263,10 +263,9 @@ static int first_node(const struct hostview *h, uint64_t mask)
 }
 
 /* The node holding most of domain D's pinned (usable) vCPUs, or -1. */
-static int guest_node(const struct hostview *h, const struct snapshot *cur,
-                      const struct snap_domain *d)
+static int guest_node(const struct hostview *h, const struct snap *cur, const struct snap_domain *d)
 {
-    const struct snap_vcpu *v = snapshot_vcpus(cur, d);
+    const struct snap_vcpu *v = snap_vcpus(cur, d);
     int best = -1, best_n = 0;
 
     for (uint32_t k = 0; k < d->nvcpus; k++) {
@@ -286,10 +285,10 @@ static int guest_node(const struct hostview *h, const struct snapshot *cur,
 }
 
 /* Allowed map, left-alone flag and home node of every vCPU of domain D. */
-static void derive_domain(struct hostview *h, const struct snapshot *cur,
-                          const struct snap_domain *d, size_t *nbuf)
+static void derive_domain(struct hostview *h, const struct snap *cur, const struct snap_domain *d,
+                          size_t *nbuf)
 {
-    const struct snap_vcpu *v = snapshot_vcpus(cur, d);
+    const struct snap_vcpu *v = snap_vcpus(cur, d);
     bool strict = (d->cfg & SNAP_CFG_NUMA_STRICT) != 0;
     int gnode = strict ? first_node(h, d->numa_nodes) : guest_node(h, cur, d);
 
@@ -313,18 +312,18 @@ static void derive_domain(struct hostview *h, const struct snapshot *cur,
 }
 
 /* Domain DI's emulator load, spread over the online pCPUs its emulator threads may use. */
-static void derive_emulator(struct hostview *h, const struct snapshot *prev,
-                            const struct snapshot *cur, const struct usage *u, size_t di)
+static void derive_emulator(struct hostview *h, const struct snap *prev, const struct snap *cur,
+                            const struct usage *u, size_t di)
 {
-    const struct snap_domain *d = snapshot_domain(cur, di), *pd;
-    const unsigned char *em = snapshot_domain_map(cur, d, SNAP_MAP_EMULATOR);
+    const struct snap_domain *d = snap_domain(cur, di), *pd;
+    const unsigned char *em = snap_domain_map(cur, d, SNAP_MAP_EMULATOR);
     double load, vcpus = 0;
     int n = 0;
 
     h->emulator[di] = -1;
     if (!prev || !u || u->interval_s <= 0 || u->dom_prev[di] < 0 || !(d->cfg & SNAP_CFG_CPU_TIME))
         return;
-    pd = snapshot_domain(prev, (size_t)u->dom_prev[di]);
+    pd = snap_domain(prev, (size_t)u->dom_prev[di]);
     if (!(pd->cfg & SNAP_CFG_CPU_TIME) || d->cpu_time_ns < pd->cpu_time_ns)
         return;
     for (uint32_t k = 0; k < d->nvcpus; k++)
@@ -332,16 +331,16 @@ static void derive_emulator(struct hostview *h, const struct snapshot *prev,
     load = (double)(d->cpu_time_ns - pd->cpu_time_ns) / (u->interval_s * 1e9) - vcpus;
     h->emulator[di] = load > 0 ? load : 0;
     for (int p = 0; p < h->np; p++)
-        n += snapshot_pcpu_online(cur, p) && (!em || util_bit(em, p));
+        n += snap_pcpu_online(cur, p) && (!em || util_bit(em, p));
     for (int p = 0; p < h->np && n > 0; p++)
-        if (snapshot_pcpu_online(cur, p) && (!em || util_bit(em, p)))
+        if (snap_pcpu_online(cur, p) && (!em || util_bit(em, p)))
             h->emu_load[p] += h->emulator[di] / n;
 }
 
-int hostview_derive(struct hostview *h, const struct snapshot *prev, const struct snapshot *cur,
+int hostview_derive(struct hostview *h, const struct snap *prev, const struct snap *cur,
                     const struct usage *u)
 {
-    size_t nd = snapshot_domain_count(cur), nbuf = 0;
+    size_t nd = snap_domain_count(cur), nbuf = 0;
 
     if (size_pcpus(h, cur) < 0)
         return -1;
@@ -349,7 +348,7 @@ int hostview_derive(struct hostview *h, const struct snapshot *prev, const struc
     if (size_vcpus(h, cur) < 0)
         return -1;
     for (size_t di = 0; di < nd; di++) {
-        derive_domain(h, cur, snapshot_domain(cur, di), &nbuf);
+        derive_domain(h, cur, snap_domain(cur, di), &nbuf);
         derive_emulator(h, prev, cur, u, di);
     }
     return 0;

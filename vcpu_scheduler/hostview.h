@@ -30,7 +30,7 @@ void hostview_destroy(struct hostview *h);
 
 /* Derives this period's view from CUR (U: usage from the previous sample, which is PREV, or
  * NULL). Returns 0, or -1 when out of memory. */
-int hostview_derive(struct hostview *h, const struct snapshot *prev, const struct snapshot *cur,
+int hostview_derive(struct hostview *h, const struct snap *prev, const struct snap *cur,
                     const struct usage *u);
 
 /* Per pCPU: 1 when vCPUs may be pinned there (online, in --cpus, not an emulator pCPU). */
@@ -59,6 +59,6 @@ const double *hostview_emulator_load(const struct hostview *h);
 void hostview_refuse(struct hostview *h, const unsigned char *uuid, uint32_t vcpu, int p);
 
 /* Forgets what it learned of domains no longer in CUR. */
-void hostview_forget(struct hostview *h, const struct snapshot *cur);
+void hostview_forget(struct hostview *h, const struct snap *cur);
 
 #endif

@@ -23,7 +23,7 @@ struct options {
 };
 
 struct context {
-    struct scheduler *sched;
+    struct sched *sched;
     const struct cli_common *common;
     bool restore_pins;
     struct metrics *metrics; /* --metrics-file, else NULL */
@@ -86,7 +86,7 @@ static int handle_option(void *ctx, int key, const char *arg)
     }
 }
 
-static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
                 unsigned long calls)
 {
     struct context *c = ctx;

@@ -9,31 +9,31 @@
 #define LIST_MAX 16
 
 /* The number of online pCPUs of CUR. */
-static int online_count(const struct snapshot *cur)
+static int online_count(const struct snap *cur)
 {
     int n = 0;
 
-    for (int p = 0; p < snapshot_npcpus(cur); p++)
-        n += snapshot_pcpu_online(cur, p);
+    for (int p = 0; p < snap_npcpus(cur); p++)
+        n += snap_pcpu_online(cur, p);
     return n;
 }
 
 /* Usage of the online pCPUs: listed on small hosts, else summarised. */
-static void print_usage(FILE *out, const struct sched_report *rep, const struct snapshot *cur)
+static void print_usage(FILE *out, const struct sched_report *rep, const struct snap *cur)
 {
     int n = online_count(cur);
 
     if (n <= LIST_MAX) {
         fputs("pCPU usage", out);
         for (int p = 0; p < rep->npcpus; p++)
-            if (snapshot_pcpu_online(cur, p))
+            if (snap_pcpu_online(cur, p))
                 fprintf(out, " %.0f", rep->pcpu_usage[p] * 100);
         fputs(" %", out);
     } else {
         double lo = 1, hi = 0, sum = 0;
         for (int p = 0; p < rep->npcpus; p++) {
             double u = rep->pcpu_usage[p];
-            if (!snapshot_pcpu_online(cur, p))
+            if (!snap_pcpu_online(cur, p))
                 continue;
             lo = u < lo ? u : lo;
             hi = u > hi ? u : hi;
@@ -44,14 +44,14 @@ static void print_usage(FILE *out, const struct sched_report *rep, const struct 
     fprintf(out, " (std dev %.1f)", rep->usage_spread * 100);
 }
 
-void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snap *cur,
                             bool dry_run)
 {
     fprintf(out, "period %lu: ", rep->period);
     if (rep->baseline) {
         int online = online_count(cur);
         fprintf(out, "baseline of %zu vCPUs in %zu domains on %d pCPUs", rep->nvcpus,
-                snapshot_domain_count(cur), online);
+                snap_domain_count(cur), online);
         if (online < rep->npcpus)
             fprintf(out, " (%d offline)", rep->npcpus - online);
         if (rep->nnodes > 1)
@@ -95,7 +95,7 @@ static double pct_or_null(bool measured, double fraction)
     return measured ? fraction * 100 : NAN;
 }
 
-static void json_pcpus(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+static void json_pcpus(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "pcpus");
     json_array_begin(j);
@@ -103,23 +103,23 @@ static void json_pcpus(struct json *j, const struct sched_report *rep, const str
         json_object_begin(j);
         json_kv_int(j, "cpu", p);
         json_kv_double(j, "usage", rep->pcpu_usage[p] * 100, 1);
-        json_kv_bool(j, "online", snapshot_pcpu_online(cur, p));
+        json_kv_bool(j, "online", snap_pcpu_online(cur, p));
         json_kv_bool(j, "usable", rep->pcpu_usable && rep->pcpu_usable[p]);
-        json_kv_int(j, "node", snapshot_pcpu_node(cur, p));
-        json_kv_int(j, "core", snapshot_pcpu_core(cur, p));
+        json_kv_int(j, "node", snap_pcpu_node(cur, p));
+        json_kv_int(j, "core", snap_pcpu_core(cur, p));
         json_object_end(j);
     }
     json_array_end(j);
 }
 
-static void json_vcpus(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+static void json_vcpus(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "vcpus");
     json_array_begin(j);
     for (size_t i = 0; i < rep->nvcpus; i++) {
         const struct sched_vcpu_info *v = &rep->vcpus[i];
         json_object_begin(j);
-        report_domain(j, cur, snapshot_domain(cur, v->domain));
+        report_domain(j, cur, snap_domain(cur, v->domain));
         json_kv_uint(j, "vcpu", v->vcpu);
         json_kv_double(j, "run", v->run * 100, 1);
         json_kv_double(j, "wait", v->wait * 100, 1);
@@ -135,14 +135,14 @@ static void json_vcpus(struct json *j, const struct sched_report *rep, const str
     json_array_end(j);
 }
 
-static void json_moves(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+static void json_moves(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "moves");
     json_array_begin(j);
     for (size_t i = 0; i < rep->nmoves; i++) {
         const struct sched_move *m = &rep->moves[i];
         json_object_begin(j);
-        json_kv_string(j, "domain", snapshot_domain_name(cur, snapshot_domain(cur, m->domain)));
+        json_kv_string(j, "domain", snap_domain_name(cur, snap_domain(cur, m->domain)));
         json_kv_uint(j, "vcpu", m->vcpu);
         kv_pin(j, "from", m->from);
         json_kv_int(j, "to", m->to);
@@ -155,13 +155,13 @@ static void json_moves(struct json *j, const struct sched_report *rep, const str
     json_array_end(j);
 }
 
-static void json_domains(struct json *j, const struct sched_report *rep, const struct snapshot *cur)
+static void json_domains(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "domains");
     json_array_begin(j);
     for (size_t d = 0; d < rep->ndomains; d++) {
         json_object_begin(j);
-        report_domain(j, cur, snapshot_domain(cur, d));
+        report_domain(j, cur, snap_domain(cur, d));
         json_kv_double(j, "emulator",
                        pct_or_null(rep->emulator && rep->emulator[d] >= 0,
                                    rep->emulator ? rep->emulator[d] : 0),
@@ -171,7 +171,7 @@ static void json_domains(struct json *j, const struct sched_report *rep, const s
     json_array_end(j);
 }
 
-void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snap *cur,
                             bool dry_run)
 {
     struct json j;
@@ -282,9 +282,9 @@ static const struct vcpu_family vcpu_families[] = {
 };
 
 static void write_vcpu_family(struct metrics *m, const struct vcpu_family *f,
-                              const struct sched_report *rep, const struct snapshot *cur)
+                              const struct sched_report *rep, const struct snap *cur)
 {
-    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
+    const struct snap_vcpu *sv = snap_all_vcpus(cur);
     bool started = false;
 
     for (size_t i = 0; i < rep->nvcpus; i++) {
@@ -298,12 +298,11 @@ static void write_vcpu_family(struct metrics *m, const struct vcpu_family *f,
             metrics_family(m, f->name, f->type, f->help);
         started = true;
         snprintf(id, sizeof(id), "%u", v->vcpu);
-        metrics_sample(
-                m,
-                (const struct metrics_label[]){
-                        {"domain", snapshot_domain_name(cur, snapshot_domain(cur, v->domain))},
-                        {"vcpu", id}},
-                2, x);
+        metrics_sample(m,
+                       (const struct metrics_label[]){
+                               {"domain", snap_domain_name(cur, snap_domain(cur, v->domain))},
+                               {"vcpu", id}},
+                       2, x);
     }
 }
 
@@ -349,7 +348,7 @@ static void write_pin_counts(struct metrics *m, const struct schedreport_metrics
 }
 
 void schedreport_write_metrics(struct metrics *m, const struct sched_report *rep,
-                               const struct snapshot *cur, const struct schedreport_metrics *sm)
+                               const struct snap *cur, const struct schedreport_metrics *sm)
 {
     metrics_begin(m);
     report_metrics_common(m, &sm->meta, cur);

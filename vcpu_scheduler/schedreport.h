@@ -25,11 +25,11 @@ struct schedreport_metrics {
 };
 
 /* Prints REP (about snapshot CUR) as one concise line. */
-void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snap *cur,
                             bool dry_run);
 
 /* Prints REP as one JSON object on one line. */
-void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snapshot *cur,
+void schedreport_print_json(FILE *out, const struct sched_report *rep, const struct snap *cur,
                             bool dry_run);
 
 /* Adds REP's period, calls and pin changes to SM's counts. */
@@ -37,6 +37,6 @@ void schedreport_count(struct schedreport_metrics *sm, const struct sched_report
 
 /* Builds REP (about CUR) and SM's counts as this period's metrics in M and writes M's file. */
 void schedreport_write_metrics(struct metrics *m, const struct sched_report *rep,
-                               const struct snapshot *cur, const struct schedreport_metrics *sm);
+                               const struct snap *cur, const struct schedreport_metrics *sm);
 
 #endif

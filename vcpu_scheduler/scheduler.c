@@ -71,7 +71,7 @@ struct saved_map {
     unsigned char *map;
 };
 
-struct scheduler {
+struct sched {
     struct sched_config cfg;
     unsigned long period;
     struct usage usage;
@@ -139,9 +139,9 @@ const char *sched_signal_name(enum sched_signal sig)
     return "?";
 }
 
-struct scheduler *sched_create(const struct sched_config *cfg)
+struct sched *sched_create(const struct sched_config *cfg)
 {
-    struct scheduler *s = calloc(1, sizeof(*s));
+    struct sched *s = calloc(1, sizeof(*s));
 
     if (!s)
         return NULL;
@@ -168,7 +168,7 @@ struct scheduler *sched_create(const struct sched_config *cfg)
     return s;
 }
 
-void sched_destroy(struct scheduler *s)
+void sched_destroy(struct sched *s)
 {
     if (!s)
         return;
@@ -198,7 +198,7 @@ void sched_destroy(struct scheduler *s)
     free(s);
 }
 
-static int ensure_pcpus(struct scheduler *s, int np)
+static int ensure_pcpus(struct sched *s, int np)
 {
     if (np == s->npcpus)
         return 0;
@@ -225,7 +225,7 @@ static int ensure_pcpus(struct scheduler *s, int np)
     return 0;
 }
 
-static int ensure_vcpus(struct scheduler *s, size_t nv)
+static int ensure_vcpus(struct sched *s, size_t nv)
 {
     size_t n = nv ? nv : 1;
 
@@ -252,7 +252,7 @@ static int ensure_vcpus(struct scheduler *s, size_t nv)
 }
 
 /* Saves the current affinity of a vCPU before its first change. */
-static void remember(struct scheduler *s, struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
+static void remember(struct sched *s, struct hv *hv, const unsigned char *uuid, uint32_t vcpu,
                      int npcpus)
 {
     size_t maplen = hv_maplen(npcpus);
@@ -283,12 +283,12 @@ static void remember(struct scheduler *s, struct hv *hv, const unsigned char *uu
 }
 
 /* Forgets saved affinities of domains that are gone (a long run with churn must not grow). */
-static void forget_vanished(struct scheduler *s, const struct snapshot *cur)
+static void forget_vanished(struct sched *s, const struct snap *cur)
 {
     size_t out = 0;
 
     for (size_t i = 0; i < s->nsaved; i++) {
-        if (snapshot_find(cur, s->saved[i].uuid) < 0) {
+        if (snap_find(cur, s->saved[i].uuid) < 0) {
             free(s->saved[i].map);
             continue;
         }
@@ -300,7 +300,7 @@ static void forget_vanished(struct scheduler *s, const struct snapshot *cur)
 static int saved_cmp(const void *a, const void *b)
 {
     const struct saved_map *x = a, *y = b;
-    int c = snapshot_uuid_cmp(x->uuid, y->uuid);
+    int c = snap_uuid_cmp(x->uuid, y->uuid);
 
     if (c)
         return c;
@@ -311,7 +311,7 @@ static int saved_cmp(const void *a, const void *b)
 
 /* Puts back the emulator affinity of every domain whose emulator threads we pinned; returns
  * how many. */
-static size_t restore_emulators(struct scheduler *s, struct hv *hv)
+static size_t restore_emulators(struct sched *s, struct hv *hv)
 {
     size_t len = hv_maplen(s->npcpus), n = 0;
 
@@ -325,7 +325,7 @@ static size_t restore_emulators(struct scheduler *s, struct hv *hv)
     return n;
 }
 
-size_t sched_restore(struct scheduler *s, struct hv *hv)
+size_t sched_restore(struct sched *s, struct hv *hv)
 {
     size_t restored = 0;
 
@@ -334,7 +334,7 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
     for (size_t i = 0; i < s->nsaved; i++) {
         const struct saved_map *m = &s->saved[i];
         /* The oldest record of a vCPU holds its original affinity. */
-        if (i > 0 && snapshot_uuid_cmp(m->uuid, s->saved[i - 1].uuid) == 0 &&
+        if (i > 0 && snap_uuid_cmp(m->uuid, s->saved[i - 1].uuid) == 0 &&
             m->vcpu == s->saved[i - 1].vcpu)
             continue;
         if (hv_set_affinity(hv, m->uuid, m->vcpu, m->map, m->maplen) == HV_OK)
@@ -348,18 +348,18 @@ size_t sched_restore(struct scheduler *s, struct hv *hv)
 
 /* derive, part 1: each vCPU's run, wait and pin this period, the run time attributed to each
  * pCPU by its pinned vCPUs and the largest of them. Returns true when a floating vCPU was busy. */
-static bool derive_vcpus(struct scheduler *s, const struct snapshot *cur)
+static bool derive_vcpus(struct sched *s, const struct snap *cur)
 {
     const struct usage *u = &s->usage;
-    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
-    size_t nd = snapshot_domain_count(cur);
+    const struct snap_vcpu *sv = snap_all_vcpus(cur);
+    size_t nd = snap_domain_count(cur);
     int np = s->npcpus;
     bool any_floating_busy = false;
 
     memset(s->attributed, 0, (size_t)np * sizeof(double));
     memset(s->maxrun, 0, (size_t)np * sizeof(double));
     for (size_t d = 0; d < nd; d++) {
-        const struct snap_domain *dom = snapshot_domain(cur, d);
+        const struct snap_domain *dom = snap_domain(cur, d);
         for (uint32_t k = 0; k < dom->nvcpus; k++) {
             size_t i = dom->vcpu_first + k;
             const struct usage_vcpu *uv = &u->vcpus[i];
@@ -393,7 +393,7 @@ static bool derive_vcpus(struct scheduler *s, const struct snapshot *cur)
 
 /* derive, part 2: per-pCPU usage, and background load (busy time not explained by managed
  * vCPUs). Floating busy vCPUs ran somewhere unknown: the background keeps its old value then. */
-static void derive_pcpus(struct scheduler *s, bool any_floating_busy)
+static void derive_pcpus(struct sched *s, bool any_floating_busy)
 {
     const struct usage *u = &s->usage;
 
@@ -413,7 +413,7 @@ static void derive_pcpus(struct scheduler *s, bool any_floating_busy)
 /* Learns from this period whether the delay and wait counters are real: a counter is real once
  * it moves; one that never moved is dead when two busy vCPUs pinned to a saturated pCPU show
  * none of it (they certainly waited for each other). */
-static void prove_signals(struct scheduler *s, size_t nv)
+static void prove_signals(struct sched *s, size_t nv)
 {
     const struct usage_vcpu *uv = s->usage.vcpus;
     unsigned char *contended = s->contended;
@@ -443,7 +443,7 @@ static void prove_signals(struct scheduler *s, size_t nv)
 
 /* The raw demand estimate of vCPU IN this period and the signal it came from (see the top of
  * this file). */
-static double raw_demand(const struct scheduler *s, const struct usage_vcpu *uv,
+static double raw_demand(const struct sched *s, const struct usage_vcpu *uv,
                          struct sched_vcpu_info *in)
 {
     double tick = s->usage.interval_s > 0 ? VCPU_TIME_STEP_S / s->usage.interval_s : 0;
@@ -489,14 +489,14 @@ static double smooth_demand(struct vstate *st, const struct vstate *old, double 
 }
 
 /* derive, part 3: each vCPU's demand, carrying its state from the previous period. */
-static void derive_demand(struct scheduler *s, const struct snapshot *cur)
+static void derive_demand(struct sched *s, const struct snap *cur)
 {
     struct vstate *state = s->state.cur;
-    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
-    size_t nd = snapshot_domain_count(cur);
+    const struct snap_vcpu *sv = snap_all_vcpus(cur);
+    size_t nd = snap_domain_count(cur);
 
     for (size_t d = 0; d < nd; d++) {
-        const struct snap_domain *dom = snapshot_domain(cur, d);
+        const struct snap_domain *dom = snap_domain(cur, d);
         for (uint32_t k = 0; k < dom->nvcpus; k++) {
             size_t i = dom->vcpu_first + k;
             const struct usage_vcpu *uv = &s->usage.vcpus[i];
@@ -521,7 +521,7 @@ static void derive_demand(struct scheduler *s, const struct snapshot *cur)
 }
 
 /* The signal most measured vCPUs' demand came from, and their delay figures. */
-static void derive_summary(struct scheduler *s)
+static void derive_summary(struct sched *s)
 {
     size_t count[SCHED_SIGNAL_COUNT] = {0};
     double sum = 0;
@@ -547,26 +547,26 @@ static void derive_summary(struct scheduler *s)
 }
 
 /* Says once per vCPU that it may go nowhere (its guest's allowed pCPUs are not usable here). */
-static void warn_alone(struct scheduler *s, const struct snapshot *cur)
+static void warn_alone(struct sched *s, const struct snap *cur)
 {
     struct vstate *state = s->state.cur;
-    const struct snap_vcpu *sv = snapshot_all_vcpus(cur);
+    const struct snap_vcpu *sv = snap_all_vcpus(cur);
 
     for (size_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu_info *in = &s->info[i];
-        const struct snap_domain *d = snapshot_domain(cur, in->domain);
+        const struct snap_domain *d = snap_domain(cur, in->domain);
         bool nowhere =
                 in->left_alone && (d->cfg & SNAP_CFG_KNOWN) && !(sv[i].flags & SNAP_VCPU_OFFLINE);
         if (nowhere && !state[i].warned_alone)
             log_warning("'%s' vCPU %u may run on no usable pCPU (its CPU set, NUMA nodes, "
                         "--cpus or refused pins); leaving it alone",
-                        snapshot_domain_name(cur, d), in->vcpu);
+                        snap_domain_name(cur, d), in->vcpu);
         state[i].warned_alone = nowhere;
     }
 }
 
 /* Says once that no pCPU is usable (--cpus names no online pCPU, or all are emulator pCPUs). */
-static void warn_unusable(struct scheduler *s)
+static void warn_unusable(struct sched *s)
 {
     const unsigned char *usable = hostview_usable(s->view);
     int n = 0;
@@ -580,9 +580,9 @@ static void warn_unusable(struct scheduler *s)
 }
 
 /* Each domain's emulator load. */
-static int derive_emulator(struct scheduler *s, const struct snapshot *cur)
+static int derive_emulator(struct sched *s, const struct snap *cur)
 {
-    s->ndomains = snapshot_domain_count(cur);
+    s->ndomains = snap_domain_count(cur);
     if (util_grow((void **)&s->emulator, &s->cap_emulator, s->ndomains ? s->ndomains : 1,
                   sizeof(double)) < 0)
         return -1;
@@ -592,10 +592,10 @@ static int derive_emulator(struct scheduler *s, const struct snapshot *cur)
 }
 
 /* derive (pure): snapshots to this period's facts in S->info, S->usage_buf, S->background. */
-static void derive(struct scheduler *s, const struct snapshot *cur)
+static void derive(struct sched *s, const struct snap *cur)
 {
     for (int p = 0; p < s->npcpus; p++)
-        s->online[p] = snapshot_pcpu_online(cur, p);
+        s->online[p] = snap_pcpu_online(cur, p);
     s->floating_busy = derive_vcpus(s, cur);
     derive_pcpus(s, s->floating_busy);
     prove_signals(s, s->nvcpus);
@@ -609,7 +609,7 @@ static void derive(struct scheduler *s, const struct snapshot *cur)
  * got 45 % of a pCPU while they got 23-32 %. Whether pinning would cure it is asked of the plan
  * (troubled). Averages tell of where vCPUs were before a pin change for a few periods after it:
  * not judged then. */
-static bool floating_unfair(const struct scheduler *s)
+static bool floating_unfair(const struct sched *s)
 {
     const struct vstate *state = s->state.cur;
     double lo[PLACEMENT_NCLASS], hi[PLACEMENT_NCLASS];
@@ -640,7 +640,7 @@ static bool floating_unfair(const struct scheduler *s)
 /* The plan's view of each vCPU and of the background: vCPUs left alone (nowhere they may go,
  * offline, or their guest's configuration not known yet) are not planned; a pinned one's
  * demand stays as background on its pCPU. */
-static void plan_inputs(struct scheduler *s)
+static void plan_inputs(struct sched *s)
 {
     const struct vstate *state = s->state.cur;
     const double *emu = hostview_emulator_load(s->view);
@@ -669,7 +669,7 @@ static void plan_inputs(struct scheduler *s)
 }
 
 /* Plans with numa_plan(); PIN_FLOATING lets it pin floating vCPUs. */
-static int plan_with(struct scheduler *s, bool pin_floating, struct placement_plan *pl,
+static int plan_with(struct sched *s, bool pin_floating, struct placement_plan *pl,
                      struct numa_result *nr)
 {
     struct placement_input in = {.npcpus = s->npcpus,
@@ -689,7 +689,7 @@ static int plan_with(struct scheduler *s, bool pin_floating, struct placement_pl
 
 /* True when the measured usage spread is above the one PL projects (the kernel's placement of
  * floating vCPUs fell short of the fluid the plan assumes). */
-static bool spread_short(const struct scheduler *s, const struct placement_plan *pl)
+static bool spread_short(const struct sched *s, const struct placement_plan *pl)
 {
     return s->usage.has_pcpu && placement_spread(s->usage_buf, hostview_usable(s->view),
                                                  s->npcpus) > pl->usage_after + s->cfg.threshold;
@@ -700,8 +700,8 @@ static bool spread_short(const struct scheduler *s, const struct placement_plan 
  * members served unequally where pinning would make it fair (more busy vCPUs than fit evenly is
  * nobody's fault). Returns 1 when it fell short (PINNED holds the plan), 0 when not, -1 when
  * out of memory. */
-static int troubled(struct scheduler *s, const struct placement_plan *pl,
-                    struct placement_plan *pinned, struct numa_result *nr)
+static int troubled(struct sched *s, const struct placement_plan *pl, struct placement_plan *pinned,
+                    struct numa_result *nr)
 {
     bool spread, unfair;
 
@@ -721,7 +721,7 @@ static int troubled(struct scheduler *s, const struct placement_plan *pl,
 }
 
 /* Records the pin changes of PL in S->moves. */
-static void record_moves(struct scheduler *s, const struct placement_plan *pl)
+static void record_moves(struct sched *s, const struct placement_plan *pl)
 {
     const int *node = hostview_node(s->view);
 
@@ -749,7 +749,7 @@ static void record_moves(struct scheduler *s, const struct placement_plan *pl)
  * and a load spread under twice the threshold. One period's demand estimate of a busy vCPU
  * varies by some 10 % (guest scheduling, TCG, other host load): acting on such a spread at
  * once swaps vCPUs back and forth, so it must be seen two periods running. */
-static bool small_imbalance(const struct scheduler *s, const struct placement_plan *pl)
+static bool small_imbalance(const struct sched *s, const struct placement_plan *pl)
 {
     return pl->act && pl->must_place == 0 && !pl->unfair_before &&
            pl->spread_before < 2 * s->cfg.threshold;
@@ -758,7 +758,7 @@ static bool small_imbalance(const struct scheduler *s, const struct placement_pl
 /* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves.
  * The kernel places floating vCPUs; they are pinned only when its placement has fallen short
  * for two periods running. A small imbalance is acted on when it lasts two periods. */
-static int plan(struct scheduler *s)
+static int plan(struct sched *s)
 {
     struct placement_plan pl, pinned;
     struct numa_result nr;
@@ -805,10 +805,9 @@ static const char *signal_source(enum sched_signal sig)
     }
 }
 
-static void log_move(const struct scheduler *s, const struct snapshot *cur,
-                     const struct sched_move *m)
+static void log_move(const struct sched *s, const struct snap *cur, const struct sched_move *m)
 {
-    const char *name = snapshot_domain_name(cur, snapshot_domain(cur, m->domain));
+    const char *name = snap_domain_name(cur, snap_domain(cur, m->domain));
     char from[16];
 
     if (m->from >= 0)
@@ -826,11 +825,10 @@ static void log_move(const struct scheduler *s, const struct snapshot *cur,
 }
 
 /* Pins one planned move through HV and records its result. */
-static void apply_move(struct scheduler *s, struct hv *hv, const struct snapshot *cur,
-                       struct sched_move *m)
+static void apply_move(struct sched *s, struct hv *hv, const struct snap *cur, struct sched_move *m)
 {
     struct vstate *st = (struct vstate *)s->state.cur + m->index;
-    const struct snap_domain *dom = snapshot_domain(cur, m->domain);
+    const struct snap_domain *dom = snap_domain(cur, m->domain);
 
     if (s->cfg.restore_pins && !st->remembered) {
         remember(s, hv, dom->uuid, m->vcpu, s->npcpus);
@@ -842,24 +840,24 @@ static void apply_move(struct scheduler *s, struct hv *hv, const struct snapshot
         /* A vCPU known to be bursty when moved stays longer where it goes. */
         st->cooldown = st->swing > SCHED_BURSTY ? SCHED_COOLDOWN_BURSTY : SCHED_COOLDOWN;
     } else if (m->result == HV_GONE) {
-        log_debug("'%s' vanished before its vCPU %u could be pinned",
-                  snapshot_domain_name(cur, dom), m->vcpu);
+        log_debug("'%s' vanished before its vCPU %u could be pinned", snap_domain_name(cur, dom),
+                  m->vcpu);
     } else {
         s->failed++;
         if (m->result == HV_FAIL) {
             /* The host refuses it (a cgroup cpuset): learned, not retried every period. */
             hostview_refuse(s->view, dom->uuid, m->vcpu, m->to);
             log_warning("the host refused pCPU %d to '%s' vCPU %u; not trying it again", m->to,
-                        snapshot_domain_name(cur, dom), m->vcpu);
+                        snap_domain_name(cur, dom), m->vcpu);
         }
     }
 }
 
 /* The record of domain UUID's emulator pin, added when missing (NULL when out of memory). */
-static struct emu_saved *emu_record(struct scheduler *s, const unsigned char *uuid)
+static struct emu_saved *emu_record(struct sched *s, const unsigned char *uuid)
 {
     for (size_t i = 0; i < s->nemu; i++)
-        if (snapshot_uuid_cmp(s->emu[i].uuid, uuid) == 0)
+        if (snap_uuid_cmp(s->emu[i].uuid, uuid) == 0)
             return &s->emu[i];
     if (util_grow((void **)&s->emu, &s->cap_emu, s->nemu + 1, sizeof(*s->emu)) < 0)
         return NULL;
@@ -869,15 +867,14 @@ static struct emu_saved *emu_record(struct scheduler *s, const unsigned char *uu
 }
 
 /* The --emulator-cpus map at the host's size into MAP; false when it names no online pCPU. */
-static bool emulator_target(const struct scheduler *s, const struct snapshot *cur,
-                            unsigned char *map)
+static bool emulator_target(const struct sched *s, const struct snap *cur, unsigned char *map)
 {
-    size_t len = snapshot_maplen(cur);
+    size_t len = snap_maplen(cur);
     bool any = false;
 
     memset(map, 0, len);
     for (int p = 0; p < s->npcpus && (size_t)p / 8 < s->cfg.maplen; p++)
-        if (s->emulator_cpus && util_bit(s->emulator_cpus, p) && snapshot_pcpu_online(cur, p)) {
+        if (s->emulator_cpus && util_bit(s->emulator_cpus, p) && snap_pcpu_online(cur, p)) {
             map[p / 8] |= (unsigned char)(1u << (p % 8));
             any = true;
         }
@@ -885,11 +882,11 @@ static bool emulator_target(const struct scheduler *s, const struct snapshot *cu
 }
 
 /* Pins domain D's emulator threads to WANT (LEN bytes), remembering what they had. */
-static void pin_emulator(struct scheduler *s, struct hv *hv, const struct snapshot *cur,
+static void pin_emulator(struct sched *s, struct hv *hv, const struct snap *cur,
                          const struct snap_domain *d, const unsigned char *want)
 {
-    size_t len = snapshot_maplen(cur);
-    const unsigned char *now = snapshot_domain_map(cur, d, SNAP_MAP_EMULATOR);
+    size_t len = snap_maplen(cur);
+    const unsigned char *now = snap_domain_map(cur, d, SNAP_MAP_EMULATOR);
     struct emu_saved *e = emu_record(s, d->uuid);
     char list[128];
     int rc;
@@ -899,32 +896,31 @@ static void pin_emulator(struct scheduler *s, struct hv *hv, const struct snapsh
     if (!e->map && s->cfg.restore_pins && (e->map = calloc(len, 1))) {
         /* What it had; unknown, the online pCPUs (libvirt's default). */
         for (int p = 0; p < s->npcpus; p++)
-            if (now ? util_bit(now, p) : snapshot_pcpu_online(cur, p))
+            if (now ? util_bit(now, p) : snap_pcpu_online(cur, p))
                 e->map[p / 8] |= (unsigned char)(1u << (p % 8));
     }
     rc = hv_set_emulator_affinity(hv, d->uuid, want, len);
     util_format_cpulist(want, s->npcpus, list, sizeof(list));
     if (rc == HV_OK) {
         s->emulator_pins++;
-        log_info("pinned the emulator threads of '%s' to pCPUs %s", snapshot_domain_name(cur, d),
-                 list);
+        log_info("pinned the emulator threads of '%s' to pCPUs %s", snap_domain_name(cur, d), list);
     } else if (rc == HV_FAIL) {
         e->failed = true;
         log_warning("cannot pin the emulator threads of '%s' to pCPUs %s; not trying again",
-                    snapshot_domain_name(cur, d), list);
+                    snap_domain_name(cur, d), list);
     }
 }
 
 /* apply, emulator threads: each managed domain's go to --emulator-cpus (live). */
-static void apply_emulator(struct scheduler *s, struct hv *hv, const struct snapshot *cur)
+static void apply_emulator(struct sched *s, struct hv *hv, const struct snap *cur)
 {
-    size_t len = snapshot_maplen(cur);
+    size_t len = snap_maplen(cur);
     unsigned char *want = calloc(len, 1);
 
     if (want && emulator_target(s, cur, want)) {
-        for (size_t di = 0; di < snapshot_domain_count(cur); di++) {
-            const struct snap_domain *d = snapshot_domain(cur, di);
-            const unsigned char *now = snapshot_domain_map(cur, d, SNAP_MAP_EMULATOR);
+        for (size_t di = 0; di < snap_domain_count(cur); di++) {
+            const struct snap_domain *d = snap_domain(cur, di);
+            const unsigned char *now = snap_domain_map(cur, d, SNAP_MAP_EMULATOR);
             if ((d->cfg & SNAP_CFG_KNOWN) && !(now && memcmp(now, want, len) == 0))
                 pin_emulator(s, hv, cur, d, want);
         }
@@ -933,7 +929,7 @@ static void apply_emulator(struct scheduler *s, struct hv *hv, const struct snap
 }
 
 /* apply: the only hypervisor writes, the planned pins (none in a dry run). */
-static void apply(struct scheduler *s, struct hv *hv, const struct snapshot *cur)
+static void apply(struct sched *s, struct hv *hv, const struct snap *cur)
 {
     s->emulator_pins = 0;
     if (!s->cfg.dry_run && s->emulator_cpus)
@@ -949,7 +945,7 @@ static void apply(struct scheduler *s, struct hv *hv, const struct snapshot *cur
 }
 
 /* report: what this period measured, planned and applied. */
-static void report(const struct scheduler *s, bool baseline, struct sched_report *rep)
+static void report(const struct sched *s, bool baseline, struct sched_report *rep)
 {
     memset(rep, 0, sizeof(*rep));
     rep->period = s->period;
@@ -982,18 +978,18 @@ static void report(const struct scheduler *s, bool baseline, struct sched_report
     rep->emulator_pins = s->emulator_pins;
 }
 
-int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
-                 const struct snapshot *cur, unsigned long calls0, struct sched_report *rep)
+int sched_period(struct sched *s, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                 unsigned long calls0, struct sched_report *rep)
 {
     s->period++;
-    s->nvcpus = snapshot_vcpu_count(cur);
+    s->nvcpus = snap_vcpu_count(cur);
     s->nmoves = s->failed = s->lower_bound = 0;
     s->pin_floating = false;
     memset(&s->numa, 0, sizeof(s->numa));
     s->spread_before = s->spread_after = 0;
     s->balanced = true;
     s->waiting = false;
-    if (ensure_pcpus(s, snapshot_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||
+    if (ensure_pcpus(s, snap_npcpus(cur)) < 0 || ensure_vcpus(s, s->nvcpus) < 0 ||
         usage_from_snapshots(prev, cur, &s->usage) < 0 ||
         hostview_derive(s->view, prev, cur, &s->usage) < 0)
         return -1;

@@ -102,21 +102,21 @@ struct sched_report {
     unsigned long calls; /* hypervisor round trips this period */
 };
 
-struct scheduler;
+struct sched;
 
 /* Returns a new scheduler, or NULL when out of memory. */
-struct scheduler *sched_create(const struct sched_config *cfg);
+struct sched *sched_create(const struct sched_config *cfg);
 
 /* Frees S; accepts NULL. */
-void sched_destroy(struct scheduler *s);
+void sched_destroy(struct sched *s);
 
 /* Runs one period on CUR (PREV: the previous sample, or NULL) and acts through HV.
  * CALLS0 is hv_calls() before CUR was sampled. Fills REP. Returns 0, or -1 (out of memory). */
-int sched_period(struct scheduler *s, struct hv *hv, const struct snapshot *prev,
-                 const struct snapshot *cur, unsigned long calls0, struct sched_report *rep);
+int sched_period(struct sched *s, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                 unsigned long calls0, struct sched_report *rep);
 
 /* Puts back the affinity every vCPU had before its first pin change (--restore-pins).
  * Returns the number of vCPUs restored. */
-size_t sched_restore(struct scheduler *s, struct hv *hv);
+size_t sched_restore(struct sched *s, struct hv *hv);
 
 #endif

@@ -59,7 +59,7 @@ static const char *const start_names[] = {"all-on-one", "random", "unpinned"};
 
 struct cpu_run {
     struct fake_host *f;
-    struct scheduler *s;
+    struct sched *s;
     int period;
     size_t moves[256];
     size_t bound_total; /* independent bounds (tests/oracle.c) of the periods that acted */
@@ -76,11 +76,11 @@ static size_t doubled_of(const int *pin, const double *demand, int nv);
 /* The independent lower bound of this period's decision: the fewest pin changes any placement
  * meeting the criteria needs from the pins as they are, with the vCPUs' true demands. Every
  * domain of the bench has one vCPU, in id order in the snapshot. */
-static size_t period_bound(struct cpu_run *r, const struct snapshot *cur, bool pin_floating)
+static size_t period_bound(struct cpu_run *r, const struct snap *cur, bool pin_floating)
 {
-    const struct snap_vcpu *v = snapshot_all_vcpus(cur);
-    size_t nv = snapshot_vcpu_count(cur);
-    struct oracle_input in = {.npcpus = snapshot_npcpus(cur),
+    const struct snap_vcpu *v = snap_all_vcpus(cur);
+    size_t nv = snap_vcpu_count(cur);
+    struct oracle_input in = {.npcpus = snap_npcpus(cur),
                               .nvcpus = nv,
                               .demand = r->demand,
                               .pin = r->pin,
@@ -99,8 +99,8 @@ static size_t period_bound(struct cpu_run *r, const struct snapshot *cur, bool p
     return bound > smt ? bound : smt;
 }
 
-static int cpu_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                    const struct snapshot *cur, unsigned long calls)
+static int cpu_step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                    unsigned long calls)
 {
     struct cpu_run *r = ctx;
     struct sched_report rep;
@@ -592,7 +592,7 @@ static const char *const pattern_names[] = {"one grows", "all grow", "redirect",
 
 struct mem_run {
     struct fake_host *f;
-    struct coordinator *c;
+    struct coord *c;
     int period, n;
     uint64_t reserve;
     unsigned long changes;
@@ -600,8 +600,8 @@ struct mem_run {
     int decisions;
 };
 
-static int mem_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                    const struct snapshot *cur, unsigned long calls)
+static int mem_step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                    unsigned long calls)
 {
     struct mem_run *r = ctx;
     struct coord_report rep;
@@ -735,8 +735,8 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
     free(mg);
 }
 
-/* Times mempolicy_plan() alone for N guests. */
-static double mempolicy_cost(int n)
+/* Times mem_plan() alone for N guests. */
+static double mem_cost(int n)
 {
     struct mem_guest *g = calloc((size_t)n, sizeof(*g));
     struct mem_config cfg = {100 * MIB, 200 * MIB, 1024 * MIB, 1};
@@ -758,9 +758,9 @@ static double mempolicy_cost(int n)
     for (int r = 0; r < reps; r++) {
         struct mem_plan p;
         double t0 = now_ms();
-        mempolicy_plan(&cfg, &host, g, (size_t)n, &p);
+        mem_plan(&cfg, &host, g, (size_t)n, &p);
         total += now_ms() - t0;
-        mempolicy_plan_free(&p);
+        mem_plan_free(&p);
     }
     free(g);
     return total / reps;
@@ -796,13 +796,13 @@ static int mem_table(bool smoke)
     }
     printf("\n| guests | memory policy ms per period | target |\n|---:|---:|---|\n");
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
-        double ms = mempolicy_cost(counts[c]);
+        double ms = mem_cost(counts[c]);
         bool target = counts[c] == 1000;
         printf("| %d | %.4f | %s |\n", counts[c], ms,
                target ? (ms <= 1.0 ? "<= 1 ms: met" : "<= 1 ms: missed") : "");
     }
     {
-        double ms = mempolicy_cost(10000);
+        double ms = mem_cost(10000);
         printf("| 10000 | %.4f | |\n", ms);
     }
     return failures;
@@ -819,13 +819,13 @@ static const char *const rpattern_names[] = {
 
 struct real_run {
     struct fake_host *f;
-    struct coordinator *c;
+    struct coord *c;
     unsigned long squeezes;
     uint64_t reserve;
 };
 
-static int real_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                     const struct snapshot *cur, unsigned long calls)
+static int real_step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                     unsigned long calls)
 {
     struct real_run *r = ctx;
     struct coord_report rep;

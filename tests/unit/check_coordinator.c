@@ -31,7 +31,7 @@ enum hostile {
 
 struct msim {
     struct fake_host *f;
-    struct coordinator *c;
+    struct coord *c;
     struct runner *r;
     struct coord_config cfg;
     int period, ndoms;
@@ -125,13 +125,13 @@ static void hostile_hook(void *arg, int dom, double now_s, struct snap_mem *m)
     }
 }
 
-static int dom_id(const struct snapshot *cur, size_t i)
+static int dom_id(const struct snap *cur, size_t i)
 {
-    const unsigned char *u = snapshot_domain(cur, i)->uuid;
+    const unsigned char *u = snap_domain(cur, i)->uuid;
     return (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
 }
 
-static int mstep(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int mstep(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
                  unsigned long calls)
 {
     struct msim *s = ctx;
@@ -147,10 +147,10 @@ static int mstep(void *ctx, struct hv *hv, const struct snapshot *prev, const st
                     "p%lu g%zu act %llu head %llu fresh %d %s/%s tgt %llu rate %.1f faults %.2f "
                     "press %d hold %llu\n",
                     rep.period, i, (unsigned long long)g->actual_kib / MIB,
-                    (unsigned long long)g->headroom_kib / MIB, g->fresh,
-                    mempolicy_reason_name(g->reason), coord_distrust_name(g->distrust),
-                    (unsigned long long)g->target_kib / MIB, g->rate_kib_s / MIB, g->fault_rate,
-                    g->pressure, (unsigned long long)g->hold_kib / MIB);
+                    (unsigned long long)g->headroom_kib / MIB, g->fresh, mem_reason_name(g->reason),
+                    coord_distrust_name(g->distrust), (unsigned long long)g->target_kib / MIB,
+                    g->rate_kib_s / MIB, g->fault_rate, g->pressure,
+                    (unsigned long long)g->hold_kib / MIB);
         }
     for (size_t i = 0; i < rep.nguests; i++) {
         const struct coord_guest *g = &rep.guests[i];
@@ -180,13 +180,13 @@ static int mstep(void *ctx, struct hv *hv, const struct snapshot *prev, const st
         if (g->target_kib < g->committed_kib) {
             if (g->target_kib < s->cfg.floor_kib)
                 s->bad_floor++;
-            if (g->committed_kib - g->target_kib > mempolicy_shrink_step(max))
+            if (g->committed_kib - g->target_kib > mem_shrink_step(max))
                 s->bad_step++;
             /* Never squeeze an honest guest below what it uses plus its minimum unused. */
             if (id < MAXD && s->mode[id] == HONEST &&
                 g->target_kib < fake_used_kib(s->f, id) + s->cfg.min_unused_kib)
                 s->bad_squeeze++;
-        } else if (g->target_kib - g->committed_kib > mempolicy_grow_step(max)) {
+        } else if (g->target_kib - g->committed_kib > mem_grow_step(max)) {
             s->bad_step++;
         }
         /* Lies no real guest tells never earn memory (stale statistics look fresh until they
@@ -470,7 +470,7 @@ START_TEST(cache_heavy_guest_is_not_grown_and_is_reclaimed)
     ck_assert_uint_ge(fake_actual_kib(s.f, g), (64 + 1500 + 100) * MIB);
     /* Reclaimed at the idle pace: one shrink step (1/16 of its maximum) a period. */
     shrink_periods = s.shrinks[r];
-    ck_assert_uint_ge((uint64_t)shrink_periods * mempolicy_shrink_step(2048 * MIB),
+    ck_assert_uint_ge((uint64_t)shrink_periods * mem_shrink_step(2048 * MIB),
                       1024 * MIB - fake_actual_kib(s.f, r));
     msim_free(&s);
 }
@@ -987,7 +987,7 @@ static uint64_t g_size(uint64_t *s)
     }
 }
 
-static int garbage_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
+static int garbage_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter,
                           void *arg)
 {
     struct garbage_host *g = hv_priv(hv);
@@ -995,16 +995,16 @@ static int garbage_sample(struct hv *hv, struct snapshot *snap, unsigned what, h
     (void)filter;
     (void)arg;
 
-    snapshot_reset(snap, (uint64_t)(g_next(&g->seed) % 1000000) * 1000000000ull, 4);
-    snapshot_set_host_memory(snap, g_size(&g->seed), g_size(&g->seed));
+    snap_reset(snap, (uint64_t)(g_next(&g->seed) % 1000000) * 1000000000ull, 4);
+    snap_set_host_memory(snap, g_size(&g->seed), g_size(&g->seed));
     for (int n = 0; n < 2; n++)
         if (g_next(&g->seed) % 2)
-            snapshot_set_node_free(snap, n, g_size(&g->seed));
+            snap_set_node_free(snap, n, g_size(&g->seed));
     for (int i = 0; i < 10; i++) {
         unsigned char uuid[SNAP_UUID_LEN] = {0};
         struct snap_domain *d;
         uuid[0] = (unsigned char)i;
-        d = snapshot_add_domain(snap, uuid, "garbage", 0);
+        d = snap_add_domain(snap, uuid, "garbage", 0);
         d->mem.actual_kib = g_size(&g->seed);
         d->mem.max_kib = g_size(&g->seed);
         d->mem.unused_kib = g_size(&g->seed);
@@ -1054,8 +1054,8 @@ START_TEST(fuzz_a_million_random_statistics)
                                .floor_kib = 200 * MIB,
                                .reserve_default = true,
                                .period_s = 1};
-    struct coordinator *c = coord_create(&cfg);
-    struct snapshot *a = snapshot_create(), *b = snapshot_create();
+    struct coord *c = coord_create(&cfg);
+    struct snap *a = snap_create(), *b = snap_create();
     unsigned long inputs = 0;
 
     for (int p = 0; p < 100000; p++) {
@@ -1064,7 +1064,7 @@ START_TEST(fuzz_a_million_random_statistics)
         ck_assert_int_eq(coord_period(c, hv, p ? a : NULL, b, 0, &rep), 0);
         for (size_t i = 0; i < rep.nguests; i++) {
             const struct coord_guest *g = &rep.guests[i];
-            const struct snap_mem *m = &snapshot_domain(b, g->domain)->mem;
+            const struct snap_mem *m = &snap_domain(b, g->domain)->mem;
             bool bad = (m->flags & SNAP_MEM_UNUSED) && m->unused_kib > m->actual_kib;
             bad = bad || m->actual_kib > m->max_kib || m->max_kib >= UTIL_HUGE_KIB;
             bad = bad || ((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib);
@@ -1079,7 +1079,7 @@ START_TEST(fuzz_a_million_random_statistics)
                 ck_assert_uint_ge(g->target_kib, cfg.floor_kib);
         }
         {
-            struct snapshot *t = a;
+            struct snap *t = a;
             a = b;
             b = t;
         }
@@ -1087,8 +1087,8 @@ START_TEST(fuzz_a_million_random_statistics)
     ck_assert_uint_eq(inputs, 1000000);
     coord_destroy(c);
     hv_destroy(hv);
-    snapshot_destroy(a);
-    snapshot_destroy(b);
+    snap_destroy(a);
+    snap_destroy(b);
 }
 END_TEST
 

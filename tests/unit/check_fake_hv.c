@@ -9,7 +9,7 @@
 START_TEST(fair_share_and_wait)
 {
     struct fake_host *f = fake_create(2, 1 << 20, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 3);
 
     fake_set_demand(f, a, -1, 1.0);
@@ -25,7 +25,7 @@ START_TEST(fair_share_and_wait)
     ck_assert_double_eq_tol(fake_pcpu_busy(f, 1), 0.3, 1e-9);
     ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
     {
-        const struct snap_vcpu *v = snapshot_vcpus(s, snapshot_domain(s, 0));
+        const struct snap_vcpu *v = snap_vcpus(s, snap_domain(s, 0));
         ck_assert_uint_eq(v[0].time_ns, 1000000000ull);
         /* A stock kernel: wait reported as 0, the run-queue delay real. */
         ck_assert_uint_eq(v[0].flags & (SNAP_VCPU_WAIT | SNAP_VCPU_DELAY),
@@ -40,7 +40,7 @@ START_TEST(fair_share_and_wait)
     fake_advance(f, 1);
     ck_assert_double_eq_tol(fake_vcpu_run(f, a, 1), 0.7, 1e-9);
     ck_assert_double_eq_tol(fake_vcpu_run(f, a, 0), 1.0, 1e-9);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -52,7 +52,7 @@ START_TEST(signal_modes_and_time_granularity)
 
     for (int mode = 0; mode < FAKE_SIGNAL_COUNT; mode++) {
         struct fake_host *f = fake_create(1, 1 << 20, 0);
-        struct snapshot *s = snapshot_create();
+        struct snap *s = snap_create();
         int a = fake_add_domain(f, "a", 3);
         const struct snap_vcpu *v;
 
@@ -61,14 +61,14 @@ START_TEST(signal_modes_and_time_granularity)
         fake_advance(f, 1.0);
         fake_advance(f, 0.0155); /* 1.0155 s: a third each, 338.5 ms */
         ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
-        v = snapshot_vcpus(s, snapshot_domain(s, 0));
+        v = snap_vcpus(s, snap_domain(s, 0));
         ck_assert_uint_eq(v[0].flags & (SNAP_VCPU_WAIT | SNAP_VCPU_DELAY), flags[mode]);
         ck_assert_uint_eq(v[0].time_ns, 330000000ull); /* whole 10 ms ticks only */
         if (flags[mode] & SNAP_VCPU_DELAY)
             ck_assert_uint_gt(v[0].delay_ns, 670000000ull);
         if (flags[mode] & SNAP_VCPU_WAIT)
             ck_assert_uint_eq(v[0].wait_ns, mode == FAKE_SIGNAL_WAIT ? v[0].delay_ns : 0);
-        snapshot_destroy(s);
+        snap_destroy(s);
         fake_destroy(f);
     }
 }
@@ -77,18 +77,18 @@ END_TEST
 START_TEST(refused_pcpus_fail_pins)
 {
     struct fake_host *f = fake_create(4, 1 << 20, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     const unsigned char *u;
     int a = fake_add_domain(f, "a", 1);
 
     fake_refuse_pcpu(f, 2, true);
     ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
-    u = snapshot_domain(s, 0)->uuid;
+    u = snap_domain(s, 0)->uuid;
     ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), u, 0, 2, 4), HV_FAIL);
     ck_assert_int_eq(fake_vcpu_pin(f, a, 0), -1);
     ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), u, 0, 3, 4), HV_OK);
     ck_assert_int_eq(fake_vcpu_pin(f, a, 0), 3);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -137,7 +137,7 @@ START_TEST(memory_growth_balloon_and_oom)
     struct fake_mem_load ml = {
             .base_kib = 100 * MIB, .rate_kib_s = 100 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
     struct fake_mem_load idle = {.base_kib = 100 * MIB};
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1), b = fake_add_domain(f, "b", 1);
 
     fake_set_memory(f, a, 2048 * MIB, 512 * MIB);
@@ -150,7 +150,7 @@ START_TEST(memory_growth_balloon_and_oom)
     ck_assert_uint_eq(fake_host_free_kib(f), (4096 - 512 - 400) * MIB);
     /* The balloon cannot take memory in use. */
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    ck_assert_int_eq(hv_set_memory(fake_hv(f), snapshot_domain(s, 1)->uuid, 50 * MIB), HV_OK);
+    ck_assert_int_eq(hv_set_memory(fake_hv(f), snap_domain(s, 1)->uuid, 50 * MIB), HV_OK);
     fake_advance(f, 1);
     ck_assert_uint_eq(fake_target_kib(f, b), 50 * MIB);
     ck_assert_uint_eq(fake_actual_kib(f, b), 104 * MIB);
@@ -161,8 +161,8 @@ START_TEST(memory_growth_balloon_and_oom)
     ck_assert_uint_eq(fake_oom_kills(f, a), 1);
     ck_assert_uint_eq(fake_used_kib(f, a), 100 * MIB);
     /* Above the maximum is refused, as libvirt does. */
-    ck_assert_int_eq(hv_set_memory(fake_hv(f), snapshot_domain(s, 0)->uuid, 4096 * MIB), HV_FAIL);
-    snapshot_destroy(s);
+    ck_assert_int_eq(hv_set_memory(fake_hv(f), snap_domain(s, 0)->uuid, 4096 * MIB), HV_FAIL);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -170,40 +170,40 @@ END_TEST
 START_TEST(stats_only_after_enabling)
 {
     struct fake_host *f = fake_create(1, 4096 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     const unsigned char *uuid;
 
     fake_set_memory(f, a, 1024 * MIB, 512 * MIB);
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    ck_assert_uint_eq(snapshot_domain(s, 0)->mem.flags, SNAP_MEM_BALLOON | SNAP_MEM_RSS);
-    ck_assert_uint_eq(snapshot_domain(s, 0)->mem.actual_kib, 512 * MIB);
-    uuid = snapshot_domain(s, 0)->uuid;
+    ck_assert_uint_eq(snap_domain(s, 0)->mem.flags, SNAP_MEM_BALLOON | SNAP_MEM_RSS);
+    ck_assert_uint_eq(snap_domain(s, 0)->mem.actual_kib, 512 * MIB);
+    uuid = snap_domain(s, 0)->uuid;
     ck_assert_int_eq(hv_enable_memstats(fake_hv(f), uuid, 2), HV_OK);
     fake_advance(f, 1);
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    ck_assert(!(snapshot_domain(s, 0)->mem.flags & SNAP_MEM_UNUSED));
+    ck_assert(!(snap_domain(s, 0)->mem.flags & SNAP_MEM_UNUSED));
     fake_advance(f, 1);
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    ck_assert(snapshot_domain(s, 0)->mem.flags & SNAP_MEM_UNUSED);
-    ck_assert_uint_eq(snapshot_domain(s, 0)->mem.unused_kib, (512 - 64) * MIB);
-    ck_assert(snapshot_has_host_memory(s));
-    snapshot_destroy(s);
+    ck_assert(snap_domain(s, 0)->mem.flags & SNAP_MEM_UNUSED);
+    ck_assert_uint_eq(snap_domain(s, 0)->mem.unused_kib, (512 - 64) * MIB);
+    ck_assert(snap_has_host_memory(s));
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
 
 /* Samples F and returns domain 0's memory as libvirt would report it. */
-static struct snap_mem mem_of(struct fake_host *f, struct snapshot *s)
+static struct snap_mem mem_of(struct fake_host *f, struct snap *s)
 {
     ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL), HV_OK);
-    return snapshot_domain(s, 0)->mem;
+    return snap_domain(s, 0)->mem;
 }
 
 START_TEST(page_cache_fills_free_memory_and_goes_first)
 {
     struct fake_host *f = fake_create(1, 8192 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     struct fake_cache_load reader = {.rate_kib_s = 40 * MIB, .span_kib = 2048 * MIB};
     struct snap_mem m;
@@ -220,12 +220,12 @@ START_TEST(page_cache_fills_free_memory_and_goes_first)
     ck_assert_uint_lt(m.usable_kib, m.unused_kib + m.disk_caches_kib);
     ck_assert_uint_eq(m.major_fault, 0); /* buffered reads are not faults */
     /* Squeezed, the balloon takes the cache; the workload does not notice. */
-    ck_assert_int_eq(hv_set_memory(fake_hv(f), snapshot_domain(s, 0)->uuid, 300 * MIB), HV_OK);
+    ck_assert_int_eq(hv_set_memory(fake_hv(f), snap_domain(s, 0)->uuid, 300 * MIB), HV_OK);
     fake_advance(f, 3);
     ck_assert_uint_eq(fake_actual_kib(f, a), 300 * MIB);
     ck_assert_uint_lt(fake_cache_kib(f, a), 240 * MIB);
     ck_assert_uint_eq(fake_oom_kills(f, a), 0);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -233,7 +233,7 @@ END_TEST
 START_TEST(statistics_repeat_between_updates)
 {
     struct fake_host *f = fake_create(1, 8192 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     struct fake_mem_load grow = {
             .base_kib = 64 * MIB, .rate_kib_s = 20 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
@@ -243,7 +243,7 @@ START_TEST(statistics_repeat_between_updates)
     fake_set_mem_load(f, a, &grow);
     fake_set_stats(f, a, true);
     m1 = mem_of(f, s);
-    ck_assert_int_eq(hv_enable_memstats(fake_hv(f), snapshot_domain(s, 0)->uuid, 4), HV_OK);
+    ck_assert_int_eq(hv_enable_memstats(fake_hv(f), snap_domain(s, 0)->uuid, 4), HV_OK);
     fake_advance(f, 4.5);
     m1 = mem_of(f, s);
     fake_advance(f, 2);
@@ -255,7 +255,7 @@ START_TEST(statistics_repeat_between_updates)
     m2 = mem_of(f, s);
     ck_assert_uint_eq(m2.last_update, m1.last_update + 4);
     ck_assert_uint_lt(m2.unused_kib, m1.unused_kib);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -263,7 +263,7 @@ END_TEST
 START_TEST(squeezed_working_set_faults_and_swaps)
 {
     struct fake_host *f = fake_create(1, 8192 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "mapped", 1), b = fake_add_domain(f, "swapper", 1);
     struct fake_cache_load hot = {.rate_kib_s = 40 * MIB, .span_kib = 300 * MIB, .mapped = true};
     struct fake_mem_load held = {
@@ -281,8 +281,8 @@ START_TEST(squeezed_working_set_faults_and_swaps)
     ck_assert(fake_major_faults(f, a) - faults < 1); /* the span fits: no more faults */
     ck_assert(fake_swap_ins_kib(f, b) == 0);
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    hv_set_memory(fake_hv(f), snapshot_domain(s, 0)->uuid, 250 * MIB);
-    hv_set_memory(fake_hv(f), snapshot_domain(s, 1)->uuid, 300 * MIB);
+    hv_set_memory(fake_hv(f), snap_domain(s, 0)->uuid, 250 * MIB);
+    hv_set_memory(fake_hv(f), snap_domain(s, 1)->uuid, 300 * MIB);
     faults = fake_major_faults(f, a);
     fake_advance(f, 20);
     /* Below its working set: the mapped reader faults, the swapper swaps (no OOM kill). */
@@ -294,13 +294,13 @@ START_TEST(squeezed_working_set_faults_and_swaps)
     ck_assert(fake_swap_ins_kib(f, b) - swapins > 100 * MIB);
     ck_assert_uint_eq(fake_oom_kills(f, b), 0);
     /* Given its memory back, the swapped memory returns and the swap-ins stop. */
-    hv_set_memory(fake_hv(f), snapshot_domain(s, 1)->uuid, 1024 * MIB);
+    hv_set_memory(fake_hv(f), snap_domain(s, 1)->uuid, 1024 * MIB);
     fake_advance(f, 60);
     ck_assert_uint_eq(fake_swapped_kib(f, b), 0);
     swapins = fake_swap_ins_kib(f, b);
     fake_advance(f, 5);
     ck_assert(fake_swap_ins_kib(f, b) == swapins);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -308,7 +308,7 @@ END_TEST
 START_TEST(autodeflate_instead_of_oom)
 {
     struct fake_host *f = fake_create(1, 8192 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     struct fake_mem_load surge = {
             .base_kib = 64 * MIB, .rate_kib_s = 80 * MIB, .cap_kib = 1000 * MIB, .hold_s = -1};
@@ -324,12 +324,12 @@ START_TEST(autodeflate_instead_of_oom)
     ck_assert_uint_ge(fake_actual_kib(f, a), (64 + 800) * MIB);
     ck_assert_uint_eq(fake_target_kib(f, a), 300 * MIB); /* not re-inflated toward it */
     m = mem_of(f, s);
-    ck_assert(snapshot_domain(s, 0)->cfg & SNAP_CFG_AUTODEFLATE);
+    ck_assert(snap_domain(s, 0)->cfg & SNAP_CFG_AUTODEFLATE);
     ck_assert_uint_gt(m.available_kib, m.actual_kib); /* MemTotal stays at the boot size */
     /* It deflates just enough: its workload and the kernel's minimum free memory. */
     fake_advance(f, 20);
     ck_assert_uint_eq(fake_actual_kib(f, a), (1064 + 4) * MIB);
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -337,7 +337,7 @@ END_TEST
 START_TEST(free_page_reporting_hugepages_and_numa)
 {
     struct fake_host *f = fake_create(2, 8192 * MIB, 1024 * MIB);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "fpr", 1), b = fake_add_domain(f, "plain", 1);
     int c = fake_add_domain(f, "huge", 1);
     struct fake_mem_load burst = {
@@ -360,18 +360,18 @@ START_TEST(free_page_reporting_hugepages_and_numa)
     ck_assert_uint_ge(fake_touched_kib(f, b), 364 * MIB);
     /* Huge pages come from the host's pool: not in its resident size, not off free memory. */
     hv_sample(fake_hv(f), s, HV_SAMPLE_MEM, NULL, NULL);
-    ck_assert_uint_eq(snapshot_domain(s, 2)->mem.rss_kib, 0);
-    ck_assert(snapshot_domain(s, 2)->cfg & SNAP_CFG_HUGEPAGES);
+    ck_assert_uint_eq(snap_domain(s, 2)->mem.rss_kib, 0);
+    ck_assert(snap_domain(s, 2)->cfg & SNAP_CFG_HUGEPAGES);
     ck_assert_uint_eq(free0 - fake_host_free_kib(f),
                       fake_touched_kib(f, a) + fake_touched_kib(f, b) - 2 * 64 * MIB);
     /* The bound guest's memory is node 1's; the host's own fills node 0 first. */
     {
         uint64_t n0, n1;
-        ck_assert(snapshot_node_free_kib(s, 0, &n0) && snapshot_node_free_kib(s, 1, &n1));
+        ck_assert(snap_node_free_kib(s, 0, &n0) && snap_node_free_kib(s, 1, &n1));
         ck_assert_uint_eq(n1, 4096 * MIB - fake_touched_kib(f, b));
         ck_assert_uint_eq(n0 + n1, fake_host_free_kib(f));
     }
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -379,7 +379,7 @@ END_TEST
 START_TEST(guests_without_usable)
 {
     struct fake_host *f = fake_create(1, 8192 * MIB, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     struct snap_mem m;
 
@@ -393,7 +393,7 @@ START_TEST(guests_without_usable)
     fake_advance(f, 2);
     m = mem_of(f, s);
     ck_assert(!(m.flags & (SNAP_MEM_USABLE | SNAP_MEM_DISK_CACHES)) && (m.flags & SNAP_MEM_UNUSED));
-    snapshot_destroy(s);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST
@@ -401,12 +401,12 @@ END_TEST
 START_TEST(faults_and_removal)
 {
     struct fake_host *f = fake_create(2, 1 << 20, 0);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     int a = fake_add_domain(f, "a", 1);
     unsigned char uuid[SNAP_UUID_LEN];
 
     hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL);
-    memcpy(uuid, snapshot_domain(s, 0)->uuid, SNAP_UUID_LEN);
+    memcpy(uuid, snap_domain(s, 0)->uuid, SNAP_UUID_LEN);
     fake_inject(f, FAKE_OP_PIN, a, HV_FAIL, 1);
     ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), uuid, 0, 1, 2), HV_FAIL);
     ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), uuid, 0, 1, 2), HV_OK);
@@ -420,8 +420,8 @@ START_TEST(faults_and_removal)
     fake_remove_domain(f, a);
     ck_assert_int_eq(hv_pin_vcpu(fake_hv(f), uuid, 0, 0, 2), HV_GONE);
     hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL);
-    ck_assert_uint_eq(snapshot_domain_count(s), 0);
-    snapshot_destroy(s);
+    ck_assert_uint_eq(snap_domain_count(s), 0);
+    snap_destroy(s);
     fake_destroy(f);
 }
 END_TEST

@@ -15,8 +15,7 @@ struct rec {
     unsigned sample_what;
 };
 
-static int r_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filter_fn filter,
-                    void *arg)
+static int r_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter, void *arg)
 {
     struct rec *r = hv_priv(hv);
     unsigned char u[SNAP_UUID_LEN] = {2};
@@ -24,10 +23,10 @@ static int r_sample(struct hv *hv, struct snapshot *snap, unsigned what, hv_filt
 
     r->sample_what = what;
     hv_count_calls(hv, 3);
-    snapshot_reset(snap, 1, 4);
+    snap_reset(snap, 1, 4);
     if (!filter || filter("b", arg))
-        snapshot_add_domain(snap, u, "b", 1);
-    snapshot_add_domain(snap, v, "a", 1);
+        snap_add_domain(snap, u, "b", 1);
+    snap_add_domain(snap, v, "a", 1);
     return HV_OK;
 }
 
@@ -88,16 +87,16 @@ START_TEST(dispatch_and_counts)
 {
     struct rec r = {0};
     struct hv *hv = hv_create(&rec_ops, &r);
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     unsigned char u[SNAP_UUID_LEN] = {0}, map[4];
 
     ck_assert_int_eq(hv_sample(hv, s, HV_SAMPLE_MEM, only_a, NULL), HV_OK);
     ck_assert_uint_eq(r.sample_what, HV_SAMPLE_MEM);
-    ck_assert_uint_eq(snapshot_domain_count(s), 1);
+    ck_assert_uint_eq(snap_domain_count(s), 1);
     ck_assert_uint_eq(hv_calls(hv), 3);
     ck_assert_int_eq(hv_sample(hv, s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
     /* finalized: sorted by UUID */
-    ck_assert_str_eq(snapshot_domain_name(s, snapshot_domain(s, 0)), "a");
+    ck_assert_str_eq(snap_domain_name(s, snap_domain(s, 0)), "a");
     ck_assert_int_eq(hv_set_memory(hv, u, 4096), HV_OK);
     ck_assert_uint_eq(r.kib, 4096);
     ck_assert_int_eq(hv_enable_memstats(hv, u, 5), HV_GONE);
@@ -108,7 +107,7 @@ START_TEST(dispatch_and_counts)
     hv_destroy(hv);
     ck_assert_int_eq(r.closed, 1);
     hv_destroy(NULL);
-    snapshot_destroy(s);
+    snap_destroy(s);
 }
 END_TEST
 

@@ -37,14 +37,14 @@ START_TEST(starving_guest_gets_room_to_grow)
     struct mem_guest g[] = {guest(512, 450, 2048, 20)};
     struct mem_plan p;
 
-    ck_assert_int_eq(mempolicy_plan(&cfg, &plenty, g, 1, &p), 0);
+    ck_assert_int_eq(mem_plan(&cfg, &plenty, g, 1, &p), 0);
     ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
     /* used 450 + 100 unused + 4 periods x 20 MiB */
     ck_assert_uint_eq(p.d[0].target_kib, (450 + 100 + 80) * MIB);
     ck_assert(p.d[0].change);
     ck_assert_uint_eq(p.starving, 1);
     ck_assert_uint_eq(p.granted_kib, 118 * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -54,9 +54,9 @@ START_TEST(about_to_starve_counts_as_starving)
     struct mem_guest g[] = {guest(600, 450, 2048, 60)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -66,11 +66,11 @@ START_TEST(two_periods_of_warning)
     struct mem_guest g[] = {guest(600, 420, 2048, 50), guest(600, 380, 2048, 50)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    mem_plan(&cfg, &plenty, g, 2, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
     ck_assert_uint_eq(p.d[0].target_kib, (420 + 100 + 4 * 50) * MIB);
     ck_assert_int_eq(p.d[1].reason, MEM_KEEP); /* 220 MiB: fine for two periods */
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -79,16 +79,16 @@ START_TEST(growth_is_bounded_by_step_and_maximum)
     struct mem_guest g[] = {guest(512, 500, 4096, 500), guest(1000, 990, 1024, 10)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &plenty, g, 2, &p);
-    ck_assert_uint_eq(p.d[0].target_kib, 512 * MIB + mempolicy_grow_step(4096 * MIB));
+    mem_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_uint_eq(p.d[0].target_kib, 512 * MIB + mem_grow_step(4096 * MIB));
     ck_assert_uint_eq(p.d[1].target_kib, 1024 * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
     g[1].actual_kib = 1024 * MIB;
     g[1].headroom_kib = 10 * MIB;
-    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    mem_plan(&cfg, &plenty, g, 2, &p);
     ck_assert_int_eq(p.d[1].reason, MEM_AT_MAX);
     ck_assert(!p.d[1].change);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -96,28 +96,28 @@ START_TEST(idle_guest_returns_memory_gradually)
 {
     struct mem_guest g[] = {guest(2048, 100, 2048, 0)};
     struct mem_plan p;
-    uint64_t step = mempolicy_shrink_step(2048 * MIB);
+    uint64_t step = mem_shrink_step(2048 * MIB);
 
-    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_IDLE);
     ck_assert_uint_eq(p.d[0].target_kib, 2048 * MIB - step);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
     /* Near the end: down to used + 1.5 x min_unused, here above the floor. */
     g[0] = guest(320, 100, 2048, 0);
-    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_uint_eq(p.d[0].target_kib, 250 * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
     /* Never below the floor. */
     g[0] = guest(300, 20, 2048, 0);
-    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_uint_eq(p.d[0].target_kib, 200 * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
     /* Inside the hysteresis band (unused between 1.5 and 2 x min_unused): left alone. */
     g[0] = guest(380, 200, 2048, 0);
-    mempolicy_plan(&cfg, &plenty, g, 1, &p);
+    mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_KEEP);
     ck_assert(!p.d[0].change);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -127,10 +127,10 @@ START_TEST(no_shrinking_before_the_rate_is_known_or_while_growing)
     struct mem_plan p;
 
     g[0].rate_known = false;
-    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    mem_plan(&cfg, &plenty, g, 2, &p);
     ck_assert(!p.d[0].change);
     ck_assert(!p.d[1].change);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -139,10 +139,10 @@ START_TEST(wasteful_when_someone_starves)
     struct mem_guest g[] = {guest(2048, 100, 2048, 0), guest(512, 500, 2048, 10)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &plenty, g, 2, &p);
+    mem_plan(&cfg, &plenty, g, 2, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_WASTEFUL);
     ck_assert_int_eq(p.d[1].reason, MEM_STARVING);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -155,11 +155,11 @@ START_TEST(budget_respects_reserve_and_promises)
 
     g[0].target_kib = 812 * MIB;
     g[1].uncommitted_kib = 200 * MIB;
-    mempolicy_plan(&cfg, &host, g, 2, &p);
+    mem_plan(&cfg, &host, g, 2, &p);
     ck_assert_uint_eq(p.budget_kib, (2048 - 1024 - 300 - 200) * MIB);
     ck_assert_uint_le(p.granted_kib, p.budget_kib);
     ck_assert(p.short_of_memory);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -174,13 +174,13 @@ START_TEST(shares_split_a_short_budget)
     g[1].weight = 3;
     g[2].weight = NAN; /* sanitised to 1 */
     /* g2 needs only 100 + 0 - 24 = 76 MiB; the rest splits 1:3. */
-    mempolicy_plan(&cfg, &host, g, 3, &p);
+    mem_plan(&cfg, &host, g, 3, &p);
     ck_assert_uint_eq(p.granted_kib, 400 * MIB);
     uint64_t g0 = p.d[0].target_kib - 1024 * MIB, g1 = p.d[1].target_kib - 1024 * MIB;
     ck_assert_uint_eq(p.d[2].target_kib, (1000 + 100) * MIB);
     ck_assert(fabs((double)g1 / (double)g0 - 3.0) < 0.01);
     ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -194,22 +194,22 @@ START_TEST(short_budget_is_not_taken_by_the_first_to_starve)
                             guest(1000, 790, 2048, 50)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &host, g, 3, &p);
+    mem_plan(&cfg, &host, g, 3, &p);
     ck_assert(p.short_of_memory);
     ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
     ck_assert_uint_eq(p.d[0].target_kib, (910 + 100 + 2 * 50) * MIB);
     ck_assert(!p.d[1].change && !p.d[2].change);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
     /* A period later (g0 has what it was given): g1 and g2 starve, and there is room for them. */
     host.free_kib -= 110 * MIB;
     g[0] = guest(1110, 960, 2048, 50);
     g[1] = guest(1000, 840, 2048, 50);
     g[2] = guest(1000, 840, 2048, 50);
-    mempolicy_plan(&cfg, &host, g, 3, &p);
+    mem_plan(&cfg, &host, g, 3, &p);
     ck_assert_uint_eq(p.d[1].target_kib, (840 + 100 + 2 * 50) * MIB);
     ck_assert_uint_eq(p.d[2].target_kib, (840 + 100 + 2 * 50) * MIB);
     ck_assert_uint_le(p.granted_kib, p.budget_kib);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -220,14 +220,14 @@ START_TEST(short_of_memory_reclaims_excess)
                             guest(350, 250, 2048, 0)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &host, g, 3, &p);
+    mem_plan(&cfg, &host, g, 3, &p);
     ck_assert(p.short_of_memory);
     ck_assert_uint_eq(p.granted_kib, 0);
     ck_assert_int_eq(p.d[0].reason, MEM_SHORT);
-    ck_assert_uint_eq(p.d[0].target_kib, 800 * MIB - mempolicy_shrink_step(2048 * MIB));
+    ck_assert_uint_eq(p.d[0].target_kib, 800 * MIB - mem_shrink_step(2048 * MIB));
     ck_assert_int_eq(p.d[1].reason, MEM_CAPPED);
     ck_assert(!p.d[2].change); /* exactly min_unused unused: nothing to spare */
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -237,12 +237,12 @@ START_TEST(unknown_host_gives_nothing_takes_nothing_in_its_name)
     struct mem_guest g[] = {guest(512, 500, 2048, 10), guest(680, 500, 2048, 0)};
     struct mem_plan p;
 
-    mempolicy_plan(&cfg, &host, g, 2, &p);
+    mem_plan(&cfg, &host, g, 2, &p);
     ck_assert(!p.short_of_memory);
     ck_assert_uint_eq(p.granted_kib, 0);
     ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
     ck_assert_int_eq(p.d[1].reason, MEM_KEEP); /* 180 unused: not idle, and no "short" */
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -255,15 +255,15 @@ START_TEST(untrusted_and_impossible_guests_are_left_alone)
     g[0].trusted = false;
     g[1].headroom_kib = 4096 * MIB; /* unused > actual */
     g[2].rate_kib_s = NAN;
-    mempolicy_plan(&cfg, &plenty, g, 3, &p);
+    mem_plan(&cfg, &plenty, g, 3, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_UNTRUSTED);
     ck_assert_int_eq(p.d[1].reason, MEM_UNTRUSTED);
     ck_assert(!p.d[0].change && !p.d[1].change);
     ck_assert_uint_eq(p.d[0].target_kib, 512 * MIB);
     ck_assert_int_eq(p.d[2].reason, MEM_IDLE); /* a NaN rate counts as no growth */
-    mempolicy_plan_free(&p);
-    ck_assert_int_eq(mempolicy_plan(&cfg, &plenty, NULL, 0, &p), 0);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
+    ck_assert_int_eq(mem_plan(&cfg, &plenty, NULL, 0, &p), 0);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -277,7 +277,7 @@ START_TEST(pressure_blocks_shrinking_and_holds_are_floors)
     g[1].hold_kib = 900 * MIB;  /* squeezed: back up to its floor at once */
     g[2].fresh = false;         /* a repeat of its last report: nothing new */
     g[3].hold_kib = 1450 * MIB; /* idle above its floor: shrunk only down to it */
-    mempolicy_plan(&cfg, &plenty, g, 4, &p);
+    mem_plan(&cfg, &plenty, g, 4, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_PRESSURE);
     ck_assert(!p.d[0].change);
     ck_assert_int_eq(p.d[1].reason, MEM_SQUEEZED);
@@ -286,7 +286,7 @@ START_TEST(pressure_blocks_shrinking_and_holds_are_floors)
     ck_assert(!p.d[2].change);
     ck_assert_int_eq(p.d[3].reason, MEM_IDLE);
     ck_assert_uint_eq(p.d[3].target_kib, 1450 * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -304,7 +304,7 @@ START_TEST(deflated_hugepage_and_bound_guests)
     h.node_known = 3;
     h.node_free_kib[0] = 3796 * MIB;
     h.node_free_kib[1] = 300 * MIB;
-    mempolicy_plan(&cfg, &h, g, 3, &p);
+    mem_plan(&cfg, &h, g, 3, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_DEFLATED);
     ck_assert_uint_ge(p.d[0].target_kib, 900 * MIB);
     ck_assert_int_eq(p.d[1].reason, MEM_HUGEPAGES);
@@ -313,10 +313,10 @@ START_TEST(deflated_hugepage_and_bound_guests)
     /* Node 1: 300 MiB free less half the 1 GiB reserve: nothing to give. */
     ck_assert_uint_eq(p.d[2].target_kib, 512 * MIB);
     h.node_free_kib[1] = 800 * MIB; /* 288 MiB above its part of the reserve */
-    mempolicy_plan_free(&p);
-    mempolicy_plan(&cfg, &h, g, 3, &p);
+    mem_plan_free(&p);
+    mem_plan(&cfg, &h, g, 3, &p);
     ck_assert_uint_eq(p.d[2].target_kib, (512 + 288) * MIB);
-    mempolicy_plan_free(&p);
+    mem_plan_free(&p);
 }
 END_TEST
 
@@ -542,12 +542,12 @@ START_TEST(fuzz_a_million_hostile_guests)
             if (fz_next(&seed) % 2)
                 h.node_known |= 1ull << n;
         }
-        ck_assert_int_eq(mempolicy_plan(&c, &h, g, N, &p), 0);
+        ck_assert_int_eq(mem_plan(&c, &h, g, N, &p), 0);
         for (int n = 0; n < 4; n++)
             node_room[n] = (double)h.node_free_kib[n];
         for (int i = 0; i < N; i++) {
             uint64_t actual = g[i].actual_kib < UTIL_HUGE_KIB ? g[i].actual_kib : UTIL_HUGE_KIB;
-            uint64_t com = mempolicy_committed(&g[i]);
+            uint64_t com = mem_committed(&g[i]);
             if (g[i].fixed)
                 continue; /* out of the budget */
             held += (com < UTIL_HUGE_KIB ? com : UTIL_HUGE_KIB) - actual +
@@ -556,7 +556,7 @@ START_TEST(fuzz_a_million_hostile_guests)
         budget = h.known ? (double)h.free_kib - (double)c.host_reserve_kib - (double)held : 0;
         for (int i = 0; i < N; i++) {
             const struct mem_decision *d = &p.d[i];
-            uint64_t com = mempolicy_committed(&g[i]);
+            uint64_t com = mem_committed(&g[i]);
             decisions++;
             if (!d->change) {
                 ck_assert_uint_eq(d->target_kib, com);
@@ -566,7 +566,7 @@ START_TEST(fuzz_a_million_hostile_guests)
             ck_assert_uint_le(d->target_kib, g[i].max_kib);
             ck_assert_uint_lt(g[i].max_kib, UTIL_HUGE_KIB);
             if (d->target_kib > com) {
-                ck_assert_uint_le(d->target_kib - com, mempolicy_grow_step(g[i].max_kib));
+                ck_assert_uint_le(d->target_kib - com, mem_grow_step(g[i].max_kib));
                 grown += d->target_kib - com;
                 /* A bound guest grows only by what its measured nodes have free. */
                 if (g[i].nodes & h.node_known) {
@@ -580,7 +580,7 @@ START_TEST(fuzz_a_million_hostile_guests)
                 ck_assert(!g[i].pressure && !g[i].deflated);
                 ck_assert_uint_ge(d->target_kib, g[i].hold_kib);
                 ck_assert_uint_ge(d->target_kib, c.floor_kib);
-                ck_assert_uint_le(com - d->target_kib, mempolicy_shrink_step(g[i].max_kib));
+                ck_assert_uint_le(com - d->target_kib, mem_shrink_step(g[i].max_kib));
                 /* never below what it uses plus its minimum unused */
                 ck_assert_uint_ge(d->target_kib,
                                   g[i].actual_kib - g[i].headroom_kib + c.min_unused_kib);
@@ -588,7 +588,7 @@ START_TEST(fuzz_a_million_hostile_guests)
         }
         /* Growth never exceeds what the host can give above its reserve. */
         ck_assert((double)grown <= (budget > 0 ? budget : 0) + 1);
-        mempolicy_plan_free(&p);
+        mem_plan_free(&p);
     }
     ck_assert_uint_eq(decisions, 1000000);
 }

@@ -19,7 +19,7 @@ static const char *const names[NGUESTS] = {"db \"main\"", "c:\\vm", "two\nlines"
                                            "\xd0\xb3\xd0\xbe\xd1\x81\xd1\x82\xff"};
 
 struct ctx {
-    struct coordinator *c;
+    struct coord *c;
     struct coord_config cfg;
     struct metrics *m;
     struct memreport_metrics mm;
@@ -31,8 +31,8 @@ struct ctx {
     bool have_last;
 };
 
-static void follow_candidate(struct ctx *c, const struct coord_report *rep,
-                             const struct snapshot *cur, const struct shortfall *sf)
+static void follow_candidate(struct ctx *c, const struct coord_report *rep, const struct snap *cur,
+                             const struct shortfall *sf)
 {
     const unsigned char *u;
 
@@ -40,14 +40,14 @@ static void follow_candidate(struct ctx *c, const struct coord_report *rep,
         return;
     c->periods_short++;
     ck_assert_int_ge(sf->candidate, 0);
-    u = snapshot_domain(cur, rep->guests[sf->candidate].domain)->uuid;
+    u = snap_domain(cur, rep->guests[sf->candidate].domain)->uuid;
     if (c->have_last && memcmp(u, c->last, SNAP_UUID_LEN) != 0)
         c->candidate_changes++;
     memcpy(c->last, u, SNAP_UUID_LEN);
     c->have_last = true;
 }
 
-static int step(void *arg, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int step(void *arg, struct hv *hv, const struct snap *prev, const struct snap *cur,
                 unsigned long calls)
 {
     struct ctx *c = arg;

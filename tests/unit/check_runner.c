@@ -18,8 +18,8 @@ struct probe {
     int fail_at;
 };
 
-static int probe_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                      const struct snapshot *cur, unsigned long calls)
+static int probe_step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                      unsigned long calls)
 {
     struct probe *p = ctx;
 
@@ -27,14 +27,14 @@ static int probe_step(void *ctx, struct hv *hv, const struct snapshot *prev,
     (void)calls;
     p->steps++;
     p->with_prev += prev != NULL;
-    p->last_domains = snapshot_domain_count(cur);
+    p->last_domains = snap_domain_count(cur);
     return p->steps == p->fail_at ? -1 : 0;
 }
 
-static int soak_sched_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                           const struct snapshot *cur, unsigned long calls);
-static int soak_coord_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                           const struct snapshot *cur, unsigned long calls);
+static int soak_sched_step(void *ctx, struct hv *hv, const struct snap *prev,
+                           const struct snap *cur, unsigned long calls);
+static int soak_coord_step(void *ctx, struct hv *hv, const struct snap *prev,
+                           const struct snap *cur, unsigned long calls);
 
 static bool named_a(const char *name, void *arg)
 {
@@ -123,8 +123,8 @@ START_TEST(both_programs_run_periods_without_domains)
                                 .floor_kib = 200 * FAKE_MIB,
                                 .reserve_default = true,
                                 .period_s = 1};
-    struct scheduler *sched = sched_create(&scfg);
-    struct coordinator *coord = coord_create(&ccfg);
+    struct sched *sched = sched_create(&scfg);
+    struct coord *coord = coord_create(&ccfg);
     struct runner_config cfg = {
             .period_s = 1, .what = HV_SAMPLE_CPU | HV_SAMPLE_MEM, .keep_running = true};
     struct runner *rs = runner_create(&cfg, fake_hv(f), soak_sched_step, sched);
@@ -225,15 +225,15 @@ static long rss_kib(void)
     return resident * 4;
 }
 
-static int soak_sched_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                           const struct snapshot *cur, unsigned long calls)
+static int soak_sched_step(void *ctx, struct hv *hv, const struct snap *prev,
+                           const struct snap *cur, unsigned long calls)
 {
     struct sched_report rep;
     return sched_period(ctx, hv, prev, cur, calls, &rep);
 }
 
-static int soak_coord_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                           const struct snapshot *cur, unsigned long calls)
+static int soak_coord_step(void *ctx, struct hv *hv, const struct snap *prev,
+                           const struct snap *cur, unsigned long calls)
 {
     struct coord_report rep;
     return coord_period(ctx, hv, prev, cur, calls, &rep);
@@ -250,8 +250,8 @@ START_TEST(soak_ten_thousand_periods_with_churn)
                               .floor_kib = 200 * FAKE_MIB,
                               .reserve_default = true,
                               .period_s = 1};
-    struct scheduler *sched = sched_create(&sc);
-    struct coordinator *coord = coord_create(&cc);
+    struct sched *sched = sched_create(&sc);
+    struct coord *coord = coord_create(&cc);
     struct runner_config rcpu = {.period_s = 1, .what = HV_SAMPLE_CPU};
     struct runner_config rmem = {.period_s = 1, .what = HV_SAMPLE_MEM};
     struct runner *a = runner_create(&rcpu, fake_hv(f), soak_sched_step, sched);
@@ -323,8 +323,8 @@ struct timed {
     uint64_t at[8];
 };
 
-static int timed_step(void *ctx, struct hv *hv, const struct snapshot *prev,
-                      const struct snapshot *cur, unsigned long calls)
+static int timed_step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
+                      unsigned long calls)
 {
     struct timed *t = ctx;
 

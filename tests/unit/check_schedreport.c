@@ -18,13 +18,13 @@ static const char *const escaped[] = {"web\\\"1", "back\\\\slash", "new\\nline",
                                       "\xe6\x97\xa5\xe6\x9c\xac", "bad\xef\xbf\xbd"};
 
 struct ctx {
-    struct scheduler *s;
+    struct sched *s;
     struct metrics *m;
     struct schedreport_metrics sm;
     size_t moves;
 };
 
-static int step(void *arg, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int step(void *arg, struct hv *hv, const struct snap *prev, const struct snap *cur,
                 unsigned long calls)
 {
     struct ctx *c = arg;

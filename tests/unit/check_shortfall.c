@@ -10,7 +10,7 @@
 
 /* A host with NG domains (UUIDs in index order) and a report about some of them. */
 struct world {
-    struct snapshot *snap;
+    struct snap *snap;
     struct coord_guest g[NG];
     struct coord_report rep;
     struct coord_config cfg;
@@ -20,16 +20,16 @@ struct world {
 static void world_init(struct world *w)
 {
     memset(w, 0, sizeof(*w));
-    w->snap = snapshot_create();
-    ck_assert_int_eq(snapshot_reset(w->snap, 0, 1), 0);
+    w->snap = snap_create();
+    ck_assert_int_eq(snap_reset(w->snap, 0, 1), 0);
     for (int i = 0; i < NG; i++) {
         unsigned char uuid[SNAP_UUID_LEN] = {0};
         char name[16];
         uuid[15] = (unsigned char)(i + 1);
         snprintf(name, sizeof(name), "g%d", i);
-        ck_assert_ptr_nonnull(snapshot_add_domain(w->snap, uuid, name, 0));
+        ck_assert_ptr_nonnull(snap_add_domain(w->snap, uuid, name, 0));
     }
-    snapshot_finalize(w->snap);
+    snap_finalize(w->snap);
     w->cfg = (struct coord_config){
             .min_unused_kib = 100 * MIB, .floor_kib = 200 * MIB, .period_s = 1};
     w->rep.host_known = true;
@@ -38,7 +38,7 @@ static void world_init(struct world *w)
 
 static void world_free(struct world *w)
 {
-    snapshot_destroy(w->snap);
+    snap_destroy(w->snap);
 }
 
 /* Sets report guest I to domain DOM: size ACTUAL MiB with HEADROOM MiB it can use at once (all of

@@ -14,86 +14,85 @@ static void uuid_of(unsigned char *u, int n)
 
 START_TEST(add_sort_find)
 {
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     unsigned char u[SNAP_UUID_LEN];
     const int order[] = {5, 1, 9, 3};
 
-    ck_assert_int_eq(snapshot_reset(s, 100, 4), 0);
+    ck_assert_int_eq(snap_reset(s, 100, 4), 0);
     for (int i = 0; i < 4; i++) {
         char name[8];
         struct snap_domain *d;
         snprintf(name, sizeof(name), "d%d", order[i]);
         uuid_of(u, order[i]);
-        d = snapshot_add_domain(s, u, name, (uint32_t)order[i]);
+        d = snap_add_domain(s, u, name, (uint32_t)order[i]);
         ck_assert_ptr_nonnull(d);
-        snapshot_vcpus_mut(s, d)[0].time_ns = (uint64_t)order[i];
+        snap_vcpus_mut(s, d)[0].time_ns = (uint64_t)order[i];
     }
-    snapshot_finalize(s);
-    ck_assert_uint_eq(snapshot_domain_count(s), 4);
-    ck_assert_uint_eq(snapshot_vcpu_count(s), 18);
+    snap_finalize(s);
+    ck_assert_uint_eq(snap_domain_count(s), 4);
+    ck_assert_uint_eq(snap_vcpu_count(s), 18);
     for (size_t i = 1; i < 4; i++)
-        ck_assert_int_lt(
-                snapshot_uuid_cmp(snapshot_domain(s, i - 1)->uuid, snapshot_domain(s, i)->uuid), 0);
+        ck_assert_int_lt(snap_uuid_cmp(snap_domain(s, i - 1)->uuid, snap_domain(s, i)->uuid), 0);
     uuid_of(u, 9);
-    ck_assert_int_ge(snapshot_find(s, u), 0);
+    ck_assert_int_ge(snap_find(s, u), 0);
     {
-        const struct snap_domain *d = snapshot_domain(s, (size_t)snapshot_find(s, u));
-        ck_assert_str_eq(snapshot_domain_name(s, d), "d9");
+        const struct snap_domain *d = snap_domain(s, (size_t)snap_find(s, u));
+        ck_assert_str_eq(snap_domain_name(s, d), "d9");
         ck_assert_uint_eq(d->nvcpus, 9);
-        ck_assert_uint_eq(snapshot_vcpus(s, d)[0].time_ns, 9);
-        ck_assert_int_eq(snapshot_vcpus(s, d)[3].pin, -1);
+        ck_assert_uint_eq(snap_vcpus(s, d)[0].time_ns, 9);
+        ck_assert_int_eq(snap_vcpus(s, d)[3].pin, -1);
     }
     uuid_of(u, 2);
-    ck_assert_int_eq(snapshot_find(s, u), -1);
-    snapshot_destroy(s);
+    ck_assert_int_eq(snap_find(s, u), -1);
+    snap_destroy(s);
 }
 END_TEST
 
 START_TEST(duplicates_and_drop)
 {
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     unsigned char u[SNAP_UUID_LEN];
 
-    snapshot_reset(s, 1, 2);
+    snap_reset(s, 1, 2);
     uuid_of(u, 1);
-    snapshot_add_domain(s, u, "first", 1);
-    snapshot_add_domain(s, u, "again", 1);
+    snap_add_domain(s, u, "first", 1);
+    snap_add_domain(s, u, "again", 1);
     uuid_of(u, 2);
-    snapshot_add_domain(s, u, "dropped", 3);
-    snapshot_drop_last(s);
-    snapshot_finalize(s);
-    ck_assert_uint_eq(snapshot_domain_count(s), 1);
-    ck_assert_str_eq(snapshot_domain_name(s, snapshot_domain(s, 0)), "first");
-    ck_assert_uint_eq(snapshot_vcpu_count(s), 2);
-    snapshot_destroy(s);
+    snap_add_domain(s, u, "dropped", 3);
+    snap_drop_last(s);
+    snap_finalize(s);
+    ck_assert_uint_eq(snap_domain_count(s), 1);
+    ck_assert_str_eq(snap_domain_name(s, snap_domain(s, 0)), "first");
+    ck_assert_uint_eq(snap_vcpu_count(s), 2);
+    snap_destroy(s);
 }
 END_TEST
 
 START_TEST(reset_reuses_and_clears)
 {
-    struct snapshot *s = snapshot_create();
+    struct snap *s = snap_create();
     unsigned char u[SNAP_UUID_LEN];
 
-    ck_assert_int_eq(snapshot_reset(s, 1, 0), -1);
-    snapshot_reset(s, 1, 8);
-    snapshot_set_pcpu_busy(s, 7, 77);
-    snapshot_set_pcpu_busy(s, 8, 88); /* out of range: ignored */
-    snapshot_set_host_memory(s, 1000, 500);
+    ck_assert_int_eq(snap_reset(s, 1, 0), -1);
+    snap_reset(s, 1, 8);
+    snap_set_pcpu_busy(s, 7, 77);
+    snap_set_pcpu_busy(s, 8, 88); /* out of range: ignored */
+    snap_set_host_memory(s, 1000, 500);
     uuid_of(u, 1);
-    snapshot_add_domain(s, u, "x", 2);
-    ck_assert(snapshot_has_pcpu(s));
-    ck_assert_uint_eq(snapshot_pcpu_busy(s, 7), 77);
-    ck_assert(snapshot_has_host_memory(s));
-    snapshot_reset(s, 2, 4);
-    ck_assert_uint_eq(snapshot_domain_count(s), 0);
-    ck_assert_uint_eq(snapshot_vcpu_count(s), 0);
-    ck_assert(!snapshot_has_host_memory(s));
-    ck_assert_uint_eq(snapshot_pcpu_busy(s, 3), 0);
-    ck_assert_int_eq(snapshot_npcpus(s), 4);
-    snapshot_clear_pcpu(s);
-    ck_assert(!snapshot_has_pcpu(s));
-    snapshot_destroy(s);
-    snapshot_destroy(NULL);
+    snap_add_domain(s, u, "x", 2);
+    ck_assert(snap_has_pcpu(s));
+    ck_assert_uint_eq(snap_pcpu_busy(s, 7), 77);
+    ck_assert(snap_has_host_memory(s));
+    snap_reset(s, 2, 4);
+    ck_assert_uint_eq(snap_domain_count(s), 0);
+    ck_assert_uint_eq(snap_vcpu_count(s), 0);
+    ck_assert(!snap_has_host_memory(s));
+    ck_assert_uint_eq(snap_pcpu_busy(s, 3), 0);
+    ck_assert_int_eq(snap_npcpus(s), 4);
+    snap_clear_pcpu(s);
+    ck_assert(!snap_has_pcpu(s));
+    snap_destroy(s);
+    snap_destroy(NULL);
 }
 END_TEST
 
@@ -104,7 +103,7 @@ START_TEST(uuid_text)
 
     for (int i = 0; i < SNAP_UUID_LEN; i++)
         u[i] = (unsigned char)(i * 17);
-    snapshot_uuid_format(u, buf);
+    snap_uuid_format(u, buf);
     ck_assert_str_eq(buf, "00112233-4455-6677-8899-aabbccddeeff");
 }
 END_TEST

@@ -14,15 +14,15 @@ static void uuid_of(unsigned char *u, int n)
 }
 
 /* Adds domain N with two vCPUs whose counters are T0/T1 ns (wait W0/W1, or none if ~0). */
-static void add(struct snapshot *s, int n, uint64_t t0, uint64_t t1, uint64_t w)
+static void add(struct snap *s, int n, uint64_t t0, uint64_t t1, uint64_t w)
 {
     unsigned char u[SNAP_UUID_LEN];
     struct snap_domain *d;
     struct snap_vcpu *v;
 
     uuid_of(u, n);
-    d = snapshot_add_domain(s, u, "d", 2);
-    v = snapshot_vcpus_mut(s, d);
+    d = snap_add_domain(s, u, "d", 2);
+    v = snap_vcpus_mut(s, d);
     v[0].time_ns = t0;
     v[1].time_ns = t1;
     if (w != ~0ull) {
@@ -33,24 +33,24 @@ static void add(struct snapshot *s, int n, uint64_t t0, uint64_t t1, uint64_t w)
 
 START_TEST(fractions_match_by_uuid)
 {
-    struct snapshot *a = snapshot_create(), *b = snapshot_create();
+    struct snap *a = snap_create(), *b = snap_create();
     struct usage u;
 
     usage_init(&u);
-    snapshot_reset(a, 10 * S, 2);
-    snapshot_set_pcpu_busy(a, 0, 1 * S);
-    snapshot_set_pcpu_busy(a, 1, 0);
+    snap_reset(a, 10 * S, 2);
+    snap_set_pcpu_busy(a, 0, 1 * S);
+    snap_set_pcpu_busy(a, 1, 0);
     add(a, 1, 0, 0, 0);
     add(a, 2, 5 * S, 5 * S, ~0ull);
-    snapshot_finalize(a);
+    snap_finalize(a);
 
-    snapshot_reset(b, 12 * S, 2);
-    snapshot_set_pcpu_busy(b, 0, 3 * S);    /* 2 s busy in 2 s: 100 % */
-    snapshot_set_pcpu_busy(b, 1, S / 2);    /* 25 % */
+    snap_reset(b, 12 * S, 2);
+    snap_set_pcpu_busy(b, 0, 3 * S);        /* 2 s busy in 2 s: 100 % */
+    snap_set_pcpu_busy(b, 1, S / 2);        /* 25 % */
     add(b, 3, 0, 0, ~0ull);                 /* new: baseline */
     add(b, 2, 6 * S, 5 * S + S / 2, ~0ull); /* 50 %, 25 % */
     add(b, 1, 2 * S, S, S);                 /* 100 % with 50 % wait, 50 % */
-    snapshot_finalize(b);
+    snap_finalize(b);
 
     ck_assert_int_eq(usage_from_snapshots(a, b, &u), 0);
     ck_assert_double_eq_tol(u.interval_s, 2.0, 1e-9);
@@ -74,31 +74,31 @@ START_TEST(fractions_match_by_uuid)
     ck_assert_int_eq(u.vcpus[2].prev, 2);
     ck_assert_int_eq(u.vcpus[4].prev, 0);
     usage_free(&u);
-    snapshot_destroy(a);
-    snapshot_destroy(b);
+    snap_destroy(a);
+    snap_destroy(b);
 }
 END_TEST
 
 START_TEST(baseline_reset_and_hotplug)
 {
-    struct snapshot *a = snapshot_create(), *b = snapshot_create();
+    struct snap *a = snap_create(), *b = snap_create();
     unsigned char uu[SNAP_UUID_LEN];
     struct usage u;
 
     usage_init(&u);
-    snapshot_reset(a, 10 * S, 2);
+    snap_reset(a, 10 * S, 2);
     add(a, 1, 5 * S, 5 * S, ~0ull);
-    snapshot_finalize(a);
+    snap_finalize(a);
     ck_assert_int_eq(usage_from_snapshots(NULL, a, &u), 0);
     ck_assert(!u.vcpus[0].valid && !u.has_pcpu);
 
     /* Counter went back (domain restarted) and a vCPU was hot-plugged. */
-    snapshot_reset(b, 11 * S, 2);
+    snap_reset(b, 11 * S, 2);
     uuid_of(uu, 1);
-    struct snap_domain *d = snapshot_add_domain(b, uu, "d", 3);
-    snapshot_vcpus_mut(b, d)[0].time_ns = 1;
-    snapshot_vcpus_mut(b, d)[1].time_ns = 5 * S + 3 * S; /* more than the interval: clamped */
-    snapshot_finalize(b);
+    struct snap_domain *d = snap_add_domain(b, uu, "d", 3);
+    snap_vcpus_mut(b, d)[0].time_ns = 1;
+    snap_vcpus_mut(b, d)[1].time_ns = 5 * S + 3 * S; /* more than the interval: clamped */
+    snap_finalize(b);
     ck_assert_int_eq(usage_from_snapshots(a, b, &u), 0);
     ck_assert(!u.vcpus[0].valid);
     ck_assert(u.vcpus[1].valid);
@@ -106,25 +106,25 @@ START_TEST(baseline_reset_and_hotplug)
     ck_assert(!u.vcpus[2].valid);
     usage_free(&u);
     usage_free(&u);
-    snapshot_destroy(a);
-    snapshot_destroy(b);
+    snap_destroy(a);
+    snap_destroy(b);
 }
 END_TEST
 
 START_TEST(no_time_passed_is_all_baseline)
 {
-    struct snapshot *a = snapshot_create();
+    struct snap *a = snap_create();
     struct usage u;
 
     usage_init(&u);
-    snapshot_reset(a, 10 * S, 1);
+    snap_reset(a, 10 * S, 1);
     add(a, 1, 5, 5, ~0ull);
-    snapshot_finalize(a);
+    snap_finalize(a);
     ck_assert_int_eq(usage_from_snapshots(a, a, &u), 0);
     ck_assert(!u.vcpus[0].valid);
     ck_assert(!u.has_pcpu);
     usage_free(&u);
-    snapshot_destroy(a);
+    snap_destroy(a);
 }
 END_TEST
 

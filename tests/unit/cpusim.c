@@ -5,15 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const struct snapshot *cur,
+static int step(void *ctx, struct hv *hv, const struct snap *prev, const struct snap *cur,
                 unsigned long calls)
 {
     struct cpusim *m = ctx;
     struct sched_report rep;
 
     ck_assert_int_eq(sched_period(m->s, hv, prev, cur, calls, &rep), 0);
-    for (size_t d = 0; d < snapshot_domain_count(cur); d++) {
-        const unsigned char *u = snapshot_domain(cur, d)->uuid;
+    for (size_t d = 0; d < snap_domain_count(cur); d++) {
+        const unsigned char *u = snap_domain(cur, d)->uuid;
         int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
         if (id < 64 && m->first_seen[id] == 0)
             m->first_seen[id] = m->period + 1;
@@ -21,7 +21,7 @@ static int step(void *ctx, struct hv *hv, const struct snapshot *prev, const str
             m->emulator[id] = rep.emulator ? rep.emulator[d] : -1;
     }
     for (size_t i = 0; i < rep.nmoves; i++) {
-        const unsigned char *u = snapshot_domain(cur, rep.moves[i].domain)->uuid;
+        const unsigned char *u = snap_domain(cur, rep.moves[i].domain)->uuid;
         int id = (u[12] << 24) | (u[13] << 16) | (u[14] << 8) | u[15];
         if (id < 64 && m->first_seen[id] == m->period + 1)
             m->moved_new_domain = true;

@@ -15,7 +15,7 @@
 
 struct cpusim {
     struct fake_host *f;
-    struct scheduler *s;
+    struct sched *s;
     struct runner *r;
     struct sched_config cfg;
     int period;                    /* periods run */
