@@ -24,6 +24,7 @@ NEAR = 100         # MiB: "reached" a memory target
 SHORT = 512        # MiB: memory counts as "available" above reserve + this
 MEM_DELAY = 10     # s: memory workloads start this long after boot
 BASELINE = 2       # memory: the first periods only observe (left out of starving counts)
+LOOKAHEAD = 2      # periods of its seen growth a guest's headroom should cover (MEM_LOOKAHEAD)
 GROW_SLACK = 8     # MiB: a balloon "grown" by less is rounding (the tool's smallest change)
 SQUEEZE_BACK = 3   # periods: faults seen -> balloon back (2 to decide, 1 for the balloon)
 SQUEEZE_WINDOW = 5  # periods before the faults whose shrinks count (the tool's 10 s at 2 s)
@@ -452,17 +453,26 @@ def overheads(rows, names):
     return out
 
 
+def unforeseen(before, prev, n):
+    """Whether guest N's starving in the sample after PREV began after PREV (docs/METRICS.md):
+    PREV showed it at its idle headroom (1.5 x MIN_UNUSED, less the smallest change), or with
+    room for MIN_UNUSED plus LOOKAHEAD periods of the growth seen from BEFORE to PREV. Either
+    way its headroom then covered what any tool could have seen coming."""
+    seen = max(0.0, headroom(before, n) - headroom(prev, n)) if before.get(col(n, "up")) else 0.0
+    return (headroom(prev, n) >= 1.5 * MIN_UNUSED - GROW_SLACK or
+            headroom(prev, n) >= MIN_UNUSED + LOOKAHEAD * seen)
+
+
 def starving_while_available(rows, names, reserve):
     """docs/METRICS.md, as tests/measure.c computes it: per sample (after the BASELINE
     periods), the guests with headroom below MIN_UNUSED; they count as starving while
     memory was available when host free >= reserve + all guests' unbacked memory + all
     starving guests' shortfalls, and the guest could have grown by its shortfall.
     Returns (starving samples, starving-while-available samples per guest, those of them at
-    the onset of a growth per guest: the guest's previous sample showed it at its idle
-    headroom, 1.5 x MIN_UNUSED, so that no tool could have seen the growth yet)."""
+    the onset of a growth per guest: see unforeseen())."""
     over = overheads(rows, names)
     starving, avail, onset = 0, {n: 0 for n in names}, {n: 0 for n in names}
-    for prev, r in zip(rows[BASELINE - 1:], rows[BASELINE:]):
+    for before, prev, r in zip(rows[BASELINE - 2:], rows[BASELINE - 1:], rows[BASELINE:]):
         up = [n for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
         short = {n: MIN_UNUSED - headroom(r, n) for n in up if headroom(r, n) < MIN_UNUSED}
         unbacked = sum(max(0, r[col(n, "actual")] - max(0, r[col(n, "rss")] - over[n]))
@@ -472,7 +482,7 @@ def starving_while_available(rows, names, reserve):
             for n, s in short.items():
                 if r[col(n, "actual")] + s <= MAX_MIB:
                     avail[n] += 1
-                    onset[n] += headroom(prev, n) >= 1.5 * MIN_UNUSED - GROW_SLACK
+                    onset[n] += unforeseen(before, prev, n)
     return starving, avail, onset
 
 
