@@ -230,10 +230,32 @@ def main():
     periods = args.periods
     for n in names:
         args.periods = periods or SCENARIOS[n].periods
-        summaries.append(run(SCENARIOS[n], args))
+        summaries.append(run_checked(SCENARIOS[n], args))
     if not args.check:
         return 0 if summaries[0]["verdict"] == "pass" else 1
     return check_report(summaries)
+
+
+def run_checked(sc, args):
+    """run(), and under --check with the tool, once more after a failed verdict
+    (LAB_RETRIES, default 1): TCG guests on a shared 2-core host miss a boundary now and
+    then. The failed attempt stays in DIR.attempt1 and its reasons in the summary
+    (`earlier_attempts`); the table names every scenario that needed a second attempt."""
+    s = run(sc, args)
+    retries = int(os.environ.get("LAB_RETRIES", "1"))
+    earlier = []
+    while (args.check and os.environ.get("LAB_TOOL") != "none" and s["verdict"] != "pass"
+           and len(earlier) < retries):
+        outdir = lab.out_dir(sc.name)
+        keep = f"{outdir}.attempt{len(earlier) + 1}"
+        shutil.rmtree(keep, ignore_errors=True)
+        os.rename(outdir, keep)
+        earlier.append({"dir": keep, "verdict": s["verdict"], "reasons": s["reasons"]})
+        print(f"== {sc.name}: {s['verdict'].upper()} on attempt {len(earlier)}"
+              f" ({'; '.join(s['reasons'])}); kept in {keep}; running it again", flush=True)
+        s = run(sc, args)
+    s["earlier_attempts"] = earlier
+    return s
 
 
 def check_report(summaries):
@@ -250,6 +272,10 @@ def check_report(summaries):
     print()
     if baseline:
         print("Without a tool: each verdict compared with the one expected without a tool.")
+    again = [f"{s['scenario']} (attempt 1: {'; '.join(a['reasons'])})"
+             for s in summaries for a in s.get("earlier_attempts", [])[:1]]
+    if again:
+        print(f"Failed once, then judged again on a second run: {', '.join(again)}")
     if wrong:
         print(f"Failed: {', '.join(wrong)}")
     print(f"lab-check: {len(summaries) - len(wrong)} passed, {len(wrong)} failed")
