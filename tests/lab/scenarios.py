@@ -84,6 +84,9 @@ class Scenario:
     # starving_tolerated: samples starving while memory was available the verdict accepts
     # (a sudden onset faster than one period can answer: the limit it measures).
     starving_tolerated: int = 0
+    # known_failure: an open issue this scenario still fails on; lab-check reports the
+    # failure under that name instead of failing on it (and says when it passes).
+    known_failure: str | None = None
     # squeeze_back: guests that must fault once shrunk below their working set, and be given
     # back their size before those shrinks within SQUEEZE_BACK periods (figure squeezes).
     squeeze_back: tuple = ()
@@ -175,7 +178,9 @@ SCENARIOS = {s.name: s for s in [
              60, lambda n: mem_guests({1: "cache --rate 40", 2: "mem --rate 25 --cap 1200"},
                                       disks={1: 2048}),
              None, {G2: 1200}, feed=(G2,), shrink=(G1, G3, G4), no_growth=(G1,),
-             never_starve=(G2,)),
+             never_starve=(G2,),
+             known_failure="issue 11: a reader shrunk while its cache fills dips below"
+                           " min-unused or is grown (3 of 4 runs on 2026-12-02)"),
     Scenario("mem-squeeze", "mem",
              "guest 1 touches 300 MiB of mapped disk data in a loop: its cache looks like"
              " headroom until a shrink squeezes it", 60,
