@@ -473,22 +473,32 @@ def starving_while_available(rows, names, reserve):
     periods), the guests with headroom below MIN_UNUSED; they count as starving while
     memory was available when host free >= reserve + all guests' unbacked memory + all
     starving guests' shortfalls, and the guest could have grown by its shortfall.
-    Returns (starving samples, starving-while-available samples per guest, those of them at
-    the onset of a growth per guest: see unforeseen())."""
+    Returns (starving samples, starving-while-available samples per guest, those of them
+    excused per guest: at the onset of a growth (see unforeseen()), or with the memory only
+    there since the sample before (see arrived_late()))."""
     over = overheads(rows, names)
-    starving, avail, onset = 0, {n: 0 for n in names}, {n: 0 for n in names}
+
+    def unbacked(r, up):
+        return sum(max(0, r[col(n, "actual")] - max(0, r[col(n, "rss")] - over[n]))
+                   for n in up)
+
+    def up_in(r):
+        return [n for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
+
+    starving, avail, excused = 0, {n: 0 for n in names}, {n: 0 for n in names}
     for before, prev, r in zip(rows[BASELINE - 2:], rows[BASELINE - 1:], rows[BASELINE:]):
-        up = [n for n in names if r.get(col(n, "up")) and r.get(col(n, "actual"))]
+        up = up_in(r)
         short = {n: MIN_UNUSED - headroom(r, n) for n in up if headroom(r, n) < MIN_UNUSED}
-        unbacked = sum(max(0, r[col(n, "actual")] - max(0, r[col(n, "rss")] - over[n]))
-                       for n in up)
         starving += len(short)
-        if r["host_avail_mib"] >= reserve + unbacked + sum(short.values()):
+        if r["host_avail_mib"] >= reserve + unbacked(r, up) + sum(short.values()):
+            # arrived late: the sample before, the host did not have what they lack now
+            late = prev["host_avail_mib"] < (reserve + unbacked(prev, up_in(prev))
+                                             + sum(short.values()))
             for n, s in short.items():
                 if r[col(n, "actual")] + s <= MAX_MIB:
                     avail[n] += 1
-                    onset[n] += unforeseen(before, prev, n)
-    return starving, avail, onset
+                    excused[n] += late or unforeseen(before, prev, n)
+    return starving, avail, excused
 
 
 def judge_mem(sc, rows, cfg):
@@ -518,7 +528,7 @@ def judge_mem(sc, rows, cfg):
         "starving_periods": starving,
         "starving_while_available": starving_avail,
         "starving_while_available_by_guest": avail,
-        "starving_at_onset": sum(onset.values()),
+        "starving_unforeseen": sum(onset.values()),
         "oom_kills": oom_total,
         "oom_kills_while_available": oom_avail,
         "lowest_host_free_mib": low_host,
@@ -540,7 +550,7 @@ def judge_mem(sc, rows, cfg):
         reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
     if starving_after_onset > sc.starving_tolerated:
         reasons.append(f"{starving_after_onset} sample(s) starving while memory was available,"
-                       f" not at the onset of a growth"
+                       f" not at the onset of a growth nor as memory arrived"
                        f" ({', '.join(f'{n}: {avail[n] - onset[n]}' for n in names if avail[n] - onset[n])})")
     if sc.no_oom and oom_total:
         reasons.append(f"{oom_total} OOM kill(s)")
