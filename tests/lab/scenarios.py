@@ -178,9 +178,7 @@ SCENARIOS = {s.name: s for s in [
              60, lambda n: mem_guests({1: "cache --rate 40", 2: "mem --rate 25 --cap 1200"},
                                       disks={1: 2048}),
              None, {G2: 1200}, feed=(G2,), shrink=(G1, G3, G4), no_growth=(G1,),
-             never_starve=(G2,),
-             known_failure="issue 11: a reader shrunk while its cache fills dips below"
-                           " min-unused or is grown (3 of 4 runs on 2026-12-02)"),
+             never_starve=(G2,)),
     Scenario("mem-squeeze", "mem",
              "guest 1 touches 300 MiB of mapped disk data in a loop: its cache looks like"
              " headroom until a shrink squeezes it", 60,
