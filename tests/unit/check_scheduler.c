@@ -127,6 +127,29 @@ START_TEST(floating_served_unequally_is_pinned)
 }
 END_TEST
 
+START_TEST(unequal_service_at_the_start_alone_pins_nothing)
+{
+    struct cpusim m;
+
+    /* As floating_served_unequally_is_pinned, but the kernel balances from period 2 on: the
+     * first interval's unequal service (a third of a pCPU against a whole one) tells of the
+     * start, not of the kernel's placement, and is not a reason to pin (a lab run pinned four
+     * floating vCPUs on the averages of its first two periods). */
+    cpusim_init(&m, 2, false, _i);
+    fake_set_balancer(m.f, false);
+    cpusim_add_busy(&m, 1, 1.0, 0);
+    cpusim_add_busy(&m, 1, 1.0, 1);
+    cpusim_add_busy(&m, 2, 1.0, -1);
+    cpusim_run(&m, 2);
+    ck_assert_double_ge(cpusim_service_range(&m, 0, 4), 50); /* unfair in the first interval */
+    fake_set_balancer(m.f, true);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 0);
+    ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
+    cpusim_free(&m);
+}
+END_TEST
+
 START_TEST(three_plus_one_is_two_plus_two_at_the_first_decision)
 {
     struct cpusim m;
@@ -467,6 +490,8 @@ Suite *scheduler_suite(void)
                         FAKE_SIGNAL_COUNT);
     /* Without a run-queue counter a floating vCPU's demand is only what it ran: unseen. */
     tcase_add_loop_test(steady, floating_served_unequally_is_pinned, 0, FAKE_SIGNAL_NONE);
+    tcase_add_loop_test(steady, unequal_service_at_the_start_alone_pins_nothing, 0,
+                        FAKE_SIGNAL_NONE);
     tcase_add_loop_test(steady, three_plus_one_is_two_plus_two_at_the_first_decision, 0,
                         FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(steady, three_plus_one_is_made_fair, 0, FAKE_SIGNAL_COUNT);
