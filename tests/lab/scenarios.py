@@ -75,7 +75,8 @@ class Scenario:
     free_page_reporting: bool = True
     # no_growth: guests never grown beyond their start size (a page-cache reader).
     no_growth: tuple = ()
-    # never_starve: guests with no starving sample at all (headroom below MIN_UNUSED).
+    # never_starve: guests with no starving sample (headroom below MIN_UNUSED) but at the
+    # onset of a growth (unforeseen(): no tool could have seen it coming).
     never_starve: tuple = ()
     # no_oom: no OOM kill at all, memory available or not.
     no_oom: bool = False
@@ -539,11 +540,14 @@ def judge_mem(sc, rows, cfg):
     starving_avail = sum(avail.values())
     starving_after_onset = starving_avail - sum(onset.values())
     oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
+    # An OOM kill counts as "while memory was available" when the host had SHORT MiB above
+    # the reserve at the sample before the kill and at the one before that: memory that
+    # arrived in between (freed by OOM kills elsewhere) cannot reach a guest in time.
     oom_avail = 0
-    for prev, r in zip(rows, rows[1:]):
+    for before, prev, r in zip(rows, rows[1:], rows[2:]):
         for n in names:
             if (r.get(col(n, "oom"), 0) > prev.get(col(n, "oom"), 0)
-                    and prev["host_avail_mib"] > reserve + SHORT
+                    and min(before["host_avail_mib"], prev["host_avail_mib"]) > reserve + SHORT
                     and prev[col(n, "actual")] < MAX_MIB - NEAR):
                 oom_avail += 1
     actual = {n: [r[col(n, "actual")] for r in rows if r.get(col(n, "actual"))] for n in names}
@@ -639,8 +643,13 @@ def judge_mem_fields(sc, rows, figures, reasons, facts):
     for n in sc.never_starve:
         low = min(headroom(r, n) for r in rows[BASELINE:])
         figures.setdefault("lowest_headroom_mib", {})[n] = low
-        if low < MIN_UNUSED:
-            reasons.append(f"{n} starved (headroom {low} < {MIN_UNUSED} MiB)")
+        starved = [r for before, prev, r in zip(rows[BASELINE - 2:], rows[BASELINE - 1:],
+                                                 rows[BASELINE:])
+                   if headroom(r, n) < MIN_UNUSED and not unforeseen(before, prev, n)]
+        if starved:
+            low = min(headroom(r, n) for r in starved)
+            reasons.append(f"{n} starved (headroom {low} < {MIN_UNUSED} MiB, not at the onset"
+                           f" of its growth)")
     for n in sc.squeeze_back:
         squeeze_back(rows, n, figures, reasons)
     if sc.onset:
