@@ -245,7 +245,7 @@ def run_checked(sc, args):
     retries = int(os.environ.get("LAB_RETRIES", "1"))
     earlier = []
     while (args.check and os.environ.get("LAB_TOOL") != "none" and s["verdict"] != "pass"
-           and not sc.known_failure and len(earlier) < retries):
+           and len(earlier) < retries):
         outdir = lab.out_dir(sc.name)
         keep = f"{outdir}.attempt{len(earlier) + 1}"
         shutil.rmtree(keep, ignore_errors=True)
@@ -264,16 +264,11 @@ def check_report(summaries):
     print()
     report.print_table(summaries)
     baseline = os.environ.get("LAB_TOOL") == "none"
-    wrong, known = [], []
+    wrong = []
     for s in summaries:
-        sc = SCENARIOS[s["scenario"]]
-        want = sc.expect_without_tool if baseline else "pass"
-        if want and s["verdict"] != want and sc.known_failure and not baseline:
-            known.append(f"{s['scenario']} ({s['verdict']}: {sc.known_failure})")
-        elif want and s["verdict"] != want:
+        want = SCENARIOS[s["scenario"]].expect_without_tool if baseline else "pass"
+        if want and s["verdict"] != want:
             wrong.append(f"{s['scenario']} ({s['verdict']}, expected {want})")
-        elif sc.known_failure and not baseline:
-            print(f"Known failure passed this time: {s['scenario']} ({sc.known_failure})")
     print()
     if baseline:
         print("Without a tool: each verdict compared with the one expected without a tool.")
@@ -281,12 +276,9 @@ def check_report(summaries):
              for s in summaries for a in s.get("earlier_attempts", [])[:1]]
     if again:
         print(f"Failed once, then judged again on a second run: {', '.join(again)}")
-    if known:
-        print(f"KNOWN FAILURES (open issues, not counted): {', '.join(known)}")
     if wrong:
         print(f"Failed: {', '.join(wrong)}")
-    print(f"lab-check: {len(summaries) - len(wrong) - len(known)} passed, {len(wrong)} failed,"
-          f" {len(known)} known failure(s)")
+    print(f"lab-check: {len(summaries) - len(wrong)} passed, {len(wrong)} failed")
     return 1 if wrong else 0
 
 

@@ -85,9 +85,6 @@ class Scenario:
     # starving_tolerated: samples starving while memory was available the verdict accepts
     # (a sudden onset faster than one period can answer: the limit it measures).
     starving_tolerated: int = 0
-    # known_failure: an open issue this scenario still fails on; lab-check reports the
-    # failure under that name instead of failing on it (and says when it passes).
-    known_failure: str | None = None
     # squeeze_back: guests that must fault once shrunk below their working set, and be given
     # back their size before those shrinks within SQUEEZE_BACK periods (figure squeezes).
     squeeze_back: tuple = ()
@@ -491,7 +488,7 @@ def starving_while_available(rows, names, reserve):
     starving guests' shortfalls, and the guest could have grown by its shortfall.
     Returns (starving samples, starving-while-available samples per guest, those of them
     excused per guest: at the onset of a growth (see unforeseen()), or with the memory only
-    there since the sample before (see arrived_late()))."""
+    there since the sample before: docs/METRICS.md)."""
     over = overheads(rows, names)
 
     def unbacked(r, up):
@@ -536,9 +533,9 @@ def judge_mem(sc, rows, cfg):
     used0 = {n: first[col(n, "actual")] - headroom(first, n) for n in names}
     target_idle = {n: max(FLOOR, used_at_end(rows, n) + 1.5 * MIN_UNUSED) for n in names}
     need = {n: min(MAX_MIB, sc.caps.get(n, 0) + used0[n] + MIN_UNUSED) for n in names}
-    starving, avail, onset = starving_while_available(rows, names, reserve_tool)
+    starving, avail, excused = starving_while_available(rows, names, reserve_tool)
     starving_avail = sum(avail.values())
-    starving_after_onset = starving_avail - sum(onset.values())
+    starving_foreseen = starving_avail - sum(excused.values())
     oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
     # An OOM kill counts as "while memory was available" when the host had SHORT MiB above
     # the reserve at the sample before the kill and at the one before that: memory that
@@ -557,7 +554,7 @@ def judge_mem(sc, rows, cfg):
         "starving_periods": starving,
         "starving_while_available": starving_avail,
         "starving_while_available_by_guest": avail,
-        "starving_unforeseen": sum(onset.values()),
+        "starving_unforeseen": sum(excused.values()),
         "oom_kills": oom_total,
         "oom_kills_while_available": oom_avail,
         "lowest_host_free_mib": low_host,
@@ -577,10 +574,10 @@ def judge_mem(sc, rows, cfg):
     }
     if oom_avail:
         reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
-    if starving_after_onset > sc.starving_tolerated:
-        reasons.append(f"{starving_after_onset} sample(s) starving while memory was available,"
+    if starving_foreseen > sc.starving_tolerated:
+        reasons.append(f"{starving_foreseen} sample(s) starving while memory was available,"
                        f" not at the onset of a growth nor as memory arrived"
-                       f" ({', '.join(f'{n}: {avail[n] - onset[n]}' for n in names if avail[n] - onset[n])})")
+                       f" ({', '.join(f'{n}: {avail[n] - excused[n]}' for n in names if avail[n] - excused[n])})")
     if sc.no_oom and oom_total:
         reasons.append(f"{oom_total} OOM kill(s)")
     for n in names:
