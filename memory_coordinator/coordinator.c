@@ -39,9 +39,11 @@ struct gstate {
     bool actual_ok;
     uint64_t last_actual; /* balloon size at the last sample */
     double enabled_t;     /* when we turned statistics on (< 0: not by us) */
-    bool shrinking;       /* we shrank it last period */
+    bool shrinking;       /* we shrank it at its last decision (a fresh sample) */
     bool overhead_ok;
     uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
+    bool misfit;           /* its figures do not fit its balloon size ... */
+    double misfit_t;       /* ... since this host time */
     unsigned warned;       /* bit per enum coord_distrust already warned about */
     unsigned noted;        /* COORD_NOTE_* already said */
 };
@@ -163,6 +165,26 @@ static double hold_s(const struct coord *c)
     return fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * c->cfg.period_s);
 }
 
+/* Whether sample M has reported more free memory than its balloon holds for longer than the
+ * statistics grace: a liar. Shorter, the report is older than the balloon's last move (the
+ * guest reports every few seconds, the balloon size is the host's and current; seen on a guest
+ * booted moments before): the sample decides nothing (memsig_headroom), and is not warned of. */
+static bool misfit(const struct coord *c, struct gstate *st, const struct snap_mem *m)
+{
+    uint64_t h;
+    enum memsig_source src;
+
+    if (memsig_headroom(m, &h, &src)) {
+        st->misfit = false;
+        return false;
+    }
+    if (!st->misfit) {
+        st->misfit = true;
+        st->misfit_t = c->now;
+    }
+    return c->now - st->misfit_t > stats_grace_s(c);
+}
+
 /* Judges a guest's statistics; takes their clock (*FRESH, *DT: see memsig_clock). */
 static enum coord_distrust judge(const struct coord *c, struct gstate *st, const struct snap_mem *m,
                                  bool *fresh, double *dt)
@@ -175,8 +197,7 @@ static enum coord_distrust judge(const struct coord *c, struct gstate *st, const
         return COORD_IMPOSSIBLE;
     if (!(m->flags & SNAP_MEM_UNUSED))
         return COORD_NO_STATS;
-    if (m->unused_kib > m->actual_kib ||
-        ((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib) ||
+    if (((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib) ||
         ((m->flags & SNAP_MEM_USABLE) && m->usable_kib > m->max_kib) ||
         ((m->flags & SNAP_MEM_USABLE) && (m->flags & SNAP_MEM_AVAILABLE) &&
          m->usable_kib > m->available_kib))
@@ -184,7 +205,7 @@ static enum coord_distrust judge(const struct coord *c, struct gstate *st, const
     *fresh = memsig_clock(&st->sig, m, c->now, dt);
     if (memsig_stale_s(&st->sig, c->now) > stats_grace_s(c))
         return COORD_STALE;
-    return COORD_TRUSTED;
+    return misfit(c, st, m) ? COORD_IMPOSSIBLE : COORD_TRUSTED;
 }
 
 /* What the report must say about a guest's statistics this period: a new distrust reason
@@ -421,7 +442,9 @@ static int plan(struct coord *c)
 
         g->reason = dec->reason;
         g->target_kib = dec->target_kib;
-        st->shrinking = dec->target_kib < g->committed_kib;
+        /* A repeated sample decides nothing, not even that a shrink has ended. */
+        if (c->mg[i].fresh || !c->mg[i].trusted)
+            st->shrinking = dec->target_kib < g->committed_kib;
         /* Nothing is written that would not change: not the target already set. */
         g->change = dec->change && dec->target_kib != st->target;
         if (!g->change)

@@ -58,7 +58,7 @@ struct mem_guest {
     uint64_t uncommitted_kib; /* part of actual the host has not backed yet (may still be) */
     double rate_kib_s;        /* smoothed growth of its used memory (if trusted) */
     bool rate_known;          /* rate_kib_s is measured (else no shrinking yet) */
-    bool shrinking;           /* it was shrunk last period (hysteresis: carry on to the goal) */
+    bool shrinking;           /* it was shrunk at its last decision (hysteresis: carry on) */
     double weight;            /* share when memory is short (> 0) */
     bool trusted;             /* its statistics are usable */
     bool fresh;               /* its statistics are new this period (else nothing new is decided) */

@@ -49,7 +49,7 @@ bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source
         *src = MEMSIG_UNUSED;
         *kib = m->unused_kib;
     }
-    return *kib <= m->actual_kib;
+    return *kib <= m->actual_kib && m->unused_kib <= m->actual_kib;
 }
 
 bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double *dt)

@@ -60,8 +60,8 @@ struct memsig {
 };
 
 /* The headroom of memory sample M (trusted statistics) into *KIB and where it comes from.
- * Returns false when the figures do not fit the balloon size (headroom above it: the balloon
- * moved since the guest's last report), so that the sample decides nothing. */
+ * Returns false when the figures do not fit the balloon size (headroom or free memory above
+ * it: the balloon moved since the guest's last report), so that the sample decides nothing. */
 bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src);
 
 /* Takes the statistics clock of M at host time NOW. Returns true when the sample is new: its

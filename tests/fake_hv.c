@@ -510,6 +510,14 @@ void fake_set_stats_kind(struct fake_host *f, int dom, enum fake_stats_kind kind
         d->mem.kind = kind;
 }
 
+void fake_set_stats_every(struct fake_host *f, int dom, double seconds)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->mem.stats_every = seconds > 0 ? seconds : 0;
+}
+
 void fake_set_node_ram(struct fake_host *f, int node, uint64_t ram_kib)
 {
     if (node >= 0 && node < MAX_NODES)

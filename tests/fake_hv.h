@@ -173,6 +173,10 @@ void fake_set_hugepages(struct fake_host *f, int dom, bool on);
 /* Which statistics DOM's kernel reports (default FAKE_STATS_FULL). */
 void fake_set_stats_kind(struct fake_host *f, int dom, enum fake_stats_kind kind);
 
+/* DOM's guest reports its statistics at most every SECONDS, whatever period it is asked for
+ * (0, the default: as asked): its figures then lag its balloon by up to that long. */
+void fake_set_stats_every(struct fake_host *f, int dom, double seconds);
+
 /* NUMA node NODE holds RAM_KIB of the host's memory (set every node, summing to the host's RAM,
  * or none). Memory of a guest bound to nodes (fake_set_numa) comes from its first node; the
  * host's own and other guests' fill the nodes in order. Samples then report each node's free

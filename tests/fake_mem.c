@@ -15,10 +15,14 @@
  * - Swapped memory is touched again at 20 % of it per second: swap-ins, which bring it back
  *   when there is room, else push other memory out (swap-outs).
  * - Statistics are reported at update times only (last_update, integer seconds of the guest's
- *   clock), and repeat in between. MemAvailable (usable) is MemFree plus page cache, less half
- *   the cache up to 2.6 % of the boot memory, less the kernel's reserve of 3.4 % of it (a 2 GiB
- *   guest: 54 and 70 MiB; measured 54 and 69). With autodeflate the balloon's pages count as
- *   used, so MemTotal (available) stays at the boot size; without, it shrinks with the balloon.
+ *   clock), and repeat in between, while the balloon size (actual) is the host's and current: a
+ *   guest that reports seldom (fake_set_stats_every) can report more free memory than its
+ *   balloon now holds (seen on the lab's soak: a guest booted moments before reported 904 MiB
+ *   unused in a balloon of 809 MiB after shrinks). MemAvailable (usable) is MemFree plus page
+ *   cache, less half the cache up to 2.6 % of the boot memory, less the kernel's reserve of
+ *   3.4 % of it (a 2 GiB guest: 54 and 70 MiB; measured 54 and 69). With autodeflate the
+ *   balloon's pages count as used, so MemTotal (available) stays at the boot size; without, it
+ *   shrinks with the balloon.
  * - What the host backs (touched): memory once used stays resident until the balloon takes it;
  *   with free page reporting, memory the guest frees leaves the host at once (measured: within
  *   2 s).
@@ -278,8 +282,10 @@ static void report(struct fmem *m, double t)
 
 void fmem_enable_stats(struct fmem *m, double now, double period_s, bool first_now)
 {
+    period_s = period_s > 0 ? period_s : 1;
+    period_s = period_s > m->stats_every ? period_s : m->stats_every;
     if (!m->stats_on || period_s != m->stats_period) {
-        m->stats_period = period_s > 0 ? period_s : 1;
+        m->stats_period = period_s;
         m->next_stats = now + m->stats_period;
     }
     m->stats_on = true;

@@ -32,6 +32,7 @@ struct fmem {
     /* Statistics: reported at update times only, as a real balloon driver does. */
     bool stats_on;
     double stats_period, next_stats;
+    double stats_every; /* reports at most this often, whatever is asked (0: as asked) */
     enum fake_stats_kind kind;
     bool have_stats;
     struct snap_mem stats; /* the guest's figures at its last update */

@@ -64,6 +64,8 @@ struct msim {
     uint64_t prev_headroom[MAXD]; /* MemAvailable at the previous sample */
     unsigned starving_late[MAXD]; /* starving while available, not at the onset (METRICS.md) */
     bool track_node1;             /* record node 1's lowest free memory */
+    unsigned misfits[MAXD];       /* samples reporting more unused memory than the balloon */
+    unsigned impossible[MAXD];    /* periods its statistics were judged impossible */
     /* invariant violations */
     unsigned bad_floor, bad_max, bad_step, bad_squeeze, bad_reserve, bad_hostile_growth;
 };
@@ -157,6 +159,10 @@ static int mstep(void *ctx, struct hv *hv, const struct snap *prev, const struct
         int id = dom_id(cur, g->domain);
         uint64_t max = fake_max_kib(s->f, id);
 
+        if (id < MAXD && snap_domain(cur, g->domain)->mem.unused_kib > g->actual_kib)
+            s->misfits[id]++;
+        if (id < MAXD && g->distrust == COORD_IMPOSSIBLE)
+            s->impossible[id]++;
         if (id < MAXD && g->squeezed && !s->squeezed_at[id])
             s->squeezed_at[id] = s->period;
         if (id < MAXD && g->deflated && !s->deflated_at[id]) {
@@ -796,9 +802,37 @@ START_TEST(stale_and_impossible_statistics_are_not_trusted)
         if (modes[i] != STALE)
             ck_assert_uint_eq(s.changes[i], 0);
     }
+    /* A guest that keeps reporting more unused memory than its balloon holds is a liar, not
+     * late: it is called so once the statistics grace has passed. */
+    ck_assert_uint_gt(s.impossible[1], 0);
+    ck_assert_uint_eq(s.last_rep.guests[1].distrust, COORD_IMPOSSIBLE);
     /* The stale guest could be shrunk while its statistics looked fresh (10 s); never after,
      * not even when it starts growing at 15 s. */
     ck_assert_uint_eq(s.changes[0], stale_changes);
+    msim_free(&s);
+}
+END_TEST
+
+/* A guest that reports seldom (a guest booted moments before, on the lab's soak) can report
+ * more free memory than its balloon holds once the balloon has moved: such a sample is older
+ * than the balloon, not impossible. It decides nothing, and the guest is still shrunk to its
+ * idle level, without a warning. */
+START_TEST(statistics_older_than_the_balloon_are_not_impossible)
+{
+    struct msim s;
+    int g;
+
+    msim_init_period(&s, 16384, 1024, 0, 2);
+    g = add_guest(&s, 2048, 1074, &idle, false);
+    fake_set_stats_every(s.f, g, 5);
+    msim_run(&s, 60);
+    assert_fed(&s);
+    ck_assert_uint_gt(s.misfits[g], 0); /* the case arose */
+    ck_assert_uint_eq(s.impossible[g], 0);
+    ck_assert_uint_eq(s.last_rep.guests[g].distrust, COORD_TRUSTED);
+    ck_assert_uint_eq(s.stale_changes, 0);
+    ck_assert_uint_le(fake_usable_kib(s.f, g), 150 * MIB);
+    ck_assert_uint_ge(fake_usable_kib(s.f, g), 140 * MIB);
     msim_free(&s);
 }
 END_TEST
@@ -1103,6 +1137,7 @@ Suite *coordinator_suite(void)
     tcase_add_test(loop, memory_moves_from_a_freeing_guest_to_a_growing_one);
     tcase_add_test(loop, guest_without_statistics_is_left_alone);
     tcase_add_test(loop, stale_and_impossible_statistics_are_not_trusted);
+    tcase_add_test(loop, statistics_older_than_the_balloon_are_not_impossible);
     tcase_add_test(loop, reserve_options);
     tcase_add_test(loop, dry_run_and_shares);
     tcase_add_test(loop, failing_balloon_call_does_not_stop_the_others);
