@@ -18,9 +18,9 @@
  *   clock), and repeat in between, while the balloon size (actual) is the host's and current: a
  *   guest that reports seldom (fake_set_stats_every) can report more free memory than its
  *   balloon now holds (seen on the lab's soak: a guest booted moments before reported 904 MiB
- *   unused in a balloon of 809 MiB after shrinks). MemAvailable (usable) is MemFree plus page
- *   cache, less half the cache up to 2.6 % of the boot memory, less the kernel's reserve of
- *   3.4 % of it (a 2 GiB guest: 54 and 70 MiB; measured 54 and 69). With autodeflate the
+ *   unused in a balloon of 809 MiB that was shrinking). MemAvailable (usable) is MemFree plus
+ *   page cache, less half the cache up to 2.6 % of the boot memory, less the kernel's reserve
+ *   of 3.4 % of it (a 2 GiB guest: 54 and 70 MiB; measured 54 and 69). With autodeflate the
  *   balloon's pages count as used, so MemTotal (available) stays at the boot size; without, it
  *   shrinks with the balloon.
  * - What the host backs (touched): memory once used stays resident until the balloon takes it;
