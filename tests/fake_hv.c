@@ -28,6 +28,7 @@ struct fvcpu {
     uint64_t time_ns, wait_ns; /* true run time and time waiting for a pCPU */
     double demand, run;        /* last advance */
     int placed;                /* pCPU it ran on in the last advance */
+    int held;                  /* pCPU the kernel keeps it on while it floats (-1: none) */
     bool offline;              /* unplugged: runs nowhere, reported offline */
 };
 
@@ -215,6 +216,7 @@ static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
             v[k].map[p / 8] |= (unsigned char)(1u << (p % 8));
         v[k].pin = f->np == 1 ? 0 : -1;
         v[k].placed = -1;
+        v[k].held = -1;
         v[k].time_ns = phase_ns(d, k);
     }
     free_vcpus(d);
@@ -430,6 +432,14 @@ void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online)
 
     if (v)
         v->offline = !online;
+}
+
+void fake_set_held(struct fake_host *f, int dom, int vcpu, int pcpu)
+{
+    struct fvcpu *v = vcpu_at(f, dom, vcpu);
+
+    if (v)
+        v->held = pcpu >= 0 && pcpu < f->np ? pcpu : -1;
 }
 
 void fake_set_balancer(struct fake_host *f, bool on)
@@ -665,6 +675,8 @@ static void place_floating(struct fake_host *f, double *load)
             int best = -1;
             if (v->placed >= 0 || v->placed == -2)
                 continue;
+            if (v->held >= 0 && v->held < f->np && f->online[v->held] && in_map(v->map, v->held))
+                best = v->held;
             for (int pass = 0; pass < 2 && best < 0; pass++)
                 for (int p = 0; p < f->np; p++)
                     if (f->online[p] && (pass || in_map(v->map, p)) &&

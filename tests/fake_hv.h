@@ -135,6 +135,11 @@ int fake_emulator_pin(const struct fake_host *f, int dom);
 /* Plugs vCPU VCPU of DOM in or out (an unplugged vCPU runs nowhere and is reported offline). */
 void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online);
 
+/* The kernel keeps vCPU VCPU of DOM on pCPU PCPU while it floats (-1: balances it again), as
+ * a balancer that lags does for a while (cache-hot tasks, wake-affine placement): vCPUs of one
+ * demand the kernel places can then be served unequally for some periods. */
+void fake_set_held(struct fake_host *f, int dom, int vcpu, int pcpu);
+
 /* Whether the kernel balances floating vCPUs (default true: each goes to the least loaded pCPU
  * of its affinity). Off, a floating vCPU runs on the first pCPU of its affinity, as on CPUs the
  * kernel does not balance (isolcpus). */

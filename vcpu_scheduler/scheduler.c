@@ -38,6 +38,11 @@
  * (the averages weigh the newest period 0.5: after 3 periods the old one weighs 1/8). */
 #define SETTLE_PERIODS 3
 
+/* Periods running the kernel's placement of floating vCPUs must fall short before they are
+ * pinned; longer when all it fell short of is equal service within a class it places alone. */
+#define TROUBLE_PATIENCE 2
+#define KERNEL_PATIENCE  3
+
 /* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
 #define VCPU_TIME_STEP_S 0.01
 
@@ -117,7 +122,7 @@ struct sched {
     size_t nsaved, saved_cap;
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
-    bool troubled;           /* the kernel's placement of floating vCPUs fell short last period */
+    unsigned troubled;       /* periods running the kernel fell short placing floating vCPUs */
     bool wanted;             /* last period's plan wanted to act */
     unsigned long last_move; /* period of the last pin change made (0: none) */
     bool waiting;            /* this period's small imbalance waits for confirmation */
@@ -603,26 +608,33 @@ static void derive(struct sched *s, const struct snap *cur)
     derive_summary(s);
 }
 
-/* True when vCPUs of one demand class that has a floating member got service (averaged run
+/* Whether vCPUs of one demand class that has a floating member got service (averaged run
  * time) differing by more than twice the threshold. The kernel may serve a floating vCPU worse or
  * better than the fluid the plan assumes: a lab guest started unpinned beside pinned busy ones
  * got 45 % of a pCPU while they got 23-32 %. Whether pinning would cure it is asked of the plan
  * (troubled). Averages tell of where vCPUs were before a pin change for a few periods after it,
  * and a vCPU's first periods tell of its start (its guest booting, its load starting): neither
  * is judged (a CI run pinned four floating vCPUs at period 3: two busy guests got 65 and 86 %
- * in their first interval, 70 and 69 % in the next, and the average still told of the first). */
-static bool floating_unfair(const struct sched *s)
+ * in their first interval, 70 and 69 % in the next, and the average still told of the first).
+ * A class whose members all float is the kernel's alone, and its balancer swings for a period
+ * or two (a CI run of cpu-mixed: two busy guests served 56-57 % against 67-69 % for two
+ * periods): it is FLOAT_UNFAIR_KERNEL only while this period's service differs too, and the
+ * plan waits longer for it (KERNEL_PATIENCE). */
+enum float_unfair { FLOAT_FAIR, FLOAT_UNFAIR, FLOAT_UNFAIR_KERNEL };
+
+static enum float_unfair floating_unfair(const struct sched *s)
 {
     const struct vstate *state = s->state.cur;
-    double lo[PLACEMENT_NCLASS], hi[PLACEMENT_NCLASS];
-    bool floating[PLACEMENT_NCLASS] = {false};
+    double lo[PLACEMENT_NCLASS], hi[PLACEMENT_NCLASS], now_lo[PLACEMENT_NCLASS],
+            now_hi[PLACEMENT_NCLASS];
+    bool floating[PLACEMENT_NCLASS] = {false}, pinned[PLACEMENT_NCLASS] = {false};
+    enum float_unfair u = FLOAT_FAIR;
 
     if (s->last_move > 0 && s->period - s->last_move <= SETTLE_PERIODS)
-        return false;
-
+        return FLOAT_FAIR;
     for (int c = 0; c < PLACEMENT_NCLASS; c++) {
-        lo[c] = 2;
-        hi[c] = -1;
+        lo[c] = now_lo[c] = 2;
+        hi[c] = now_hi[c] = -1;
     }
     for (size_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu_info *in = &s->info[i];
@@ -630,13 +642,21 @@ static bool floating_unfair(const struct sched *s)
         if (!in->known || c == 0 || in->left_alone || state[i].samples < SETTLE_PERIODS)
             continue;
         floating[c] = floating[c] || in->pin < 0;
+        pinned[c] = pinned[c] || in->pin >= 0;
         lo[c] = fmin(lo[c], state[i].run_avg);
         hi[c] = fmax(hi[c], state[i].run_avg);
+        now_lo[c] = fmin(now_lo[c], s->usage.vcpus[i].run);
+        now_hi[c] = fmax(now_hi[c], s->usage.vcpus[i].run);
     }
-    for (int c = 1; c < PLACEMENT_NCLASS; c++)
-        if (floating[c] && hi[c] - lo[c] > 2 * s->cfg.threshold)
-            return true;
-    return false;
+    for (int c = 1; c < PLACEMENT_NCLASS; c++) {
+        if (!floating[c] || hi[c] - lo[c] <= 2 * s->cfg.threshold)
+            continue;
+        if (pinned[c])
+            return FLOAT_UNFAIR;
+        if (now_hi[c] - now_lo[c] > 2 * s->cfg.threshold)
+            u = FLOAT_UNFAIR_KERNEL;
+    }
+    return u;
 }
 
 /* The plan's view of each vCPU and of the background: vCPUs left alone (nowhere they may go,
@@ -700,19 +720,25 @@ static bool spread_short(const struct sched *s, const struct placement_plan *pl)
 /* Plans with floating vCPUs pinned into *PINNED (its NUMA figures in *NR) when the kernel's
  * placement of them fell short of PL this period: the usage spread, or a class with floating
  * members served unequally where pinning would make it fair (more busy vCPUs than fit evenly is
- * nobody's fault). Returns 1 when it fell short (PINNED holds the plan), 0 when not, -1 when
- * out of memory. */
+ * nobody's fault); *PATIENCE is how many periods running it must fall short before the plan
+ * pins. Returns 1 when it fell short (PINNED holds the plan), 0 when not, -1 when out of
+ * memory. */
 static int troubled(struct sched *s, const struct placement_plan *pl, struct placement_plan *pinned,
-                    struct numa_result *nr)
+                    struct numa_result *nr, unsigned *patience)
 {
-    bool spread, unfair;
+    bool spread;
+    enum float_unfair unfair = FLOAT_FAIR;
 
+    *patience = TROUBLE_PATIENCE;
     if (!s->floating_busy)
         return 0;
     spread = spread_short(s, pl);
-    unfair = !spread && floating_unfair(s);
-    if (!spread && !unfair)
+    if (!spread)
+        unfair = floating_unfair(s);
+    if (!spread && unfair == FLOAT_FAIR)
         return 0;
+    if (unfair == FLOAT_UNFAIR_KERNEL)
+        *patience = KERNEL_PATIENCE;
     if (plan_with(s, true, pinned, nr) < 0)
         return -1;
     if (unfair && pinned->unfair_after) {
@@ -759,22 +785,24 @@ static bool small_imbalance(const struct sched *s, const struct placement_plan *
 
 /* plan (pure): the placement policy on this period's facts; the pin changes go to S->moves.
  * The kernel places floating vCPUs; they are pinned only when its placement has fallen short
- * for two periods running. A small imbalance is acted on when it lasts two periods. */
+ * for two periods running (three when it is only unequal service within a class of floating
+ * vCPUs alone). A small imbalance is acted on when it lasts two periods. */
 static int plan(struct sched *s)
 {
     struct placement_plan pl, pinned;
     struct numa_result nr;
+    unsigned patience;
     int now;
 
     plan_inputs(s);
     if (plan_with(s, false, &pl, &s->numa) < 0)
         return -1;
-    if ((now = troubled(s, &pl, &pinned, &nr)) < 0) {
+    if ((now = troubled(s, &pl, &pinned, &nr, &patience)) < 0) {
         placement_plan_free(&pl);
         return -1;
     }
-    s->pin_floating = now && s->troubled;
-    s->troubled = now;
+    s->troubled = now ? s->troubled + 1 : 0;
+    s->pin_floating = now && s->troubled >= patience;
     if (s->pin_floating) {
         placement_plan_free(&pl);
         pl = pinned;
