@@ -28,24 +28,22 @@
 /* Seconds before missing statistics are warned about, after enabling them. */
 #define STATS_GRACE_MIN_S 10.0
 
-/* Per-guest state carried from period to period. */
+/* Per-guest state carried from period to period (wide fields first: no padding). */
 struct gstate {
-    bool rate_ok;
-    double rate;
-    bool have_used;
-    uint64_t last_used;
-    struct memsig sig; /* statistics clock, pressure, held floor */
-    uint64_t target;   /* the target we set last (0: none, or no longer a promise) */
-    bool actual_ok;
-    uint64_t last_actual; /* balloon size at the last sample */
-    double enabled_t;     /* when we turned statistics on (< 0: not by us) */
-    bool shrinking;       /* we shrank it at its last decision (a fresh sample) */
-    bool overhead_ok;
+    double rate;           /* smoothed growth rate of its used memory (when rate_ok) */
+    uint64_t last_used;    /* its growing part at the last new sample (when have_used) */
+    uint64_t target;       /* the target we set last (0: none, or no longer a promise) */
+    uint64_t last_actual;  /* balloon size at the last sample (when actual_ok) */
+    double enabled_t;      /* when we turned statistics on (< 0: not by us) */
     uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
-    bool misfit;           /* its figures do not fit its balloon size ... */
-    double misfit_t;       /* ... since this host time */
+    double misfit_t;       /* since when its figures do not fit its balloon size (misfit) */
+    struct memsig sig;     /* statistics clock, pressure, held floor */
     unsigned warned;       /* bit per enum coord_distrust already warned about */
     unsigned noted;        /* COORD_NOTE_* already said */
+    bool rate_ok, have_used, actual_ok;
+    bool shrinking; /* we shrank it at its last decision (a fresh sample) */
+    bool overhead_ok;
+    bool misfit;
 };
 
 struct coord {
