@@ -36,14 +36,12 @@ struct gstate {
     uint64_t last_actual;  /* balloon size at the last sample (when actual_ok) */
     double enabled_t;      /* when we turned statistics on (< 0: not by us) */
     uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
-    double misfit_t;       /* since when its figures do not fit its balloon size (misfit) */
     struct memsig sig;     /* statistics clock, pressure, held floor */
     unsigned warned;       /* bit per enum coord_distrust already warned about */
     unsigned noted;        /* COORD_NOTE_* already said */
     bool rate_ok, have_used, actual_ok;
     bool shrinking; /* we shrank it at its last decision (a fresh sample) */
     bool overhead_ok;
-    bool misfit;
 };
 
 struct coord {
@@ -163,26 +161,6 @@ static double hold_s(const struct coord *c)
     return fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * c->cfg.period_s);
 }
 
-/* Whether sample M has reported more free memory than its balloon holds for longer than the
- * statistics grace: a liar. Shorter, the report is older than the balloon's last move (the
- * guest reports every few seconds, the balloon size is the host's and current; seen on a guest
- * booted moments before): the sample decides nothing (memsig_headroom), and is not warned of. */
-static bool misfit(const struct coord *c, struct gstate *st, const struct snap_mem *m)
-{
-    uint64_t h;
-    enum memsig_source src;
-
-    if (memsig_headroom(m, &h, &src)) {
-        st->misfit = false;
-        return false;
-    }
-    if (!st->misfit) {
-        st->misfit = true;
-        st->misfit_t = c->now;
-    }
-    return c->now - st->misfit_t > stats_grace_s(c);
-}
-
 /* Judges a guest's statistics; takes their clock (*FRESH, *DT: see memsig_clock). */
 static enum coord_distrust judge(const struct coord *c, struct gstate *st, const struct snap_mem *m,
                                  bool *fresh, double *dt)
@@ -203,7 +181,12 @@ static enum coord_distrust judge(const struct coord *c, struct gstate *st, const
     *fresh = memsig_clock(&st->sig, m, c->now, dt);
     if (memsig_stale_s(&st->sig, c->now) > stats_grace_s(c))
         return COORD_STALE;
-    return misfit(c, st, m) ? COORD_IMPOSSIBLE : COORD_TRUSTED;
+    /* Figures that do not fit the balloon size are a report older than its last move (the
+     * guest reports every few seconds, the balloon size is the host's and current; seen on a
+     * guest booted moments before): that sample decides nothing. Lasting, they are a lie. */
+    if (memsig_misfit_s(&st->sig, m, c->now) > stats_grace_s(c))
+        return COORD_IMPOSSIBLE;
+    return COORD_TRUSTED;
 }
 
 /* What the report must say about a guest's statistics this period: a new distrust reason

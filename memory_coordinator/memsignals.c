@@ -83,6 +83,22 @@ double memsig_stale_s(const struct memsig *s, double now)
     return s->have_update ? now - s->update_changed_t : 0;
 }
 
+double memsig_misfit_s(struct memsig *s, const struct snap_mem *m, double now)
+{
+    uint64_t kib;
+    enum memsig_source src;
+
+    if (memsig_headroom(m, &kib, &src)) {
+        s->misfit = false;
+        return 0;
+    }
+    if (!s->misfit) {
+        s->misfit = true;
+        s->misfit_t = now;
+    }
+    return now - s->misfit_t;
+}
+
 void memsig_reset_rates(struct memsig *s)
 {
     s->counters_ok = s->rates_ok = s->base_ok = s->pressure = false;

@@ -40,6 +40,7 @@ struct memsig {
     uint64_t last_update;
     double update_changed_t; /* host time it last advanced */
     double sample_t;         /* host time of the last fresh sample */
+    double misfit_t;         /* host time its figures stopped fitting its balloon (if misfit) */
     /* Fault and swap-in counters of the last fresh sample. */
     uint64_t major_fault, swap_in_kib;
     double fault_rate, swap_in_rate; /* per second, newest */
@@ -53,6 +54,7 @@ struct memsig {
     unsigned squeezes;
     bool have_update; /* last_update was seen */
     bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
+    bool misfit;      /* its figures do not fit its balloon size (memsig_headroom false) */
     bool counters_ok;
     bool rates_ok;
     bool base_ok;
@@ -71,6 +73,11 @@ bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double
 
 /* Seconds since the statistics clock last advanced at host time NOW (0 when never seen). */
 double memsig_stale_s(const struct memsig *s, double now);
+
+/* Seconds at host time NOW that the figures of sample M have not fitted its balloon size
+ * (memsig_headroom false: a report older than the balloon's last move, or a liar), 0 when they
+ * fit. */
+double memsig_misfit_s(struct memsig *s, const struct snap_mem *m, double now);
 
 /* Updates the fault and swap-in rates from a new sample M, DT seconds after the previous one,
  * and judges pressure; the usual level learns only from calm samples outside a squeeze window

@@ -675,7 +675,7 @@ static void place_floating(struct fake_host *f, double *load)
             int best = -1;
             if (v->placed >= 0 || v->placed == -2)
                 continue;
-            if (v->held >= 0 && v->held < f->np && f->online[v->held] && in_map(v->map, v->held))
+            if (v->held >= 0 && f->online[v->held] && in_map(v->map, v->held))
                 best = v->held;
             for (int pass = 0; pass < 2 && best < 0; pass++)
                 for (int p = 0; p < f->np; p++)

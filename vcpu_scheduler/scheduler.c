@@ -741,7 +741,7 @@ static int troubled(struct sched *s, const struct placement_plan *pl, struct pla
         *patience = KERNEL_PATIENCE;
     if (plan_with(s, true, pinned, nr) < 0)
         return -1;
-    if (unfair && pinned->unfair_after) {
+    if (unfair != FLOAT_FAIR && pinned->unfair_after) {
         placement_plan_free(pinned);
         return 0;
     }
