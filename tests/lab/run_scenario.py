@@ -10,7 +10,7 @@ Usage: /usr/bin/python3 run_scenario.py [--periods N] [--period S] NAME
        /usr/bin/python3 run_scenario.py --list
 Environment: LAB_TOOL=auto|none (auto: the repo's bin/), LAB_BIN, LAB_TOOL_ARGS,
 LAB_PERIOD, LAB_PERIODS, LAB_OUT (parent of the per-scenario directory),
-LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI, LAB_LOCK.
+LAB_DOMAIN_TYPE=qemu|kvm, LAB_CACHE, LAB_URI, LAB_LOCK, LAB_RECORD=HZ (record a trace).
 """
 import argparse
 import csv
@@ -26,12 +26,13 @@ import libvirt
 
 import lab
 import monitor
+import record
 import report
 import tools
 from scenarios import SCENARIOS, judge
 
 RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.csv",
-             "cpu.png", "mem.png", "metrics.prom")
+             "cpu.png", "mem.png", "metrics.prom", "trace.txt")
 
 
 def tool_command(sc, cfg):
@@ -100,6 +101,18 @@ def check_metrics(path):
     return None
 
 
+def start_recorder(sc, cfg, outdir):
+    """With LAB_RECORD=HZ: a recorder of the guests' statistics, HZ samples a second, into
+    DIR/trace.txt (record.py), else None."""
+    hz = float(os.environ.get("LAB_RECORD", "0") or 0)
+    if hz <= 0:
+        return None
+    note = f"scenario {sc.name}, {cfg['tool_name']}, period {cfg['period']:g} s"
+    cfg["trace"] = os.path.join(outdir, "trace.txt")
+    return record.Recorder(cfg["trace"], hz, tool_log=os.path.join(outdir, "tool.log"),
+                           note=note, period=cfg["period"], tool=cfg["tool_name"]).start()
+
+
 def churn(L, guests, period):
     """After monitor period PERIOD: destroy the guests that stop then, start those that
     start then (without reaping: the run's own guests would look left over)."""
@@ -138,7 +151,7 @@ def run(sc, args):
     cfg["tool_name"] = tools.TOOLS[sc.kind] if tool_cmd else "no tool"
     print(f"== {sc.name}: {sc.about}; {len(guests)} guests, {cfg['tool_name']},"
           f" {args.periods} periods of {args.period:g} s -> {outdir}", flush=True)
-    proc = None
+    proc = rec = None
     with lab.Lab(outdir, conn) as L:   # waits for the lab lock
         clear(outdir)
         t0 = time.monotonic()
@@ -152,6 +165,7 @@ def run(sc, args):
                 print(f"   host reserve {cfg['host_reserve_mib']} MiB"
                       f" (MemAvailable now - {below} MiB)")
             tool_cmd = tool_command(sc, cfg)
+            rec = start_recorder(sc, cfg, outdir)
             mon = monitor.Monitor(conn, cfg["guests"], outdir, cfg["vcpus"])
             log = monitor.CsvLog(cfg["csv"], mon.columns())
             if tool_cmd:
@@ -175,6 +189,9 @@ def run(sc, args):
                 if proc and proc.poll() is not None:
                     break
             log.close()
+            if rec:
+                rec.stop()
+                rec = None
             cfg["run_s"] = round(time.monotonic() - t_run, 1)
             if proc:
                 err = tools.stop(proc)
@@ -184,6 +201,8 @@ def run(sc, args):
         finally:
             if proc:
                 tools.stop(proc)
+            if rec:
+                rec.stop()
     print(f"   guests destroyed; {time.monotonic() - t0:.0f} s in all", flush=True)
     summary = finish(outdir, sc, cfg)
     print(f"== {sc.name}: {summary['verdict'].upper()}"
