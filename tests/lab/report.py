@@ -129,7 +129,7 @@ def plot(outdir, sc, rows, cfg, summary):
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
            ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 11),
-           ("OOM/avail", 9), ("starve/avail", 12), ("low host", 8), ("other cpu", 9)]
+           ("OOM/avail", 9), ("starve/avail/exc", 16), ("idle grown", 10), ("low host", 8), ("other cpu", 9)]
 
 
 def table_row(s):
@@ -148,10 +148,10 @@ def table_row(s):
         f"{d['last10'].get('min', 0):.0f}-{d['last10']['max']:.0f}"
     oom = "-" if "oom_kills" not in f else f"{f['oom_kills']}/{f['oom_kills_while_available']}"
     starve = "-" if "starving_periods" not in f else \
-        f"{f['starving_periods']}/{f['starving_while_available']}"
+        f"{f['starving_periods']}/{f['starving_while_available']}/{g('starving_unforeseen')}"
     vals = [s["scenario"], s["verdict"], f"{s.get('boot_s', 0):.0f}", f"{s.get('run_s', 0):.0f}",
             g("periods_to_balance"), chg, g("final_sd"), fair, delay, oom,
-            starve, g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
+            starve, g("idle_grown"), g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
     return "  ".join(v.ljust(w) for v, (_, w) in zip(vals, COLUMNS))
 
 

@@ -215,7 +215,8 @@ def run(sc, args):
 def main():
     ap = argparse.ArgumentParser(description="Run one lab scenario.")
     ap.add_argument("name", nargs="*")
-    ap.add_argument("--period", type=float, default=float(os.environ.get("LAB_PERIOD", "2")))
+    ap.add_argument("--period", type=float, default=float(os.environ.get("LAB_PERIOD", "0")),
+                    help="seconds (default: the scenario's, else 2)")
     ap.add_argument("--periods", type=int, default=int(os.environ.get("LAB_PERIODS", "0")),
                     help="periods to run (default: the scenario's)")
     ap.add_argument("--quiet-tool", action="store_true", help="do not echo the tool's output")
@@ -246,9 +247,10 @@ def main():
         raise lab.LabError(f"usage: run-scenario.sh NAME, NAME one of: {', '.join(SCENARIOS)}.")
     lab.catch_signals()
     summaries = []
-    periods = args.periods
+    periods, period = args.periods, args.period
     for n in names:
         args.periods = periods or SCENARIOS[n].periods
+        args.period = period or SCENARIOS[n].period or 2.0
         summaries.append(run_checked(SCENARIOS[n], args))
     if not args.check:
         return 0 if summaries[0]["verdict"] == "pass" else 1

@@ -88,6 +88,11 @@ class Scenario:
     # squeeze_back: guests that must fault once shrunk below their working set, and be given
     # back their size before those shrinks within SQUEEZE_BACK periods (figure squeezes).
     squeeze_back: tuple = ()
+    # The period (s) the tool runs with, unless --period or LAB_PERIOD says (None: 2 s).
+    period: float | None = None
+    # steady_from: the guests of `shrink` change their balloon no more from this period on
+    # (figure last_change_period).
+    steady_from: int | None = None
 
 
 def cpu_guests(ncpus, pins, duties):
@@ -182,6 +187,9 @@ SCENARIOS = {s.name: s for s in [
              " headroom until a shrink squeezes it", 60,
              lambda n: mem_guests({1: "cache --rate 40 --span 300 --mmap"}, disks={1: 1024}),
              None, shrink=(G2, G3, G4), squeeze_back=(G1,)),
+    Scenario("mem-idle-p1", "mem", "four idle guests, PERIOD 1: shrunk once, then left alone",
+             60, lambda n: mem_guests({}), "fail", shrink=(G1, G2, G3, G4), period=1,
+             steady_from=30),
     Scenario("mem-fast-onset", "mem",
              f"guest 1 idles (shrunk), then grows at {ONSET_RATE:g} MiB/s to 1200 MiB;"
              " autodeflate on", 75,
@@ -514,6 +522,34 @@ def starving_while_available(rows, names, reserve):
     return starving, avail, excused
 
 
+def steady_load(load):
+    """True for a workload that never needs more memory: idle, or reading files with read()
+    (page cache is not need: docs/METRICS.md)."""
+    words = (load or "idle").split()
+    return words[0] == "idle" or (words[0] == "cache" and "--mmap" not in words)
+
+
+def idle_grown(rows, cfg):
+    """docs/METRICS.md "Idle guests grown": per guest whose workload never needs more memory
+    (steady_load), the samples after the first BASELINE in which its balloon is bigger than
+    at the sample before by more than GROW_SLACK."""
+    out = {}
+    for n in cfg["guests"]:
+        if not steady_load(cfg.get("loads", {}).get(n)):
+            continue
+        out[n] = sum(1 for prev, r in zip(rows[BASELINE - 1:], rows[BASELINE:])
+                     if r.get(col(n, "up")) and prev.get(col(n, "up"))
+                     and r[col(n, "actual")] > prev[col(n, "actual")] + GROW_SLACK)
+    return out
+
+
+def balloon_changes(rows, n):
+    """The periods at which guest N's balloon changed by more than GROW_SLACK."""
+    return [r["period"] for prev, r in zip(rows, rows[1:])
+            if r.get(col(n, "up")) and prev.get(col(n, "up"))
+            and abs(r[col(n, "actual")] - prev[col(n, "actual")]) > GROW_SLACK]
+
+
 def used_at_end(rows, n):
     """What guest N uses at the end (actual - headroom; the median of the last five samples
     it is up in): its working set, with the part of a full page cache its kernel does not
@@ -571,7 +607,14 @@ def judge_mem(sc, rows, cfg):
                          - rows[0].get(col(n, "major_fault"), 0) for n in names},
         "need_mib": {n: need[n] for n in sc.caps},
         "idle_target_mib": target_idle,
+        "idle_grown_by_guest": idle_grown(rows, cfg),
+        "balloon_changes": {n: len(balloon_changes(rows, n)) for n in names},
     }
+    figures["idle_grown"] = sum(figures["idle_grown_by_guest"].values())
+    if figures["idle_grown"]:
+        reasons.append(f"{figures['idle_grown']} sample(s) with an idle guest grown ("
+                       + ", ".join(f"{n}: {k}" for n, k in figures["idle_grown_by_guest"].items()
+                                   if k) + ")")
     if oom_avail:
         reasons.append(f"{oom_avail} OOM kill(s) while memory was available")
     if starving_foreseen > sc.starving_tolerated:
@@ -634,6 +677,13 @@ def judge_mem_fields(sc, rows, figures, reasons, facts):
         figures["moved_mib"] = {g1: final[g1] - peak, g2: final[g2] - actual[g2][0]}
     for n in sc.shrink:
         shrunk(n, START_MIB)
+    if sc.steady_from is not None:
+        last = {n: max(balloon_changes(rows, n), default=0) for n in sc.shrink}
+        figures["last_change_period"] = last
+        late = {n: p for n, p in last.items() if p >= sc.steady_from}
+        if late:
+            reasons.append(f"balloons still changing from period {sc.steady_from} on ("
+                           + ", ".join(f"{n} at {p}" for n, p in late.items()) + ")")
     for n in sc.no_growth:
         if max(actual[n]) > START_MIB + GROW_SLACK:
             reasons.append(f"{n} grown beyond its start size ({max(actual[n])} > {START_MIB} MiB)")
