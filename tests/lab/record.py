@@ -4,7 +4,9 @@ A trace is plain text, one record a line, fields separated by single spaces, tim
 since the recording began (host monotonic clock):
 
     # vmbalance trace 1 <free text>
-    C <key>=<value> ...                       constants: ncpus, hz, period, tool
+    C <key>=<value> ...                       constants: ncpus, memtotal_kib, hz, period, tool
+    X <t> <name> <key>=<value> ...             a domain's definition, when first seen:
+                                               autodeflate, free_page_reporting, hugepages (0/1)
     H <t> memavail_kib=<n> cpu<j>=<busy_ns> ...  the host: MemAvailable, per-CPU busy time
     D <t> <name> <key>=<value> ...             one domain: the bulk statistics the tools read
     E <t> <name> balloon=<kib>                 a balloon-change event (libvirt's, as it came)
@@ -17,8 +19,10 @@ block.<n>.rd.bytes / .rd.reqs; and pin.<n> (the pCPU list the vCPU may run on, a
 time is the middle of the bulk call. The tests' replay (tests/trace.c) and the fake host's
 calibration read these files; tests/traces/README.md lists the traces kept in the tree.
 
-Standalone: /usr/bin/python3 record.py [--hz 4] [--seconds N] [--prefix vmlab-] OUT.trace
-(used by run_scenario.py when LAB_RECORD=HZ is set: OUT is DIR/trace.txt).
+Standalone: /usr/bin/python3 record.py record [--hz 4] [--seconds N] [--prefix vmlab-] OUT
+(run_scenario.py records every run into DIR/trace.txt when LAB_RECORD=HZ is set);
+/usr/bin/python3 record.py trim SRC DST [--from S] [--to S] [--guests a,b] [--drop REGEX]
+(the part of a trace kept in the tree).
 """
 import argparse
 import os
@@ -60,6 +64,20 @@ def host_busy_ns(ncpus):
     return [b * tick_ns for b, _ in monitor.host_cpu_jiffies(ncpus)]
 
 
+def definition(dom):
+    """The facts of DOM's live definition the tools read (X record fields)."""
+    try:
+        xml = dom.XMLDesc(0)
+    except libvirt.libvirtError:
+        return "unknown=1"
+    balloon = re.search(r"<memballoon[^>]*>", xml)
+    tag = balloon.group(0) if balloon else ""
+    facts = {"autodeflate": "autodeflate='on'" in tag,
+             "free_page_reporting": "freePageReporting='on'" in tag,
+             "hugepages": "<hugepages" in xml}
+    return " ".join(f"{k}={int(v)}" for k, v in facts.items())
+
+
 class Recorder:
     """Writes a trace of the guests whose name starts with PREFIX to PATH, HZ samples a
     second, from start() until stop(); TOOL_LOG (optional) is tailed into T records."""
@@ -74,7 +92,8 @@ class Recorder:
         self.lock = threading.Lock()
         self.f = open(path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
         self.f.write(f"# vmbalance trace 1 {note}\n")
-        consts = {"ncpus": self.ncpus, "hz": f"{hz:g}"}
+        consts = {"ncpus": self.ncpus, "memtotal_kib": monitor.host_meminfo_mib("MemTotal") * 1024,
+                  "hz": f"{hz:g}"}
         if period:
             consts["period"] = f"{period:g}"
         if tool:
@@ -83,6 +102,7 @@ class Recorder:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True, name="recorder")
         self.log_pos = 0
+        self.seen = set()
         self.cb = self.conn.domainEventRegisterAny(
             None, libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, self.on_balloon, None)
 
@@ -115,6 +135,9 @@ class Recorder:
                 continue  # gone between the calls
             kv += [f"pin.{i}={monitor.cpulist(p[:self.ncpus]) or '-'}" for i, p in enumerate(pins)]
             kv += [f"cpu.{v[0]}={v[3]}" for v in info]
+            if name not in self.seen:
+                self.seen.add(name)
+                lines.append(f"X {t:.3f} {name} " + definition(dom))
             lines.append(f"D {t:.3f} {name} " + " ".join(kv))
         busy = host_busy_ns(self.ncpus)
         lines.insert(0, f"H {t:.3f} memavail_kib={monitor.host_meminfo_mib('MemAvailable') * 1024}"
@@ -169,14 +192,48 @@ class Recorder:
         self.conn.close()
 
 
+def trim(src, dst, start=None, end=None, guests=None, drop=None):
+    """Copies the trace SRC to DST keeping records from START to END s (None: all), of the
+    GUESTS (None: all), without the keys matching the regular expression DROP (a trace kept in
+    the tree keeps what its tests read)."""
+    drop_re = re.compile(drop) if drop else None
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as out:
+        for line in f:
+            w = line.rstrip("\n").split(" ")
+            if w[0] in ("#", "C") or len(w) < 2:
+                out.write(line)
+                continue
+            t = float(w[1])
+            if (start is not None and t < start) or (end is not None and t > end):
+                continue
+            if w[0] in ("D", "X", "E") and guests and w[2] not in guests:
+                continue
+            if w[0] == "D" and drop_re:
+                w = w[:3] + [kv for kv in w[3:] if not drop_re.match(kv.split("=", 1)[0])]
+            out.write(" ".join(w) + "\n")
+
+
 def main():
-    ap = argparse.ArgumentParser(description="Record lab guests' statistics to a trace file.")
-    ap.add_argument("out")
-    ap.add_argument("--hz", type=float, default=4.0)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--prefix", default=lab.PREFIX)
-    ap.add_argument("--tool-log", help="a tool's log file to stamp into the trace")
+    ap = argparse.ArgumentParser(description="Record lab guests' statistics to a trace file,"
+                                 " or trim a trace.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    rec = sub.add_parser("record", help="record the guests for --seconds into OUT")
+    rec.add_argument("out")
+    rec.add_argument("--hz", type=float, default=4.0)
+    rec.add_argument("--seconds", type=float, default=60.0)
+    rec.add_argument("--prefix", default=lab.PREFIX)
+    rec.add_argument("--tool-log", help="a tool's log file to stamp into the trace")
+    tr = sub.add_parser("trim", help="copy part of a trace")
+    tr.add_argument("src")
+    tr.add_argument("dst")
+    tr.add_argument("--from", dest="start", type=float)
+    tr.add_argument("--to", dest="end", type=float)
+    tr.add_argument("--guests", help="comma-separated names to keep (default all)")
+    tr.add_argument("--drop", help="regular expression of keys to drop from D records")
     a = ap.parse_args()
+    if a.cmd == "trim":
+        trim(a.src, a.dst, a.start, a.end, a.guests.split(",") if a.guests else None, a.drop)
+        return 0
     rec = Recorder(a.out, a.hz, a.prefix, a.tool_log, note="standalone").start()
     try:
         time.sleep(a.seconds)

@@ -26,5 +26,6 @@ Suite *metrics_suite(void);
 Suite *shortfall_suite(void);
 Suite *schedreport_suite(void);
 Suite *memreport_suite(void);
+Suite *trace_suite(void);
 
 #endif
