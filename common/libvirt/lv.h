@@ -1,5 +1,5 @@
-/* Private to the libvirt implementation of hv (hv_libvirt.c and lv_*.c): its state and the
- * functions its files share. Only these files include <libvirt/libvirt.h>. */
+/* Private to the libvirt implementation of hv (common/libvirt/): its state and the functions its
+ * files share. Only these files include <libvirt/libvirt.h>. */
 #ifndef VMB_LV_H
 #define VMB_LV_H
 
@@ -72,13 +72,16 @@ struct lv_sampling {
     void *arg;           /* FILTER's argument */
 };
 
-/* hv_libvirt.c: the last libvirt error, as text. */
-const char *lv_last_error(void);
+/* lv_error.c: stops libvirt from printing its errors on stderr (they are ours to report). */
+void lv_error_silence(void);
 
-/* hv_libvirt.c: classifies the last libvirt error of a call about domain NAME (WHAT failed)
+/* lv_error.c: the last libvirt error, as text. */
+const char *lv_error_message(void);
+
+/* lv_error.c: classifies the last libvirt error of a call about domain NAME (WHAT failed)
  * or of a host-wide call, logging what is not a lost domain or connection. Returns HV_*. */
-int lv_classify(struct lv *p, const char *what, const char *name);
-int lv_classify_host(struct lv *p, const char *what);
+int lv_error_classify(struct lv *p, const char *what, const char *name);
+int lv_error_classify_host(struct lv *p, const char *what);
 
 /* lv_events.c: starts libvirt's event loop in a thread (once, before the first connection);
  * returns 0 or -1. */

@@ -84,7 +84,7 @@ void lv_events_keepalive(virConnectPtr conn)
 {
     /* Drivers in this process (test:///) have no keepalive and need none. */
     if (virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0) {
-        log_debug("no keepalive on this connection: %s", lv_last_error());
+        log_debug("no keepalive on this connection: %s", lv_error_message());
         virResetLastError();
     }
 }

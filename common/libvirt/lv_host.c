@@ -57,7 +57,7 @@ static int read_topology(struct lv *p, struct hv *hv)
     hv_count_calls(hv, 1);
     caps = virConnectGetCapabilities(p->conn);
     if (!caps) {
-        log_debug("no host capabilities: %s", lv_last_error());
+        log_debug("no host capabilities: %s", lv_error_message());
         return -1;
     }
     if (xmlscan_walk(caps, topo_cpu, &t) < 0)
@@ -105,7 +105,7 @@ int lv_host_read_cpus(struct lv *p, struct hv *hv)
     int present, max_id;
 
     if (virNodeGetInfo(p->conn, &info) < 0) {
-        log_error("cannot read host information: %s", lv_last_error());
+        log_error("cannot read host information: %s", lv_error_message());
         return -1;
     }
     present = virNodeGetCPUMap(p->conn, &map, &online, 0);
@@ -184,7 +184,7 @@ void lv_host_probe(struct lv *p, struct hv *hv)
         (p->cpu_st = calloc((size_t)n, sizeof(*p->cpu_st))))
         p->cpu_nparams = n;
     else
-        log_debug("per-pCPU statistics unavailable: %s", lv_last_error());
+        log_debug("per-pCPU statistics unavailable: %s", lv_error_message());
     n = 0;
     p->mem_nparams = 0;
     free(p->mem_st);
@@ -193,7 +193,7 @@ void lv_host_probe(struct lv *p, struct hv *hv)
         n > 0 && (p->mem_st = calloc((size_t)n, sizeof(*p->mem_st))))
         p->mem_nparams = n;
     else
-        log_debug("host memory statistics unavailable: %s", lv_last_error());
+        log_debug("host memory statistics unavailable: %s", lv_error_message());
     hv_count_calls(hv, 2);
     p->bulk_ok = true;
 }
@@ -246,7 +246,7 @@ int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snap *snap)
         n = p->cpu_nparams;
         hv_count_calls(hv, 1);
         if (virNodeGetCPUStats(p->conn, c, st, &n, 0) < 0) {
-            int rc = lv_classify_host(p, "read per-pCPU statistics");
+            int rc = lv_error_classify_host(p, "read per-pCPU statistics");
             snap_clear_pcpu(snap);
             return rc == HV_CONN ? HV_CONN : HV_OK;
         }
@@ -325,7 +325,7 @@ static int sample_nodes(struct lv *p, struct hv *hv, struct snap *snap)
     if (n < 0) {
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
-        log_debug("free memory per NUMA node unavailable: %s", lv_last_error());
+        log_debug("free memory per NUMA node unavailable: %s", lv_error_message());
         return HV_OK;
     }
     for (int i = 0; i < n; i++)
@@ -372,7 +372,7 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
             return HV_CONN;
         if (!p->host_mem_warned)
             log_warning("the host's free memory is unknown (%s); no guest will be grown",
-                        lv_last_error());
+                        lv_error_message());
         p->host_mem_warned = true;
         return HV_OK;
     }

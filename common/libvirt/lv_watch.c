@@ -39,7 +39,7 @@ void lv_watch_register(struct lv *p, struct hv *hv)
                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), p, NULL);
     if (id < 0) {
         log_info("no domain events on this connection (%s); new domains are found every period",
-                 lv_last_error());
+                 lv_error_message());
         virResetLastError();
         return;
     }
