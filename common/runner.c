@@ -82,8 +82,10 @@ static bool note_domains(struct runner *r)
     }
     if (n == 0 && !r->idle)
         log_info("no active managed domain; waiting for one");
-    else if (n > 0 && r->idle)
-        log_info("%zu active managed domain%s", n, n == 1 ? "" : "s");
+    else if (n == 1 && r->idle)
+        log_info("1 active managed domain");
+    else if (n > 1 && r->idle)
+        log_info("%zu active managed domains", n);
     r->idle = n == 0;
     return true;
 }

@@ -64,7 +64,7 @@ static int lv_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
     hv_count_calls(hv, 1);
     /* virDomainPinVcpu changes the live state; the test driver refuses the Flags variant. */
     if (virDomainPinVcpu(e->dom, vcpu, (unsigned char *)map, (int)maplen) < 0)
-        return lv_error_classify(p, "pin a vCPU", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_PIN_VCPU, virDomainGetName(e->dom));
     if (e->maps_ok && vcpu < e->nmaps && maplen == p->maplen)
         memcpy(e->maps + (size_t)vcpu * p->maplen, map, maplen);
     return HV_OK;
@@ -93,7 +93,7 @@ static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
         return p->conn ? HV_GONE : HV_CONN;
     hv_count_calls(hv, 1);
     if (virDomainPinEmulator(e->dom, (unsigned char *)map, (int)maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_error_classify(p, "pin the emulator threads", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_PIN_EMULATOR, virDomainGetName(e->dom));
     if (!e->emulator)
         e->emulator = calloc(p->maplen, 1);
     if (e->emulator && maplen == p->maplen)
@@ -112,7 +112,7 @@ static int lv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
         return HV_FAIL;
     hv_count_calls(hv, 1);
     if (virDomainSetMemoryFlags(e->dom, (unsigned long)kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_error_classify(p, "set the balloon target", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_SET_BALLOON, virDomainGetName(e->dom));
     return HV_OK;
 }
 

@@ -26,7 +26,40 @@ const char *lv_error_message(void)
     return virGetLastErrorMessage();
 }
 
-int lv_error_classify(struct lv *p, const char *what, const char *name)
+/* Warns that call OP about domain NAME failed, with libvirt's reason. */
+static void warn_domain(enum lv_dom_call op, const char *name)
+{
+    const char *why = lv_error_message();
+
+    switch (op) {
+    case LV_CALL_PIN_VCPU:
+        log_warning("cannot pin a vCPU of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_PIN_EMULATOR:
+        log_warning("cannot pin the emulator threads of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_SET_BALLOON:
+        log_warning("cannot set the balloon target of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_READ_AFFINITY:
+        log_warning("cannot read the vCPU affinity of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_READ_CONFIG:
+        log_warning("cannot read the configuration of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_READ_INFO:
+        log_warning("cannot read information of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_READ_VCPUS:
+        log_warning("cannot read vCPU statistics of domain '%s': %s", name, why);
+        break;
+    case LV_CALL_READ_MEMSTATS:
+        log_warning("cannot read memory statistics of domain '%s': %s", name, why);
+        break;
+    }
+}
+
+int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name)
 {
     int code = virGetLastErrorCode();
 
@@ -34,16 +67,36 @@ int lv_error_classify(struct lv *p, const char *what, const char *name)
         return HV_GONE;
     if (virConnectIsAlive(p->conn) != 1)
         return HV_CONN;
-    log_warning("cannot %s of domain '%s': %s", what, name, lv_error_message());
+    warn_domain(op, name);
     return HV_FAIL;
 }
 
-int lv_error_classify_host(struct lv *p, const char *what)
+/* Says that host-wide call OP failed: a warning, or a debug line when the connection is LOST
+ * (the runner says that). */
+static void say_host(enum lv_host_call op, bool lost)
 {
-    if (virConnectIsAlive(p->conn) != 1) {
-        log_debug("%s failed: %s", what, lv_error_message());
-        return HV_CONN;
+    const char *why = lv_error_message();
+
+    switch (op) {
+    case LV_CALL_LIST_DOMAINS:
+        if (lost)
+            log_debug("listing domains failed: %s", why);
+        else
+            log_warning("cannot list domains: %s", why);
+        break;
+    case LV_CALL_READ_PCPU_STATS:
+        if (lost)
+            log_debug("reading per-pCPU statistics failed: %s", why);
+        else
+            log_warning("cannot read per-pCPU statistics: %s", why);
+        break;
     }
-    log_warning("cannot %s: %s", what, lv_error_message());
-    return HV_FAIL;
+}
+
+int lv_error_classify_host(struct lv *p, enum lv_host_call op)
+{
+    bool lost = virConnectIsAlive(p->conn) != 1;
+
+    say_host(op, lost);
+    return lost ? HV_CONN : HV_FAIL;
 }

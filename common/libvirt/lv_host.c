@@ -246,7 +246,7 @@ int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snap *snap)
         n = p->cpu_nparams;
         hv_count_calls(hv, 1);
         if (virNodeGetCPUStats(p->conn, c, st, &n, 0) < 0) {
-            int rc = lv_error_classify_host(p, "read per-pCPU statistics");
+            int rc = lv_error_classify_host(p, LV_CALL_READ_PCPU_STATS);
             snap_clear_pcpu(snap);
             return rc == HV_CONN ? HV_CONN : HV_OK;
         }
