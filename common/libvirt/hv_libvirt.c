@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "loop.h"
 #include "lv.h"
+#include "util.h"
 
 static int lv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter,
                      void *arg)
@@ -26,7 +26,7 @@ static int lv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_
     if ((what & HV_SAMPLE_CPU) && (rc = lv_host_check_online(p, hv)) != HV_OK)
         return rc;
     s.sorted = p->ndoms; /* the check may have emptied the cache */
-    if (snap_reset(snap, loop_now_ns(), p->npcpus) < 0)
+    if (snap_reset(snap, util_now_ns(), p->npcpus) < 0)
         return HV_FAIL;
     lv_host_topology_into(p, snap);
     rc = lv_stats_sample_domains(&s, &bulk_done);

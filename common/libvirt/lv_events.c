@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 
 /*
  * libvirt's event loop runs in a thread of its own, so that keepalive works: the client pings
@@ -19,7 +19,7 @@
  * seconds, like a libvirtd that died, instead of wedging the program for ever. The thread
  * also answers libvirtd's own keepalive pings while the program sleeps between periods.
  *
- * Its 1 s timer runs the stop watchdog of loop.c (loop_watchdog_tick), which ends the program
+ * Its 1 s timer runs the stop watchdog of signals.c (signals_watchdog_tick), which ends the program
  * when a stop signal stays unanswered because the main thread is stuck in a libvirt call
  * (reconnecting to a hung libvirtd is not covered by keepalive).
  */
@@ -37,7 +37,7 @@ static void watchdog_tick(int timer, void *opaque)
 {
     (void)timer;
     (void)opaque;
-    loop_watchdog_tick();
+    signals_watchdog_tick();
 }
 
 static void *event_thread(void *arg)
@@ -58,7 +58,7 @@ int lv_events_start(void)
     events.timer = virEventAddTimeout(1000, watchdog_tick, NULL, NULL);
     if (events.timer < 0)
         return -1;
-    if (loop_thread_create(&events.thread, event_thread, NULL) != 0) {
+    if (signals_thread_create(&events.thread, event_thread, NULL) != 0) {
         virEventRemoveTimeout(events.timer);
         events.timer = -1;
         return -1;

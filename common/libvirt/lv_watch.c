@@ -7,7 +7,7 @@
 #include <libvirt/virterror.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 
 /* Runs in libvirt's event thread (lv_events.c): only reads P's filter, set before registering,
  * and wakes the main thread. */
@@ -24,7 +24,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     if (!name || (p->watch_filter && !p->watch_filter(name, p->watch_arg)))
         return 0;
     log_debug("domain '%s' started", name);
-    loop_wake();
+    signals_wake();
     return 0;
 }
 
