@@ -62,7 +62,8 @@ static int lv_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;
     hv_count_calls(hv, 1);
-    /* virDomainPinVcpu changes the live state; the test driver refuses the Flags variant. */
+    /* virDomainPinVcpu changes the live state; the test driver refuses the Flags variant
+     * (docs/EVIDENCE.md#test-driver-pin-flags). */
     if (virDomainPinVcpu(e->dom, vcpu, (unsigned char *)map, (int)maplen) < 0)
         return lv_error_classify(p, LV_CALL_PIN_VCPU, virDomainGetName(e->dom));
     if (e->maps_ok && vcpu < e->nmaps && maplen == p->maplen)

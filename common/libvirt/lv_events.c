@@ -16,8 +16,9 @@
  * libvirtd after KEEPALIVE_INTERVAL_S seconds of silence and closes the connection when
  * KEEPALIVE_COUNT pings in a row go unanswered. A libvirtd that hangs (stopped, deadlocked)
  * then fails the call in progress within about (KEEPALIVE_COUNT + 1) * KEEPALIVE_INTERVAL_S
- * seconds, like a libvirtd that died, instead of wedging the program for ever. The thread
- * also answers libvirtd's own keepalive pings while the program sleeps between periods.
+ * seconds, like a libvirtd that died, instead of wedging the program for ever
+ * (docs/EVIDENCE.md#keepalive-hung-libvirtd). The thread also answers libvirtd's own keepalive
+ * pings while the program sleeps between periods.
  *
  * Its 1 s timer runs the stop watchdog of signals.c (signals_watchdog_tick), which ends the program
  * when a stop signal stays unanswered because the main thread is stuck in a libvirt call

@@ -340,9 +340,9 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
     uint64_t total = 0, avail = 0;
     int n = p->mem_nparams;
 
-    /* On this machine, MemAvailable is the kernel's own estimate of what can be used without
-     * swapping; libvirt offers only free + buffers + cached, which also counts memory that
-     * cannot be reclaimed (shared memory, for one). */
+    /* On this machine, MemAvailable: the kernel's own estimate of what can be used without
+     * swapping, where libvirt's free + buffers + cached also counts memory that cannot be
+     * reclaimed (docs/EVIDENCE.md#host-memory-memavailable). */
     if (p->local && read_meminfo(&total, &avail)) {
         snap_set_host_memory(snap, total, avail);
         return HV_OK;
@@ -364,7 +364,8 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
     }
-    /* Fallback: free memory of all NUMA cells (may miss memory the kernel has not onlined). */
+    /* Fallback: free memory of all NUMA cells, which may miss memory the kernel has not onlined
+     * (docs/EVIDENCE.md#host-memory-memavailable). */
     hv_count_calls(hv, 1);
     unsigned long long fr = virNodeGetFreeMemory(p->conn);
     if (fr == 0) {

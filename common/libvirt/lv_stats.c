@@ -312,10 +312,9 @@ static int complete_record(const struct lv_sampling *s, struct lv_dom *e, const 
                            const struct record *r)
 {
     bool has_balloon = (r->mem.flags & SNAP_MEM_BALLOON) != 0;
-    /* With NOWAIT, a domain busy with another client's job (a monitor, virsh, the other
-     * program) comes back with its balloon size but without the guest's statistics. When the
-     * guest reported them last period, ask it directly (this waits for the job) rather than
-     * take it for a guest that stopped reporting. */
+    /* With NOWAIT, a domain busy with another client's job comes back with its balloon size
+     * but without the guest's statistics: when the guest reported them last period, ask it
+     * directly (this waits for the job) (docs/EVIDENCE.md#bulk-stats-nowait). */
     bool stats_skipped = has_balloon && e->memstats_seen && !(r->mem.flags & SNAP_MEM_UNUSED);
     bool need_cpu = (s->what & HV_SAMPLE_CPU) && !r->has_vcpu;
     bool need_mem = (s->what & HV_SAMPLE_MEM) && (!has_balloon || stats_skipped);
