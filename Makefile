@@ -67,8 +67,10 @@ CPPFLAGS_ALL := -D_DEFAULT_SOURCE -DVMB_VERSION='"$(VERSION)"' -Icommon -Ivcpu_s
 CFLAGS_ALL := $(WARN) $(OPT) -pthread $(CFLAGS) -MMD -MP
 LDFLAGS_ALL := $(LDOPT) -pthread $(LDFLAGS)
 
-# The libvirt implementation of hv: the only code that includes <libvirt/libvirt.h>.
-LV_SRC := common/hv_libvirt.c $(wildcard common/lv_*.c)
+# The libvirt implementation of hv, common/libvirt/: the only code that includes
+# <libvirt/libvirt.h>.
+LV_DIR := common/libvirt
+LV_SRC := $(wildcard $(LV_DIR)/*.c)
 # Linked into the programs only (they need libvirt); the rest of common/ is libcommon.a.
 COMMON_VIRT_SRC := $(LV_SRC) common/app.c
 COMMON_SRC := $(filter-out $(COMMON_VIRT_SRC),$(wildcard common/*.c))
@@ -98,8 +100,8 @@ bin/%: $(O)/%
 	$(say) CP $@
 	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 
-# A dependency's flags only for the files that use it: libvirt's for the hv_libvirt files and
-# the libvirt probe, Check's for the unit tests.
+# A dependency's flags only for the files that use it: libvirt's for common/libvirt/ and the
+# libvirt probe, Check's for the unit tests.
 $(call obj,$(LV_SRC) tests/bench/rss_probe.c): DEP_CFLAGS := $(VIRT_CFLAGS)
 $(call obj,$(UNIT_SRC)): DEP_CFLAGS := $(CHECK_CFLAGS)
 
@@ -165,8 +167,8 @@ bench-smoke: $(O)/bench
 	$(O)/bench --smoke
 
 # On Debian the libvirt and Check headers are in /usr/include, where any file could reach
-# them: say so when a file outside the hv_libvirt files (or the unit tests) includes them.
-LIBVIRT_USERS := $(LV_SRC) common/lv.h tests/bench/rss_probe.c
+# them: say so when a file outside common/libvirt/ (or the unit tests) includes them.
+LIBVIRT_USERS := $(wildcard $(LV_DIR)/*) tests/bench/rss_probe.c
 
 analyze:
 	@bad=$$(grep -l '<libvirt/' $(filter-out $(LIBVIRT_USERS),$(FORMAT_FILES))); \

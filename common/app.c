@@ -2,7 +2,7 @@
 #include "app.h"
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 
 int app_start(const struct cli_program *p, int argc, char **argv, struct cli_common *c)
 {
@@ -11,7 +11,7 @@ int app_start(const struct cli_program *p, int argc, char **argv, struct cli_com
     log_set_program(p->name);
     log_detect_journal();
     /* From here on a stop signal is only recorded, and acted on at the first sleep. */
-    if (loop_init_signals() < 0) {
+    if (signals_init() < 0) {
         log_error("cannot install signal handlers");
         return EXIT_RUNTIME;
     }
@@ -37,7 +37,7 @@ int app_run(const struct app *a)
     struct hv *hv = NULL;
     int status = EXIT_RUNTIME;
 
-    if (loop_stop_requested())
+    if (signals_stop_requested())
         return EXIT_DONE;
     hv = hv_libvirt_open(a->common->uri);
     if (!hv)

@@ -96,7 +96,7 @@ int hv_reconnect(struct hv *hv);
 /* Opens the libvirt implementation on URI (NULL: libvirt's default); NULL on failure (logged). */
 struct hv *hv_libvirt_open(const char *uri);
 
-/* Makes HV, a libvirt hv, call loop_wake() whenever a domain that FILTER (with ARG; NULL: any)
+/* Makes HV, a libvirt hv, call signals_wake() whenever a domain that FILTER (with ARG; NULL: any)
  * accepts starts: libvirt lifecycle events, registered again after every reconnection. Returns
  * HV_OK, or HV_FAIL when the driver has no events (polling every period still finds new
  * domains). */

@@ -211,18 +211,21 @@ const char *metrics_text(const struct metrics *m, size_t *len)
     return m->buf ? m->buf : "";
 }
 
+/* The steps of writing the file, each with a message of its own when it fails. */
+enum write_step { STEP_BUILD, STEP_CREATE, STEP_WRITE, STEP_SYNC, STEP_CLOSE, STEP_RENAME };
+
 /* Writes the text to the temporary file and syncs it; returns 0, or -1 with errno set and
- * *WHAT naming the step that failed. */
-static int write_tmp(const struct metrics *m, const char **what)
+ * *STEP the step that failed. */
+static int write_tmp(const struct metrics *m, enum write_step *step)
 {
     size_t off = 0;
     int fd, err;
 
-    *what = "cannot create";
+    *step = STEP_CREATE;
     fd = open(m->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
     if (fd < 0)
         return -1;
-    *what = "cannot write";
+    *step = STEP_WRITE;
     if (fchmod(fd, FILE_MODE) < 0)
         goto fail;
     while (off < m->len) {
@@ -233,10 +236,10 @@ static int write_tmp(const struct metrics *m, const char **what)
             goto fail;
         off += (size_t)n;
     }
-    *what = "cannot sync";
+    *step = STEP_SYNC;
     if (fsync(fd) < 0)
         goto fail;
-    *what = "cannot close";
+    *step = STEP_CLOSE;
     return close(fd);
 
 fail:
@@ -246,16 +249,46 @@ fail:
     return -1;
 }
 
+/* Says that STEP failed with ERR: a warning the first time (FIRST), then debug lines. */
+static void say_failed(const struct metrics *m, enum write_step step, int err, bool first)
+{
+    enum log_level level = first ? LOG_WARNING : LOG_DEBUG;
+    const char *path = m->path, *why = strerror(err);
+    const char *note = first ? " (trying again every period; said once)" : "";
+
+    switch (step) {
+    case STEP_BUILD:
+        log_msg(level, "out of memory building the metrics file '%s': %s%s", path, why, note);
+        break;
+    case STEP_CREATE:
+        log_msg(level, "cannot create the metrics file '%s': %s%s", path, why, note);
+        break;
+    case STEP_WRITE:
+        log_msg(level, "cannot write the metrics file '%s': %s%s", path, why, note);
+        break;
+    case STEP_SYNC:
+        log_msg(level, "cannot sync the metrics file '%s': %s%s", path, why, note);
+        break;
+    case STEP_CLOSE:
+        log_msg(level, "cannot close the metrics file '%s': %s%s", path, why, note);
+        break;
+    case STEP_RENAME:
+        log_msg(level, "cannot rename the temporary file over the metrics file '%s': %s%s", path,
+                why, note);
+        break;
+    }
+}
+
 int metrics_write(struct metrics *m)
 {
-    const char *what = "out of memory building";
+    enum write_step step = STEP_BUILD;
     int err = ENOMEM;
 
     if (!m->path)
         return 0;
     if (!m->oom) {
-        if (write_tmp(m, &what) == 0) {
-            what = "cannot rename the temporary file over";
+        if (write_tmp(m, &step) == 0) {
+            step = STEP_RENAME;
             if (rename(m->tmp, m->path) == 0) {
                 if (m->failing)
                     log_info("metrics written to '%s' again", m->path);
@@ -266,11 +299,7 @@ int metrics_write(struct metrics *m)
         err = errno;
         unlink(m->tmp);
     }
-    if (!m->failing)
-        log_warning("%s the metrics file '%s': %s (trying again every period; said once)", what,
-                    m->path, strerror(err));
-    else
-        log_debug("%s the metrics file '%s': %s", what, m->path, strerror(err));
+    say_failed(m, step, err, !m->failing);
     m->failing = true;
     return -1;
 }

@@ -6,12 +6,12 @@
 
 #include "cli.h"
 
-void report_begin(struct json *j, FILE *out, unsigned long period, const struct snap *cur,
+void report_begin(struct json *j, FILE *out, unsigned long period_no, const struct snap *cur,
                   bool baseline, bool dry_run)
 {
     json_init(j, out);
     json_object_begin(j);
-    json_kv_uint(j, "period", period);
+    json_kv_uint(j, "period", period_no);
     json_kv_double(j, "time", (double)snap_time_ns(cur) / 1e9, 3);
     json_kv_bool(j, "baseline", baseline);
     json_kv_bool(j, "dry_run", dry_run);

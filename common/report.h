@@ -10,9 +10,9 @@
 #include "metrics.h"
 #include "snapshot.h"
 
-/* Starts J on OUT with one period's object: period, time (monotonic seconds of CUR), baseline
- * and dry_run. Close it with report_end(). */
-void report_begin(struct json *j, FILE *out, unsigned long period, const struct snap *cur,
+/* Starts J on OUT with one period's object: "period" (PERIOD_NO, 1 for the first sample),
+ * "time" (monotonic seconds of CUR), "baseline" and "dry_run". Close it with report_end(). */
+void report_begin(struct json *j, FILE *out, unsigned long period_no, const struct snap *cur,
                   bool baseline, bool dry_run);
 
 /* Writes the "domain" (name) and "uuid" keys of D, a domain of CUR. */

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
+#include "util.h"
 
 /* Longest wait between reconnection attempts, in seconds. */
 #define RECONNECT_MAX_S 60.0
@@ -82,8 +83,10 @@ static bool note_domains(struct runner *r)
     }
     if (n == 0 && !r->idle)
         log_info("no active managed domain; waiting for one");
-    else if (n > 0 && r->idle)
-        log_info("%zu active managed domain%s", n, n == 1 ? "" : "s");
+    else if (n == 1 && r->idle)
+        log_info("1 active managed domain");
+    else if (n > 1 && r->idle)
+        log_info("%zu active managed domains", n);
     r->idle = n == 0;
     return true;
 }
@@ -93,7 +96,7 @@ enum runner_status runner_tick(struct runner *r)
     unsigned long calls = hv_calls(r->hv);
     int rc;
 
-    r->last_tick_ns = loop_now_ns();
+    r->last_tick_ns = util_now_ns();
     if (r->disconnected) {
         if (r->wait_ticks > 1) {
             r->wait_ticks--;
@@ -137,16 +140,16 @@ static bool sleep_to_tick(struct runner *r, uint64_t *deadline, uint64_t period_
     uint64_t now, earliest;
 
     if (!r->cfg.wake_early)
-        return loop_sleep_until(*deadline);
-    switch (loop_sleep_or_wake(*deadline)) {
-    case LOOP_STOPPED:
+        return signals_sleep_until(*deadline);
+    switch (signals_sleep_or_wake(*deadline)) {
+    case SIGNALS_STOPPED:
         return false;
-    case LOOP_DEADLINE:
+    case SIGNALS_DEADLINE:
         return true;
-    case LOOP_WOKEN:
+    case SIGNALS_WOKEN:
         break;
     }
-    now = loop_now_ns();
+    now = util_now_ns();
     earliest = r->idle ? now : r->last_tick_ns + period_ns / 2;
     earliest = earliest > now ? earliest : now;
     if (earliest < *deadline) {
@@ -154,19 +157,19 @@ static bool sleep_to_tick(struct runner *r, uint64_t *deadline, uint64_t period_
                   (double)(earliest - now) / 1e9);
         *deadline = earliest;
     }
-    return loop_sleep_until(*deadline);
+    return signals_sleep_until(*deadline);
 }
 
 int runner_run(struct runner *r)
 {
     uint64_t period_ns = (uint64_t)(r->cfg.period_s * 1e9);
-    uint64_t deadline = loop_now_ns();
+    uint64_t deadline = util_now_ns();
 
     for (;;) {
         enum runner_status st;
         uint64_t now;
 
-        if (loop_stop_requested())
+        if (signals_stop_requested())
             return 0;
         st = runner_tick(r);
         if (st == RUNNER_DONE)
@@ -174,7 +177,7 @@ int runner_run(struct runner *r)
         if (st == RUNNER_FAIL)
             return 1;
         deadline += period_ns;
-        now = loop_now_ns();
+        now = util_now_ns();
         if (deadline <= now) {
             /* The period overran: skip the missed deadlines instead of bursting. */
             uint64_t missed = (now - deadline) / period_ns + 1;

@@ -21,7 +21,7 @@ struct runner_config {
     hv_filter_fn filter; /* which domains are managed (NULL: all) */
     void *filter_arg;
     bool keep_running; /* with no managed domain, go on (calling the step) instead of finishing */
-    bool wake_early;   /* loop_wake() means a managed domain started: sample early for it */
+    bool wake_early;   /* signals_wake() means a managed domain started: sample early for it */
 };
 
 enum runner_status {
@@ -44,7 +44,7 @@ void runner_destroy(struct runner *r);
 enum runner_status runner_tick(struct runner *r);
 
 /* Ticks at absolute deadlines until done, failed, or a stop signal. With wake_early, a
- * loop_wake() brings the next tick forward: at once when no domain is managed, else no sooner
+ * signals_wake() brings the next tick forward: at once when no domain is managed, else no sooner
  * than half a period after the last one (a short period is a noisy one); the deadlines then
  * restart from that tick. Returns 0 (done or stopped) or 1 (runtime failure): the program's
  * exit status. */

@@ -1,4 +1,5 @@
-/* Small pieces both programs and their tests share: units, smoothing, growing arrays. */
+/* Small pieces both programs and their tests share: units, smoothing, the clock, growing arrays,
+ * CPU lists. */
 #ifndef VMB_UTIL_H
 #define VMB_UTIL_H
 
@@ -17,6 +18,9 @@ static inline double util_ewma(double old, double now, double alpha, bool have_o
 {
     return have_old ? alpha * now + (1 - alpha) * old : now;
 }
+
+/* Returns the monotonic clock in nanoseconds: the one clock of samples, deadlines and sleeps. */
+uint64_t util_now_ns(void);
 
 /* Makes *BUF (of *CAP elements of SIZE bytes) hold at least NEED elements, doubling; the
  * contents are kept. Returns 0, or -1 when out of memory (BUF and CAP unchanged). */

@@ -571,7 +571,7 @@ static void report(const struct coord *c, const struct snap *cur, bool baseline,
         say_events(c, &c->info[i], name);
     }
     memset(rep, 0, sizeof(*rep));
-    rep->period = c->period;
+    rep->period_no = c->period;
     rep->baseline = baseline;
     rep->host_known = c->host.known;
     rep->host_free_kib = c->host.free_kib;

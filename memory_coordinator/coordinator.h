@@ -81,8 +81,8 @@ struct coord_guest {
 
 /* What happened in one period; valid until the next coord_period() or coord_destroy(). */
 struct coord_report {
-    unsigned long period;
-    bool baseline; /* first sample: observed only, nothing decided */
+    unsigned long period_no; /* 1 for the first sample */
+    bool baseline;           /* first sample: observed only, nothing decided */
     bool host_known;
     uint64_t host_free_kib, host_total_kib, reserve_kib;
     size_t nguests;

@@ -9,7 +9,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
                           bool dry_run)
 {
     (void)cur;
-    fprintf(out, "period %lu: ", rep->period);
+    fprintf(out, "period %lu: ", rep->period_no);
     if (rep->host_known)
         fprintf(out, "host free %.0f MiB (reserve %.0f)", (double)rep->host_free_kib / UTIL_MIB,
                 (double)rep->reserve_kib / UTIL_MIB);
@@ -89,7 +89,7 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
 {
     struct json j;
 
-    report_begin(&j, out, rep->period, cur, rep->baseline, dry_run);
+    report_begin(&j, out, rep->period_no, cur, rep->baseline, dry_run);
     json_kv_bool(&j, "host_known", rep->host_known);
     mib(&j, "host_free_mib", rep->host_free_kib);
     mib(&j, "host_total_mib", rep->host_total_kib);

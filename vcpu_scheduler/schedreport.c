@@ -47,7 +47,7 @@ static void print_usage(FILE *out, const struct sched_report *rep, const struct 
 void schedreport_print_line(FILE *out, const struct sched_report *rep, const struct snap *cur,
                             bool dry_run)
 {
-    fprintf(out, "period %lu: ", rep->period);
+    fprintf(out, "period %lu: ", rep->period_no);
     if (rep->baseline) {
         int online = online_count(cur);
         fprintf(out, "baseline of %zu vCPUs in %zu domains on %d pCPUs", rep->nvcpus,
@@ -176,7 +176,7 @@ void schedreport_print_json(FILE *out, const struct sched_report *rep, const str
 {
     struct json j;
 
-    report_begin(&j, out, rep->period, cur, rep->baseline, dry_run);
+    report_begin(&j, out, rep->period_no, cur, rep->baseline, dry_run);
     json_kv_bool(&j, "usage_measured", rep->usage_measured);
     json_pcpus(&j, rep, cur);
     json_kv_double(&j, "usage_spread", rep->usage_spread * 100, 2);

@@ -978,7 +978,7 @@ static void apply(struct sched *s, struct hv *hv, const struct snap *cur)
 static void report(const struct sched *s, bool baseline, struct sched_report *rep)
 {
     memset(rep, 0, sizeof(*rep));
-    rep->period = s->period;
+    rep->period_no = s->period;
     rep->baseline = baseline;
     rep->npcpus = s->npcpus;
     rep->pcpu_usage = s->usage_buf;

@@ -71,8 +71,8 @@ struct sched_move {
 
 /* What happened in one period; valid until the next sched_period() or sched_destroy(). */
 struct sched_report {
-    unsigned long period; /* 1 for the first sample */
-    bool baseline;        /* first sample: nothing measured yet */
+    unsigned long period_no; /* 1 for the first sample */
+    bool baseline;           /* first sample: nothing measured yet */
     int npcpus;
     const double *pcpu_usage;         /* per pCPU busy fraction */
     const unsigned char *pcpu_usable; /* per pCPU: vCPUs may be pinned there */

@@ -615,7 +615,7 @@ static int mem_step(void *ctx, struct hv *hv, const struct snap *prev, const str
     r->changes += rep.changes;
     if (getenv("BENCH_DEBUG") && prev)
         fprintf(stderr, "period %lu budget %llu MiB starving %zu short %d granted %llu\n",
-                rep.period, (unsigned long long)rep.budget_kib / 1024, rep.starving,
+                rep.period_no, (unsigned long long)rep.budget_kib / 1024, rep.starving,
                 rep.short_of_memory, (unsigned long long)rep.granted_kib / 1024);
     if (prev) {
         r->ms_total += dt;

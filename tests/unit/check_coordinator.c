@@ -148,7 +148,7 @@ static int mstep(void *ctx, struct hv *hv, const struct snap *prev, const struct
             fprintf(stderr,
                     "p%lu g%zu act %llu head %llu fresh %d %s/%s tgt %llu rate %.1f faults %.2f "
                     "press %d hold %llu\n",
-                    rep.period, i, (unsigned long long)g->actual_kib / MIB,
+                    rep.period_no, i, (unsigned long long)g->actual_kib / MIB,
                     (unsigned long long)g->headroom_kib / MIB, g->fresh, mem_reason_name(g->reason),
                     coord_distrust_name(g->distrust), (unsigned long long)g->target_kib / MIB,
                     g->rate_kib_s / MIB, g->fault_rate, g->pressure,

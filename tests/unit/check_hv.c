@@ -10,7 +10,7 @@ struct rec {
     size_t maplen;
     uint32_t vcpu;
     uint64_t kib;
-    int period;
+    int period_s;
     int closed;
     unsigned sample_what;
 };
@@ -57,10 +57,10 @@ static int r_set_mem(struct hv *hv, const unsigned char *uuid, uint64_t kib)
     return HV_OK;
 }
 
-static int r_stats(struct hv *hv, const unsigned char *uuid, int period)
+static int r_stats(struct hv *hv, const unsigned char *uuid, int period_s)
 {
     (void)uuid;
-    ((struct rec *)hv_priv(hv))->period = period;
+    ((struct rec *)hv_priv(hv))->period_s = period_s;
     return HV_GONE;
 }
 
@@ -100,7 +100,7 @@ START_TEST(dispatch_and_counts)
     ck_assert_int_eq(hv_set_memory(hv, u, 4096), HV_OK);
     ck_assert_uint_eq(r.kib, 4096);
     ck_assert_int_eq(hv_enable_memstats(hv, u, 5), HV_GONE);
-    ck_assert_int_eq(r.period, 5);
+    ck_assert_int_eq(r.period_s, 5);
     ck_assert_int_eq(hv_get_affinity(hv, u, 3, map, sizeof(map)), HV_OK);
     ck_assert_uint_eq(map[3], 3);
     ck_assert_int_eq(hv_reconnect(hv), HV_CONN); /* no reconnect op */

@@ -7,10 +7,11 @@
 #include "scheduler.h"
 
 #include "fake_hv.h"
-#include "loop.h"
 #include "runner.h"
+#include "signals.h"
 #include "suites.h"
 #include "testutil.h"
+#include "util.h"
 
 struct probe {
     int steps, with_prev;
@@ -316,7 +317,7 @@ START_TEST(soak_ten_thousand_periods_with_churn)
 }
 END_TEST
 
-/* A step that records when it ran, calls loop_wake() at step WAKE_AT (as a domain that starts
+/* A step that records when it ran, calls signals_wake() at step WAKE_AT (as a domain that starts
  * during the period would) and stops the run at step STOP_AT. */
 struct timed {
     int steps, wake_at, stop_at;
@@ -332,12 +333,12 @@ static int timed_step(void *ctx, struct hv *hv, const struct snap *prev, const s
     (void)prev;
     (void)cur;
     (void)calls;
-    t->at[t->steps < 8 ? t->steps : 7] = loop_now_ns();
+    t->at[t->steps < 8 ? t->steps : 7] = util_now_ns();
     t->steps++;
     if (t->steps == t->wake_at)
-        loop_wake();
+        signals_wake();
     if (t->steps == t->stop_at)
-        loop_request_stop();
+        signals_request_stop();
     return 0;
 }
 
@@ -349,7 +350,7 @@ static void run_timed(struct timed *t, int ndoms, double period_s)
             .period_s = period_s, .what = HV_SAMPLE_CPU, .keep_running = true, .wake_early = true};
     struct runner *r;
 
-    ck_assert_int_eq(loop_init_signals(), 0);
+    ck_assert_int_eq(signals_init(), 0);
     for (int i = 0; i < ndoms; i++)
         fake_add_domain(f, "a", 1);
     r = runner_create(&cfg, fake_hv(f), timed_step, t);

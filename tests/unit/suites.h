@@ -10,7 +10,7 @@ Suite *snapshot_suite(void);
 Suite *usage_suite(void);
 Suite *carry_suite(void);
 Suite *hv_suite(void);
-Suite *loop_suite(void);
+Suite *signals_suite(void);
 Suite *runner_suite(void);
 Suite *fake_hv_suite(void);
 Suite *placement_suite(void);

@@ -1,6 +1,6 @@
-/* Signals and sleeping to absolute deadlines. */
+/* Signals, the stop watchdog, and sleeping to absolute deadlines until a signal or a wake-up. */
 #define _GNU_SOURCE
-#include "loop.h"
+#include "signals.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t hup_flag;
 static sigset_t sleep_mask; /* the mask in force while sleeping: our signals unblocked */
 static bool signals_ready;
-static int wake_fd = -1; /* an eventfd: loop_wake() makes it readable, the sleep polls it */
+static int wake_fd = -1; /* an eventfd: signals_wake() makes it readable, the sleep polls it */
 
 /*
  * The stop watchdog. SIGINT and SIGTERM are blocked except while the main thread sleeps, so a
@@ -38,7 +39,7 @@ static void on_signal(int sig)
         stop_flag = 1;
 }
 
-int loop_init_signals(void)
+int signals_init(void)
 {
     struct sigaction sa;
     sigset_t block;
@@ -74,7 +75,7 @@ int loop_init_signals(void)
     return 0;
 }
 
-int loop_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
+int signals_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
 {
     sigset_t all, old;
     int rc;
@@ -86,7 +87,7 @@ int loop_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
     return rc;
 }
 
-void loop_watchdog_tick(void)
+void signals_watchdog_tick(void)
 {
     sigset_t pending;
 
@@ -102,25 +103,17 @@ void loop_watchdog_tick(void)
     }
 }
 
-bool loop_stop_requested(void)
+bool signals_stop_requested(void)
 {
     return stop_flag != 0;
 }
 
-void loop_request_stop(void)
+void signals_request_stop(void)
 {
     stop_flag = 1;
 }
 
-uint64_t loop_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void loop_wake(void)
+void signals_wake(void)
 {
     uint64_t one = 1;
 
@@ -137,14 +130,14 @@ static bool take_wake(void)
     return wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) == (ssize_t)sizeof(n);
 }
 
-/* Sleeps until DEADLINE_NS, a stop request or (when WAKE) loop_wake(). */
-static enum loop_end sleep_until(uint64_t deadline_ns, bool wake)
+/* Sleeps until DEADLINE_NS, a stop request or (when WAKE) signals_wake(). */
+static enum signals_end sleep_until(uint64_t deadline_ns, bool wake)
 {
     struct pollfd pfd = {.fd = wake_fd, .events = POLLIN};
     nfds_t nfds = wake && wake_fd >= 0 ? 1 : 0;
 
     for (;;) {
-        uint64_t now = loop_now_ns();
+        uint64_t now = util_now_ns();
         struct timespec ts;
 
         if (hup_flag) {
@@ -152,26 +145,26 @@ static enum loop_end sleep_until(uint64_t deadline_ns, bool wake)
             log_info("SIGHUP ignored (there is no configuration to reload)");
         }
         if (stop_flag)
-            return LOOP_STOPPED;
+            return SIGNALS_STOPPED;
         if (nfds && take_wake())
-            return LOOP_WOKEN;
+            return SIGNALS_WOKEN;
         if (now >= deadline_ns)
-            return LOOP_DEADLINE;
+            return SIGNALS_DEADLINE;
         ts.tv_sec = (time_t)((deadline_ns - now) / 1000000000ull);
         ts.tv_nsec = (long)((deadline_ns - now) % 1000000000ull);
         /* ppoll unblocks our signals atomically: a signal cannot slip in before the sleep. */
         if (ppoll(nfds ? &pfd : NULL, nfds, &ts, signals_ready ? &sleep_mask : NULL) < 0 &&
             errno != EINTR)
-            return stop_flag ? LOOP_STOPPED : LOOP_DEADLINE;
+            return stop_flag ? SIGNALS_STOPPED : SIGNALS_DEADLINE;
     }
 }
 
-bool loop_sleep_until(uint64_t deadline_ns)
+bool signals_sleep_until(uint64_t deadline_ns)
 {
-    return sleep_until(deadline_ns, false) == LOOP_DEADLINE;
+    return sleep_until(deadline_ns, false) == SIGNALS_DEADLINE;
 }
 
-enum loop_end loop_sleep_or_wake(uint64_t deadline_ns)
+enum signals_end signals_sleep_or_wake(uint64_t deadline_ns)
 {
     return sleep_until(deadline_ns, true);
 }

@@ -1,5 +1,5 @@
-/* Private to the libvirt implementation of hv (hv_libvirt.c and lv_*.c): its state and the
- * functions its files share. Only these files include <libvirt/libvirt.h>. */
+/* Private to the libvirt implementation of hv (common/libvirt/): its state and the functions its
+ * files share. Only these files include <libvirt/libvirt.h>. */
 #ifndef VMB_LV_H
 #define VMB_LV_H
 
@@ -72,13 +72,38 @@ struct lv_sampling {
     void *arg;           /* FILTER's argument */
 };
 
-/* hv_libvirt.c: the last libvirt error, as text. */
-const char *lv_last_error(void);
+/* lv_error.c: stops libvirt from printing its errors on stderr (they are ours to report). */
+void lv_error_silence(void);
 
-/* hv_libvirt.c: classifies the last libvirt error of a call about domain NAME (WHAT failed)
- * or of a host-wide call, logging what is not a lost domain or connection. Returns HV_*. */
-int lv_classify(struct lv *p, const char *what, const char *name);
-int lv_classify_host(struct lv *p, const char *what);
+/* lv_error.c: the last libvirt error, as text. */
+const char *lv_error_message(void);
+
+/* The libvirt calls about one domain whose failures lv_error_classify() reports: each has a
+ * message of its own ("cannot pin a vCPU of domain 'NAME': REASON"). */
+enum lv_dom_call {
+    LV_CALL_PIN_VCPU,      /* virDomainPinVcpu */
+    LV_CALL_PIN_EMULATOR,  /* virDomainPinEmulator */
+    LV_CALL_SET_BALLOON,   /* virDomainSetMemoryFlags */
+    LV_CALL_READ_AFFINITY, /* virDomainGetVcpuPinInfo */
+    LV_CALL_READ_CONFIG,   /* virDomainGetXMLDesc */
+    LV_CALL_READ_INFO,     /* virDomainGetInfo */
+    LV_CALL_READ_VCPUS,    /* virDomainGetVcpus */
+    LV_CALL_READ_MEMSTATS  /* virDomainMemoryStats */
+};
+
+/* The host-wide libvirt calls whose failures lv_error_classify_host() reports. */
+enum lv_host_call {
+    LV_CALL_LIST_DOMAINS,   /* virConnectListAllDomains */
+    LV_CALL_READ_PCPU_STATS /* virNodeGetCPUStats */
+};
+
+/* lv_error.c: classifies the last libvirt error of call OP about domain NAME, warning about
+ * what is not a lost domain or connection. Returns HV_GONE, HV_CONN or HV_FAIL. */
+int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name);
+
+/* lv_error.c: classifies the last libvirt error of host-wide call OP, warning unless the
+ * connection is lost. Returns HV_CONN or HV_FAIL. */
+int lv_error_classify_host(struct lv *p, enum lv_host_call op);
 
 /* lv_events.c: starts libvirt's event loop in a thread (once, before the first connection);
  * returns 0 or -1. */

@@ -119,7 +119,7 @@ int lv_cache_read_affinity(struct lv *p, struct lv_dom *e, uint32_t nvcpus, cons
         return HV_FAIL;
     if (virDomainGetVcpuPinInfo(e->dom, (int)nvcpus, e->maps, (int)p->maplen,
                                 VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_classify(p, "read the vCPU affinity", name);
+        return lv_error_classify(p, LV_CALL_READ_AFFINITY, name);
     e->maps_ok = true;
     return HV_OK;
 }

@@ -144,7 +144,7 @@ static int slow_vcpus(const struct lv_sampling *s, struct lv_dom *e, const char 
     hv_count_calls(s->hv, 1);
     got = virDomainGetVcpus(e->dom, p->vinfo, (int)nv, e->maps, (int)p->maplen);
     if (got < 0)
-        return lv_classify(p, "read vCPU statistics", name);
+        return lv_error_classify(p, LV_CALL_READ_VCPUS, name);
     e->maps_ok = true;
     v = snap_vcpus_mut(s->snap, d);
     for (int i = 0; i < got; i++) {
@@ -174,7 +174,7 @@ static int slow_memory(const struct lv_sampling *s, struct lv_dom *e, const char
     hv_count_calls(s->hv, 1);
     n = virDomainMemoryStats(e->dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     if (n < 0) {
-        int rc = lv_classify(s->p, "read memory statistics", name);
+        int rc = lv_error_classify(s->p, LV_CALL_READ_MEMSTATS, name);
         if (rc != HV_FAIL)
             return rc;
         n = 0; /* keep the balloon size; no guest statistics this period */
@@ -195,7 +195,7 @@ static int sample_domain_slow(const struct lv_sampling *s, struct lv_dom *e, con
 
     hv_count_calls(s->hv, 1);
     if (virDomainGetInfo(e->dom, &info) < 0)
-        return lv_classify(s->p, "read information", name);
+        return lv_error_classify(s->p, LV_CALL_READ_INFO, name);
     last_domain(s->snap)->state = map_state(info.state);
     if (need_cpu)
         rc = slow_vcpus(s, e, name, &info);
@@ -312,10 +312,9 @@ static int complete_record(const struct lv_sampling *s, struct lv_dom *e, const 
                            const struct record *r)
 {
     bool has_balloon = (r->mem.flags & SNAP_MEM_BALLOON) != 0;
-    /* With NOWAIT, a domain busy with another client's job (a monitor, virsh, the other
-     * program) comes back with its balloon size but without the guest's statistics. When the
-     * guest reported them last period, ask it directly (this waits for the job) rather than
-     * take it for a guest that stopped reporting. */
+    /* With NOWAIT, a domain busy with another client's job comes back with its balloon size
+     * but without the guest's statistics: when the guest reported them last period, ask it
+     * directly (this waits for the job) (docs/EVIDENCE.md#bulk-stats-nowait). */
     bool stats_skipped = has_balloon && e->memstats_seen && !(r->mem.flags & SNAP_MEM_UNUSED);
     bool need_cpu = (s->what & HV_SAMPLE_CPU) && !r->has_vcpu;
     bool need_mem = (s->what & HV_SAMPLE_MEM) && (!has_balloon || stats_skipped);
@@ -398,7 +397,7 @@ static int sample_bulk(const struct lv_sampling *s, bool *done)
     if (n < 0) {
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
-        log_debug("bulk statistics unavailable (%s); using per-domain calls", lv_last_error());
+        log_debug("bulk statistics unavailable (%s); using per-domain calls", lv_error_message());
         p->bulk_ok = false;
         return HV_OK;
     }
@@ -418,7 +417,7 @@ static int sample_listed(const struct lv_sampling *s)
     hv_count_calls(s->hv, 1);
     n = virConnectListAllDomains(s->p->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
     if (n < 0)
-        return lv_classify_host(s->p, "list domains");
+        return lv_error_classify_host(s->p, LV_CALL_LIST_DOMAINS);
     for (int i = 0; i < n; i++) {
         if (rc == HV_OK)
             rc = add_domain(s, doms[i], NULL);

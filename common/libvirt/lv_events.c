@@ -9,17 +9,18 @@
 #include <stdbool.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 
 /*
  * libvirt's event loop runs in a thread of its own, so that keepalive works: the client pings
  * libvirtd after KEEPALIVE_INTERVAL_S seconds of silence and closes the connection when
  * KEEPALIVE_COUNT pings in a row go unanswered. A libvirtd that hangs (stopped, deadlocked)
  * then fails the call in progress within about (KEEPALIVE_COUNT + 1) * KEEPALIVE_INTERVAL_S
- * seconds, like a libvirtd that died, instead of wedging the program for ever. The thread
- * also answers libvirtd's own keepalive pings while the program sleeps between periods.
+ * seconds, like a libvirtd that died, instead of wedging the program for ever
+ * (docs/EVIDENCE.md#keepalive-hung-libvirtd). The thread also answers libvirtd's own keepalive
+ * pings while the program sleeps between periods.
  *
- * Its 1 s timer runs the stop watchdog of loop.c (loop_watchdog_tick), which ends the program
+ * Its 1 s timer runs the stop watchdog of signals.c (signals_watchdog_tick), which ends the program
  * when a stop signal stays unanswered because the main thread is stuck in a libvirt call
  * (reconnecting to a hung libvirtd is not covered by keepalive).
  */
@@ -37,7 +38,7 @@ static void watchdog_tick(int timer, void *opaque)
 {
     (void)timer;
     (void)opaque;
-    loop_watchdog_tick();
+    signals_watchdog_tick();
 }
 
 static void *event_thread(void *arg)
@@ -58,7 +59,7 @@ int lv_events_start(void)
     events.timer = virEventAddTimeout(1000, watchdog_tick, NULL, NULL);
     if (events.timer < 0)
         return -1;
-    if (loop_thread_create(&events.thread, event_thread, NULL) != 0) {
+    if (signals_thread_create(&events.thread, event_thread, NULL) != 0) {
         virEventRemoveTimeout(events.timer);
         events.timer = -1;
         return -1;
@@ -84,7 +85,7 @@ void lv_events_keepalive(virConnectPtr conn)
 {
     /* Drivers in this process (test:///) have no keepalive and need none. */
     if (virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0) {
-        log_debug("no keepalive on this connection: %s", lv_last_error());
+        log_debug("no keepalive on this connection: %s", lv_error_message());
         virResetLastError();
     }
 }

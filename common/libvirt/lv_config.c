@@ -135,7 +135,7 @@ int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *na
     hv_count_calls(hv, 1);
     xml = virDomainGetXMLDesc(e->dom, 0);
     if (!xml)
-        return lv_classify(p, "read the configuration", name);
+        return lv_error_classify(p, LV_CALL_READ_CONFIG, name);
     if (xmlscan_walk(xml, facts_fn, &f) < 0 || f.too_long)
         log_warning("cannot read all of the configuration of domain '%s'", name);
     free(xml);

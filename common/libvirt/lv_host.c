@@ -57,7 +57,7 @@ static int read_topology(struct lv *p, struct hv *hv)
     hv_count_calls(hv, 1);
     caps = virConnectGetCapabilities(p->conn);
     if (!caps) {
-        log_debug("no host capabilities: %s", lv_last_error());
+        log_debug("no host capabilities: %s", lv_error_message());
         return -1;
     }
     if (xmlscan_walk(caps, topo_cpu, &t) < 0)
@@ -105,7 +105,7 @@ int lv_host_read_cpus(struct lv *p, struct hv *hv)
     int present, max_id;
 
     if (virNodeGetInfo(p->conn, &info) < 0) {
-        log_error("cannot read host information: %s", lv_last_error());
+        log_error("cannot read host information: %s", lv_error_message());
         return -1;
     }
     present = virNodeGetCPUMap(p->conn, &map, &online, 0);
@@ -184,7 +184,7 @@ void lv_host_probe(struct lv *p, struct hv *hv)
         (p->cpu_st = calloc((size_t)n, sizeof(*p->cpu_st))))
         p->cpu_nparams = n;
     else
-        log_debug("per-pCPU statistics unavailable: %s", lv_last_error());
+        log_debug("per-pCPU statistics unavailable: %s", lv_error_message());
     n = 0;
     p->mem_nparams = 0;
     free(p->mem_st);
@@ -193,7 +193,7 @@ void lv_host_probe(struct lv *p, struct hv *hv)
         n > 0 && (p->mem_st = calloc((size_t)n, sizeof(*p->mem_st))))
         p->mem_nparams = n;
     else
-        log_debug("host memory statistics unavailable: %s", lv_last_error());
+        log_debug("host memory statistics unavailable: %s", lv_error_message());
     hv_count_calls(hv, 2);
     p->bulk_ok = true;
 }
@@ -246,7 +246,7 @@ int lv_host_sample_pcpus(struct lv *p, struct hv *hv, struct snap *snap)
         n = p->cpu_nparams;
         hv_count_calls(hv, 1);
         if (virNodeGetCPUStats(p->conn, c, st, &n, 0) < 0) {
-            int rc = lv_classify_host(p, "read per-pCPU statistics");
+            int rc = lv_error_classify_host(p, LV_CALL_READ_PCPU_STATS);
             snap_clear_pcpu(snap);
             return rc == HV_CONN ? HV_CONN : HV_OK;
         }
@@ -325,7 +325,7 @@ static int sample_nodes(struct lv *p, struct hv *hv, struct snap *snap)
     if (n < 0) {
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
-        log_debug("free memory per NUMA node unavailable: %s", lv_last_error());
+        log_debug("free memory per NUMA node unavailable: %s", lv_error_message());
         return HV_OK;
     }
     for (int i = 0; i < n; i++)
@@ -340,9 +340,9 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
     uint64_t total = 0, avail = 0;
     int n = p->mem_nparams;
 
-    /* On this machine, MemAvailable is the kernel's own estimate of what can be used without
-     * swapping; libvirt offers only free + buffers + cached, which also counts memory that
-     * cannot be reclaimed (shared memory, for one). */
+    /* On this machine, MemAvailable: the kernel's own estimate of what can be used without
+     * swapping, where libvirt's free + buffers + cached also counts memory that cannot be
+     * reclaimed (docs/EVIDENCE.md#host-memory-memavailable). */
     if (p->local && read_meminfo(&total, &avail)) {
         snap_set_host_memory(snap, total, avail);
         return HV_OK;
@@ -364,7 +364,8 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
         if (virConnectIsAlive(p->conn) != 1)
             return HV_CONN;
     }
-    /* Fallback: free memory of all NUMA cells (may miss memory the kernel has not onlined). */
+    /* Fallback: free memory of all NUMA cells, which may miss memory the kernel has not onlined
+     * (docs/EVIDENCE.md#host-memory-memavailable). */
     hv_count_calls(hv, 1);
     unsigned long long fr = virNodeGetFreeMemory(p->conn);
     if (fr == 0) {
@@ -372,7 +373,7 @@ static int sample_host(struct lv *p, struct hv *hv, struct snap *snap)
             return HV_CONN;
         if (!p->host_mem_warned)
             log_warning("the host's free memory is unknown (%s); no guest will be grown",
-                        lv_last_error());
+                        lv_error_message());
         p->host_mem_warned = true;
         return HV_OK;
     }

@@ -1,5 +1,5 @@
-/* The libvirt implementation of the hypervisor boundary: its ops, the connection and errors.
- * With lv_*.c (and lv.h), the only code that includes libvirt. */
+/* The libvirt implementation of the hypervisor boundary: its ops and the connection. With the
+ * other files of common/libvirt/, the only code that includes libvirt. */
 #define _POSIX_C_SOURCE 200809L
 #include "hv.h"
 
@@ -10,45 +10,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "loop.h"
 #include "lv.h"
-
-static void silent_error(void *opaque, virErrorPtr err)
-{
-    (void)opaque;
-    (void)err;
-}
-
-const char *lv_last_error(void)
-{
-    if (virGetLastErrorCode() == VIR_ERR_OK)
-        return "the driver gave no reason";
-    return virGetLastErrorMessage();
-}
-
-/* Classifies the last libvirt error of a call about one domain. */
-int lv_classify(struct lv *p, const char *what, const char *name)
-{
-    int code = virGetLastErrorCode();
-
-    if (code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID)
-        return HV_GONE;
-    if (virConnectIsAlive(p->conn) != 1)
-        return HV_CONN;
-    log_warning("cannot %s of domain '%s': %s", what, name, lv_last_error());
-    return HV_FAIL;
-}
-
-/* Classifies the last libvirt error of a host-wide call. */
-int lv_classify_host(struct lv *p, const char *what)
-{
-    if (virConnectIsAlive(p->conn) != 1) {
-        log_debug("%s failed: %s", what, lv_last_error());
-        return HV_CONN;
-    }
-    log_warning("cannot %s: %s", what, lv_last_error());
-    return HV_FAIL;
-}
+#include "util.h"
 
 static int lv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_fn filter,
                      void *arg)
@@ -63,7 +26,7 @@ static int lv_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filter_
     if ((what & HV_SAMPLE_CPU) && (rc = lv_host_check_online(p, hv)) != HV_OK)
         return rc;
     s.sorted = p->ndoms; /* the check may have emptied the cache */
-    if (snap_reset(snap, loop_now_ns(), p->npcpus) < 0)
+    if (snap_reset(snap, util_now_ns(), p->npcpus) < 0)
         return HV_FAIL;
     lv_host_topology_into(p, snap);
     rc = lv_stats_sample_domains(&s, &bulk_done);
@@ -99,9 +62,10 @@ static int lv_set_affinity(struct hv *hv, const unsigned char *uuid, uint32_t vc
     if (!e)
         return p->conn ? HV_GONE : HV_CONN;
     hv_count_calls(hv, 1);
-    /* virDomainPinVcpu changes the live state; the test driver refuses the Flags variant. */
+    /* virDomainPinVcpu changes the live state; the test driver refuses the Flags variant
+     * (docs/EVIDENCE.md#test-driver-pin-flags). */
     if (virDomainPinVcpu(e->dom, vcpu, (unsigned char *)map, (int)maplen) < 0)
-        return lv_classify(p, "pin a vCPU", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_PIN_VCPU, virDomainGetName(e->dom));
     if (e->maps_ok && vcpu < e->nmaps && maplen == p->maplen)
         memcpy(e->maps + (size_t)vcpu * p->maplen, map, maplen);
     return HV_OK;
@@ -130,7 +94,7 @@ static int lv_set_emulator_affinity(struct hv *hv, const unsigned char *uuid,
         return p->conn ? HV_GONE : HV_CONN;
     hv_count_calls(hv, 1);
     if (virDomainPinEmulator(e->dom, (unsigned char *)map, (int)maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_classify(p, "pin the emulator threads", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_PIN_EMULATOR, virDomainGetName(e->dom));
     if (!e->emulator)
         e->emulator = calloc(p->maplen, 1);
     if (e->emulator && maplen == p->maplen)
@@ -149,7 +113,7 @@ static int lv_set_memory(struct hv *hv, const unsigned char *uuid, uint64_t kib)
         return HV_FAIL;
     hv_count_calls(hv, 1);
     if (virDomainSetMemoryFlags(e->dom, (unsigned long)kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_classify(p, "set the balloon target", virDomainGetName(e->dom));
+        return lv_error_classify(p, LV_CALL_SET_BALLOON, virDomainGetName(e->dom));
     return HV_OK;
 }
 
@@ -169,7 +133,7 @@ static int lv_enable_memstats(struct hv *hv, const unsigned char *uuid, int peri
             return HV_CONN;
         if (!e->memstats_warned)
             log_warning("cannot enable memory statistics of domain '%s': %s",
-                        virDomainGetName(e->dom), lv_last_error());
+                        virDomainGetName(e->dom), lv_error_message());
         e->memstats_warned = true;
         return HV_FAIL;
     }
@@ -209,7 +173,7 @@ static int lv_reconnect(struct hv *hv)
 
     disconnect(p);
     if (connect_to(p, hv) < 0) {
-        log_debug("reconnect to '%s' failed: %s", p->uri ? p->uri : "default", lv_last_error());
+        log_debug("reconnect to '%s' failed: %s", p->uri ? p->uri : "default", lv_error_message());
         return HV_CONN;
     }
     return HV_OK;
@@ -255,7 +219,7 @@ struct hv *hv_libvirt_open(const char *uri)
 
     if (!p)
         return NULL;
-    virSetErrorFunc(NULL, silent_error);
+    lv_error_silence();
     if (virInitialize() < 0) {
         free(p);
         log_error("cannot initialise libvirt");
@@ -263,7 +227,7 @@ struct hv *hv_libvirt_open(const char *uri)
     }
     if (lv_events_start() < 0) {
         free(p);
-        log_error("cannot start libvirt's event loop: %s", lv_last_error());
+        log_error("cannot start libvirt's event loop: %s", lv_error_message());
         return NULL;
     }
     if (uri && !(p->uri = strdup(uri))) {
@@ -280,7 +244,7 @@ struct hv *hv_libvirt_open(const char *uri)
     }
     if (connect_to(p, hv) < 0) {
         log_error("cannot connect to '%s': %s", uri ? uri : "the default hypervisor",
-                  lv_last_error());
+                  lv_error_message());
         hv_destroy(hv);
         return NULL;
     }

@@ -7,33 +7,34 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 #include "suites.h"
+#include "util.h"
 
 START_TEST(deadline_in_the_past_returns_at_once)
 {
-    ck_assert(loop_sleep_until(loop_now_ns() - 1));
-    ck_assert(!loop_stop_requested());
+    ck_assert(signals_sleep_until(util_now_ns() - 1));
+    ck_assert(!signals_stop_requested());
 }
 END_TEST
 
 START_TEST(short_sleep_reaches_its_deadline)
 {
-    uint64_t t0 = loop_now_ns(), deadline = t0 + 20 * 1000000ull;
+    uint64_t t0 = util_now_ns(), deadline = t0 + 20 * 1000000ull;
 
-    ck_assert_int_eq(loop_init_signals(), 0);
-    ck_assert(loop_sleep_until(deadline));
-    ck_assert_uint_ge(loop_now_ns(), deadline);
+    ck_assert_int_eq(signals_init(), 0);
+    ck_assert(signals_sleep_until(deadline));
+    ck_assert_uint_ge(util_now_ns(), deadline);
 }
 END_TEST
 
 START_TEST(sigterm_interrupts_a_sleep)
 {
-    ck_assert_int_eq(loop_init_signals(), 0);
+    ck_assert_int_eq(signals_init(), 0);
     /* Blocked outside the sleep: the signal waits, then ends the sleep at once. */
     kill(getpid(), SIGTERM);
-    ck_assert(!loop_sleep_until(loop_now_ns() + 60ull * 1000000000ull));
-    ck_assert(loop_stop_requested());
+    ck_assert(!signals_sleep_until(util_now_ns() + 60ull * 1000000000ull));
+    ck_assert(signals_stop_requested());
 }
 END_TEST
 
@@ -41,19 +42,19 @@ START_TEST(sighup_is_ignored)
 {
     uint64_t deadline;
 
-    ck_assert_int_eq(loop_init_signals(), 0);
+    ck_assert_int_eq(signals_init(), 0);
     kill(getpid(), SIGHUP);
-    deadline = loop_now_ns() + 10 * 1000000ull;
-    ck_assert(loop_sleep_until(deadline));
-    ck_assert(!loop_stop_requested());
+    deadline = util_now_ns() + 10 * 1000000ull;
+    ck_assert(signals_sleep_until(deadline));
+    ck_assert(!signals_stop_requested());
 }
 END_TEST
 
 START_TEST(request_stop)
 {
-    loop_request_stop();
-    ck_assert(loop_stop_requested());
-    ck_assert(!loop_sleep_until(loop_now_ns() + 1000000000ull));
+    signals_request_stop();
+    ck_assert(signals_stop_requested());
+    ck_assert(!signals_sleep_until(util_now_ns() + 1000000000ull));
 }
 END_TEST
 
@@ -61,22 +62,22 @@ START_TEST(a_wake_ends_the_sleep_that_waits_for_it)
 {
     uint64_t t0;
 
-    ck_assert_int_eq(loop_init_signals(), 0);
-    loop_wake();
-    loop_wake(); /* wake-ups before a sleep count as one */
-    t0 = loop_now_ns();
-    ck_assert_int_eq(loop_sleep_or_wake(t0 + 60ull * 1000000000ull), LOOP_WOKEN);
-    ck_assert_uint_lt(loop_now_ns() - t0, 1000000000ull);
-    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 20 * 1000000ull), LOOP_DEADLINE);
+    ck_assert_int_eq(signals_init(), 0);
+    signals_wake();
+    signals_wake(); /* wake-ups before a sleep count as one */
+    t0 = util_now_ns();
+    ck_assert_int_eq(signals_sleep_or_wake(t0 + 60ull * 1000000000ull), SIGNALS_WOKEN);
+    ck_assert_uint_lt(util_now_ns() - t0, 1000000000ull);
+    ck_assert_int_eq(signals_sleep_or_wake(util_now_ns() + 20 * 1000000ull), SIGNALS_DEADLINE);
 }
 END_TEST
 
 START_TEST(a_plain_sleep_leaves_the_wake_pending)
 {
-    ck_assert_int_eq(loop_init_signals(), 0);
-    loop_wake();
-    ck_assert(loop_sleep_until(loop_now_ns() + 20 * 1000000ull));
-    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 60ull * 1000000000ull), LOOP_WOKEN);
+    ck_assert_int_eq(signals_init(), 0);
+    signals_wake();
+    ck_assert(signals_sleep_until(util_now_ns() + 20 * 1000000ull));
+    ck_assert_int_eq(signals_sleep_or_wake(util_now_ns() + 60ull * 1000000000ull), SIGNALS_WOKEN);
 }
 END_TEST
 
@@ -84,7 +85,7 @@ static void *wake_later(void *arg)
 {
     (void)arg;
     usleep(50000);
-    loop_wake();
+    signals_wake();
     return NULL;
 }
 
@@ -93,14 +94,14 @@ START_TEST(another_thread_wakes_the_sleep)
     pthread_t t;
     uint64_t t0;
 
-    ck_assert_int_eq(loop_init_signals(), 0);
-    ck_assert_int_eq(loop_thread_create(&t, wake_later, NULL), 0);
-    t0 = loop_now_ns();
-    ck_assert_int_eq(loop_sleep_or_wake(t0 + 60ull * 1000000000ull), LOOP_WOKEN);
-    ck_assert_uint_lt(loop_now_ns() - t0, 5000000000ull);
+    ck_assert_int_eq(signals_init(), 0);
+    ck_assert_int_eq(signals_thread_create(&t, wake_later, NULL), 0);
+    t0 = util_now_ns();
+    ck_assert_int_eq(signals_sleep_or_wake(t0 + 60ull * 1000000000ull), SIGNALS_WOKEN);
+    ck_assert_uint_lt(util_now_ns() - t0, 5000000000ull);
     pthread_join(t, NULL);
     kill(getpid(), SIGTERM); /* and a stop still ends it */
-    ck_assert_int_eq(loop_sleep_or_wake(loop_now_ns() + 60ull * 1000000000ull), LOOP_STOPPED);
+    ck_assert_int_eq(signals_sleep_or_wake(util_now_ns() + 60ull * 1000000000ull), SIGNALS_STOPPED);
 }
 END_TEST
 
@@ -119,7 +120,7 @@ START_TEST(threads_take_no_signal)
 
     pthread_sigmask(SIG_BLOCK, NULL, &before);
     sigemptyset(&in_thread);
-    ck_assert_int_eq(loop_thread_create(&t, report_mask, &in_thread), 0);
+    ck_assert_int_eq(signals_thread_create(&t, report_mask, &in_thread), 0);
     ck_assert_int_eq(pthread_join(t, NULL), 0);
     ck_assert_int_eq(sigismember(&in_thread, SIGINT), 1);
     ck_assert_int_eq(sigismember(&in_thread, SIGTERM), 1);
@@ -144,22 +145,22 @@ static int run_watchdog(bool stop, int before, int ticks, char *err, size_t errl
     if (pid == 0) {
         close(fd[0]);
         dup2(fd[1], STDERR_FILENO);
-        log_set_program("check_loop");
-        if (loop_init_signals() < 0)
+        log_set_program("check_signals");
+        if (signals_init() < 0)
             _exit(3);
         for (int i = 0; i < before; i++) {
             kill(getpid(), SIGTERM);
-            loop_watchdog_tick();
+            signals_watchdog_tick();
         }
         if (before > 0) {
-            if (loop_sleep_until(loop_now_ns() + 1000000000ull)) /* takes the signal */
+            if (signals_sleep_until(util_now_ns() + 1000000000ull)) /* takes the signal */
                 _exit(4);
-            loop_watchdog_tick(); /* nothing pending */
+            signals_watchdog_tick(); /* nothing pending */
         }
         if (stop)
             kill(getpid(), SIGTERM);
         for (int i = 0; i < ticks; i++)
-            loop_watchdog_tick();
+            signals_watchdog_tick();
         _exit(7);
     }
     close(fd[1]);
@@ -177,7 +178,7 @@ START_TEST(watchdog_ends_a_stop_pending_five_seconds)
     char err[256];
 
     ck_assert_int_eq(run_watchdog(true, 0, 5, err, sizeof(err)), 0);
-    ck_assert_str_eq(err, "check_loop: warning: stop requested but the hypervisor has not "
+    ck_assert_str_eq(err, "check_signals: warning: stop requested but the hypervisor has not "
                           "answered for 5 s; exiting without waiting for it\n");
 }
 END_TEST
@@ -203,9 +204,9 @@ START_TEST(watchdog_counts_again_after_a_stop_is_taken)
 }
 END_TEST
 
-Suite *loop_suite(void)
+Suite *signals_suite(void)
 {
-    Suite *s = suite_create("loop");
+    Suite *s = suite_create("signals");
     TCase *t = tcase_create("signals");
 
     /* Each test runs in its own process (Check's fork mode) so signal state does not leak;

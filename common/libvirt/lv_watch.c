@@ -7,7 +7,7 @@
 #include <libvirt/virterror.h>
 
 #include "log.h"
-#include "loop.h"
+#include "signals.h"
 
 /* Runs in libvirt's event thread (lv_events.c): only reads P's filter, set before registering,
  * and wakes the main thread. */
@@ -24,7 +24,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     if (!name || (p->watch_filter && !p->watch_filter(name, p->watch_arg)))
         return 0;
     log_debug("domain '%s' started", name);
-    loop_wake();
+    signals_wake();
     return 0;
 }
 
@@ -39,7 +39,7 @@ void lv_watch_register(struct lv *p, struct hv *hv)
                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), p, NULL);
     if (id < 0) {
         log_info("no domain events on this connection (%s); new domains are found every period",
-                 lv_last_error());
+                 lv_error_message());
         virResetLastError();
         return;
     }
