@@ -2,27 +2,34 @@
  * each logged. */
 #include "sched_state.h"
 
-#include <stdio.h>
-
 #include "log.h"
 
+/* Logs pin change M as made ("pinned") or, in a dry run, as planned ("would pin"); a floating
+ * vCPU comes from "floating", and the NUMA nodes are said when it crosses to another. */
 static void log_move(const struct sched *s, const struct snap *cur, const struct sched_move *m)
 {
     const char *name = snap_domain_name(cur, snap_domain(cur, m->domain));
-    char from[16];
+    double pct = m->demand * 100;
+    bool dry = s->cfg.dry_run;
 
-    if (m->from >= 0)
-        snprintf(from, sizeof(from), "pCPU %d", m->from);
+    if (m->from < 0 && dry)
+        log_info("would pin '%s' vCPU %u: floating -> pCPU %d (demand %.0f%%)", name, m->vcpu,
+                 m->to, pct);
+    else if (m->from < 0)
+        log_info("pinned '%s' vCPU %u: floating -> pCPU %d (demand %.0f%%)", name, m->vcpu, m->to,
+                 pct);
+    else if (m->node_from >= 0 && m->node_from != m->node_to && dry)
+        log_info("would pin '%s' vCPU %u: pCPU %d -> pCPU %d (node %d -> %d, demand %.0f%%)", name,
+                 m->vcpu, m->from, m->to, m->node_from, m->node_to, pct);
+    else if (m->node_from >= 0 && m->node_from != m->node_to)
+        log_info("pinned '%s' vCPU %u: pCPU %d -> pCPU %d (node %d -> %d, demand %.0f%%)", name,
+                 m->vcpu, m->from, m->to, m->node_from, m->node_to, pct);
+    else if (dry)
+        log_info("would pin '%s' vCPU %u: pCPU %d -> pCPU %d (demand %.0f%%)", name, m->vcpu,
+                 m->from, m->to, pct);
     else
-        snprintf(from, sizeof(from), "floating");
-    if (m->node_from >= 0 && m->node_from != m->node_to)
-        log_info("%s '%s' vCPU %u: %s -> pCPU %d (node %d -> %d, demand %.0f%%)",
-                 s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to, m->node_from,
-                 m->node_to, m->demand * 100);
-    else
-        log_info("%s '%s' vCPU %u: %s -> pCPU %d (demand %.0f%%)",
-                 s->cfg.dry_run ? "would pin" : "pinned", name, m->vcpu, from, m->to,
-                 m->demand * 100);
+        log_info("pinned '%s' vCPU %u: pCPU %d -> pCPU %d (demand %.0f%%)", name, m->vcpu, m->from,
+                 m->to, pct);
 }
 
 /* Pins one planned move through HV and records its result. */

@@ -176,16 +176,19 @@ static void warn_unusable(struct sched *s)
     s->warned_unusable = n == 0;
 }
 
-/* What a signal is, for the -v log. */
-static const char *signal_source(enum sched_signal sig)
+/* Says (-v) what the demand of most vCPUs comes from now. */
+static void log_signal(enum sched_signal sig)
 {
     switch (sig) {
     case SCHED_SIGNAL_DELAY:
-        return "run time + run-queue delay (vcpu.N.delay)";
+        log_debug("demand from run time + run-queue delay (vcpu.N.delay)");
+        break;
     case SCHED_SIGNAL_WAIT:
-        return "run time + wait (vcpu.N.wait, schedstats)";
+        log_debug("demand from run time + wait (vcpu.N.wait, schedstats)");
+        break;
     default:
-        return "run time only: no usable wait counter (saturation rule)";
+        log_debug("demand from run time only: no usable wait counter (saturation rule)");
+        break;
     }
 }
 
@@ -246,7 +249,7 @@ int sched_period(struct sched *s, struct hv *hv, const struct snap *prev, const 
     warn_alone(s, cur);
     report(s, prev == NULL, rep);
     if (prev && s->signal != s->last_signal)
-        log_debug("demand from %s", signal_source(s->signal));
+        log_signal(s->signal);
     s->last_signal = prev ? s->signal : s->last_signal;
     rep->calls = hv_calls(hv) - calls0;
 
