@@ -163,9 +163,9 @@ static double smooth_demand(struct vstate *st, const struct vstate *old, double 
     st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
     st->known = true;
     /* A bursty vCPU is placed by its long-run mean, not by its latest burst; so is a steady one
-     * whose fast average is within twice its usual swing of that mean: one period's estimate
-     * of a busy vCPU varies by 10-20 % on a loaded host, and placing by it mirrors and swaps
-     * vCPUs back and forth. Beyond that band the change is real, and the fast average leads. */
+     * whose fast average is within twice its usual swing of that mean, as one period's estimate
+     * is that noisy (docs/EVIDENCE.md#demand-noise); beyond that band the change is real, and
+     * the fast average leads. */
     if (st->swing > SCHED_BURSTY || fabs(st->demand - st->mean) <= 2 * st->swing)
         return st->mean;
     return st->demand;

@@ -136,16 +136,14 @@ cleanup:
     return rc;
 }
 
-/* Estimated demand is uncertain in proportion to its size (a vCPU alone on a pCPU shows what it
- * runs, 90-99 % for one that wants it all, while two sharing one show exactly 100 %): a pCPU's
- * load differs from another's only by more than the threshold plus this fraction of it. */
+/* Estimated demand is uncertain in proportion to its size: a pCPU's load differs from another's
+ * only by more than the threshold plus this fraction of it (docs/EVIDENCE.md#demand-noise). */
 #define DEMAND_NOISE 0.05
 
 /* True when the plan changes some pCPU's load, rank for rank (both sorted; floating demand as the
- * kernel would spread it, on both sides), by more than the threshold and the noise of that load. A
- * plan that only mirrors the loads (three busy vCPUs on two pCPUs, 2+1 becoming 1+2) changes
- * nothing users feel, yet its estimated spread may look better: a lab run swapped such vCPUs back
- * and forth every few periods. */
+ * kernel would spread it, on both sides), by more than the threshold and the noise of that load,
+ * so that a plan which only mirrors the loads (2+1 becoming 1+2) is not taken for a better one
+ * (docs/EVIDENCE.md#mirrored-plans). */
 static bool loads_change(const struct work *w)
 {
     double *a = w->scratch, *b = w->scratch3, level;

@@ -9,22 +9,19 @@
 #define SETTLE_PERIODS 3
 
 /* Periods running the kernel's placement of floating vCPUs must fall short before they are
- * pinned; longer when all it fell short of is equal service within a class it places alone. */
+ * pinned; longer when all it fell short of is equal service within a class it places alone
+ * (docs/EVIDENCE.md#unequal-service-patience). */
 #define TROUBLE_PATIENCE 2
 #define KERNEL_PATIENCE  3
 
-/* Whether vCPUs of one demand class that has a floating member got service (averaged run
- * time) differing by more than twice the threshold. The kernel may serve a floating vCPU worse or
- * better than the fluid the plan assumes: a lab guest started unpinned beside pinned busy ones
- * got 45 % of a pCPU while they got 23-32 %. Whether pinning would cure it is asked of the plan
- * (troubled). Averages tell of where vCPUs were before a pin change for a few periods after it,
- * and a vCPU's first periods tell of its start (its guest booting, its load starting): neither
- * is judged (a CI run pinned four floating vCPUs at period 3: two busy guests got 65 and 86 %
- * in their first interval, 70 and 69 % in the next, and the average still told of the first).
- * A class whose members all float is the kernel's alone, and its balancer swings for a period
- * or two (a CI run of cpu-mixed: two busy guests served 56-57 % against 67-69 % for two
- * periods): it is FLOAT_UNFAIR_KERNEL only while this period's service differs too, and the
- * plan waits longer for it (KERNEL_PATIENCE). */
+/* Whether vCPUs of one demand class that has a floating member got service (averaged run time)
+ * differing by more than twice the threshold, as the kernel's placement of a floating vCPU may
+ * give it (docs/EVIDENCE.md#floating-unequal-service); whether pinning would cure it is asked of
+ * the plan (troubled). Nothing is judged within SETTLE_PERIODS of a pin change, nor a vCPU with
+ * fewer estimates, as averages still tell of the old placement or of its start
+ * (docs/EVIDENCE.md#service-settling). A class whose members all float is the kernel's alone: it
+ * is FLOAT_UNFAIR_KERNEL only while this period's service differs too, and the plan waits longer
+ * for it (KERNEL_PATIENCE; docs/EVIDENCE.md#unequal-service-patience). */
 enum float_unfair { FLOAT_FAIR, FLOAT_UNFAIR, FLOAT_UNFAIR_KERNEL };
 
 static enum float_unfair floating_unfair(const struct sched *s)
@@ -178,10 +175,9 @@ static void record_moves(struct sched *s, const struct placement_plan *pl)
     }
 }
 
-/* True when PL acts on a small imbalance alone: no vCPU to place, no class served unequally,
- * and a load spread under twice the threshold. One period's demand estimate of a busy vCPU
- * varies by some 10 % (guest scheduling, TCG, other host load): acting on such a spread at
- * once swaps vCPUs back and forth, so it must be seen two periods running. */
+/* True when PL acts on a small imbalance alone: no vCPU to place, no class served unequally, and
+ * a load spread under twice the threshold, which one period's demand noise can make; such a plan
+ * must be wanted two periods running (docs/EVIDENCE.md#small-imbalance-confirmation). */
 static bool small_imbalance(const struct sched *s, const struct placement_plan *pl)
 {
     return pl->act && pl->must_place == 0 && !pl->unfair_before &&
