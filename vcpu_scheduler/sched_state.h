@@ -123,7 +123,8 @@ size_t pins_restore(struct sched *s, struct hv *hv);
 /* Each domain's emulator load this period into S->emulator. Returns 0, or -1 (out of memory). */
 int emulator_derive(struct sched *s, const struct snap *cur);
 
-/* apply, emulator threads: each managed domain's go to --emulator-cpus (live). */
+/* Pins each managed domain's emulator threads to --emulator-cpus (live), remembering their
+ * affinity for --restore-pins. */
 void emulator_apply(struct sched *s, struct hv *hv, const struct snap *cur);
 
 /* Puts back the emulator affinity of every domain whose emulator threads we pinned; returns
