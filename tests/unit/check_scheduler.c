@@ -133,8 +133,8 @@ START_TEST(unequal_service_at_the_start_alone_pins_nothing)
 
     /* As floating_served_unequally_is_pinned, but the kernel balances from period 2 on: the
      * first interval's unequal service (a third of a pCPU against a whole one) tells of the
-     * start, not of the kernel's placement, and is not a reason to pin (a lab run pinned four
-     * floating vCPUs on the averages of its first two periods). */
+     * start, not of the kernel's placement, and is not a reason to pin
+     * (docs/EVIDENCE.md#service-settling). */
     cpusim_init(&m, 2, false, _i);
     fake_set_balancer(m.f, false);
     cpusim_add_busy(&m, 1, 1.0, 0);
@@ -174,8 +174,8 @@ START_TEST(kernel_placed_class_served_unequally_for_two_periods_is_left_floating
 {
     struct cpusim m;
 
-    /* Every member of the class floats: its unequal service is the kernel's passing swing (a
-     * CI run of cpu-mixed pinned all four after two periods of 56-57 % against 67-69 %). */
+    /* Every member of the class floats: its unequal service is the kernel's passing swing
+     * (docs/EVIDENCE.md#unequal-service-patience). */
     held_unequally(&m, _i, 2, 30);
     ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 0);
     ck_assert_uint_eq(fake_calls(m.f, FAKE_OP_PIN), 0);
