@@ -13,8 +13,8 @@
 
 struct trace;
 
-/* Loads the trace at PATH; returns NULL (with the reason in WHY, SIZE bytes) when it cannot be
- * read or a line is malformed. Free with trace_free(). */
+/* Loads the trace at PATH (gzip-compressed when it ends in ".gz"); returns NULL (with the reason
+ * in WHY, SIZE bytes) when it cannot be read or a line is malformed. Free with trace_free(). */
 struct trace *trace_load(const char *path, char *why, size_t size);
 
 /* Frees T; accepts NULL. */
@@ -73,12 +73,12 @@ struct hv *trace_hv(const struct trace *t, const double *clock);
 
 /* One write an open-loop replay made. */
 struct trace_write {
-    double at;                        /* *CLOCK when it was made */
+    double at; /* *CLOCK when it was made */
     unsigned char uuid[SNAP_UUID_LEN];
-    bool memory;                      /* a balloon target (else a pin) */
-    uint64_t kib;                     /* the target */
-    uint32_t vcpu;                    /* the vCPU pinned ... */
-    int pcpu;                         /* ... to this pCPU (-1: several) */
+    bool memory;   /* a balloon target (else a pin) */
+    uint64_t kib;  /* the target */
+    uint32_t vcpu; /* the vCPU pinned ... */
+    int pcpu;      /* ... to this pCPU (-1: several) */
 };
 
 /* The writes made through HV (a trace_hv) so far. */

@@ -20,7 +20,7 @@ static struct trace *load(const char *name)
 
 START_TEST(reads_a_trace)
 {
-    struct trace *t = load("mem-idle-p1.trace");
+    struct trace *t = load("mem-one-grows.trace.gz");
     long d = trace_dom_find(t, "vmlab-1");
     struct snap *s = snap_create();
     uint64_t v = 0;
