@@ -161,9 +161,17 @@ static double hold_s(const struct coord *c)
     return fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * c->cfg.period_s);
 }
 
-/* Judges a guest's statistics; takes their clock (*FRESH, *DT: see memsig_clock). */
+/* A sample's headroom, read once per guest and period (memsig_headroom). */
+struct headroom {
+    uint64_t kib;
+    enum memsig_source from;
+    bool fits; /* the figures fit the balloon size */
+};
+
+/* Judges a guest's statistics M (FITS: they fit its balloon size); takes their clock (*FRESH,
+ * *DT: see memsig_clock). */
 static enum coord_distrust judge(const struct coord *c, struct gstate *st, const struct snap_mem *m,
-                                 bool *fresh, double *dt)
+                                 bool fits, bool *fresh, double *dt)
 {
     *fresh = false;
     *dt = 0;
@@ -184,7 +192,7 @@ static enum coord_distrust judge(const struct coord *c, struct gstate *st, const
     /* Figures that do not fit the balloon size are a report older than its last move (the
      * guest reports every few seconds, the balloon size is the host's and current; seen on a
      * guest booted moments before): that sample decides nothing. Lasting, they are a lie. */
-    if (memsig_misfit_s(&st->sig, m, c->now) > stats_grace_s(c))
+    if (memsig_misfit_s(&st->sig, fits, c->now) > stats_grace_s(c))
         return COORD_IMPOSSIBLE;
     return COORD_TRUSTED;
 }
@@ -269,16 +277,15 @@ static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
     return m->actual_kib - headroom;
 }
 
-/* Signals of trusted guest G with sample M (new when FRESH, DT s after the last): headroom,
- * growth and pressure rates, squeezes and deflations and the floors they hold. */
+/* Signals of trusted guest G with sample M (new when FRESH, DT s after the last) and its
+ * headroom HR: growth and pressure rates, squeezes and deflations and the floors they hold. */
 static void derive_signals(struct coord *c, struct gstate *st, struct coord_guest *g,
-                           const struct snap_mem *m, double dt)
+                           const struct snap_mem *m, double dt, const struct headroom *hr)
 {
-    uint64_t h = 0;
-
-    if (!memsig_headroom(m, &h, &g->headroom_from))
+    if (!hr->fits)
         g->fresh = false; /* the balloon moved since the guest's report: wait for the next */
-    g->headroom_kib = h < m->actual_kib ? h : m->actual_kib;
+    g->headroom_kib = hr->kib;
+    g->headroom_from = hr->from;
     if (g->fresh) {
         update_rate(st, growing_part(m, g->headroom_kib), m->max_kib, dt);
         memsig_rates(&st->sig, m, dt, c->now, squeeze_window_s(c));
@@ -318,8 +325,9 @@ static void take_notes(struct gstate *st, struct coord_guest *g, const struct sn
     st->noted |= n;
 }
 
-/* The policy's view of guest I (judged already), domain D. */
-static void policy_guest(struct coord *c, size_t i, const struct snap_domain *d, double dt)
+/* The policy's view of guest I (judged already), domain D with headroom HR. */
+static void policy_guest(struct coord *c, size_t i, const struct snap_domain *d, double dt,
+                         const struct headroom *hr)
 {
     const struct snap_mem *m = &d->mem;
     struct gstate *st = (struct gstate *)c->state.cur + i;
@@ -335,7 +343,7 @@ static void policy_guest(struct coord *c, size_t i, const struct snap_domain *d,
     mg->fixed = (d->cfg & SNAP_CFG_HUGEPAGES) != 0;
     mg->nodes = (d->cfg & SNAP_CFG_NUMA_STRICT) ? d->numa_nodes : 0;
     if (mg->trusted) {
-        derive_signals(c, st, g, m, dt);
+        derive_signals(c, st, g, m, dt, hr);
         mg->headroom_kib = g->headroom_kib;
         mg->rate_kib_s = st->rate_ok ? st->rate : 0;
         mg->rate_known = st->rate_ok;
@@ -361,6 +369,7 @@ static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
     struct gstate *st = (struct gstate *)c->state.cur + i;
     const struct gstate *old = carry_prev(&c->state, c->dom_prev[i]);
     struct coord_guest *g = &c->info[i];
+    struct headroom hr;
     double dt;
 
     if (old) {
@@ -374,13 +383,14 @@ static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
     g->actual_kib = d->mem.actual_kib;
     g->max_kib = d->mem.max_kib;
     g->unused_kib = d->mem.unused_kib;
-    g->distrust = judge(c, st, &d->mem, &g->fresh, &dt);
+    hr.fits = memsig_headroom(&d->mem, &hr.kib, &hr.from);
+    g->distrust = judge(c, st, &d->mem, hr.fits, &g->fresh, &dt);
     /* Statistics missing: we turn them on (apply), and expect none for a while. */
     g->enable_stats = g->distrust == COORD_NO_STATS && st->enabled_t < 0;
     if (!(g->distrust == COORD_NO_STATS &&
           (g->enable_stats || c->now - st->enabled_t < stats_grace_s(c))))
         track_distrust(st, g);
-    policy_guest(c, i, d, dt);
+    policy_guest(c, i, d, dt, &hr);
     take_notes(st, g, d);
     g->rate_kib_s = c->mg[i].rate_kib_s;
     g->committed_kib = g->target_kib = mem_committed(&c->mg[i]);

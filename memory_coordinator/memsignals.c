@@ -37,19 +37,23 @@ const char *memsig_source_name(enum memsig_source src)
 
 bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src)
 {
+    uint64_t h;
+
+    *kib = 0;
     if (m->flags & SNAP_MEM_USABLE) {
         *src = MEMSIG_USABLE;
-        *kib = m->usable_kib;
+        h = m->usable_kib;
     } else if (m->flags & SNAP_MEM_DISK_CACHES) {
         *src = MEMSIG_UNUSED_CACHES;
         if (m->disk_caches_kib > m->actual_kib)
             return false;
-        *kib = m->unused_kib + m->disk_caches_kib;
+        h = m->unused_kib + m->disk_caches_kib;
     } else {
         *src = MEMSIG_UNUSED;
-        *kib = m->unused_kib;
+        h = m->unused_kib;
     }
-    return *kib <= m->actual_kib && m->unused_kib <= m->actual_kib;
+    *kib = h < m->actual_kib ? h : m->actual_kib;
+    return h <= m->actual_kib && m->unused_kib <= m->actual_kib;
 }
 
 bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double *dt)
@@ -83,12 +87,9 @@ double memsig_stale_s(const struct memsig *s, double now)
     return s->have_update ? now - s->update_changed_t : 0;
 }
 
-double memsig_misfit_s(struct memsig *s, const struct snap_mem *m, double now)
+double memsig_misfit_s(struct memsig *s, bool fits, double now)
 {
-    uint64_t kib;
-    enum memsig_source src;
-
-    if (memsig_headroom(m, &kib, &src)) {
+    if (fits) {
         s->misfit = false;
         return 0;
     }
