@@ -277,21 +277,23 @@ static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
     return m->actual_kib - headroom;
 }
 
-/* Signals of trusted guest G with sample M (new when FRESH, DT s after the last) and its
- * headroom HR: growth and pressure rates, squeezes and deflations and the floors they hold. */
+/* Signals of trusted guest G (policy view MG) with sample M (new when FRESH, DT s after the last)
+ * and its headroom HR: growth and pressure rates, squeezes and deflations and the floors they
+ * hold. */
 static void derive_signals(struct coord *c, struct gstate *st, struct coord_guest *g,
-                           const struct snap_mem *m, double dt, const struct headroom *hr)
+                           struct mem_guest *mg, const struct snap_mem *m, double dt,
+                           const struct headroom *hr)
 {
     if (!hr->fits)
         g->fresh = false; /* the balloon moved since the guest's report: wait for the next */
-    g->headroom_kib = hr->kib;
+    mg->headroom_kib = hr->kib;
     g->headroom_from = hr->from;
     if (g->fresh) {
-        update_rate(st, growing_part(m, g->headroom_kib), m->max_kib, dt);
+        update_rate(st, growing_part(m, mg->headroom_kib), m->max_kib, dt);
         memsig_rates(&st->sig, m, dt, c->now, squeeze_window_s(c));
     }
     if (deflated_itself(st, m)) {
-        g->deflated = true;
+        mg->deflated = true;
         g->deflated_from_kib = st->last_actual;
         st->target = 0; /* not a promise any more: never inflate it back into the next OOM */
         memsig_hold(&st->sig, c->now, m->actual_kib, hold_s(c));
@@ -300,8 +302,11 @@ static void derive_signals(struct coord *c, struct gstate *st, struct coord_gues
     g->rates_ok = st->sig.rates_ok;
     g->fault_rate = st->sig.fault_rate;
     g->swap_in_rate = st->sig.swap_in_rate;
-    g->pressure = st->sig.pressure;
-    g->hold_kib = st->sig.hold_kib;
+    mg->pressure = st->sig.pressure;
+    mg->hold_kib = st->sig.hold_kib;
+    mg->rate_kib_s = st->rate_ok ? st->rate : 0;
+    mg->rate_known = st->rate_ok;
+    mg->fresh = g->fresh;
 }
 
 /* Facts about guest G (domain D) to say once: its headroom's source, its balloon's features. */
@@ -343,14 +348,7 @@ static void policy_guest(struct coord *c, size_t i, const struct snap_domain *d,
     mg->fixed = (d->cfg & SNAP_CFG_HUGEPAGES) != 0;
     mg->nodes = (d->cfg & SNAP_CFG_NUMA_STRICT) ? d->numa_nodes : 0;
     if (mg->trusted) {
-        derive_signals(c, st, g, m, dt, hr);
-        mg->headroom_kib = g->headroom_kib;
-        mg->rate_kib_s = st->rate_ok ? st->rate : 0;
-        mg->rate_known = st->rate_ok;
-        mg->fresh = g->fresh;
-        mg->pressure = g->pressure;
-        mg->deflated = g->deflated;
-        mg->hold_kib = g->hold_kib;
+        derive_signals(c, st, g, mg, m, dt, hr);
     } else {
         st->rate_ok = st->have_used = false;
         st->rate = 0;
@@ -380,9 +378,7 @@ static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
     }
     memset(g, 0, sizeof(*g));
     g->domain = i;
-    g->actual_kib = d->mem.actual_kib;
-    g->max_kib = d->mem.max_kib;
-    g->unused_kib = d->mem.unused_kib;
+    g->view = &c->mg[i];
     hr.fits = memsig_headroom(&d->mem, &hr.kib, &hr.from);
     g->distrust = judge(c, st, &d->mem, hr.fits, &g->fresh, &dt);
     /* Statistics missing: we turn them on (apply), and expect none for a while. */
@@ -392,9 +388,10 @@ static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
         track_distrust(st, g);
     policy_guest(c, i, d, dt, &hr);
     take_notes(st, g, d);
-    g->rate_kib_s = c->mg[i].rate_kib_s;
-    g->committed_kib = g->target_kib = mem_committed(&c->mg[i]);
-    g->reason = c->mg[i].fixed ? MEM_HUGEPAGES : c->mg[i].trusted ? MEM_KEEP : MEM_UNTRUSTED;
+    g->decision.target_kib = mem_committed(g->view);
+    g->decision.reason = g->view->fixed     ? MEM_HUGEPAGES
+                         : g->view->trusted ? MEM_KEEP
+                                            : MEM_UNTRUSTED;
 }
 
 /* derive (pure): the host's memory and every guest's facts for the policy. */
@@ -430,36 +427,38 @@ static int plan(struct coord *c)
         struct coord_guest *g = &c->info[i];
         struct gstate *st = (struct gstate *)c->state.cur + i;
         const struct mem_decision *dec = &c->plan.d[i];
+        uint64_t committed = mem_committed(g->view);
 
-        g->reason = dec->reason;
-        g->target_kib = dec->target_kib;
+        g->decision = *dec;
         /* A repeated sample decides nothing, not even that a shrink has ended. */
         if (c->mg[i].fresh || !c->mg[i].trusted)
-            st->shrinking = dec->target_kib < g->committed_kib;
+            st->shrinking = dec->target_kib < committed;
         /* Nothing is written that would not change: not the target already set. */
-        g->change = dec->change && dec->target_kib != st->target;
-        if (!g->change)
+        g->decision.change = dec->change && dec->target_kib != st->target;
+        if (!g->decision.change)
             continue;
         if (st->shrinking)
-            memsig_note_shrink(&st->sig, c->now, g->committed_kib);
+            memsig_note_shrink(&st->sig, c->now, committed);
         c->changes++;
-        if (dec->target_kib > g->committed_kib)
-            c->granted_kib += dec->target_kib - g->committed_kib;
+        if (dec->target_kib > committed)
+            c->granted_kib += dec->target_kib - committed;
         else
-            c->reclaimed_kib += g->committed_kib - dec->target_kib;
+            c->reclaimed_kib += committed - dec->target_kib;
     }
     return 0;
 }
 
-static void log_change(const struct coord *c, const char *name, const struct coord_guest *g)
+/* Logs the new target of guest G of sample M, named NAME. */
+static void log_change(const struct coord *c, const char *name, const struct coord_guest *g,
+                       const struct snap_mem *m)
 {
-    bool grow = g->target_kib > g->actual_kib;
+    bool grow = g->decision.target_kib > m->actual_kib;
 
     log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)",
              c->cfg.dry_run ? "would " : "", grow ? "grow" : "shrink", name,
-             (double)g->actual_kib / UTIL_MIB, (double)g->target_kib / UTIL_MIB,
-             mem_reason_name(g->reason), (double)g->headroom_kib / UTIL_MIB,
-             g->rate_kib_s / UTIL_MIB);
+             (double)m->actual_kib / UTIL_MIB, (double)g->decision.target_kib / UTIL_MIB,
+             mem_reason_name(g->decision.reason), (double)g->view->headroom_kib / UTIL_MIB,
+             g->view->rate_kib_s / UTIL_MIB);
 }
 
 /* Turns on the balloon statistics of guest I. */
@@ -483,16 +482,16 @@ static void apply_target(struct coord *c, struct hv *hv, const struct snap *cur,
 
     g->result = HV_OK;
     if (!c->cfg.dry_run) {
-        g->result = hv_set_memory(hv, d->uuid, g->target_kib);
+        g->result = hv_set_memory(hv, d->uuid, g->decision.target_kib);
         if (g->result == HV_OK)
-            st->target = g->target_kib;
+            st->target = g->decision.target_kib;
         else if (g->result == HV_GONE)
             log_debug("'%s' vanished before its balloon could be set", snap_domain_name(cur, d));
         else
             c->failed++;
     }
     if (g->result == HV_OK)
-        log_change(c, snap_domain_name(cur, d), g);
+        log_change(c, snap_domain_name(cur, d), g, &d->mem);
 }
 
 /* apply: the only hypervisor writes: statistics periods and balloon targets. */
@@ -501,7 +500,7 @@ static void apply(struct coord *c, struct hv *hv, const struct snap *cur)
     for (size_t i = 0; i < c->n; i++) {
         if (c->info[i].enable_stats)
             apply_stats(c, hv, cur, i);
-        if (c->info[i].change)
+        if (c->info[i].decision.change)
             apply_target(c, hv, cur, i);
     }
 }
@@ -554,18 +553,21 @@ static void say_notes(const struct coord_guest *g, const char *name)
                     name);
 }
 
-/* The events of guest G's signals this period: a squeeze answered, a deflation adopted. */
-static void say_events(const struct coord *c, const struct coord_guest *g, const char *name)
+/* The events of guest G's signals this period (sample M): a squeeze answered, a deflation
+ * adopted. */
+static void say_events(const struct coord *c, const struct coord_guest *g, const char *name,
+                       const struct snap_mem *m)
 {
-    if (g->deflated)
+    if (g->view->deflated)
         log_info("'%s' deflated its balloon itself (%.0f -> %.0f MiB): starving at that size, "
                  "held there for %.0f s",
-                 name, (double)g->deflated_from_kib / UTIL_MIB, (double)g->actual_kib / UTIL_MIB,
+                 name, (double)g->deflated_from_kib / UTIL_MIB, (double)m->actual_kib / UTIL_MIB,
                  hold_s(c));
     if (g->squeezed)
         log_info("'%s' faults after a shrink (%.1f major faults/s, %.0f KiB/s swapped in): "
                  "growing it back to %.0f MiB, held for %.0f s",
-                 name, g->fault_rate, g->swap_in_rate, (double)g->hold_kib / UTIL_MIB, hold_s(c));
+                 name, g->fault_rate, g->swap_in_rate, (double)g->view->hold_kib / UTIL_MIB,
+                 hold_s(c));
 }
 
 /* report: the warnings derive decided on, and the period's figures. */
@@ -578,7 +580,7 @@ static void report(const struct coord *c, const struct snap *cur, bool baseline,
         if (c->info[i].announce)
             warn_distrust(&c->info[i], name, &d->mem);
         say_notes(&c->info[i], name);
-        say_events(c, &c->info[i], name);
+        say_events(c, &c->info[i], name, &d->mem);
     }
     memset(rep, 0, sizeof(*rep));
     rep->period = c->period;

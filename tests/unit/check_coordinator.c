@@ -148,58 +148,61 @@ static int mstep(void *ctx, struct hv *hv, const struct snap *prev, const struct
             fprintf(stderr,
                     "p%lu g%zu act %llu head %llu fresh %d %s/%s tgt %llu rate %.1f faults %.2f "
                     "press %d hold %llu\n",
-                    rep.period, i, (unsigned long long)g->actual_kib / MIB,
-                    (unsigned long long)g->headroom_kib / MIB, g->fresh, mem_reason_name(g->reason),
-                    coord_distrust_name(g->distrust), (unsigned long long)g->target_kib / MIB,
-                    g->rate_kib_s / MIB, g->fault_rate, g->pressure,
-                    (unsigned long long)g->hold_kib / MIB);
+                    rep.period, i,
+                    (unsigned long long)snap_domain(cur, g->domain)->mem.actual_kib / MIB,
+                    (unsigned long long)g->view->headroom_kib / MIB, g->fresh,
+                    mem_reason_name(g->decision.reason), coord_distrust_name(g->distrust),
+                    (unsigned long long)g->decision.target_kib / MIB, g->view->rate_kib_s / MIB,
+                    g->fault_rate, g->view->pressure, (unsigned long long)g->view->hold_kib / MIB);
         }
     for (size_t i = 0; i < rep.nguests; i++) {
         const struct coord_guest *g = &rep.guests[i];
+        const struct snap_mem *m = &snap_domain(cur, g->domain)->mem;
         int id = dom_id(cur, g->domain);
         uint64_t max = fake_max_kib(s->f, id);
+        uint64_t target = g->decision.target_kib, committed = mem_committed(g->view);
 
-        if (id < MAXD && snap_domain(cur, g->domain)->mem.unused_kib > g->actual_kib)
+        if (id < MAXD && m->unused_kib > m->actual_kib)
             s->misfits[id]++;
         if (id < MAXD && g->distrust == COORD_IMPOSSIBLE)
             s->impossible[id]++;
         if (id < MAXD && g->squeezed && !s->squeezed_at[id])
             s->squeezed_at[id] = s->period;
-        if (id < MAXD && g->deflated && !s->deflated_at[id]) {
+        if (id < MAXD && g->view->deflated && !s->deflated_at[id]) {
             s->deflated_at[id] = s->period;
-            s->deflated_kib[id] = g->actual_kib;
+            s->deflated_kib[id] = m->actual_kib;
         }
-        if (id < MAXD && s->deflated_at[id] && g->change && g->target_kib < s->deflated_kib[id] &&
+        if (id < MAXD && s->deflated_at[id] && g->decision.change && target < s->deflated_kib[id] &&
             (s->period - s->deflated_at[id]) * s->cfg.period_s < MEMSIG_HOLD_MIN_S)
             s->shrinks_held[id]++;
-        if (!g->change)
+        if (!g->decision.change)
             continue;
         if (!g->fresh && g->distrust == COORD_TRUSTED)
             s->stale_changes++;
         if (id < MAXD) {
             s->changes[id]++;
             s->last_change[id] = s->period;
-            s->shrinks[id] += g->target_kib < g->committed_kib;
+            s->shrinks[id] += target < committed;
         }
-        if (g->target_kib > max)
+        if (target > max)
             s->bad_max++;
-        if (g->target_kib < g->committed_kib) {
-            if (g->target_kib < s->cfg.floor_kib)
+        if (target < committed) {
+            if (target < s->cfg.floor_kib)
                 s->bad_floor++;
-            if (g->committed_kib - g->target_kib > mem_shrink_step(max))
+            if (committed - target > mem_shrink_step(max))
                 s->bad_step++;
             /* Never squeeze an honest guest below what it uses plus its minimum unused. */
             if (id < MAXD && s->mode[id] == HONEST &&
-                g->target_kib < fake_used_kib(s->f, id) + s->cfg.min_unused_kib)
+                target < fake_used_kib(s->f, id) + s->cfg.min_unused_kib)
                 s->bad_squeeze++;
-        } else if (g->target_kib - g->committed_kib > mem_grow_step(max)) {
+        } else if (target - committed > mem_grow_step(max)) {
             s->bad_step++;
         }
         /* Lies no real guest tells never earn memory (stale statistics look fresh until they
          * have not changed for a while: the stale test covers them). */
         if (id < MAXD && s->mode[id] != HONEST && s->mode[id] != ALL_ZERO &&
             s->mode[id] != FLIPPING && s->mode[id] != GARBAGE && s->mode[id] != STALE &&
-            g->target_kib > g->committed_kib)
+            target > committed)
             s->bad_hostile_growth++;
     }
     return 0;
@@ -557,7 +560,7 @@ START_TEST(squeezed_guest_is_given_back_its_memory_and_held)
     ck_assert_int_gt(sq, 0);
     ck_assert_uint_gt(fake_major_faults(s.f, h), 0);
     /* Within 2 periods it is back at the size before the shrinks that hurt. */
-    back = s.last_rep.guests[h].hold_kib;
+    back = s.last_rep.guests[h].view->hold_kib;
     ck_assert_uint_ge(back, 700 * MIB);
     msim_run(&s, sq + 2);
     ck_assert_uint_ge(fake_actual_kib(s.f, h), back);
@@ -595,7 +598,7 @@ START_TEST(hugepage_guest_is_left_alone_and_the_others_fed)
     assert_fed(&s);
     ck_assert_uint_eq(s.changes[h], 0);
     ck_assert_uint_eq(fake_actual_kib(s.f, h), 4096 * MIB);
-    ck_assert_int_eq(s.last_rep.guests[h].reason, MEM_HUGEPAGES);
+    ck_assert_int_eq(s.last_rep.guests[h].decision.reason, MEM_HUGEPAGES);
     for (int d = 1; d < 3; d++) {
         ck_assert_uint_eq(s.starving[d], 0);
         ck_assert_uint_eq(fake_oom_kills(s.f, d), 0);
@@ -746,8 +749,8 @@ START_TEST(repeated_samples_decide_nothing)
     g = add_guest(&s, 2048, 512, &grow, true);
     msim_run(&s, 40);
     ck_assert_uint_eq(s.stale_changes, 0);
-    ck_assert(s.last_rep.guests[g].rate_kib_s > 25 * MIB);
-    ck_assert(s.last_rep.guests[g].rate_kib_s < 36 * MIB);
+    ck_assert(s.last_rep.guests[g].view->rate_kib_s > 25 * MIB);
+    ck_assert(s.last_rep.guests[g].view->rate_kib_s < 36 * MIB);
     msim_run(&s, 120);
     assert_fed(&s);
     ck_assert_uint_eq(s.starving[g], 0);
@@ -1104,13 +1107,13 @@ START_TEST(fuzz_a_million_random_statistics)
             bad = bad || ((m->flags & SNAP_MEM_AVAILABLE) && m->available_kib > m->max_kib);
             bad = bad || ((m->flags & SNAP_MEM_USABLE) && m->usable_kib > m->max_kib);
             inputs++;
-            if (!g->change)
+            if (!g->decision.change)
                 continue;
             ck_assert(!bad);
             ck_assert_int_eq(g->distrust, COORD_TRUSTED);
-            ck_assert_uint_le(g->target_kib, m->max_kib);
-            if (g->target_kib < g->committed_kib)
-                ck_assert_uint_ge(g->target_kib, cfg.floor_kib);
+            ck_assert_uint_le(g->decision.target_kib, m->max_kib);
+            if (g->decision.target_kib < mem_committed(g->view))
+                ck_assert_uint_ge(g->decision.target_kib, cfg.floor_kib);
         }
         {
             struct snap *t = a;
