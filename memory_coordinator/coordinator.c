@@ -93,6 +93,14 @@ uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib)
     return cfg->reserve_kib;
 }
 
+struct mem_config coord_policy_config(const struct coord_config *cfg, uint64_t reserve_kib)
+{
+    return (struct mem_config){.min_unused_kib = cfg->min_unused_kib,
+                               .floor_kib = cfg->floor_kib,
+                               .host_reserve_kib = reserve_kib,
+                               .period_s = cfg->period_s};
+}
+
 struct coord *coord_create(const struct coord_config *cfg)
 {
     struct coord *c = calloc(1, sizeof(*c));
@@ -415,10 +423,7 @@ static void derive(struct coord *c, const struct snap *prev, const struct snap *
 /* plan (pure): the memory policy; each guest's decision goes to its info. */
 static int plan(struct coord *c)
 {
-    struct mem_config mc = {.min_unused_kib = c->cfg.min_unused_kib,
-                            .floor_kib = c->cfg.floor_kib,
-                            .host_reserve_kib = c->reserve_kib,
-                            .period_s = c->cfg.period_s};
+    struct mem_config mc = coord_policy_config(&c->cfg, c->reserve_kib);
 
     if (mem_plan(&mc, &c->host, c->mg, c->n, &c->plan) < 0)
         return -1;

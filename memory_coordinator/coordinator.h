@@ -108,4 +108,7 @@ const char *coord_distrust_name(enum coord_distrust d);
 /* The host reserve CFG gives for a host of TOTAL_KIB. */
 uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib);
 
+/* The policy's configuration for CFG with a host reserve of RESERVE_KIB. */
+struct mem_config coord_policy_config(const struct coord_config *cfg, uint64_t reserve_kib);
+
 #endif
