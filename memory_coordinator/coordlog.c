@@ -83,11 +83,22 @@ void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, co
 void coordlog_change(const struct coord_guest *g, const struct snap_mem *m, const char *name,
                      bool dry_run)
 {
+    double from = (double)m->actual_kib / UTIL_MIB, to = (double)g->decision.target_kib / UTIL_MIB;
+    double headroom = (double)g->view->headroom_kib / UTIL_MIB;
+    double rate = g->view->rate_kib_s / UTIL_MIB;
+    const char *why = mem_reason_name(g->decision.reason);
     bool grow = g->decision.target_kib > m->actual_kib;
 
-    log_info("%s%s '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)",
-             dry_run ? "would " : "", grow ? "grow" : "shrink", name,
-             (double)m->actual_kib / UTIL_MIB, (double)g->decision.target_kib / UTIL_MIB,
-             mem_reason_name(g->decision.reason), (double)g->view->headroom_kib / UTIL_MIB,
-             g->view->rate_kib_s / UTIL_MIB);
+    if (dry_run && grow)
+        log_info("would grow '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)", name,
+                 from, to, why, headroom, rate);
+    else if (dry_run)
+        log_info("would shrink '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)", name,
+                 from, to, why, headroom, rate);
+    else if (grow)
+        log_info("grow '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)", name, from, to,
+                 why, headroom, rate);
+    else
+        log_info("shrink '%s' %.0f -> %.0f MiB (%s: %.0f MiB headroom, %+.1f MiB/s)", name, from,
+                 to, why, headroom, rate);
 }

@@ -5,6 +5,25 @@
 #include "report.h"
 #include "util.h"
 
+/* The balloon changes of REP (made, or planned in a DRY_RUN), for the period's line. */
+static void print_changes(FILE *out, const struct coord_report *rep, bool dry_run)
+{
+    double given = (double)rep->granted_kib / UTIL_MIB,
+           taken = (double)rep->reclaimed_kib / UTIL_MIB;
+
+    if (rep->changes == 0)
+        fputs("; no change", out);
+    else if (dry_run && rep->changes == 1)
+        fprintf(out, "; would make 1 change: +%.0f MiB given, -%.0f MiB taken", given, taken);
+    else if (dry_run)
+        fprintf(out, "; would make %zu changes: +%.0f MiB given, -%.0f MiB taken", rep->changes,
+                given, taken);
+    else if (rep->changes == 1)
+        fprintf(out, "; 1 change: +%.0f MiB given, -%.0f MiB taken", given, taken);
+    else
+        fprintf(out, "; %zu changes: +%.0f MiB given, -%.0f MiB taken", rep->changes, given, taken);
+}
+
 void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run)
 {
@@ -21,12 +40,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
         return;
     }
     fprintf(out, ", %zu guests, %zu starving", rep->nguests, rep->starving);
-    if (rep->changes)
-        fprintf(out, "; %s%zu change%s: +%.0f MiB given, -%.0f MiB taken",
-                dry_run ? "would make " : "", rep->changes, rep->changes == 1 ? "" : "s",
-                (double)rep->granted_kib / UTIL_MIB, (double)rep->reclaimed_kib / UTIL_MIB);
-    else
-        fputs("; no change", out);
+    print_changes(out, rep, dry_run);
     if (rep->short_of_memory)
         fputs(", short of memory", out);
     if (rep->failed)
