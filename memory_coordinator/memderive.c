@@ -22,8 +22,7 @@ static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, doub
         double r = ((double)used - (double)st->last_used) / dt;
         double lim = (double)max_kib / dt;
         /* The first interval of a growth holds on average half of it (it starts anywhere in
-         * the interval): twice that is the estimate of its rate (measured in the lab: a guest
-         * growing 25 MiB/s first showed 10.6 MiB/s, and was fed too little). */
+         * the interval): twice that is its rate (docs/EVIDENCE.md#first-interval-of-growth). */
         if (r > 0 && (!st->rate_ok || st->rate <= 0))
             r *= 2;
         r = r > lim ? lim : r < -lim ? -lim : r;
@@ -66,9 +65,9 @@ static bool deflated_itself(const struct gstate *st, const struct snap_mem *m)
 }
 
 /* The memory of sample M whose growth is the guest's growth: neither free nor page cache where
- * it reports its caches (a cache filling up makes its kernel count half of the new cache, up to
- * its low watermark, as not available: measured 110 MiB less usable in 2 s on a lab guest that
- * started reading; that is not growth), else all it cannot give up at once. */
+ * it reports its caches (a filling cache is not growth, though its kernel counts part of it as
+ * not available: docs/EVIDENCE.md#cache-filling-is-not-growth), else all it cannot give up at
+ * once. */
 static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
 {
     if ((m->flags & SNAP_MEM_DISK_CACHES) && m->disk_caches_kib <= m->actual_kib - m->unused_kib)

@@ -1,20 +1,16 @@
 /* What one guest's statistics say beyond its sizes (pure).
  *
  * Headroom: usable (MemAvailable) where the guest reports it, else unused plus disk caches,
- * else unused alone. A guest reading files fills its free memory with page cache, which its
- * kernel gives back at once: measured on a lab guest reading its disk, 70 MiB unused but 290 MiB
- * usable at 512 MiB. Usable is also below unused when there is no cache (by the kernel's
- * reserves: 298 against 367 MiB on an idle 512 MiB guest).
+ * else unused alone: a guest reading files fills its free memory with page cache, which its
+ * kernel gives back at once (docs/EVIDENCE.md#headroom-page-cache).
  *
  * Clock: the guest reports every stats period and libvirt repeats the last report in between;
  * last_update (whole seconds of the guest's clock) tells them apart. A repeat is no news: no
  * rate, no decision. Rates are per second of the guest's clock between two reports.
  *
  * Pressure: major faults (page faults that waited for I/O) and swap-ins per second, each against
- * the guest's usual level (learnt from calm samples). On the lab guests, data read with read()
- * never faults, and readahead hides most faults of mapped data: a mapped reader squeezed below
- * its working set showed 0.5 major faults per second (and 950 minor ones), against none before.
- * Hence a low threshold, relative to the guest's own level.
+ * the guest's usual level (learnt from calm samples), with a low threshold: a squeezed guest
+ * shows few major faults (docs/EVIDENCE.md#faults-of-a-squeeze).
  */
 #include "memsignals.h"
 

@@ -36,9 +36,9 @@ enum coord_distrust memtrust_judge(struct gstate *st, const struct snap_mem *m, 
     *fresh = memsig_clock(&st->sig, m, k->now, dt);
     if (memsig_stale_s(&st->sig, k->now) > k->grace_s)
         return COORD_STALE;
-    /* Figures that do not fit the balloon size are a report older than its last move (the
-     * guest reports every few seconds, the balloon size is the host's and current; seen on a
-     * guest booted moments before): that sample decides nothing. Lasting, they are a lie. */
+    /* Figures that do not fit the balloon size are a report older than its last move: that
+     * sample decides nothing; lasting, they are a lie
+     * (docs/EVIDENCE.md#report-older-than-the-balloon). */
     if (memsig_misfit_s(&st->sig, fits, k->now) > k->grace_s)
         return COORD_IMPOSSIBLE;
     return COORD_TRUSTED;
