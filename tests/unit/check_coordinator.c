@@ -7,6 +7,7 @@
 #include "coordinator.h"
 #include "fake_hv.h"
 #include "measure.h"
+#include "rng.h"
 #include "runner.h"
 #include "suites.h"
 #include "util.h"
@@ -70,14 +71,6 @@ struct msim {
     unsigned bad_floor, bad_max, bad_step, bad_squeeze, bad_reserve, bad_hostile_growth;
 };
 
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static void hostile_hook(void *arg, int dom, double now_s, struct snap_mem *m)
 {
     struct msim *s = arg;
@@ -108,12 +101,12 @@ static void hostile_hook(void *arg, int dom, double now_s, struct snap_mem *m)
         m->last_update = 12345;
         break;
     case GARBAGE:
-        m->unused_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
-        m->available_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
-        m->usable_kib = next_rand(&s->rng) >> (next_rand(&s->rng) % 64);
-        m->last_update = next_rand(&s->rng);
+        m->unused_kib = rng_next(&s->rng) >> (rng_next(&s->rng) % 64);
+        m->available_kib = rng_next(&s->rng) >> (rng_next(&s->rng) % 64);
+        m->usable_kib = rng_next(&s->rng) >> (rng_next(&s->rng) % 64);
+        m->last_update = rng_next(&s->rng);
         m->flags = SNAP_MEM_BALLOON | SNAP_MEM_RSS |
-                   ((uint32_t)next_rand(&s->rng) &
+                   ((uint32_t)rng_next(&s->rng) &
                     (SNAP_MEM_UNUSED | SNAP_MEM_AVAILABLE | SNAP_MEM_USABLE | SNAP_MEM_UPDATE));
         break;
     case USABLE_ABOVE_AVAILABLE:
@@ -847,27 +840,27 @@ START_TEST(property_invariants_over_random_hostile_scenarios)
 
     for (int sc = 0; sc < 100; sc++) {
         struct msim s;
-        uint64_t ram = 2048 + next_rand(&seed) % 14336;
-        uint64_t reserve = 256 + next_rand(&seed) % 1024;
-        int n = 1 + (int)(next_rand(&seed) % 8);
+        uint64_t ram = 2048 + rng_next(&seed) % 14336;
+        uint64_t reserve = 256 + rng_next(&seed) % 1024;
+        int n = 1 + (int)(rng_next(&seed) % 8);
 
         msim_init(&s, ram, 256, reserve);
-        s.rng = next_rand(&seed) | 1;
+        s.rng = rng_next(&seed) | 1;
         for (int i = 0; i < n; i++) {
-            uint64_t max = 256 + next_rand(&seed) % 4096;
-            uint64_t cur = 128 + next_rand(&seed) % max;
+            uint64_t max = 256 + rng_next(&seed) % 4096;
+            uint64_t cur = 128 + rng_next(&seed) % max;
             struct fake_mem_load ml = {
-                    .base_kib = (32 + next_rand(&seed) % 96) * MIB,
-                    .delay_s = (double)(next_rand(&seed) % 20),
+                    .base_kib = (32 + rng_next(&seed) % 96) * MIB,
+                    .delay_s = (double)(rng_next(&seed) % 20),
                     .rate_kib_s =
-                            (double)(next_rand(&seed) % 4) * (double)(next_rand(&seed) % 80) * MIB,
-                    .cap_kib = (next_rand(&seed) % max) * MIB,
-                    .hold_s = (double)(next_rand(&seed) % 30),
-                    .repeat = next_rand(&seed) % 2,
+                            (double)(rng_next(&seed) % 4) * (double)(rng_next(&seed) % 80) * MIB,
+                    .cap_kib = (rng_next(&seed) % max) * MIB,
+                    .hold_s = (double)(rng_next(&seed) % 30),
+                    .repeat = rng_next(&seed) % 2,
             };
-            add_guest(&s, max, cur > max ? max : cur, &ml, next_rand(&seed) % 4 != 0);
-            s.mode[i] = next_rand(&seed) % 3 == 0 ? (enum hostile)(next_rand(&seed) % NHOSTILE)
-                                                  : HONEST;
+            add_guest(&s, max, cur > max ? max : cur, &ml, rng_next(&seed) % 4 != 0);
+            s.mode[i] =
+                    rng_next(&seed) % 3 == 0 ? (enum hostile)(rng_next(&seed) % NHOSTILE) : HONEST;
         }
         /* Only a host that is not overcommitted at the start (guests' current sizes fit above
          * the reserve) can promise to stay there: guests may use what they already have. */
@@ -1002,25 +995,17 @@ struct garbage_host {
     unsigned long sets;
 };
 
-static uint64_t g_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 static uint64_t g_size(uint64_t *s)
 {
-    switch (g_next(s) % 6) {
+    switch (rng_next(s) % 6) {
     case 0:
         return 0;
     case 1:
         return UINT64_MAX;
     case 2:
-        return g_next(s) >> (g_next(s) % 64);
+        return rng_next(s) >> (rng_next(s) % 64);
     default:
-        return (g_next(s) % 4096) * MIB;
+        return (rng_next(s) % 4096) * MIB;
     }
 }
 
@@ -1032,10 +1017,10 @@ static int garbage_sample(struct hv *hv, struct snap *snap, unsigned what, hv_fi
     (void)filter;
     (void)arg;
 
-    snap_reset(snap, (uint64_t)(g_next(&g->seed) % 1000000) * 1000000000ull, 4);
+    snap_reset(snap, (uint64_t)(rng_next(&g->seed) % 1000000) * 1000000000ull, 4);
     snap_set_host_memory(snap, g_size(&g->seed), g_size(&g->seed));
     for (int n = 0; n < 2; n++)
-        if (g_next(&g->seed) % 2)
+        if (rng_next(&g->seed) % 2)
             snap_set_node_free(snap, n, g_size(&g->seed));
     for (int i = 0; i < 10; i++) {
         unsigned char uuid[SNAP_UUID_LEN] = {0};
@@ -1048,13 +1033,15 @@ static int garbage_sample(struct hv *hv, struct snap *snap, unsigned what, hv_fi
         d->mem.available_kib = g_size(&g->seed);
         d->mem.usable_kib = g_size(&g->seed);
         d->mem.rss_kib = g_size(&g->seed);
-        d->mem.last_update = g_next(&g->seed) % 4;
+        d->mem.last_update = rng_next(&g->seed) % 4;
         d->mem.disk_caches_kib = g_size(&g->seed);
-        d->mem.major_fault = g_next(&g->seed) % 3 ? g_next(&g->seed) % 1000 : g_next(&g->seed);
-        d->mem.swap_in_kib = g_next(&g->seed) % 3 ? g_next(&g->seed) % 1000 : g_next(&g->seed);
-        d->mem.flags = (uint32_t)g_next(&g->seed) & 0xfff;
-        d->cfg = (uint32_t)g_next(&g->seed) & 0x3f;
-        d->numa_nodes = g_next(&g->seed) % 4;
+        d->mem.major_fault =
+                rng_next(&g->seed) % 3 ? rng_next(&g->seed) % 1000 : rng_next(&g->seed);
+        d->mem.swap_in_kib =
+                rng_next(&g->seed) % 3 ? rng_next(&g->seed) % 1000 : rng_next(&g->seed);
+        d->mem.flags = (uint32_t)rng_next(&g->seed) & 0xfff;
+        d->cfg = (uint32_t)rng_next(&g->seed) & 0x3f;
+        d->numa_nodes = rng_next(&g->seed) % 4;
     }
     return HV_OK;
 }
