@@ -54,29 +54,24 @@ enum {
     COORD_NOTE_HUGEPAGES = 1u << 4       /* backed by huge pages: left alone */
 };
 
-/* One guest this period. */
+/* One guest this period: its statistics judged, what the policy saw of it, what it decided. Its
+ * sizes and raw statistics are those of its domain in the snapshot. */
 struct coord_guest {
-    size_t domain; /* index in the current snapshot */
-    uint64_t actual_kib, max_kib, unused_kib, target_kib;
-    uint64_t headroom_kib;            /* what it can use at once (trusted statistics) */
-    enum memsig_source headroom_from; /* ... read from which statistics */
-    uint64_t committed_kib;           /* what it was entitled to before this period's decision */
-    double rate_kib_s;
-    bool fresh;                      /* its statistics are new (not a repeat of the last report) */
-    bool rates_ok;                   /* fault_rate and swap_in_rate are measured */
-    double fault_rate, swap_in_rate; /* major faults and swap-in KiB per second */
-    bool pressure;                   /* they are above its usual level */
-    uint64_t hold_kib;               /* floor held after a squeeze or a deflation (0: none) */
-    bool squeezed;              /* its pressure rose after a shrink: grown back (this period) */
-    bool deflated;              /* its balloon deflated itself (this period) */
-    uint64_t deflated_from_kib; /* ... from this size */
-    unsigned notes;             /* COORD_NOTE_* said this period */
-    enum mem_reason reason;
+    size_t domain;                /* index in the current snapshot */
+    const struct mem_guest *view; /* the policy's view: sizes, headroom, rate, pressure, hold */
     enum coord_distrust distrust;
-    bool change;       /* a new target was decided */
-    int result;        /* HV_* of setting it (HV_OK in a dry run) */
-    bool enable_stats; /* its balloon statistics are turned on this period */
-    bool announce;     /* its distrust reason (or recovery) is new: said once */
+    bool announce;                    /* its distrust reason (or recovery) is new: said once */
+    bool enable_stats;                /* its balloon statistics are turned on this period */
+    bool fresh;                       /* its statistics are new (not a repeat of the last report) */
+    enum memsig_source headroom_from; /* where view->headroom_kib was read (trusted statistics) */
+    bool rates_ok;                    /* fault_rate and swap_in_rate are measured */
+    double fault_rate, swap_in_rate;  /* major faults and swap-in KiB per second */
+    bool squeezed;                /* its pressure rose after a shrink: grown back (this period) */
+    uint64_t deflated_from_kib;   /* its balloon deflated itself (view->deflated) from this size */
+    unsigned notes;               /* COORD_NOTE_* said this period */
+    struct mem_decision decision; /* this period's target (else its committed size: the
+                                     baseline) and reason; change: a new target to set */
+    int result;                   /* HV_* of setting it (HV_OK in a dry run) */
 };
 
 /* What happened in one period; valid until the next coord_period() or coord_destroy(). */
@@ -112,5 +107,8 @@ const char *coord_distrust_name(enum coord_distrust d);
 
 /* The host reserve CFG gives for a host of TOTAL_KIB. */
 uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib);
+
+/* The policy's configuration for CFG with a host reserve of RESERVE_KIB. */
+struct mem_config coord_policy_config(const struct coord_config *cfg, uint64_t reserve_kib);
 
 #endif

@@ -121,8 +121,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Positive growth per period, sanitised (KiB). */
-static double growth_per_period(const struct mem_config *cfg, const struct mem_guest *g)
+double mem_growth_per_period(const struct mem_config *cfg, const struct mem_guest *g)
 {
     double r = g->rate_kib_s;
 
@@ -132,16 +131,13 @@ static double growth_per_period(const struct mem_config *cfg, const struct mem_g
     return r > (double)g->max_kib ? (double)g->max_kib : r;
 }
 
-/* Memory a guest uses (KiB): what it cannot give up at once, from trusted statistics. */
-static uint64_t used_of(const struct mem_guest *g)
+uint64_t mem_used_kib(const struct mem_guest *g)
 {
     return g->headroom_kib < g->actual_kib ? g->actual_kib - g->headroom_kib : 0;
 }
 
-/* Room for G's USED memory, its minimum unused and PERIODS periods of growth GROW, up to its
- * maximum (KiB). */
-static uint64_t room_for(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
-                         double grow, int periods)
+uint64_t mem_room_for(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
+                      double grow, int periods)
 {
     double want = (double)used + (double)cfg->min_unused_kib + grow * periods;
 
@@ -301,7 +297,7 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     const struct mem_guest *g = &w->guests[i];
     struct mem_decision *d = &w->out->d[i];
     uint64_t committed = mem_committed(g);
-    uint64_t t = room_for(cfg, g, used, grow, MEM_HORIZON);
+    uint64_t t = mem_room_for(cfg, g, used, grow, MEM_HORIZON);
 
     /* At least the idle level of headroom: not left on the threshold of starving. */
     t = max_u64(t, sat_add(sat_add(used, cfg->min_unused_kib), cfg->min_unused_kib / 2));
@@ -312,7 +308,7 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     w->any_starving = true;
     d->reason = g->deflated ? MEM_DEFLATED : MEM_STARVING;
     if (t > committed) {
-        uint64_t u = min_u64(room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
+        uint64_t u = min_u64(mem_room_for(cfg, g, used, grow, MEM_SHORT_HORIZON), t);
 
         w->need[i] = t - committed;
         w->total_need += w->need[i];
@@ -364,12 +360,12 @@ static void classify(struct work *w)
         }
         if (!g->fresh)
             continue; /* a repeat of its last report: nothing new to decide on */
-        grow = growth_per_period(w->cfg, g);
+        grow = mem_growth_per_period(w->cfg, g);
         if (g->deflated ||
             (double)g->headroom_kib < (double)w->cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
-            starving(w, i, used_of(g), grow);
+            starving(w, i, mem_used_kib(g), grow);
         } else if (grow > 0) {
-            uint64_t want = room_for(w->cfg, g, used_of(g), grow, MEM_HORIZON);
+            uint64_t want = mem_room_for(w->cfg, g, mem_used_kib(g), grow, MEM_HORIZON);
             if (want > committed)
                 w->soon_need = sat_add(w->soon_need, want - committed);
         }
@@ -404,8 +400,8 @@ static void shrink_others(struct work *w)
     for (size_t i = 0; i < w->n; i++) {
         const struct mem_guest *g = &w->guests[i];
         struct mem_decision *d = &w->out->d[i];
-        uint64_t committed = mem_committed(g), used = used_of(g), room = g->headroom_kib;
-        double grow = growth_per_period(cfg, g);
+        uint64_t committed = mem_committed(g), used = mem_used_kib(g), room = g->headroom_kib;
+        double grow = mem_growth_per_period(cfg, g);
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
 

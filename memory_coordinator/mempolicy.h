@@ -96,6 +96,17 @@ struct mem_plan {
 /* Returns the size a guest is entitled to now: its pending target, else its actual size. */
 uint64_t mem_committed(const struct mem_guest *g);
 
+/* Memory G uses (KiB): what it cannot give up at once, its size less its headroom (or 0). */
+uint64_t mem_used_kib(const struct mem_guest *g);
+
+/* G's growth in one period of CFG (KiB): its positive rate, sanitised, at most its maximum. */
+double mem_growth_per_period(const struct mem_config *cfg, const struct mem_guest *g);
+
+/* Room for G's USED memory, its minimum unused and PERIODS periods of growth GROW, up to its
+ * maximum (KiB): what a starving guest is grown to. */
+uint64_t mem_room_for(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
+                      double grow, int periods);
+
 /* Largest change of a target in one period, growing / shrinking, for a guest of MAX_KIB. */
 uint64_t mem_grow_step(uint64_t max_kib);
 uint64_t mem_shrink_step(uint64_t max_kib);

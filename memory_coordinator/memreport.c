@@ -5,6 +5,25 @@
 #include "report.h"
 #include "util.h"
 
+/* The balloon changes of REP (made, or planned in a DRY_RUN), for the period's line. */
+static void print_changes(FILE *out, const struct coord_report *rep, bool dry_run)
+{
+    double given = (double)rep->granted_kib / UTIL_MIB,
+           taken = (double)rep->reclaimed_kib / UTIL_MIB;
+
+    if (rep->changes == 0)
+        fputs("; no change", out);
+    else if (dry_run && rep->changes == 1)
+        fprintf(out, "; would make 1 change: +%.0f MiB given, -%.0f MiB taken", given, taken);
+    else if (dry_run)
+        fprintf(out, "; would make %zu changes: +%.0f MiB given, -%.0f MiB taken", rep->changes,
+                given, taken);
+    else if (rep->changes == 1)
+        fprintf(out, "; 1 change: +%.0f MiB given, -%.0f MiB taken", given, taken);
+    else
+        fprintf(out, "; %zu changes: +%.0f MiB given, -%.0f MiB taken", rep->changes, given, taken);
+}
+
 void memreport_print_line(FILE *out, const struct coord_report *rep, const struct snap *cur,
                           bool dry_run)
 {
@@ -21,12 +40,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
         return;
     }
     fprintf(out, ", %zu guests, %zu starving", rep->nguests, rep->starving);
-    if (rep->changes)
-        fprintf(out, "; %s%zu change%s: +%.0f MiB given, -%.0f MiB taken",
-                dry_run ? "would make " : "", rep->changes, rep->changes == 1 ? "" : "s",
-                (double)rep->granted_kib / UTIL_MIB, (double)rep->reclaimed_kib / UTIL_MIB);
-    else
-        fputs("; no change", out);
+    print_changes(out, rep, dry_run);
     if (rep->short_of_memory)
         fputs(", short of memory", out);
     if (rep->failed)
@@ -57,7 +71,7 @@ static void guest_signals(struct json *j, const struct coord_guest *g, const str
 
     json_key(j, "headroom_mib");
     if (trusted)
-        json_double(j, (double)g->headroom_kib / UTIL_MIB, 1);
+        json_double(j, (double)g->view->headroom_kib / UTIL_MIB, 1);
     else
         json_null(j);
     json_kv_string(j, "headroom_from", trusted ? memsig_source_name(g->headroom_from) : "none");
@@ -77,8 +91,8 @@ static void guest_signals(struct json *j, const struct coord_guest *g, const str
         json_double(j, g->swap_in_rate, 1);
     else
         json_null(j);
-    json_kv_bool(j, "pressure", g->pressure);
-    mib(j, "hold_mib", g->hold_kib);
+    json_kv_bool(j, "pressure", g->view->pressure);
+    mib(j, "hold_mib", g->view->hold_kib);
     cfg_flag(j, "autodeflate", known, d->cfg & SNAP_CFG_AUTODEFLATE);
     cfg_flag(j, "free_page_reporting", known, d->cfg & SNAP_CFG_FREE_PAGE_REPORTING);
     cfg_flag(j, "hugepages", known, d->cfg & SNAP_CFG_HUGEPAGES);
@@ -98,22 +112,23 @@ void memreport_print_json(FILE *out, const struct coord_report *rep, const struc
     json_array_begin(&j);
     for (size_t i = 0; i < rep->nguests; i++) {
         const struct coord_guest *g = &rep->guests[i];
+        const struct snap_domain *d = snap_domain(cur, g->domain);
         json_object_begin(&j);
-        report_domain(&j, cur, snap_domain(cur, g->domain));
-        mib(&j, "actual_mib", g->actual_kib);
-        mib(&j, "max_mib", g->max_kib);
+        report_domain(&j, cur, d);
+        mib(&j, "actual_mib", d->mem.actual_kib);
+        mib(&j, "max_mib", d->mem.max_kib);
         json_key(&j, "unused_mib");
         if (g->distrust == COORD_TRUSTED)
-            json_double(&j, (double)g->unused_kib / UTIL_MIB, 1);
+            json_double(&j, (double)d->mem.unused_kib / UTIL_MIB, 1);
         else
             json_null(&j);
-        json_kv_double(&j, "rate_mib_s", g->rate_kib_s / UTIL_MIB, 2);
-        guest_signals(&j, g, snap_domain(cur, g->domain));
-        mib(&j, "target_mib", g->target_kib);
-        json_kv_string(&j, "reason", mem_reason_name(g->reason));
+        json_kv_double(&j, "rate_mib_s", g->view->rate_kib_s / UTIL_MIB, 2);
+        guest_signals(&j, g, d);
+        mib(&j, "target_mib", g->decision.target_kib);
+        json_kv_string(&j, "reason", mem_reason_name(g->decision.reason));
         json_kv_string(&j, "statistics", coord_distrust_name(g->distrust));
-        json_kv_bool(&j, "change", g->change);
-        if (g->change)
+        json_kv_bool(&j, "change", g->decision.change);
+        if (g->decision.change)
             json_kv_string(&j, "result", hv_status_name(g->result));
         json_object_end(&j);
     }
@@ -132,10 +147,10 @@ void memreport_count(struct memreport_metrics *mm, const struct coord_report *re
     report_meta_count(&mm->meta, rep->calls);
     for (size_t i = 0; i < rep->nguests; i++) {
         const struct coord_guest *g = &rep->guests[i];
-        if (!g->change)
+        if (!g->decision.change)
             continue;
-        if (g->result == HV_OK && g->reason < MEMREPORT_REASONS)
-            mm->resizes[g->reason]++;
+        if (g->result == HV_OK && g->decision.reason < MEMREPORT_REASONS)
+            mm->resizes[g->decision.reason]++;
         else if (g->result != HV_OK && g->result != HV_GONE)
             mm->resize_failures++;
     }
@@ -156,26 +171,27 @@ struct guest_family {
 
 static bool guest_actual(const struct coord_guest *g, const struct snap_domain *d, double *out)
 {
-    *out = bytes(g->actual_kib);
+    (void)g;
+    *out = bytes(d->mem.actual_kib);
     return (d->mem.flags & SNAP_MEM_BALLOON) != 0;
 }
 
 static bool guest_max(const struct coord_guest *g, const struct snap_domain *d, double *out)
 {
-    *out = bytes(g->max_kib);
+    (void)g;
+    *out = bytes(d->mem.max_kib);
     return (d->mem.flags & SNAP_MEM_BALLOON) != 0;
 }
 
 static bool guest_target(const struct coord_guest *g, const struct snap_domain *d, double *out)
 {
-    *out = bytes(g->target_kib);
+    *out = bytes(g->decision.target_kib);
     return (d->mem.flags & SNAP_MEM_BALLOON) != 0;
 }
 
 static bool guest_unused(const struct coord_guest *g, const struct snap_domain *d, double *out)
 {
-    (void)d;
-    *out = bytes(g->unused_kib);
+    *out = bytes(d->mem.unused_kib);
     return g->distrust == COORD_TRUSTED;
 }
 
@@ -188,7 +204,7 @@ static bool guest_usable(const struct coord_guest *g, const struct snap_domain *
 static bool guest_headroom(const struct coord_guest *g, const struct snap_domain *d, double *out)
 {
     (void)d;
-    *out = bytes(g->headroom_kib);
+    *out = bytes(g->view->headroom_kib);
     return g->distrust == COORD_TRUSTED;
 }
 
@@ -255,7 +271,8 @@ static void write_guest_states(struct metrics *m, const struct coord_report *rep
         const struct coord_guest *g = &rep->guests[i];
         struct metrics_label l[] = {
                 domain_label(cur, g->domain),
-                {"reason", report_label_slug(mem_reason_name(g->reason), slug, sizeof(slug))}};
+                {"reason",
+                 report_label_slug(mem_reason_name(g->decision.reason), slug, sizeof(slug))}};
         metrics_sample(m, l, 2, 1);
     }
     metrics_family(m, "vmbalance_guest_statistics_state", METRICS_GAUGE,

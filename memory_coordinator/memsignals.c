@@ -1,20 +1,16 @@
 /* What one guest's statistics say beyond its sizes (pure).
  *
  * Headroom: usable (MemAvailable) where the guest reports it, else unused plus disk caches,
- * else unused alone. A guest reading files fills its free memory with page cache, which its
- * kernel gives back at once: measured on a lab guest reading its disk, 70 MiB unused but 290 MiB
- * usable at 512 MiB. Usable is also below unused when there is no cache (by the kernel's
- * reserves: 298 against 367 MiB on an idle 512 MiB guest).
+ * else unused alone: a guest reading files fills its free memory with page cache, which its
+ * kernel gives back at once (docs/EVIDENCE.md#headroom-page-cache).
  *
  * Clock: the guest reports every stats period and libvirt repeats the last report in between;
  * last_update (whole seconds of the guest's clock) tells them apart. A repeat is no news: no
  * rate, no decision. Rates are per second of the guest's clock between two reports.
  *
  * Pressure: major faults (page faults that waited for I/O) and swap-ins per second, each against
- * the guest's usual level (learnt from calm samples). On the lab guests, data read with read()
- * never faults, and readahead hides most faults of mapped data: a mapped reader squeezed below
- * its working set showed 0.5 major faults per second (and 950 minor ones), against none before.
- * Hence a low threshold, relative to the guest's own level.
+ * the guest's usual level (learnt from calm samples), with a low threshold: a squeezed guest
+ * shows few major faults (docs/EVIDENCE.md#faults-of-a-squeeze).
  */
 #include "memsignals.h"
 
@@ -37,19 +33,23 @@ const char *memsig_source_name(enum memsig_source src)
 
 bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src)
 {
+    uint64_t h;
+
+    *kib = 0;
     if (m->flags & SNAP_MEM_USABLE) {
         *src = MEMSIG_USABLE;
-        *kib = m->usable_kib;
+        h = m->usable_kib;
     } else if (m->flags & SNAP_MEM_DISK_CACHES) {
         *src = MEMSIG_UNUSED_CACHES;
         if (m->disk_caches_kib > m->actual_kib)
             return false;
-        *kib = m->unused_kib + m->disk_caches_kib;
+        h = m->unused_kib + m->disk_caches_kib;
     } else {
         *src = MEMSIG_UNUSED;
-        *kib = m->unused_kib;
+        h = m->unused_kib;
     }
-    return *kib <= m->actual_kib && m->unused_kib <= m->actual_kib;
+    *kib = h < m->actual_kib ? h : m->actual_kib;
+    return h <= m->actual_kib && m->unused_kib <= m->actual_kib;
 }
 
 bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double *dt)
@@ -83,12 +83,9 @@ double memsig_stale_s(const struct memsig *s, double now)
     return s->have_update ? now - s->update_changed_t : 0;
 }
 
-double memsig_misfit_s(struct memsig *s, const struct snap_mem *m, double now)
+double memsig_misfit_s(struct memsig *s, bool fits, double now)
 {
-    uint64_t kib;
-    enum memsig_source src;
-
-    if (memsig_headroom(m, &kib, &src)) {
+    if (fits) {
         s->misfit = false;
         return 0;
     }

@@ -61,9 +61,10 @@ struct memsig {
     bool pressure;
 };
 
-/* The headroom of memory sample M (trusted statistics) into *KIB and where it comes from.
- * Returns false when the figures do not fit the balloon size (headroom or free memory above
- * it: the balloon moved since the guest's last report), so that the sample decides nothing. */
+/* The headroom of memory sample M (trusted statistics) into *KIB, never above its balloon size
+ * (0 when its disk caches alone are), and where it comes from. Returns false when the figures do
+ * not fit the balloon size (headroom or free memory above it: the balloon moved since the guest's
+ * last report), so that the sample decides nothing. */
 bool memsig_headroom(const struct snap_mem *m, uint64_t *kib, enum memsig_source *src);
 
 /* Takes the statistics clock of M at host time NOW. Returns true when the sample is new: its
@@ -74,10 +75,10 @@ bool memsig_clock(struct memsig *s, const struct snap_mem *m, double now, double
 /* Seconds since the statistics clock last advanced at host time NOW (0 when never seen). */
 double memsig_stale_s(const struct memsig *s, double now);
 
-/* Seconds at host time NOW that the figures of sample M have not fitted its balloon size
- * (memsig_headroom false: a report older than the balloon's last move, or a liar), 0 when they
- * fit. */
-double memsig_misfit_s(struct memsig *s, const struct snap_mem *m, double now);
+/* Seconds at host time NOW that the guest's figures have not fitted its balloon size (FITS:
+ * memsig_headroom of this sample; a report older than the balloon's last move, or a liar), 0 when
+ * they fit. */
+double memsig_misfit_s(struct memsig *s, bool fits, double now);
 
 /* Updates the fault and swap-in rates from a new sample M, DT seconds after the previous one,
  * and judges pressure; the usual level learns only from calm samples outside a squeeze window

@@ -12,7 +12,6 @@
  */
 #include "shortfall.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "mempolicy.h"
@@ -26,43 +25,43 @@ static int64_t pos(int64_t v)
 static bool starving(const struct coord_guest *g)
 {
     return g->distrust == COORD_TRUSTED &&
-           (g->reason == MEM_STARVING || g->reason == MEM_CAPPED || g->reason == MEM_AT_MAX);
+           (g->decision.reason == MEM_STARVING || g->decision.reason == MEM_CAPPED ||
+            g->decision.reason == MEM_AT_MAX);
 }
 
 /* Guests whose memory the policy does not take: huge pages, pressure, a squeeze answered, a
  * balloon that deflated itself. */
 static bool held(const struct coord_guest *g)
 {
-    return g->reason == MEM_HUGEPAGES || g->reason == MEM_PRESSURE || g->reason == MEM_SQUEEZED ||
-           g->reason == MEM_DEFLATED;
+    enum mem_reason r = g->decision.reason;
+
+    return r == MEM_HUGEPAGES || r == MEM_PRESSURE || r == MEM_SQUEEZED || r == MEM_DEFLATED;
 }
 
-/* What trusted guest G wants (KiB): what it uses (its size less its headroom, the definition of
- * docs/METRICS.md) + minimum unused + MEM_SHORT_HORIZON periods of growth, within [floor, max]. */
-static int64_t want_of(const struct coord_config *cfg, const struct coord_guest *g)
+/* What trusted guest G wants (KiB): the room the policy gives a starving guest for
+ * MEM_SHORT_HORIZON periods of growth (what it uses being its size less its headroom, the
+ * definition of docs/METRICS.md), within [floor, max]. */
+static int64_t want_of(const struct mem_config *mc, const struct mem_guest *g)
 {
-    double used = g->headroom_kib < g->actual_kib ? (double)(g->actual_kib - g->headroom_kib) : 0;
-    double grow = isfinite(g->rate_kib_s) && g->rate_kib_s > 0 ? g->rate_kib_s * cfg->period_s : 0;
-    double want = used + (double)cfg->min_unused_kib + grow * MEM_SHORT_HORIZON;
+    uint64_t want =
+            mem_room_for(mc, g, mem_used_kib(g), mem_growth_per_period(mc, g), MEM_SHORT_HORIZON);
 
-    if (want < (double)cfg->floor_kib)
-        want = (double)cfg->floor_kib;
-    if (want > (double)g->max_kib)
-        want = (double)g->max_kib;
-    return (int64_t)want;
+    want = want > mc->floor_kib ? want : mc->floor_kib;
+    return (int64_t)(want < g->max_kib ? want : g->max_kib);
 }
 
-/* Guest G's need (starving) or what it could give back (other trusted guests), in KiB. */
-static void need_and_surplus(const struct coord_config *cfg, const struct coord_guest *g,
+/* Guest G's need (starving) or what it could give back (other trusted guests), in KiB, under the
+ * policy's configuration MC. */
+static void need_and_surplus(const struct mem_config *mc, const struct coord_guest *g,
                              int64_t *need, int64_t *surplus)
 {
-    int64_t want, committed = (int64_t)g->committed_kib;
+    int64_t want, committed = (int64_t)mem_committed(g->view);
 
     *need = *surplus = 0;
-    if (g->distrust != COORD_TRUSTED || g->max_kib == 0 || g->max_kib >= UTIL_HUGE_KIB ||
-        (held(g) && !starving(g)))
+    if (g->distrust != COORD_TRUSTED || g->view->max_kib == 0 ||
+        g->view->max_kib >= UTIL_HUGE_KIB || (held(g) && !starving(g)))
         return;
-    want = want_of(cfg, g);
+    want = want_of(mc, g->view);
     if (starving(g))
         *need = pos(want - committed);
     else
@@ -72,6 +71,7 @@ static void need_and_surplus(const struct coord_config *cfg, const struct coord_
 void shortfall_compute(const struct coord_config *cfg, const struct coord_report *rep,
                        struct shortfall *out)
 {
+    struct mem_config mc = coord_policy_config(cfg, rep->reserve_kib);
     int64_t need = 0, surplus = 0;
 
     memset(out, 0, sizeof(*out));
@@ -81,7 +81,7 @@ void shortfall_compute(const struct coord_config *cfg, const struct coord_report
         return;
     for (size_t i = 0; i < rep->nguests; i++) {
         int64_t n, s;
-        need_and_surplus(cfg, &rep->guests[i], &n, &s);
+        need_and_surplus(&mc, &rep->guests[i], &n, &s);
         need += n;
         surplus += s;
     }
@@ -97,12 +97,14 @@ uint64_t shortfall_relief(const struct coord_config *cfg, const struct coord_rep
                           const struct shortfall *sf, size_t i)
 {
     const struct coord_guest *g = &rep->guests[i];
+    struct mem_config mc = coord_policy_config(cfg, rep->reserve_kib);
     int64_t n, s, left;
 
     if (sf->shortfall_kib == 0)
         return 0;
-    need_and_surplus(cfg, g, &n, &s);
-    left = pos(((int64_t)sf->need_kib - n) - ((int64_t)sf->host_kib + (int64_t)g->committed_kib) -
+    need_and_surplus(&mc, g, &n, &s);
+    left = pos(((int64_t)sf->need_kib - n) -
+               ((int64_t)sf->host_kib + (int64_t)mem_committed(g->view)) -
                ((int64_t)sf->guests_kib - s));
     return sf->shortfall_kib - (uint64_t)left;
 }
@@ -120,7 +122,8 @@ static long best_candidate(const struct coord_config *cfg, const struct coord_re
         if (r == 0)
             continue;
         if (best < 0 || r > *relief ||
-            (r == *relief && rep->guests[i].committed_kib < rep->guests[best].committed_kib)) {
+            (r == *relief &&
+             mem_committed(rep->guests[i].view) < mem_committed(rep->guests[best].view))) {
             best = (long)i;
             *relief = r;
         }

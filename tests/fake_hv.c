@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fake_mem.h"
+#include "rng.h"
 #include "util.h"
 
 #define MAX_NODES SNAP_MAX_NODES
@@ -586,13 +587,10 @@ static int injected(struct fake_host *f, enum fake_op op, int dom)
     return HV_OK;
 }
 
+/* Deterministic noise, uniform in [-1, 1). */
 static double next_noise(struct fake_host *f)
 {
-    /* xorshift64*: deterministic, uniform in [-1, 1) */
-    f->rng ^= f->rng >> 12;
-    f->rng ^= f->rng << 25;
-    f->rng ^= f->rng >> 27;
-    return (double)((f->rng * 2685821657736338717ull) >> 11) / (double)(1ull << 52) - 1.0;
+    return (double)(rng_star(&f->rng) >> 11) / (double)(1ull << 52) - 1.0;
 }
 
 static double load_at(const struct fake_cpu_load *l, double t)

@@ -18,6 +18,7 @@
 #include "measure.h"
 #include "oracle.h"
 #include "placement.h"
+#include "rng.h"
 #include "runner.h"
 #include "scheduler.h"
 
@@ -35,19 +36,6 @@ static long peak_rss_kib(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static double rng_unit(uint64_t *s)
-{
-    return (double)(rng_next(s) >> 11) / (double)(1ull << 53);
 }
 
 /* ------------------------------------------------------------------ CPU ---- */

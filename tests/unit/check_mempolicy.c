@@ -5,6 +5,7 @@
 
 #include "mempolicy.h"
 #include "memsignals.h"
+#include "rng.h"
 #include "suites.h"
 #include "util.h"
 
@@ -446,42 +447,34 @@ START_TEST(squeeze_holds_what_recent_shrinks_took)
 }
 END_TEST
 
-static uint64_t fz_next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
 /* A random value in [0, limit] (any limit, UINT64_MAX included). */
 static uint64_t fz_upto(uint64_t *s, uint64_t limit)
 {
-    return limit == UINT64_MAX ? fz_next(s) : fz_next(s) % (limit + 1);
+    return limit == UINT64_MAX ? rng_next(s) : rng_next(s) % (limit + 1);
 }
 
 /* A hostile or plausible 64-bit size, KiB. */
 static uint64_t fz_size(uint64_t *s)
 {
-    switch (fz_next(s) % 8) {
+    switch (rng_next(s) % 8) {
     case 0:
         return 0;
     case 1:
         return UINT64_MAX;
     case 2:
-        return UINT64_MAX - fz_next(s) % 1024;
+        return UINT64_MAX - rng_next(s) % 1024;
     case 3:
-        return fz_next(s);
+        return rng_next(s);
     case 4:
-        return fz_next(s) >> (fz_next(s) % 64);
+        return rng_next(s) >> (rng_next(s) % 64);
     default:
-        return (fz_next(s) % 8192) * MIB;
+        return (rng_next(s) % 8192) * MIB;
     }
 }
 
 static double fz_rate(uint64_t *s)
 {
-    switch (fz_next(s) % 8) {
+    switch (rng_next(s) % 8) {
     case 0:
         return NAN;
     case 1:
@@ -493,7 +486,7 @@ static double fz_rate(uint64_t *s)
     case 4:
         return 1e300;
     default:
-        return ((double)(fz_next(s) % 2000) - 1000) * MIB / 10;
+        return ((double)(rng_next(s) % 2000) - 1000) * MIB / 10;
     }
 }
 
@@ -507,11 +500,12 @@ START_TEST(fuzz_a_million_hostile_guests)
     unsigned long decisions = 0;
 
     for (int k = 0; k < PLANS; k++) {
-        struct mem_config c = {.min_unused_kib = fz_next(&seed) % 2 ? 100 * MIB : fz_size(&seed),
-                               .floor_kib = fz_next(&seed) % 2 ? 200 * MIB : fz_size(&seed),
-                               .host_reserve_kib = fz_next(&seed) % 2 ? 1024 * MIB : fz_size(&seed),
-                               .period_s = fz_next(&seed) % 2 ? 1 : 1e-3};
-        struct mem_host h = {.free_kib = fz_size(&seed), .known = fz_next(&seed) % 4 != 0};
+        struct mem_config c = {.min_unused_kib = rng_next(&seed) % 2 ? 100 * MIB : fz_size(&seed),
+                               .floor_kib = rng_next(&seed) % 2 ? 200 * MIB : fz_size(&seed),
+                               .host_reserve_kib =
+                                       rng_next(&seed) % 2 ? 1024 * MIB : fz_size(&seed),
+                               .period_s = rng_next(&seed) % 2 ? 1 : 1e-3};
+        struct mem_host h = {.free_kib = fz_size(&seed), .known = rng_next(&seed) % 4 != 0};
         double node_room[4];
         double budget;
         uint64_t held = 0, grown = 0;
@@ -519,27 +513,27 @@ START_TEST(fuzz_a_million_hostile_guests)
 
         for (int i = 0; i < N; i++) {
             g[i].max_kib =
-                    fz_next(&seed) % 3 ? (256 + fz_next(&seed) % 8192) * MIB : fz_size(&seed);
-            g[i].actual_kib = fz_next(&seed) % 3 ? fz_upto(&seed, g[i].max_kib) : fz_size(&seed);
-            g[i].target_kib = fz_next(&seed) % 2 ? 0 : fz_size(&seed);
+                    rng_next(&seed) % 3 ? (256 + rng_next(&seed) % 8192) * MIB : fz_size(&seed);
+            g[i].actual_kib = rng_next(&seed) % 3 ? fz_upto(&seed, g[i].max_kib) : fz_size(&seed);
+            g[i].target_kib = rng_next(&seed) % 2 ? 0 : fz_size(&seed);
             g[i].headroom_kib =
-                    fz_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
+                    rng_next(&seed) % 3 ? fz_upto(&seed, g[i].actual_kib) : fz_size(&seed);
             g[i].uncommitted_kib = fz_size(&seed);
             g[i].rate_kib_s = fz_rate(&seed);
-            g[i].weight = fz_next(&seed) % 4 ? 1 : fz_rate(&seed);
-            g[i].trusted = fz_next(&seed) % 5 != 0;
-            g[i].rate_known = fz_next(&seed) % 5 != 0;
-            g[i].shrinking = fz_next(&seed) % 2;
-            g[i].fresh = fz_next(&seed) % 5 != 0;
-            g[i].pressure = fz_next(&seed) % 5 == 0;
-            g[i].deflated = fz_next(&seed) % 7 == 0;
-            g[i].fixed = fz_next(&seed) % 9 == 0;
-            g[i].hold_kib = fz_next(&seed) % 4 ? 0 : fz_size(&seed);
-            g[i].nodes = fz_next(&seed) % 3 ? 0 : fz_next(&seed) % 16;
+            g[i].weight = rng_next(&seed) % 4 ? 1 : fz_rate(&seed);
+            g[i].trusted = rng_next(&seed) % 5 != 0;
+            g[i].rate_known = rng_next(&seed) % 5 != 0;
+            g[i].shrinking = rng_next(&seed) % 2;
+            g[i].fresh = rng_next(&seed) % 5 != 0;
+            g[i].pressure = rng_next(&seed) % 5 == 0;
+            g[i].deflated = rng_next(&seed) % 7 == 0;
+            g[i].fixed = rng_next(&seed) % 9 == 0;
+            g[i].hold_kib = rng_next(&seed) % 4 ? 0 : fz_size(&seed);
+            g[i].nodes = rng_next(&seed) % 3 ? 0 : rng_next(&seed) % 16;
         }
         for (int n = 0; n < 4; n++) {
             h.node_free_kib[n] = fz_size(&seed);
-            if (fz_next(&seed) % 2)
+            if (rng_next(&seed) % 2)
                 h.node_known |= 1ull << n;
         }
         ck_assert_int_eq(mem_plan(&c, &h, g, N, &p), 0);

@@ -122,11 +122,12 @@ END_TEST
 
 START_TEST(resizes_are_counted_by_reason)
 {
-    struct coord_guest g[] = {{.change = true, .reason = MEM_STARVING, .result = HV_OK},
-                              {.change = true, .reason = MEM_IDLE, .result = HV_OK},
-                              {.change = false, .reason = MEM_IDLE, .result = HV_OK},
-                              {.change = true, .reason = MEM_IDLE, .result = HV_GONE},
-                              {.change = true, .reason = MEM_SHORT, .result = HV_FAIL}};
+    struct coord_guest g[] = {
+            {.decision = {.change = true, .reason = MEM_STARVING}, .result = HV_OK},
+            {.decision = {.change = true, .reason = MEM_IDLE}, .result = HV_OK},
+            {.decision = {.change = false, .reason = MEM_IDLE}, .result = HV_OK},
+            {.decision = {.change = true, .reason = MEM_IDLE}, .result = HV_GONE},
+            {.decision = {.change = true, .reason = MEM_SHORT}, .result = HV_FAIL}};
     struct coord_report rep = {.nguests = 5, .guests = g, .calls = 3};
     struct memreport_metrics mm = {0};
 

@@ -12,6 +12,7 @@
 struct world {
     struct snap *snap;
     struct coord_guest g[NG];
+    struct mem_guest view[NG]; /* what the policy saw of each */
     struct coord_report rep;
     struct coord_config cfg;
     struct shortfall_pick pick;
@@ -41,20 +42,25 @@ static void world_free(struct world *w)
     snap_destroy(w->snap);
 }
 
-/* Sets report guest I to domain DOM: size ACTUAL MiB with HEADROOM MiB it can use at once (all of
- * it free: no page cache), growing RATE MiB/s, decided REASON (trusted statistics). */
+/* Sets report guest I to domain DOM: size ACTUAL MiB (of 4096) with HEADROOM MiB it can use at
+ * once, growing RATE MiB/s, decided REASON (trusted statistics), no target pending. */
 static void guest(struct world *w, size_t i, size_t dom, uint64_t actual, uint64_t headroom,
                   double rate, enum mem_reason reason)
 {
     struct coord_guest *g = &w->g[i];
+    struct mem_guest *v = &w->view[i];
 
     memset(g, 0, sizeof(*g));
+    memset(v, 0, sizeof(*v));
+    v->actual_kib = actual * MIB;
+    v->max_kib = 4096 * MIB;
+    v->headroom_kib = headroom * MIB;
+    v->rate_kib_s = rate * MIB;
+    v->trusted = true;
     g->domain = dom;
-    g->actual_kib = g->committed_kib = g->target_kib = actual * MIB;
-    g->max_kib = 4096 * MIB;
-    g->unused_kib = g->headroom_kib = headroom * MIB;
-    g->rate_kib_s = rate * MIB;
-    g->reason = reason;
+    g->view = v;
+    g->decision.target_kib = actual * MIB;
+    g->decision.reason = reason;
     g->distrust = COORD_TRUSTED;
     if (i >= w->rep.nguests)
         w->rep.nguests = i + 1;
@@ -155,7 +161,6 @@ START_TEST(page_cache_is_headroom_and_held_guests_give_nothing)
     guest(&w, 0, 0, 1024, 0, 100, MEM_CAPPED);
     /* 20 MiB free but 620 MiB it can use at once (page cache): uses 380, wants 480, gives 520. */
     guest(&w, 1, 1, 1000, 620, 0, MEM_SHORT);
-    w.g[1].unused_kib = 20 * MIB;
     /* Under pressure, squeezed, deflated, huge pages: plenty of headroom, none of it given. */
     guest(&w, 2, 2, 1000, 700, 0, MEM_PRESSURE);
     guest(&w, 3, 3, 1000, 700, 0, MEM_SQUEEZED);
@@ -166,7 +171,7 @@ START_TEST(page_cache_is_headroom_and_held_guests_give_nothing)
     ck_assert_uint_eq(sf.guests_kib, 520 * MIB);
     ck_assert_uint_eq(sf.shortfall_kib, 0);
     /* Without the cache guest nothing covers the need. */
-    w.g[1].reason = MEM_PRESSURE;
+    w.g[1].decision.reason = MEM_PRESSURE;
     sf = assess(&w);
     ck_assert_uint_eq(sf.guests_kib, 0);
     ck_assert_uint_eq(sf.shortfall_kib, 300 * MIB);
@@ -206,7 +211,7 @@ static struct shortfall starving_set(struct world *w, const size_t *doms, const 
     for (size_t i = 0; i < n; i++) {
         /* wants used + 100 + 2 periods of growth: need = 100 + 2 * rate */
         guest(w, i, doms[i], 1024, 0, (needs[i] - 100) / 2, MEM_CAPPED);
-        w->g[i].max_kib = 65536 * MIB;
+        w->view[i].max_kib = 65536 * MIB;
     }
     w->rep.budget_kib = 0;
     return assess(w);

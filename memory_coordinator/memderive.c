@@ -1,0 +1,164 @@
+/* A guest's signals and the policy's view of it this period (pure).
+ *
+ * A sample that repeats the guest's last report (last_update unchanged) decides nothing; rates
+ * are per second of the guest's own clock. Consumption rates rise at once with faster growth and
+ * decay with an exponential moving average (weight COORD_ALPHA), so that growth is fed early and
+ * a pause is not mistaken for the end of it; they reset whenever statistics were untrusted.
+ * Faults and swap-ins that rise after a shrink (memsignals.c) and a balloon that deflated itself
+ * (actual grew beyond the target we set) set a floor that is held for a while. Guests backed by
+ * huge pages are left alone.
+ */
+#include "memderive.h"
+
+#include <string.h>
+
+#include "util.h"
+
+/* Updates ST's smoothed growth rate of USED memory (of a guest of MAX_KIB), DT seconds after
+ * the previous new sample. */
+static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, double dt)
+{
+    if (st->have_used && dt > 0) {
+        double r = ((double)used - (double)st->last_used) / dt;
+        double lim = (double)max_kib / dt;
+        /* The first interval of a growth holds on average half of it (it starts anywhere in
+         * the interval): twice that is its rate (docs/EVIDENCE.md#first-interval-of-growth). */
+        if (r > 0 && (!st->rate_ok || st->rate <= 0))
+            r *= 2;
+        r = r > lim ? lim : r < -lim ? -lim : r;
+        /* Fast attack, slow decay: growth is answered at once, calm comes slowly. */
+        st->rate = st->rate_ok && r <= st->rate ? util_ewma(st->rate, r, COORD_ALPHA, true) : r;
+        st->rate_ok = true;
+    }
+    st->last_used = used;
+    st->have_used = true;
+}
+
+/* Memory the guest was given but the host may not back yet: its balloon size minus the part of
+ * its process's resident size that is guest memory. The resident size also holds the
+ * hypervisor's own overhead, which is at most the smallest (rss - used) seen. */
+static uint64_t uncommitted(struct gstate *st, const struct snap_mem *m, const struct mem_guest *mg)
+{
+    uint64_t backed;
+
+    if (!(m->flags & SNAP_MEM_RSS))
+        return mg->trusted ? m->unused_kib : 0;
+    if (mg->trusted) {
+        uint64_t used = m->actual_kib - m->unused_kib;
+        uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
+        if (!st->overhead_ok || over < st->overhead_kib)
+            st->overhead_kib = over;
+        st->overhead_ok = true;
+    }
+    backed = m->rss_kib;
+    if (st->overhead_ok)
+        backed = backed > st->overhead_kib ? backed - st->overhead_kib : 0;
+    return mg->actual_kib > backed ? mg->actual_kib - backed : 0;
+}
+
+/* True when the balloon of the guest with sample M grew beyond the target we set (or, with none
+ * set, by itself): it deflated on OOM (autodeflate), or someone else resized it. */
+static bool deflated_itself(const struct gstate *st, const struct snap_mem *m)
+{
+    return st->actual_ok && m->actual_kib > st->last_actual + MEM_MIN_CHANGE_KIB &&
+           (st->target == 0 || m->actual_kib > st->target + MEM_MIN_CHANGE_KIB);
+}
+
+/* The memory of sample M whose growth is the guest's growth: neither free nor page cache where
+ * it reports its caches (a filling cache is not growth, though its kernel counts part of it as
+ * not available: docs/EVIDENCE.md#cache-filling-is-not-growth), else all it cannot give up at
+ * once. */
+static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
+{
+    if ((m->flags & SNAP_MEM_DISK_CACHES) && m->disk_caches_kib <= m->actual_kib - m->unused_kib)
+        return m->actual_kib - m->unused_kib - m->disk_caches_kib;
+    return m->actual_kib - headroom;
+}
+
+/* Signals of trusted guest G (policy view MG) from sample S at clock K: headroom, growth and
+ * pressure rates, squeezes and deflations and the floors they hold. */
+static void signals(struct gstate *st, const struct memderive_sample *s,
+                    const struct coord_clock *k, struct coord_guest *g, struct mem_guest *mg)
+{
+    const struct snap_mem *m = &s->d->mem;
+
+    if (!s->fits)
+        g->fresh = false; /* the balloon moved since the guest's report: wait for the next */
+    mg->headroom_kib = s->headroom_kib;
+    g->headroom_from = s->headroom_from;
+    if (g->fresh) {
+        update_rate(st, growing_part(m, mg->headroom_kib), m->max_kib, s->dt);
+        memsig_rates(&st->sig, m, s->dt, k->now, k->window_s);
+    }
+    if (deflated_itself(st, m)) {
+        mg->deflated = true;
+        g->deflated_from_kib = st->last_actual;
+        st->target = 0; /* not a promise any more: never inflate it back into the next OOM */
+        memsig_hold(&st->sig, k->now, m->actual_kib, k->hold_s);
+    }
+    g->squeezed = memsig_squeeze(&st->sig, k->now, k->window_s, k->hold_s);
+    g->rates_ok = st->sig.rates_ok;
+    g->fault_rate = st->sig.fault_rate;
+    g->swap_in_rate = st->sig.swap_in_rate;
+    mg->pressure = st->sig.pressure;
+    mg->hold_kib = st->sig.hold_kib;
+    mg->rate_kib_s = st->rate_ok ? st->rate : 0;
+    mg->rate_known = st->rate_ok;
+    mg->fresh = g->fresh;
+}
+
+/* Forgets ST's rates: its statistics are not trusted this period. */
+static void forget_rates(struct gstate *st)
+{
+    st->rate_ok = st->have_used = false;
+    st->rate = 0;
+    memsig_reset_rates(&st->sig);
+}
+
+/* Facts about guest G (domain D) to say once: its headroom's source, its balloon's features. */
+static void take_notes(struct gstate *st, struct coord_guest *g, const struct snap_domain *d)
+{
+    unsigned n = 0;
+
+    if (g->distrust == COORD_TRUSTED && g->headroom_from == MEMSIG_UNUSED_CACHES)
+        n |= COORD_NOTE_NO_USABLE;
+    if (g->distrust == COORD_TRUSTED && g->headroom_from == MEMSIG_UNUSED)
+        n |= COORD_NOTE_UNUSED_ONLY;
+    if ((d->cfg & SNAP_CFG_KNOWN) && g->distrust != COORD_NO_BALLOON) {
+        if (!(d->cfg & SNAP_CFG_AUTODEFLATE))
+            n |= COORD_NOTE_NO_AUTODEFLATE;
+        if (!(d->cfg & SNAP_CFG_FREE_PAGE_REPORTING))
+            n |= COORD_NOTE_NO_FPR;
+        if (d->cfg & SNAP_CFG_HUGEPAGES)
+            n |= COORD_NOTE_HUGEPAGES;
+    }
+    g->notes = n & ~st->noted;
+    st->noted |= n;
+}
+
+void memderive_guest(struct gstate *st, const struct memderive_sample *s,
+                     const struct coord_clock *k, struct coord_guest *g, struct mem_guest *mg)
+{
+    const struct snap_domain *d = s->d;
+    const struct snap_mem *m = &d->mem;
+
+    memset(mg, 0, sizeof(*mg));
+    mg->max_kib = m->max_kib < UTIL_HUGE_KIB ? m->max_kib : 0;
+    mg->actual_kib = m->actual_kib < mg->max_kib ? m->actual_kib : mg->max_kib;
+    mg->weight = s->weight;
+    mg->shrinking = st->shrinking;
+    mg->trusted = g->distrust == COORD_TRUSTED;
+    mg->fixed = (d->cfg & SNAP_CFG_HUGEPAGES) != 0;
+    mg->nodes = (d->cfg & SNAP_CFG_NUMA_STRICT) ? d->numa_nodes : 0;
+    if (mg->trusted)
+        signals(st, s, k, g, mg);
+    else
+        forget_rates(st);
+    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
+    mg->uncommitted_kib = mg->fixed ? 0 : uncommitted(st, m, mg);
+    st->last_actual = m->actual_kib;
+    st->actual_ok = true;
+    take_notes(st, g, d);
+    g->decision.target_kib = mem_committed(mg);
+    g->decision.reason = mg->fixed ? MEM_HUGEPAGES : mg->trusted ? MEM_KEEP : MEM_UNTRUSTED;
+}
