@@ -70,7 +70,7 @@ struct fake_host {
     double noise;
     uint64_t rng;
     uint64_t ram_kib, other_kib;
-    double balloon_rate;
+    double inflate_rate, deflate_rate; /* the balloon's speeds, KiB/s */
     uint64_t overhead_kib;
     uint64_t node_ram[MAX_NODES]; /* 0: no such node (or no NUMA memory model) */
     fake_stats_hook hook;
@@ -123,7 +123,8 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     f->rng = 0x9e3779b97f4a7c15ull;
     f->ram_kib = ram_kib;
     f->other_kib = other_kib;
-    f->balloon_rate = 1024.0 * FAKE_MIB;
+    f->inflate_rate = FAKE_INFLATE_KIB_S;
+    f->deflate_rate = FAKE_DEFLATE_KIB_S;
     for (int i = 0; i < FAKE_OP_COUNT; i++)
         f->inj[i].dom = -1;
     f->hv = hv_create(&fake_ops, f);
@@ -554,7 +555,27 @@ void fake_set_overhead(struct fake_host *f, uint64_t kib)
 
 void fake_set_balloon_rate(struct fake_host *f, double kib_s)
 {
-    f->balloon_rate = kib_s;
+    f->inflate_rate = f->deflate_rate = kib_s;
+}
+
+void fake_set_balloon_rates(struct fake_host *f, double inflate_kib_s, double deflate_kib_s)
+{
+    f->inflate_rate = inflate_kib_s;
+    f->deflate_rate = deflate_kib_s;
+}
+
+void fake_set_stats_phase(struct fake_host *f, int dom, double phase_s)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        fmem_set_stats_phase(&d->mem, f->now, phase_s);
+}
+
+uint64_t fake_shown_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.shown_kib : 0;
 }
 
 void fake_set_stats_hook(struct fake_host *f, fake_stats_hook hook, void *arg)
@@ -821,7 +842,8 @@ void fake_advance(struct fake_host *f, double seconds)
         left -= dt;
         for (int i = 0; i < f->ndoms; i++)
             if (f->doms[i])
-                fmem_step(&f->doms[i]->mem, f->now + seconds - left, dt, f->balloon_rate);
+                fmem_step(&f->doms[i]->mem, f->now + seconds - left, dt, f->inflate_rate,
+                          f->deflate_rate);
     }
     f->now += seconds;
 }
@@ -1082,7 +1104,7 @@ static void sample_mem(const struct fake_host *f, const struct fdom *d, int i, s
 {
     if (d->mem.stats_on && d->mem.have_stats)
         *m = d->mem.stats;
-    m->actual_kib = d->mem.actual_kib;
+    m->actual_kib = d->mem.shown_kib;
     m->max_kib = d->mem.max_kib;
     m->rss_kib = resident_of(f, d);
     m->flags |= SNAP_MEM_BALLOON | SNAP_MEM_RSS;

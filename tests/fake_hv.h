@@ -192,8 +192,17 @@ void fake_set_node_ram(struct fake_host *f, int node, uint64_t ram_kib);
  * about 150 MiB for QEMU with TCG). */
 void fake_set_overhead(struct fake_host *f, uint64_t kib);
 
-/* Balloon speed in KiB per second (default 1 GiB/s). */
+/* The balloon's speeds in KiB per second, inflating (memory taken from the guest) and
+ * deflating; the defaults are those measured on the lab's guests (tests/traces/,
+ * check_fake_hv's calibration test holds them). */
+#define FAKE_INFLATE_KIB_S (40.0 * FAKE_MIB)
+#define FAKE_DEFLATE_KIB_S (150.0 * FAKE_MIB)
+void fake_set_balloon_rates(struct fake_host *f, double inflate_kib_s, double deflate_kib_s);
+/* Both speeds at once. */
 void fake_set_balloon_rate(struct fake_host *f, double kib_s);
+
+/* DOM's next statistics report comes PHASE_S from now, then one every statistics period. */
+void fake_set_stats_phase(struct fake_host *f, int dom, double phase_s);
 
 /* Installs a hook that may rewrite every memory sample (NULL removes it). */
 void fake_set_stats_hook(struct fake_host *f, fake_stats_hook hook, void *arg);
@@ -216,7 +225,8 @@ double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu); /* last a
 double fake_pcpu_busy(const struct fake_host *f, int p);               /* last advance */
 double fake_usage_spread(const struct fake_host *f); /* std dev of pCPU busy, points */
 unsigned long fake_calls(const struct fake_host *f, enum fake_op op);
-uint64_t fake_actual_kib(const struct fake_host *f, int dom);
+uint64_t fake_actual_kib(const struct fake_host *f, int dom); /* the balloon's own size */
+uint64_t fake_shown_kib(const struct fake_host *f, int dom);  /* ... the size the host reports */
 uint64_t fake_target_kib(const struct fake_host *f, int dom);
 uint64_t fake_used_kib(const struct fake_host *f, int dom);
 uint64_t fake_touched_kib(const struct fake_host *f, int dom); /* host-resident part */

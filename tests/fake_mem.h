@@ -14,6 +14,8 @@ enum fmem_phase { FMEM_DELAY, FMEM_GROW, FMEM_HOLD, FMEM_IDLE };
 
 struct fmem {
     uint64_t max_kib, actual_kib, target_kib;
+    uint64_t shown_kib;   /* the balloon size the host reports: actual at its last change event */
+    double shown_t;       /* when that event was sent */
     uint64_t used_kib;    /* the workload's anonymous memory, swapped part included */
     uint64_t swapped_kib; /* ... of which in swap */
     uint64_t swap_kib;    /* the guest's swap space */
@@ -50,8 +52,16 @@ void fmem_set_load(struct fmem *m, const struct fake_mem_load *load);
 /* Turns statistics on at time NOW, every PERIOD_S seconds; FIRST_NOW: one report at once. */
 void fmem_enable_stats(struct fmem *m, double now, double period_s, bool first_now);
 
-/* Simulates DT seconds ending at time T with a balloon moving BALLOON_RATE KiB/s. */
-void fmem_step(struct fmem *m, double t, double dt, double balloon_rate);
+/* Moves the next report to NOW + PHASE_S (then every period from there). */
+void fmem_set_stats_phase(struct fmem *m, double now, double phase_s);
+
+/* Simulates DT seconds ending at time T with a balloon that inflates (takes memory from the
+ * guest) at INFLATE_KIB_S and deflates at DEFLATE_KIB_S. */
+void fmem_step(struct fmem *m, double t, double dt, double inflate_kib_s, double deflate_kib_s);
+
+/* Seconds between two balloon change events (QEMU throttles BALLOON_CHANGE to one a second;
+ * libvirt's balloon.current is the last one's size). */
+#define FMEM_EVENT_S 1.0
 
 /* The guest's MemAvailable now: free memory plus page cache it can drop, less its kernel's
  * reserve (what headroom means in docs/METRICS.md). */

@@ -1,11 +1,15 @@
 /* Recorded hosts: the trace reader (tests/trace.c) on the traces kept in tests/traces/. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "calibrate.h"
+#include "fake_hv.h"
 #include "suites.h"
 #include "trace.h"
 
 #define TRACES "tests/traces/"
+#define MIB    FAKE_MIB
 
 static struct trace *load(const char *name)
 {
@@ -55,6 +59,96 @@ START_TEST(rejects_what_is_not_a_trace)
 }
 END_TEST
 
+/* The figures of every guest of trace T into B. */
+static void calib_trace(const struct trace *t, struct calib_balloon *b)
+{
+    for (size_t d = 0; d < trace_ndoms(t); d++) {
+        size_t n = trace_nsamples(t, d);
+        struct calib_point *p = calloc(n ? n : 1, sizeof(*p));
+        ck_assert(p != NULL);
+        for (size_t k = 0; k < n; k++) {
+            p[k].t = trace_sample_t(t, d, k);
+            trace_u64(t, d, k, "balloon.current", &p[k].shown_kib);
+            trace_u64(t, d, k, "balloon.last-update", &p[k].last_update);
+        }
+        ck_assert_int_eq(calib_add(b, p, n), 0);
+        free(p);
+    }
+}
+
+/* The fake host's figures: two guests shrunk twice, two grown twice, as the coordinator moved
+ * the recorded guests, sampled at 4 Hz like the recorder. */
+static void calib_fake(struct calib_balloon *b)
+{
+    struct fake_host *f = fake_create(2, 24576 * MIB, 1024 * MIB);
+    struct hv *hv = fake_hv(f);
+    struct snap *s = snap_create();
+    static const uint64_t plan[4][2] = {{384, 280}, {400, 300}, {776, 1200}, {900, 1500}};
+    struct calib_point p[4][160];
+    int dom[4];
+
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        struct fake_mem_load idle = {.base_kib = 110 * MIB};
+        snprintf(name, sizeof(name), "g%d", i);
+        dom[i] = fake_add_domain(f, name, 1);
+        fake_set_memory(f, dom[i], 2048 * MIB, 512 * MIB);
+        fake_set_mem_load(f, dom[i], &idle);
+        fake_set_stats(f, dom[i], true);
+        fake_set_stats_phase(f, dom[i], 0.25 * i);
+    }
+    for (int k = 0; k < 160; k++) {
+        ck_assert_int_eq(hv_sample(hv, s, HV_SAMPLE_MEM, NULL, NULL), HV_OK);
+        for (int i = 0; i < 4; i++) {
+            const struct snap_mem *m = &snap_domain(s, (size_t)i)->mem;
+            p[i][k] = (struct calib_point){fake_now(f), m->actual_kib, m->last_update};
+            if (k == 8 || k == 60)
+                ck_assert_int_eq(
+                        hv_set_memory(hv, snap_domain(s, (size_t)i)->uuid, plan[i][k == 60] * MIB),
+                        HV_OK);
+        }
+        fake_advance(f, 0.25);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(calib_add(b, p[i], 160), 0);
+    snap_destroy(s);
+    fake_destroy(f);
+}
+
+/* The fake host's balloon against the recorded one (mem-one-grows, TCG guests): the host's view
+ * changes once a second (within 0.15 s), a report comes once a second (within 0.15 s), the
+ * balloon takes and gives memory at the recorded median speeds (within 40 %: they vary with the
+ * guest's load and where a move ends in the second). */
+START_TEST(fake_balloon_moves_as_recorded)
+{
+    struct trace *t = load("mem-one-grows.trace.gz");
+    struct calib_balloon rec = {0}, fake = {0};
+    double r[4], k[4];
+
+    calib_trace(t, &rec);
+    calib_fake(&fake);
+    ck_assert_uint_gt(rec.ninflate, 10);
+    ck_assert_uint_gt(rec.ndeflate, 10);
+    r[0] = calib_median(rec.gap_s, rec.ngap), k[0] = calib_median(fake.gap_s, fake.ngap);
+    r[1] = calib_median(rec.report_s, rec.nreport),
+    k[1] = calib_median(fake.report_s, fake.nreport);
+    r[2] = calib_median(rec.inflate, rec.ninflate),
+    k[2] = calib_median(fake.inflate, fake.ninflate);
+    r[3] = calib_median(rec.deflate, rec.ndeflate),
+    k[3] = calib_median(fake.deflate, fake.ndeflate);
+    printf("balloon, recorded vs fake: change every %.2f / %.2f s, report every %.2f / %.2f s, "
+           "inflate %.1f / %.1f MiB/s, deflate %.1f / %.1f MiB/s\n",
+           r[0], k[0], r[1], k[1], r[2], k[2], r[3], k[3]);
+    ck_assert_double_eq_tol(k[0], r[0], 0.15);
+    ck_assert_double_eq_tol(k[1], r[1], 0.15);
+    ck_assert_double_eq_tol(k[2], r[2], 0.4 * r[2]);
+    ck_assert_double_eq_tol(k[3], r[3], 0.4 * r[3]);
+    calib_free(&rec);
+    calib_free(&fake);
+    trace_free(t);
+}
+END_TEST
+
 Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -62,6 +156,9 @@ Suite *trace_suite(void)
 
     tcase_add_test(tc, reads_a_trace);
     tcase_add_test(tc, rejects_what_is_not_a_trace);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("calibration");
+    tcase_add_test(tc, fake_balloon_moves_as_recorded);
     suite_add_tcase(s, tc);
     return s;
 }
