@@ -19,6 +19,11 @@
 /* Seconds before missing statistics are warned about, after enabling them. */
 #define STATS_GRACE_MIN_S 10.0
 
+/* A balloon short of its target that has not moved for max(STUCK_MIN_S, STUCK_PERIODS
+ * periods) has stopped (the guest cannot give more, or ignores it). */
+#define STUCK_MIN_S   3.0
+#define STUCK_PERIODS 2
+
 struct coord {
     struct coord_config cfg;
     unsigned long period;
@@ -127,7 +132,8 @@ static struct coord_clock clock_at(const struct coord_config *cfg, double now)
             .now = now,
             .grace_s = fmax(STATS_GRACE_MIN_S, 3 * cfg->period_s),
             .window_s = fmax(MEMSIG_SQUEEZE_MIN_S, MEMSIG_SQUEEZE_PERIODS * cfg->period_s),
-            .hold_s = fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * cfg->period_s)};
+            .hold_s = fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * cfg->period_s),
+            .stuck_s = fmax(STUCK_MIN_S, STUCK_PERIODS * cfg->period_s)};
 }
 
 static struct gstate *state_of(struct coord *c, size_t i)
@@ -185,8 +191,9 @@ static void take_decision(struct coord *c, size_t i, const struct mem_decision *
     uint64_t committed = mem_committed(g->view);
 
     g->decision = *dec;
-    /* A repeated sample decides nothing, not even that a shrink has ended. */
-    if (g->view->fresh || !g->view->trusted)
+    /* A repeated sample, or one taken while the balloon moves, decides nothing, not even that
+     * a shrink has ended. */
+    if ((g->view->fresh && g->view->settled) || !g->view->trusted)
         st->shrinking = dec->target_kib < committed;
     /* Nothing is written that would not change: not the target already set. */
     g->decision.change = dec->change && dec->target_kib != st->target;
@@ -240,9 +247,10 @@ static void apply_target(struct coord *c, struct hv *hv, const struct snap *cur,
     g->result = HV_OK;
     if (!c->cfg.dry_run) {
         g->result = hv_set_memory(hv, d->uuid, g->decision.target_kib);
-        if (g->result == HV_OK)
+        if (g->result == HV_OK) {
             state_of(c, i)->target = g->decision.target_kib;
-        else if (g->result == HV_GONE)
+            state_of(c, i)->target_t = c->clock.now;
+        } else if (g->result == HV_GONE)
             log_debug("'%s' vanished before its balloon could be set", snap_domain_name(cur, d));
         else
             rep->failed++;

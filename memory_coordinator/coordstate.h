@@ -11,8 +11,11 @@
 /* Per-guest state carried from period to period (wide fields first: no padding). */
 struct gstate {
     double rate;           /* smoothed growth rate of its used memory (when rate_ok) */
-    uint64_t last_used;    /* its growing part at the last new sample (when have_used) */
+    uint64_t last_used;    /* its growing part at the last settled sample (when have_used) */
     uint64_t target;       /* the target we set last (0: none, or no longer a promise) */
+    double target_t;       /* ... when */
+    double used_t;         /* host time of the settled sample last_used comes from */
+    uint64_t used_update;  /* ... its statistics clock (last_update; 0: none) */
     uint64_t last_actual;  /* balloon size at the last sample (when actual_ok) */
     double enabled_t;      /* when we turned statistics on (< 0: not by us) */
     uint64_t overhead_kib; /* upper bound of the hypervisor's own resident memory for it */
@@ -20,7 +23,8 @@ struct gstate {
     unsigned warned;       /* bit per enum coord_distrust already warned about */
     unsigned noted;        /* COORD_NOTE_* already said */
     bool rate_ok, have_used, actual_ok;
-    bool shrinking; /* we shrank it at its last decision (a fresh sample) */
+    bool shrinking;      /* we shrank it at its last decision (a fresh sample) */
+    bool used_by_caches; /* last_used left its page cache out (it reports disk caches) */
     bool overhead_ok;
 };
 
@@ -31,6 +35,7 @@ struct coord_clock {
                         enabled them, they are warned about */
     double window_s; /* a rise of pressure this soon after a shrink is a squeeze */
     double hold_s;   /* a floor (after a squeeze or a deflation) is held this long */
+    double stuck_s;  /* a balloon short of its target, unchanged this long, has stopped */
 };
 
 #endif

@@ -14,10 +14,25 @@
 
 #include "util.h"
 
-/* Updates ST's smoothed growth rate of USED memory (of a guest of MAX_KIB), DT seconds after
- * the previous new sample. */
-static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, double dt)
+/* Seconds from the settled sample ST's used memory was last measured in to sample M at host
+ * time NOW: on the guest's clock, unless it jumped (as memsig_clock). */
+static double since_used(const struct gstate *st, const struct snap_mem *m, double now)
 {
+    double host_dt = now - st->used_t, guest_dt = -1;
+
+    if ((m->flags & SNAP_MEM_UPDATE) && st->used_update && m->last_update > st->used_update)
+        guest_dt = (double)(m->last_update - st->used_update);
+    return guest_dt > 0 && guest_dt <= 2 * host_dt + 2 ? guest_dt : host_dt;
+}
+
+/* Updates ST's smoothed growth rate from USED memory (of a guest of MAX_KIB) measured in the
+ * settled sample M at host time NOW: rates come only from settled samples, never across a
+ * balloon move (docs/EVIDENCE.md#balloon-time). */
+static void update_rate(struct gstate *st, uint64_t used, const struct snap_mem *m, double now)
+{
+    double dt = st->have_used ? since_used(st, m, now) : 0;
+    uint64_t max_kib = m->max_kib;
+
     if (st->have_used && dt > 0) {
         double r = ((double)used - (double)st->last_used) / dt;
         double lim = (double)max_kib / dt;
@@ -31,19 +46,22 @@ static void update_rate(struct gstate *st, uint64_t used, uint64_t max_kib, doub
         st->rate_ok = true;
     }
     st->last_used = used;
+    st->used_t = now;
+    st->used_update = (m->flags & SNAP_MEM_UPDATE) ? m->last_update : 0;
     st->have_used = true;
 }
 
 /* Memory the guest was given but the host may not back yet: its balloon size minus the part of
  * its process's resident size that is guest memory. The resident size also holds the
- * hypervisor's own overhead, which is at most the smallest (rss - used) seen. */
+ * hypervisor's own overhead, which is at most the smallest (rss - used) seen on a settled
+ * sample. */
 static uint64_t uncommitted(struct gstate *st, const struct snap_mem *m, const struct mem_guest *mg)
 {
     uint64_t backed;
 
     if (!(m->flags & SNAP_MEM_RSS))
         return mg->trusted ? m->unused_kib : 0;
-    if (mg->trusted) {
+    if (mg->trusted && mg->settled) { /* a moving balloon's size is not its report's */
         uint64_t used = m->actual_kib - m->unused_kib;
         uint64_t over = m->rss_kib > used ? m->rss_kib - used : 0;
         if (!st->overhead_ok || over < st->overhead_kib)
@@ -67,12 +85,39 @@ static bool deflated_itself(const struct gstate *st, const struct snap_mem *m)
 /* The memory of sample M whose growth is the guest's growth: neither free nor page cache where
  * it reports its caches (a filling cache is not growth, though its kernel counts part of it as
  * not available: docs/EVIDENCE.md#cache-filling-is-not-growth), else all it cannot give up at
- * once. */
-static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom)
+ * once. *BY_CACHES says which of the two it was. */
+static uint64_t growing_part(const struct snap_mem *m, uint64_t headroom, bool *by_caches)
 {
-    if ((m->flags & SNAP_MEM_DISK_CACHES) && m->disk_caches_kib <= m->actual_kib - m->unused_kib)
+    *by_caches = (m->flags & SNAP_MEM_DISK_CACHES) && m->unused_kib <= m->actual_kib &&
+                 m->disk_caches_kib <= m->actual_kib - m->unused_kib;
+    if (*by_caches)
         return m->actual_kib - m->unused_kib - m->disk_caches_kib;
-    return m->actual_kib - headroom;
+    return m->actual_kib > headroom ? m->actual_kib - headroom : 0;
+}
+
+/* While its balloon moves, the growth proven since the last settled sample raises ST's rate:
+ * what the guest uses at least now (its report set against the least its balloon can have held,
+ * BALLOON_LOW), less what it used then. A bound that a balloon move cannot inflate: a shrink
+ * makes it smaller, never larger (docs/EVIDENCE.md#balloon-time). */
+static void prove_growth(struct gstate *st, const struct snap_mem *m, uint64_t balloon_low,
+                         double now)
+{
+    struct snap_mem at = *m;
+    uint64_t used;
+    bool caches;
+    double dt = st->have_used ? since_used(st, m, now) : 0, r;
+
+    if (dt <= 0 || balloon_low == 0 || m->unused_kib >= balloon_low)
+        return;
+    at.actual_kib = balloon_low;
+    used = growing_part(&at, m->usable_kib < balloon_low ? m->usable_kib : balloon_low, &caches);
+    if (caches != st->used_by_caches || used <= st->last_used)
+        return; /* measured another way than the last settled sample, or no growth */
+    r = (double)(used - st->last_used) / dt;
+    if (!st->rate_ok || r > st->rate) {
+        st->rate = r;
+        st->rate_ok = true;
+    }
 }
 
 /* Signals of trusted guest G (policy view MG) from sample S at clock K: headroom, growth and
@@ -86,10 +131,16 @@ static void signals(struct gstate *st, const struct memderive_sample *s,
         g->fresh = false; /* the balloon moved since the guest's report: wait for the next */
     mg->headroom_kib = s->headroom_kib;
     g->headroom_from = s->headroom_from;
-    if (g->fresh) {
-        update_rate(st, growing_part(m, mg->headroom_kib), m->max_kib, s->dt);
+    mg->settled =
+            memsig_settled(&st->sig, m, st->target, st->target_t, g->fresh, k->now, k->stuck_s);
+    if (g->fresh)
         memsig_rates(&st->sig, m, s->dt, k->now, k->window_s);
-    }
+    if (mg->settled) {
+        bool caches;
+        update_rate(st, growing_part(m, mg->headroom_kib, &caches), m, k->now);
+        st->used_by_caches = caches;
+    } else if (g->fresh)
+        prove_growth(st, m, memsig_balloon_low(&st->sig, st->target), k->now);
     if (deflated_itself(st, m)) {
         mg->deflated = true;
         g->deflated_from_kib = st->last_actual;

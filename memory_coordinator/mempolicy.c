@@ -20,6 +20,12 @@
  *               not shrunk at all;
  *  - otherwise: unchanged. A guest whose statistics repeat the last report is unchanged; a guest
  *               backed by huge pages is left alone and kept out of the budget.
+ * What a guest uses is measured only on settled samples (its balloon still since before the
+ * guest's report): while a balloon moves, the host's balloon size and the guest's report
+ * describe different moments, so a guest is then never shrunk, and a starving one is given room
+ * from the larger of its size and its target. Its rate never spans a balloon move: it comes from
+ * two settled samples, or from growth proven against the last one (memderive.c), so a move
+ * cannot show as growth (docs/EVIDENCE.md#balloon-time).
  * The budget for growth is the host's free memory minus its reserve, minus memory already
  * promised (targets not yet reached) and memory guests were given but the host may not back
  * yet (uncommitted: it may still be touched). When the starving guests, together with the
@@ -339,6 +345,18 @@ static void held_back(struct work *w, size_t i)
         d->reason = MEM_SQUEEZED;
 }
 
+/* What G uses now: its balloon size less its headroom once settled; while its balloon moves,
+ * the guest's report (newer than the size the host reports) is set against the larger of that
+ * size and the target it moves to, so that a starving guest is not given too little. */
+static uint64_t used_now(const struct mem_guest *g)
+{
+    struct mem_guest at = *g;
+
+    if (!g->settled)
+        at.actual_kib = max_u64(g->actual_kib, mem_committed(g));
+    return mem_used_kib(&at);
+}
+
 /* Classifies every guest: untrusted, starving (with its need), growing soon, or kept. */
 static void classify(struct work *w)
 {
@@ -363,8 +381,8 @@ static void classify(struct work *w)
         grow = mem_growth_per_period(w->cfg, g);
         if (g->deflated ||
             (double)g->headroom_kib < (double)w->cfg->min_unused_kib + grow * MEM_LOOKAHEAD) {
-            starving(w, i, mem_used_kib(g), grow);
-        } else if (grow > 0) {
+            starving(w, i, used_now(g), grow);
+        } else if (grow > 0 && g->settled) {
             uint64_t want = mem_room_for(w->cfg, g, mem_used_kib(g), grow, MEM_HORIZON);
             if (want > committed)
                 w->soon_need = sat_add(w->soon_need, want - committed);
@@ -405,8 +423,8 @@ static void shrink_others(struct work *w)
         bool steady = g->rate_known && grow * MEM_HORIZON < (double)cfg->min_unused_kib / 2;
         uint64_t t = committed;
 
-        if (d->reason != MEM_KEEP || !g->fresh)
-            continue;
+        if (d->reason != MEM_KEEP || !g->fresh || !g->settled)
+            continue; /* nothing new, or its balloon still moves: what it uses is not known */
         if (w->out->short_of_memory && room > cfg->min_unused_kib && steady) {
             t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
             d->reason = MEM_SHORT;

@@ -62,6 +62,9 @@ struct mem_guest {
     double weight;            /* share when memory is short (> 0) */
     bool trusted;             /* its statistics are usable */
     bool fresh;               /* its statistics are new this period (else nothing new is decided) */
+    bool settled;             /* ... and made while its balloon was still: what it uses is
+                                 measured (else only direct evidence decides: its headroom
+                                 below the minimum, pressure, a deflation) */
     bool pressure;            /* major faults or swap-ins above its usual level: never shrunk */
     bool deflated;            /* its balloon deflated itself: starving at its new size */
     uint64_t hold_kib;        /* floor held after a squeeze or a deflation (0: none): grown back

@@ -96,6 +96,55 @@ double memsig_misfit_s(struct memsig *s, bool fits, double now)
     return now - s->misfit_t;
 }
 
+/* Whether the balloon of S, reporting size KIB at NOW, is still: at the target we set, or not
+ * moving toward one and unchanged for MEMSIG_STILL_S, or stuck short of it for STUCK_S. */
+static bool still(const struct memsig *s, uint64_t kib, uint64_t target_kib, double target_t,
+                  double now, double stuck_s)
+{
+    uint64_t off = kib > target_kib ? kib - target_kib : target_kib - kib;
+    double unchanged = now - s->shown_t;
+
+    if (target_kib && off <= MEMSIG_AT_TARGET_KIB)
+        return true;
+    if (target_kib)
+        return unchanged >= stuck_s && now - target_t >= stuck_s;
+    return unchanged >= MEMSIG_STILL_S;
+}
+
+bool memsig_settled(struct memsig *s, const struct snap_mem *m, uint64_t target_kib,
+                    double target_t, bool fresh, double now, double stuck_s)
+{
+    uint64_t kib = m->actual_kib;
+    uint64_t moved = kib > s->shown_kib ? kib - s->shown_kib : s->shown_kib - kib;
+    double before = s->shown_ok ? s->seen_t : now;
+
+    s->shown_before_kib = s->shown_ok ? s->shown_kib : kib;
+    if (!s->shown_ok || moved >= MEMSIG_STILL_KIB) {
+        s->shown_kib = kib;
+        s->shown_t = now;
+    }
+    s->shown_ok = true;
+    s->seen_t = now;
+    /* The report is new since the sample before: made after that one, which already saw the
+     * balloon where it is now. */
+    return fresh && s->shown_t <= before && still(s, kib, target_kib, target_t, now, stuck_s);
+}
+
+uint64_t memsig_balloon_low(const struct memsig *s, uint64_t target_kib)
+{
+    uint64_t lo = s->shown_kib < s->shown_before_kib ? s->shown_kib : s->shown_before_kib;
+    uint64_t hi = s->shown_kib < s->shown_before_kib ? s->shown_before_kib : s->shown_kib;
+
+    if (!target_kib)
+        return 0; /* a move nobody here asked for: no bound */
+    if (target_kib < lo)
+        return s->shown_kib + MEMSIG_AT_TARGET_KIB >= target_kib &&
+                               s->shown_kib <= s->shown_before_kib
+                       ? target_kib
+                       : 0;
+    return target_kib + MEMSIG_AT_TARGET_KIB >= hi ? lo : 0;
+}
+
 void memsig_reset_rates(struct memsig *s)
 {
     s->counters_ok = s->rates_ok = s->base_ok = s->pressure = false;

@@ -27,6 +27,14 @@
 #define MEMSIG_RATE_ABSURD   1e7 /* faults or KiB per second no guest reaches: garbage */
 #define MEMSIG_SHRINK_MEMORY 8   /* recent shrinks remembered */
 
+/* The balloon is still when the size the host reports has not changed for this long (the
+ * host learns of a moving balloon once a second: docs/EVIDENCE.md#balloon-time), and a change
+ * of less than MEMSIG_STILL_KIB is no move. A balloon that has not reached the target we set
+ * is moving, unless it stopped short of it (stuck) for the coordinator's stuck time. */
+#define MEMSIG_STILL_S       1.5
+#define MEMSIG_STILL_KIB     1024
+#define MEMSIG_AT_TARGET_KIB (2 * 1024)
+
 /* Where a guest's headroom comes from. */
 enum memsig_source {
     MEMSIG_USABLE,        /* usable (MemAvailable): free plus reclaimable cache */
@@ -55,6 +63,12 @@ struct memsig {
     bool have_update; /* last_update was seen */
     bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
     bool misfit;      /* its figures do not fit its balloon size (memsig_headroom false) */
+    /* The balloon as the host reports it. */
+    uint64_t shown_kib;        /* its size at the last sample */
+    uint64_t shown_before_kib; /* ... at the sample before */
+    double shown_t;            /* host time that size was first seen */
+    double seen_t;             /* host time of the last sample */
+    bool shown_ok;             /* shown_kib and seen_t hold a sample */
     bool counters_ok;
     bool rates_ok;
     bool base_ok;
@@ -79,6 +93,21 @@ double memsig_stale_s(const struct memsig *s, double now);
  * memsig_headroom of this sample; a report older than the balloon's last move, or a liar), 0 when
  * they fit. */
 double memsig_misfit_s(struct memsig *s, bool fits, double now);
+
+/* The balloon move in sample M (taken at host time NOW) of a guest whose last target was
+ * TARGET_KIB (0: none), set at TARGET_T: tracks the size the host reports, and returns whether
+ * the sample is settled: the balloon has been still since before the previous sample (at the
+ * target, unchanged for MEMSIG_STILL_S, or stopped short of the target for STUCK_S) and the
+ * report is new (FRESH), so made after it stopped. Only settled samples measure what the guest
+ * uses: in others the host's balloon size and the guest's report describe different moments. */
+bool memsig_settled(struct memsig *s, const struct snap_mem *m, uint64_t target_kib,
+                    double target_t, bool fresh, double now, double stuck_s);
+
+/* The least the balloon can have held when the guest made the report of the last sample, when
+ * it was moving toward the target TARGET_KIB we set (the sizes the host reported at that sample
+ * and the one before lie between where it was and that target): the smaller of those sizes and
+ * the target. 0 when it is not known: no target, or a move away from it (someone else's). */
+uint64_t memsig_balloon_low(const struct memsig *s, uint64_t target_kib);
 
 /* Updates the fault and swap-in rates from a new sample M, DT seconds after the previous one,
  * and judges pressure; the usual level learns only from calm samples outside a squeeze window

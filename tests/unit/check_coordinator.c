@@ -5,6 +5,33 @@
 #include "msim.h"
 #include "suites.h"
 
+/* Idle guests are shrunk to their idle level and then left alone: never grown, at PERIOD 1 and
+ * 2, whatever the phase of their reports, on the balloon as recorded (it moves for seconds, and
+ * its size reaches the host up to a second late: docs/EVIDENCE.md#balloon-time). */
+START_TEST(idle_guests_are_never_grown)
+{
+    for (double period = 1; period <= 2; period++) {
+        struct msim s;
+
+        msim_start(&s,
+                   &(struct msim_host){.ram_mib = 16384, .other_mib = 1024, .period_s = period});
+        for (int i = 0; i < 4; i++)
+            fake_set_stats_phase(s.f, msim_guest(&s, 2048, 512, &msim_idle), 0.1 + 0.25 * i);
+        msim_run(&s, 60);
+        msim_assert_invariants(&s);
+        for (int d = 0; d < 4; d++) {
+            ck_assert_msg(s.changes[d] == s.shrinks[d], "PERIOD %g: guest %d grown %u times",
+                          period, d, s.changes[d] - s.shrinks[d]);
+            ck_assert_msg(s.last_change[d] < 30, "PERIOD %g: guest %d still moved at period %d",
+                          period, d, s.last_change[d]);
+            ck_assert_uint_le(fake_usable_kib(s.f, d), 160 * MIB);
+            ck_assert_uint_ge(fake_usable_kib(s.f, d), 140 * MIB);
+        }
+        msim_free(&s);
+    }
+}
+END_TEST
+
 START_TEST(one_grows_three_idle)
 {
     struct msim s;
@@ -338,6 +365,7 @@ TCase *coordinator_feeding_tcase(void)
 {
     TCase *t = tcase_create("closed loop");
 
+    tcase_add_test(t, idle_guests_are_never_grown);
     tcase_add_test(t, one_grows_three_idle);
     tcase_add_test(t, all_four_grow_until_the_reserve);
     tcase_add_test(t, memory_moves_from_a_freeing_guest_to_a_growing_one);

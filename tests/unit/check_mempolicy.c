@@ -27,7 +27,8 @@ static struct mem_guest guest(uint64_t actual_mib, uint64_t used_mib, uint64_t m
                           .rate_known = true,
                           .weight = 1,
                           .trusted = true,
-                          .fresh = true};
+                          .fresh = true,
+                          .settled = true};
     return g;
 }
 
@@ -118,6 +119,29 @@ START_TEST(idle_guest_returns_memory_gradually)
     mem_plan(&cfg, &plenty, g, 1, &p);
     ck_assert_int_eq(p.d[0].reason, MEM_KEEP);
     ck_assert(!p.d[0].change);
+    mem_plan_free(&p);
+}
+END_TEST
+
+/* While its balloon moves (statistics not settled), a guest is never shrunk, and a starving one
+ * is given room from the larger of its size and its target. */
+START_TEST(a_moving_balloon_decides_only_on_direct_evidence)
+{
+    struct mem_guest g[] = {guest(2048, 100, 2048, 0)};
+    struct mem_plan p;
+
+    g[0].settled = false; /* idle, with 1.9 GiB of headroom: not shrunk while it moves */
+    mem_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert(!p.d[0].change);
+    mem_plan_free(&p);
+    /* Below min_unused it starves whatever the balloon does, and is given room from the larger
+     * of its size and its target: 600 - 60 used + 150. */
+    g[0] = guest(500, 440, 2048, 0);
+    g[0].target_kib = 600 * MIB;
+    g[0].settled = false;
+    mem_plan(&cfg, &plenty, g, 1, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING);
+    ck_assert_uint_eq(p.d[0].target_kib, (600 - 60 + 150) * MIB);
     mem_plan_free(&p);
 }
 END_TEST
@@ -525,6 +549,7 @@ START_TEST(fuzz_a_million_hostile_guests)
             g[i].rate_known = rng_next(&seed) % 5 != 0;
             g[i].shrinking = rng_next(&seed) % 2;
             g[i].fresh = rng_next(&seed) % 5 != 0;
+            g[i].settled = rng_next(&seed) % 3 != 0;
             g[i].pressure = rng_next(&seed) % 5 == 0;
             g[i].deflated = rng_next(&seed) % 7 == 0;
             g[i].fixed = rng_next(&seed) % 9 == 0;
@@ -557,6 +582,8 @@ START_TEST(fuzz_a_million_hostile_guests)
                 continue;
             }
             ck_assert(g[i].trusted && g[i].fresh && !g[i].fixed);
+            /* A guest whose balloon still moves is never shrunk. */
+            ck_assert(d->target_kib > com || g[i].settled);
             ck_assert_uint_le(d->target_kib, g[i].max_kib);
             ck_assert_uint_lt(g[i].max_kib, UTIL_HUGE_KIB);
             if (d->target_kib > com) {
@@ -598,6 +625,7 @@ Suite *mempolicy_suite(void)
     tcase_add_test(t, two_periods_of_warning);
     tcase_add_test(t, growth_is_bounded_by_step_and_maximum);
     tcase_add_test(t, idle_guest_returns_memory_gradually);
+    tcase_add_test(t, a_moving_balloon_decides_only_on_direct_evidence);
     tcase_add_test(t, no_shrinking_before_the_rate_is_known_or_while_growing);
     tcase_add_test(t, wasteful_when_someone_starves);
     tcase_add_test(t, budget_respects_reserve_and_promises);

@@ -68,9 +68,9 @@ static int step(void *arg, struct hv *hv, const struct snap *prev, const struct 
 
 START_TEST(metrics_of_a_host_short_of_memory)
 {
-    /* 3.5 GiB, 0.5 GiB for the host itself; four guests that grow 20 to 35 MiB/s toward 1.8 GiB
+    /* 3 GiB, 0.5 GiB for the host itself; four guests that grow 20 to 35 MiB/s toward 1.8 GiB
      * each: the host runs out, the guests starve, some are OOM-killed, others grow again. */
-    struct fake_host *f = fake_create(4, 3584 * MIB, 512 * MIB);
+    struct fake_host *f = fake_create(4, 3072 * MIB, 512 * MIB);
     struct ctx c = {.cfg = {.min_unused_kib = 100 * MIB,
                             .floor_kib = 200 * MIB,
                             .reserve_default = true,
@@ -90,7 +90,7 @@ START_TEST(metrics_of_a_host_short_of_memory)
                                    .cap_kib = 1500 * MIB,
                                    .hold_s = -1};
         int id = fake_add_domain(f, names[d], 1);
-        fake_set_memory(f, id, 2048 * MIB, 1024 * MIB);
+        fake_set_memory(f, id, 2048 * MIB, 512 * MIB);
         fake_set_mem_load(f, id, &ml);
         fake_set_stats(f, id, true);
     }

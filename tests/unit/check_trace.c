@@ -4,9 +4,12 @@
 #include <string.h>
 
 #include "calibrate.h"
+#include "coordinator.h"
 #include "fake_hv.h"
 #include "suites.h"
+#include "testutil.h"
 #include "trace.h"
+#include "util.h"
 
 #define TRACES "tests/traces/"
 #define MIB    FAKE_MIB
@@ -20,6 +23,81 @@ static struct trace *load(const char *name)
     t = trace_load(path, why, sizeof(why));
     ck_assert_msg(t != NULL, "%s", why);
     return t;
+}
+
+/* The names in the space-separated LIST, for membership tests. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strstr(list, name); p; p = strstr(p + 1, name))
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* What one open-loop replay of the coordinator decided. */
+struct mem_replay {
+    unsigned periods;
+    unsigned grows_of_idle; /* targets above the balloon size set for a guest in IDLE as
+                               starving (not as deflated or squeezed: a replay cannot tell its
+                               recorded tool's grows from a balloon that deflated itself) */
+    unsigned shrinks;
+    unsigned starving_idle; /* periods an idle guest was judged starving */
+    char first_grow[256];   /* the first grow of an idle guest, for the failure message */
+};
+
+/* Replays the coordinator at PERIOD_S seconds, its first sample OFFSET_S after the trace's
+ * start, over the trace T; IDLE lists the guests that ran nothing. */
+static void replay_coordinator(const struct trace *t, double period_s, double offset_s,
+                               const char *idle, struct mem_replay *out)
+{
+    struct coord_config cfg = {.min_unused_kib = 100 * UTIL_MIB,
+                               .floor_kib = 200 * UTIL_MIB,
+                               .reserve_default = true,
+                               .period_s = period_s};
+    struct coord *c = coord_create(&cfg);
+    double clock = trace_start(t) + offset_s;
+    struct hv *hv = trace_hv(t, &clock);
+    struct snap *prev = snap_create(), *cur = snap_create(), *tmp;
+
+    ck_assert(c && hv && prev && cur);
+    memset(out, 0, sizeof(*out));
+    for (bool first = true; clock <= trace_end(t); clock += period_s, first = false) {
+        struct coord_report rep;
+        unsigned long calls = hv_calls(hv);
+        ck_assert_int_eq(hv_sample(hv, cur, HV_SAMPLE_MEM, NULL, NULL), HV_OK);
+        quiet_begin();
+        ck_assert_int_eq(coord_period(c, hv, first ? NULL : prev, cur, calls, &rep), 0);
+        quiet_end();
+        out->periods++;
+        for (size_t i = 0; i < rep.nguests; i++) {
+            const struct coord_guest *g = &rep.guests[i];
+            const struct mem_decision *d = &g->decision;
+            const char *name = snap_domain_name(cur, snap_domain(cur, g->domain));
+            bool is_idle = listed(idle, name);
+            if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_CAPPED))
+                out->starving_idle++;
+            if (!d->change)
+                continue;
+            if (d->target_kib < g->view->actual_kib)
+                out->shrinks++;
+            else if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_CAPPED) &&
+                     out->grows_of_idle++ == 0)
+                snprintf(out->first_grow, sizeof(out->first_grow),
+                         "at %.1f s: %s %.0f -> %.0f MiB (%s, %.0f MiB headroom, %+.1f MiB/s)",
+                         clock, name, (double)g->view->actual_kib / 1024,
+                         (double)d->target_kib / 1024, mem_reason_name(d->reason),
+                         (double)g->view->headroom_kib / 1024, g->view->rate_kib_s / 1024);
+        }
+        tmp = prev;
+        prev = cur;
+        cur = tmp;
+    }
+    snap_destroy(prev);
+    snap_destroy(cur);
+    hv_destroy(hv);
+    coord_destroy(c);
 }
 
 START_TEST(reads_a_trace)
@@ -149,6 +227,27 @@ START_TEST(fake_balloon_moves_as_recorded)
 }
 END_TEST
 
+/* The idle guests of a recorded mem-one-grows (shrunk and, by the coordinator of the time,
+ * grown back on its own balloon moves), replayed at PERIOD 1 and 2 and at every quarter-second
+ * phase: never judged starving, so never grown as starving, and still shrunk. */
+START_TEST(idle_guests_of_a_recorded_host_are_never_grown)
+{
+    struct trace *t = load("mem-one-grows.trace.gz");
+
+    for (double period = 1; period <= 2; period++)
+        for (double off = 0; off < period; off += 0.25) {
+            struct mem_replay r;
+            replay_coordinator(t, period, off, "vmlab-2 vmlab-3 vmlab-4", &r);
+            ck_assert_msg(r.grows_of_idle == 0, "PERIOD %g, phase %.2f s: %u grows, first %s",
+                          period, off, r.grows_of_idle, r.first_grow);
+            ck_assert_msg(r.starving_idle == 0, "PERIOD %g, phase %.2f s: %u starving", period, off,
+                          r.starving_idle);
+            ck_assert_uint_gt(r.periods, 50);
+        }
+    trace_free(t);
+}
+END_TEST
+
 Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -156,6 +255,9 @@ Suite *trace_suite(void)
 
     tcase_add_test(tc, reads_a_trace);
     tcase_add_test(tc, rejects_what_is_not_a_trace);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("replay");
+    tcase_add_test(tc, idle_guests_of_a_recorded_host_are_never_grown);
     suite_add_tcase(s, tc);
     tc = tcase_create("calibration");
     tcase_add_test(tc, fake_balloon_moves_as_recorded);

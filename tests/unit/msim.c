@@ -78,14 +78,18 @@ static int dom_id(const struct snap *cur, size_t i)
 /* With MSIM_TRACE set: the report REP about CUR, a line per guest on stderr. */
 static void trace(const struct coord_report *rep, const struct snap *cur)
 {
+    fprintf(stderr, "p%lu host free %llu reserve %llu budget %llu%s\n", rep->period_no,
+            (unsigned long long)rep->host_free_kib / MIB,
+            (unsigned long long)rep->reserve_kib / MIB, (unsigned long long)rep->budget_kib / MIB,
+            rep->short_of_memory ? " short" : "");
     for (size_t i = 0; i < rep->nguests; i++) {
         const struct coord_guest *g = &rep->guests[i];
         fprintf(stderr,
-                "p%lu g%zu act %llu head %llu fresh %d %s/%s tgt %llu rate %.1f faults %.2f "
-                "press %d hold %llu\n",
+                "p%lu g%zu act %llu head %llu fresh %d settled %d %s/%s tgt %llu rate %.1f "
+                "faults %.2f press %d hold %llu\n",
                 rep->period_no, i,
                 (unsigned long long)snap_domain(cur, g->domain)->mem.actual_kib / MIB,
-                (unsigned long long)g->view->headroom_kib / MIB, g->fresh,
+                (unsigned long long)g->view->headroom_kib / MIB, g->fresh, g->view->settled,
                 mem_reason_name(g->decision.reason), coord_distrust_name(g->distrust),
                 (unsigned long long)g->decision.target_kib / MIB, g->view->rate_kib_s / MIB,
                 g->fault_rate, g->view->pressure, (unsigned long long)g->view->hold_kib / MIB);
