@@ -186,15 +186,51 @@ served_by_node_exporter() {
 
 # restarted_after_kill UNIT: a killed program is started again (Restart=on-failure, RestartSec=).
 restarted_after_kill() {
-    local before
+    local before n
     before=$(prop "$1" MainPID)
+    n=$(($(prop "$1" NRestarts) + 1))
     systemctl kill -s KILL "$1.service"
-    wait_for 15 sh -c "[ \"\$(systemctl show -P NRestarts $1.service)\" = 1 ] &&
+    wait_for 15 sh -c "[ \"\$(systemctl show -P NRestarts $1.service)\" = $n ] &&
         [ \"\$(systemctl is-active $1.service)\" = active ]" || {
         echo "$(systemctl is-active "$1.service"), $(prop "$1" NRestarts) restarts"
         return 1
     }
     echo "pid $before killed, pid $(prop "$1" MainPID) started after $(prop "$1" RestartUSec)"
+}
+
+# started_after_libvirtd UNIT: in the last start transaction, the unit's program started after
+# libvirtd was ready.
+started_after_libvirtd() {
+    local ready started
+    ready=$(systemctl show -P ActiveEnterTimestampMonotonic libvirtd.service)
+    started=$(prop "$1" ExecMainStartTimestampMonotonic)
+    [ "$started" -gt "$ready" ] || {
+        echo "started at ${started} us, libvirtd ready at ${ready} us"
+        return 1
+    }
+    echo "started $(((started - ready) / 1000)) ms after libvirtd was ready"
+}
+
+# isolate TARGET: systemctl isolate TARGET (this check's unit ignores it).
+isolate() {
+    systemctl isolate "$1.target" && expect_eq "$(systemctl is-active "$1.target")" active
+}
+
+# with_remote_dropin UNIT: with the package's remote-uri.conf drop-in, the unit runs and connects;
+# its exposure is printed (at most 2.0). The drop-in is removed again.
+with_remote_dropin() {
+    local d=/etc/systemd/system/$1.service.d e rc=0
+    install -D -m 0644 /usr/share/doc/vmbalance/examples/remote-uri.conf "$d/remote-uri.conf"
+    systemctl daemon-reload && systemctl restart "$1.service" && sleep 1 &&
+        is_active "$1" >/dev/null && client_of_libvirtd "$1" >/dev/null || rc=1
+    e=$(exposure "$1")
+    rm -rf "$d"
+    systemctl daemon-reload && systemctl restart "$1.service" || rc=1
+    [ "$rc" -eq 0 ] && awk -v e="$e" 'BEGIN { exit !(e != "" && e <= 2.0) }' || {
+        echo "$(systemctl is-active "$1.service"), exposure '$e'"
+        return 1
+    }
+    echo "active, connected, exposure $e"
 }
 
 # stops_cleanly UNIT: systemctl stop ends it within its stop timeout, status 0.
@@ -257,9 +293,10 @@ EOF
     echo "/etc/default/vmbalance: $(grep -c _OPTS= /etc/default/vmbalance) options lines"
 }
 
+say "== systemd $(systemctl --version | head -1 | cut -d' ' -f2) as PID 1 in $(systemd-detect-virt -c) ($(stat -fc %T /sys/fs/cgroup)), Debian $(cat /etc/debian_version)"
 check "multi-user.target reached" is_active_target multi-user
 check "libvirtd answers on $uri" wait_for 60 virsh -c "$uri" uri
-say "== systemd $(systemctl --version | head -1 | cut -d' ' -f2) as PID 1 in $(systemd-detect-virt -c), cgroup $(stat -fc %T /sys/fs/cgroup); $(virsh -c "$uri" version --daemon | grep -i 'running hypervisor')"
+say "      $(virsh -c "$uri" version --daemon | grep -E 'daemon|hypervisor' | tr -s ' ' | paste -sd ';' | sed 's/;/; /')"
 check "apt-get install ./$(basename "$deb")" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends '$deb' >/tmp/apt.log 2>&1 || { tail -5 /tmp/apt.log; exit 1; }"
 for u in "${units[@]}"; do
     check "$u installed disabled and stopped" expect_eq \
@@ -287,10 +324,10 @@ done
 
 say "== a domain defined and started after them"
 check "define and start $guest (TCG, no disk, virtio balloon)" define_guest
-t0=$SECONDS
+t0=$(date +%s.%N)
 check "vcpu_scheduler sees $guest (metrics)" wait_for 15 metrics_show vcpu_scheduler "^vmbalance_vcpu_usage_ratio\\{domain=\"$guest\""
 check "memory_coordinator sees $guest (metrics)" wait_for 15 metrics_show memory_coordinator "\\{domain=\"$guest\""
-say "      both saw it within $((SECONDS - t0)) s of virsh start"
+say "      both saw it $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after virsh start"
 for u in "${units[@]}"; do
     check "$u sees the host (pCPU usage, free memory)" reads_host "$u"
     check "$u metrics written under the sandbox" metrics_written "$u"
@@ -311,9 +348,34 @@ for u in "${units[@]}"; do
         "! journalctl -q _SYSTEMD_UNIT=$u.service -p err -o cat | grep ."
 done
 
+say "== boot order: isolate rescue.target, then multi-user.target"
+virsh -q -c "$uri" destroy "$guest" >/dev/null # libvirt-guests would wait for its shutdown
+check "systemctl isolate rescue.target" isolate rescue
+for u in "${units[@]}"; do
+    check "$u stopped with libvirtd" expect_eq \
+        "$(systemctl is-active "$u.service") $(systemctl is-active libvirtd.service)" "inactive inactive"
+done
+rm -f "$dir"/vmbalance_*.prom # what they write after the start is seen, not what was left
+check "systemctl isolate multi-user.target" isolate multi-user
+for u in "${units[@]}"; do
+    check "$u is-active" is_active "$u"
+    check "$u started after libvirtd" started_after_libvirtd "$u"
+    check "$u is a client of libvirtd ($uri)" wait_for 10 client_of_libvirtd "$u"
+done
+check "start $guest again" virsh -q -c "$uri" start "$guest"
+for u in "${units[@]}"; do
+    check "$u sees $guest (metrics)" wait_for 15 metrics_show "$u" "^vmbalance_managed_domains\\{program=\"$u\"\\} 1"
+done
+
+say "== the remote-URI drop-in (remote-uri.conf from the package's examples)"
+for u in "${units[@]}"; do
+    check "$u with remote-uri.conf" with_remote_dropin "$u"
+done
+
 say "== restart, security, stop"
 for u in "${units[@]}"; do
     check "systemctl restart $u" systemctl restart "$u.service"
+    rm -f "$(metrics_file "$u")"
     check "$u active again in a new process" sh -c \
         "[ \"\$(systemctl is-active $u.service)\" = active ] && [ \"\$(systemctl show -P MainPID $u.service)\" != ${pid[$u]} ]"
     check "$u sees $guest again (metrics)" wait_for 15 metrics_show "$u" "^vmbalance_managed_domains\\{program=\"$u\"\\} 1"
