@@ -391,5 +391,6 @@ check "apt-get install --reinstall restarts the units" reinstall_restarts
 check "apt-get purge vmbalance" purge_stops
 virsh -q -c "$uri" destroy "$guest" >/dev/null 2>&1
 
+journalctl -b -o short-monotonic >"$(dirname "$transcript")/journal.txt" 2>&1
 say "== $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
