@@ -221,8 +221,8 @@ isolate() {
 with_remote_dropin() {
     local d=/etc/systemd/system/$1.service.d e rc=0
     install -D -m 0644 /usr/share/doc/vmbalance/examples/remote-uri.conf "$d/remote-uri.conf"
-    systemctl daemon-reload && systemctl restart "$1.service" && sleep 1 &&
-        is_active "$1" >/dev/null && client_of_libvirtd "$1" >/dev/null || rc=1
+    systemctl daemon-reload && systemctl restart "$1.service" &&
+        wait_for 10 client_of_libvirtd "$1" && is_active "$1" >/dev/null || rc=1
     e=$(exposure "$1")
     rm -rf "$d"
     systemctl daemon-reload && systemctl restart "$1.service" || rc=1
