@@ -16,6 +16,9 @@
 #   make metrics-check   promtool on both programs' metrics against the test driver;
 #                        FILE=path.prom checks that file instead (e.g. the lab's)
 #   make units-check     systemd-analyze verify and security (exposure <= 2.0) of the units
+#   make systemd-check   the package and its units under a real systemd (PID 1 of a container
+#                        with libvirtd inside); DEB=path.deb checks that package instead of
+#                        building one
 #   make V=1 ...         show the full compiler and linker command lines
 
 VERSION := 0.1.0
@@ -88,7 +91,7 @@ PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 
 .PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
-        clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check
+        clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check systemd-check
 .DEFAULT_GOAL := all
 
 all: $(PROGRAMS)
@@ -223,6 +226,20 @@ metrics-check: $(PROGRAMS)
 
 units-check:
 	tests/ops/units-check.sh $(UNITS)
+
+# The package is built without its tests (make deb runs them; the files are the same), its log
+# in build/systemd-check-deb.log.
+systemd-check:
+	tests/ops/systemd-check.sh --deps
+ifeq ($(DEB),)
+	@echo "systemd-check: make deb (log: build/systemd-check-deb.log)"
+	@mkdir -p build
+	@DEB_BUILD_OPTIONS=nocheck DEB_BUILD_PROFILES=nocheck $(MAKE) --no-print-directory deb \
+	    >build/systemd-check-deb.log 2>&1 || { tail -20 build/systemd-check-deb.log; exit 1; }
+	tests/ops/systemd-check.sh build/deb/vmbalance_$(VERSION)_$$(dpkg --print-architecture).deb
+else
+	tests/ops/systemd-check.sh $(DEB)
+endif
 
 demo:
 	tests/lab/demo.sh
