@@ -95,17 +95,18 @@ static void store_mem(struct snap_mem *m, size_t k, uint64_t val)
     m->flags |= mem_fields[k].flag;
 }
 
-/* Fills the memory part of D from a virDomainMemoryStats() answer. The balloon size (tag
- * ACTUAL_BALLOON) is taken without its flag: virDomainGetInfo gave it already. */
+/* Fills the memory part of D from a virDomainMemoryStats() answer, but for the balloon size:
+ * that one is live there (QEMU's query-balloon), while the bulk statistics and
+ * virDomainGetInfo give the size of the last balloon-change event, up to a second older; every
+ * sample takes the event's, so that sizes of one source are compared
+ * (docs/EVIDENCE.md#balloon-size-sources). */
 static void mem_from_stats(struct snap_mem *m, const virDomainMemoryStatStruct *st, int n)
 {
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < NMEM_FIELDS; k++)
             if (mem_fields[k].tag == st[i].tag) {
-                uint32_t flags = m->flags;
-                store_mem(m, k, st[i].val);
-                if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
-                    m->flags = flags;
+                if (st[i].tag != VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
+                    store_mem(m, k, st[i].val);
                 break;
             }
 }
@@ -165,7 +166,6 @@ static int slow_memory(const struct lv_sampling *s, struct lv_dom *e, const char
 {
     virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
     struct snap_domain *d = last_domain(s->snap);
-    uint64_t actual;
     int n;
 
     d->mem.actual_kib = info->memory;
@@ -179,10 +179,7 @@ static int slow_memory(const struct lv_sampling *s, struct lv_dom *e, const char
             return rc;
         n = 0; /* keep the balloon size; no guest statistics this period */
     }
-    actual = d->mem.actual_kib;
     mem_from_stats(&d->mem, st, n);
-    if (d->mem.actual_kib == 0)
-        d->mem.actual_kib = actual;
     return HV_OK;
 }
 

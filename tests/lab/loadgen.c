@@ -26,7 +26,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: loadgen [--delay S] cpu --duty PCT [--threads N] [--chatter LINES_PER_S]\n"
             "       loadgen [--delay S] mem --rate MIB_PER_S --cap MIB [--hold S] [--repeat]\n"
-            "       loadgen [--delay S] cache --rate MIB_PER_S [--file PATH] [--span MIB] [--mmap]\n"
+            "       loadgen [--delay S] cache --rate MIB_PER_S|max [--file PATH] [--span MIB] [--mmap]\n"
             "       loadgen [--delay S] idle\n"
             "cpu:   keep N threads busy PCT %% of every 100 ms window (and print LINES_PER_S\n"
             "       lines a second on the console: I/O for the emulator).\n"
@@ -35,7 +35,9 @@ static void usage(FILE *out)
             "cache: read PATH (default /dev/vda) at MIB_PER_S with buffered reads, from the\n"
             "       start again at its end (or after its first MIB with --span): the page\n"
             "       cache fills free memory. --mmap maps the span and touches its pages\n"
-            "       instead, so that pages the kernel dropped come back as major faults.\n");
+            "       instead, so that pages the kernel dropped come back as major faults.\n"
+            "       With --rate max it reads as fast as it can and prints its throughput every\n"
+            "       second (\"loadgen: cache throughput N MiB/s\"): the work a shrink may cost.\n");
 }
 
 static int bad(const char *msg, const char *val)
@@ -186,6 +188,22 @@ static int run_mem(const struct opts *o)
     return 0;
 }
 
+/* With --rate max: once a second, the MiB read since the last line, per second. */
+static void report_throughput(double done)
+{
+    static double t_last = -1, done_last;
+    double t = now();
+
+    if (t_last < 0) {
+        t_last = t;
+        done_last = done;
+    } else if (t - t_last >= 1.0) {
+        printf("loadgen: cache throughput %.0f MiB/s\n", (done - done_last) / MIB / (t - t_last));
+        t_last = t;
+        done_last = done;
+    }
+}
+
 /* Reads O->file at the rate, over and over, with buffered reads (or page touches of a map). */
 static int run_cache(const struct opts *o)
 {
@@ -211,10 +229,14 @@ static int run_cache(const struct opts *o)
                 strerror(errno));
         return 1;
     }
-    printf("loadgen: cache reading %ld MiB of %s at %g MiB/s%s\n", (long)(span / MIB), o->file,
-           o->rate, o->map ? " (mapped)" : "");
+    if (o->rate > 0)
+        printf("loadgen: cache reading %ld MiB of %s at %g MiB/s%s\n", (long)(span / MIB), o->file,
+               o->rate, o->map ? " (mapped)" : "");
+    else
+        printf("loadgen: cache reading %ld MiB of %s as fast as it can%s\n", (long)(span / MIB),
+               o->file, o->map ? " (mapped)" : "");
     for (;;) {
-        double want = o->rate * (now() - t0) * (double)MIB;
+        double want = o->rate > 0 ? o->rate * (now() - t0) * (double)MIB : done + 64.0 * MIB;
         volatile char sink = 0;
         while (done < want) {
             size_t n = (size_t)(span - pos) < chunk ? (size_t)(span - pos) : chunk;
@@ -227,6 +249,10 @@ static int run_cache(const struct opts *o)
             }
             pos = pos + (off_t)n >= span ? 0 : pos + (off_t)n;
             done += (double)n;
+        }
+        if (o->rate <= 0) {
+            report_throughput(done);
+            continue; /* as fast as it can */
         }
         if (done - reported >= 1024.0 * MIB) {
             reported = done;
@@ -271,6 +297,8 @@ int main(int argc, char **argv)
             o.threads = (long)v;
         else if (!strcmp(a, "--chatter") && !parse_num(val, 0, 100000, &v))
             o.chatter = (long)v;
+        else if (!strcmp(a, "--rate") && !strcmp(val, "max") && o.mode && !strcmp(o.mode, "cache"))
+            o.rate = -1; /* as fast as it can */
         else if (!strcmp(a, "--rate") && !parse_num(val, 0.1, 1e5, &v))
             o.rate = v;
         else if (!strcmp(a, "--cap") && !parse_num(val, 1, 1 << 20, &v))
@@ -295,7 +323,7 @@ int main(int argc, char **argv)
         return bad("cpu needs --duty", "");
     if (!strcmp(o.mode, "mem") && (o.rate <= 0 || o.cap <= 0))
         return bad("mem needs --rate and --cap", "");
-    if (!strcmp(o.mode, "cache") && o.rate <= 0)
+    if (!strcmp(o.mode, "cache") && o.rate == 0)
         return bad("cache needs --rate", "");
     if (o.repeat && o.hold < 0)
         return bad("--repeat needs --hold", "");
