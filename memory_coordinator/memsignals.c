@@ -132,17 +132,17 @@ bool memsig_settled(struct memsig *s, const struct snap_mem *m, uint64_t target_
 
 uint64_t memsig_balloon_low(const struct memsig *s, uint64_t target_kib)
 {
-    uint64_t lo = s->shown_kib < s->shown_before_kib ? s->shown_kib : s->shown_before_kib;
-    uint64_t hi = s->shown_kib < s->shown_before_kib ? s->shown_before_kib : s->shown_kib;
+    uint64_t before = s->shown_before_kib, now = s->shown_kib;
 
-    if (!target_kib)
-        return 0; /* a move nobody here asked for: no bound */
-    if (target_kib < lo)
-        return s->shown_kib + MEMSIG_AT_TARGET_KIB >= target_kib &&
-                               s->shown_kib <= s->shown_before_kib
-                       ? target_kib
-                       : 0;
-    return target_kib + MEMSIG_AT_TARGET_KIB >= hi ? lo : 0;
+    /* Going down, the reported size lags above the balloon: only the target we set bounds it
+     * (a shrink nobody here asked for: no bound). */
+    if (now < before)
+        return target_kib && target_kib <= now + MEMSIG_AT_TARGET_KIB ? target_kib : 0;
+    /* A shrink we asked for may have begun since the last event. */
+    if (target_kib && target_kib + MEMSIG_AT_TARGET_KIB < now)
+        return target_kib;
+    /* Still, or going up: the reported size lags below the balloon. */
+    return before;
 }
 
 void memsig_reset_rates(struct memsig *s)

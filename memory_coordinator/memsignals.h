@@ -103,10 +103,10 @@ double memsig_misfit_s(struct memsig *s, bool fits, double now);
 bool memsig_settled(struct memsig *s, const struct snap_mem *m, uint64_t target_kib,
                     double target_t, bool fresh, double now, double stuck_s);
 
-/* The least the balloon can have held when the guest made the report of the last sample, when
- * it was moving toward the target TARGET_KIB we set (the sizes the host reported at that sample
- * and the one before lie between where it was and that target): the smaller of those sizes and
- * the target. 0 when it is not known: no target, or a move away from it (someone else's). */
+/* The least the balloon can have held when the guest made the report of the last sample: the
+ * size the host reported at the sample before when the balloon was still or growing (the
+ * reported size lags below a growing balloon), the target TARGET_KIB we set when it was
+ * shrinking toward it (0: none), or 0 when that is not known (a shrink nobody here asked for). */
 uint64_t memsig_balloon_low(const struct memsig *s, uint64_t target_kib);
 
 /* Updates the fault and swap-in rates from a new sample M, DT seconds after the previous one,

@@ -2,10 +2,56 @@
  * they are used (missing, stale, impossible, late, repeated, partial), and the page cache and
  * pressure read from them. */
 #include "check_coordinator.h"
+#include "memsignals.h"
 #include "msim.h"
 
 /* One guest cannot have its statistics turned on, the other has them turned on by the
  * coordinator: the first is left alone, the second fed. */
+/* A balloon's move as memsignals sees it, one sample a second (docs/EVIDENCE.md#balloon-time):
+ * settled only once still since before the sample before and with a new report; the least
+ * size the balloon can have held at the guest's report. */
+START_TEST(a_balloon_settles_after_its_move)
+{
+    struct memsig sig = {0};
+    struct snap_mem m = {.flags = SNAP_MEM_BALLOON | SNAP_MEM_UNUSED, .max_kib = 2048 * MIB};
+    static const struct {
+        double t;
+        uint64_t shown_mib, target_mib;
+        bool fresh, settled;
+        uint64_t low_mib;
+    } steps[] = {
+            {0, 512, 0, true, false, 512},    /* the first sample: nothing before it */
+            {1, 512, 0, true, false, 512},    /* unchanged for 1 s: maybe between two events */
+            {2, 512, 0, true, true, 512},     /* unchanged for 2 s: still */
+            {3, 480, 384, true, false, 384},  /* shrinking toward our target */
+            {4, 384, 384, true, false, 384},  /* at the target, first seen now */
+            {5, 384, 384, true, true, 384},   /* at the target since the sample before */
+            {6, 384, 384, false, false, 384}, /* a repeated report decides nothing */
+            {7, 384, 700, true, false, 384},  /* growing toward a new target: not yet seen */
+            {8, 600, 700, true, false, 384},  /* growing: the size before bounds it */
+            {9, 700, 700, true, false, 600},  /* reached */
+            {10, 700, 700, true, true, 700},  /* settled */
+            {11, 650, 700, true, false, 0},   /* shrunk by someone else: no bound */
+    };
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        m.actual_kib = steps[i].shown_mib * MIB;
+        double target_t = steps[i].target_mib == 700 ? 6.5 : 2.5; /* when each was set */
+        ck_assert_msg(memsig_settled(&sig, &m, steps[i].target_mib * MIB, target_t, steps[i].fresh,
+                                     steps[i].t, 3.0) == steps[i].settled,
+                      "at %.0f s", steps[i].t);
+        ck_assert_msg(memsig_balloon_low(&sig, steps[i].target_mib * MIB) == steps[i].low_mib * MIB,
+                      "at %.0f s: %llu", steps[i].t,
+                      (unsigned long long)memsig_balloon_low(&sig, steps[i].target_mib * MIB));
+    }
+    /* Stuck short of the target (the guest gives no more): still after 3 s unchanged. */
+    m.actual_kib = 500 * MIB;
+    ck_assert(!memsig_settled(&sig, &m, 300 * MIB, 12, true, 12, 3.0));
+    ck_assert(!memsig_settled(&sig, &m, 300 * MIB, 12, true, 14, 3.0));
+    ck_assert(memsig_settled(&sig, &m, 300 * MIB, 12, true, 15, 3.0));
+}
+END_TEST
+
 START_TEST(guest_without_statistics_is_left_alone)
 {
     struct msim s;
@@ -236,6 +282,7 @@ TCase *coordinator_statistics_tcase(void)
 {
     TCase *t = tcase_create("statistics");
 
+    tcase_add_test(t, a_balloon_settles_after_its_move);
     tcase_add_test(t, guest_without_statistics_is_left_alone);
     tcase_add_test(t, stale_and_impossible_statistics_are_not_trusted);
     tcase_add_test(t, statistics_older_than_the_balloon_are_not_impossible);
