@@ -68,12 +68,23 @@ uint64_t coord_reserve_kib(const struct coord_config *cfg, uint64_t total_kib)
     return cfg->reserve_kib;
 }
 
+/* With --reclaim when-short: the host free memory below which idle memory is reclaimed (never
+ * 0, which the policy reads as always). */
+static uint64_t reclaim_level(uint64_t reserve_kib)
+{
+    uint64_t level = COORD_RECLAIM_RESERVES * reserve_kib;
+    return level ? level : 1;
+}
+
 struct mem_config coord_policy_config(const struct coord_config *cfg, uint64_t reserve_kib)
 {
     return (struct mem_config){.min_unused_kib = cfg->min_unused_kib,
                                .floor_kib = cfg->floor_kib,
                                .host_reserve_kib = reserve_kib,
-                               .period_s = cfg->period_s};
+                               .period_s = cfg->period_s,
+                               .reclaim_below_kib = cfg->reclaim == COORD_RECLAIM_WHEN_SHORT
+                                                            ? reclaim_level(reserve_kib)
+                                                            : 0};
 }
 
 struct coord *coord_create(const struct coord_config *cfg)
@@ -297,8 +308,9 @@ int coord_period(struct coord *c, struct hv *hv, const struct snap *prev, const 
     if (ensure(c, c->n) < 0)
         return -1;
     derive(c, prev, cur);
-    /* The first sample only observes: rates need two, and --once acts once. */
-    if (prev && plan(c, rep) < 0)
+    /* The first sample decides too: a guest already short of headroom is grown at once (rates
+     * need two samples, so nothing else is decided then); with --once it only observes. */
+    if ((prev || !c->cfg.observe_first) && plan(c, rep) < 0)
         return -1;
     apply(c, hv, cur, rep);
     report(c, cur, prev == NULL, rep);

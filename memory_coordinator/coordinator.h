@@ -24,6 +24,15 @@ struct coord_share {
     double weight;
 };
 
+/* When idle memory returns to the host (--reclaim). */
+enum coord_reclaim {
+    COORD_RECLAIM_ALWAYS,    /* whatever the host has */
+    COORD_RECLAIM_WHEN_SHORT /* only while host free memory is below twice the reserve */
+};
+
+/* With --reclaim when-short, idle memory is reclaimed below this many times the host reserve. */
+#define COORD_RECLAIM_RESERVES 2
+
 struct coord_config {
     uint64_t min_unused_kib;
     uint64_t floor_kib;
@@ -34,6 +43,8 @@ struct coord_config {
     bool dry_run;
     const struct coord_share *shares;
     size_t nshares;
+    enum coord_reclaim reclaim; /* --reclaim */
+    bool observe_first;         /* the first sample only observes (--once acts once) */
 };
 
 /* Why a guest's statistics are not trusted. */

@@ -8,7 +8,7 @@
 #include "log.h"
 #include "memreport.h"
 
-enum { KEY_MIN_UNUSED = 256, KEY_FLOOR, KEY_RESERVE, KEY_SHARES };
+enum { KEY_MIN_UNUSED = 256, KEY_FLOOR, KEY_RESERVE, KEY_SHARES, KEY_RECLAIM };
 
 struct options {
     struct coord_config cfg;
@@ -35,6 +35,9 @@ static const struct cli_option options[] = {
         {"shares", "NAME=WEIGHT",
          "domains matching NAME (a pattern) get WEIGHT shares\nwhen memory is short (repeatable; default 1 each)",
          KEY_SHARES},
+        {"reclaim", "always|when-short",
+         "when idle memory returns to the host: always (the\ndefault), or when-short: only while host free memory\nis below twice the host reserve",
+         KEY_RECLAIM},
 };
 
 static int parse_shares(struct options *o, const char *arg)
@@ -98,6 +101,13 @@ static int handle_option(void *ctx, int key, const char *arg)
         return cli_parse_size_kib("host-reserve", arg, &o->cfg.reserve_kib);
     case KEY_SHARES:
         return parse_shares(o, arg);
+    case KEY_RECLAIM:
+        if (strcmp(arg, "always") == 0 || strcmp(arg, "when-short") == 0) {
+            o->cfg.reclaim = arg[0] == 'a' ? COORD_RECLAIM_ALWAYS : COORD_RECLAIM_WHEN_SHORT;
+            return 0;
+        }
+        cli_usage_error("'--reclaim' takes 'always' or 'when-short', not '%s'", arg);
+        return -1;
     default:
         return -1;
     }
@@ -153,6 +163,7 @@ int main(int argc, char **argv)
         goto cleanup;
     opt.cfg.period_s = common.period_s;
     opt.cfg.dry_run = common.dry_run;
+    opt.cfg.observe_first = common.once; /* --once acts once: at its second sample */
     opt.cfg.shares = opt.shares;
     opt.cfg.nshares = opt.nshares;
     ctx.coord = coord_create(&opt.cfg);

@@ -218,6 +218,7 @@ struct work {
     uint64_t total_need;
     uint64_t soon_need; /* what growing guests that do not starve yet will want */
     bool any_starving;
+    bool reclaim_idle;               /* idle memory returns to the host this period (--reclaim) */
     double node_room[MEM_MAX_NODES]; /* memory each measured node can still give */
     uint64_t node_known;
 };
@@ -310,6 +311,9 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     t = max_u64(t, cfg->floor_kib);
     t = min_u64(t, g->max_kib);
     t = min_u64(t, committed + mem_grow_step(g->max_kib));
+    /* Within the smallest change of its maximum, a starving guest is given all of it. */
+    if (t > committed && g->max_kib - committed < MEM_MIN_CHANGE_KIB)
+        t = g->max_kib;
     w->out->starving++;
     w->any_starving = true;
     d->reason = g->deflated ? MEM_DEFLATED : MEM_STARVING;
@@ -428,8 +432,9 @@ static void shrink_others(struct work *w)
         if (w->out->short_of_memory && room > cfg->min_unused_kib && steady) {
             t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
             d->reason = MEM_SHORT;
-        } else if (steady && (room > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
-                              (g->shrinking && room > sat_add(cfg->min_unused_kib, half)))) {
+        } else if (w->reclaim_idle && steady &&
+                   (room > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
+                    (g->shrinking && room > sat_add(cfg->min_unused_kib, half)))) {
             t = shrink_target(cfg, g, sat_add(sat_add(used, cfg->min_unused_kib), half));
             d->reason = w->any_starving ? MEM_WASTEFUL : MEM_IDLE;
         }
@@ -456,8 +461,10 @@ static void drop_small(struct work *w)
         uint64_t committed = mem_committed(&w->guests[i]);
         uint64_t delta =
                 d->target_kib > committed ? d->target_kib - committed : committed - d->target_kib;
+        /* A grow to the guest's maximum is made however small: the last MiB are its need. */
+        bool to_max = d->target_kib > committed && d->target_kib == w->guests[i].max_kib;
 
-        if (delta < MEM_MIN_CHANGE_KIB && d->target_kib != committed) {
+        if (delta < MEM_MIN_CHANGE_KIB && d->target_kib != committed && !to_max) {
             if (d->target_kib > committed)
                 w->out->granted_kib -= delta;
             else
@@ -487,6 +494,8 @@ int mem_plan(const struct mem_config *cfg, const struct mem_host *host,
     w.give = w.need + 2 * n1;
 
     budget = budget_of(&w, host);
+    w.reclaim_idle =
+            cfg->reclaim_below_kib == 0 || (host->known && host->free_kib < cfg->reclaim_below_kib);
     node_rooms(&w, host);
     classify(&w);
     /* Short: the budget does not cover the starving guests and those about to join them. */

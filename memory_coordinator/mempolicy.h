@@ -43,10 +43,12 @@ enum mem_reason {
 };
 
 struct mem_config {
-    uint64_t min_unused_kib;   /* memory a guest keeps unused */
-    uint64_t floor_kib;        /* never shrink a guest below this */
-    uint64_t host_reserve_kib; /* host free memory never given away */
-    double period_s;           /* seconds between decisions */
+    uint64_t min_unused_kib;    /* memory a guest keeps unused */
+    uint64_t floor_kib;         /* never shrink a guest below this */
+    uint64_t host_reserve_kib;  /* host free memory never given away */
+    double period_s;            /* seconds between decisions */
+    uint64_t reclaim_below_kib; /* idle memory is reclaimed only while host free memory is below
+                                   this (0: always); a short host reclaims whatever */
 };
 
 /* One guest, as the policy sees it. */

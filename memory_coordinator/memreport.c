@@ -34,7 +34,7 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
                 (double)rep->reserve_kib / UTIL_MIB);
     else
         fputs("host free unknown", out);
-    if (rep->baseline) {
+    if (rep->baseline && rep->changes == 0 && rep->starving == 0) {
         fprintf(out, ", %zu guests: baseline\n", rep->nguests);
         fflush(out);
         return;

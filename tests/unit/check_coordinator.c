@@ -32,6 +32,63 @@ START_TEST(idle_guests_are_never_grown)
 }
 END_TEST
 
+/* A guest already short of headroom when the coordinator starts is grown at its first sample
+ * (its rate needs two samples, its headroom does not); with --once the first sample only
+ * observes. */
+START_TEST(a_guest_short_at_the_first_sample_is_grown_then)
+{
+    for (int once = 0; once < 2; once++) {
+        struct fake_mem_load full = {.base_kib = 400 * MIB}; /* 512 - 400 - its kernel's 70 */
+        struct msim s;
+        int g;
+
+        msim_start(&s, &(struct msim_host){.ram_mib = 8192,
+                                           .other_mib = 1024,
+                                           .period_s = 2,
+                                           .observe_first = once});
+        g = msim_guest(&s, 2048, 512, &full);
+        msim_run(&s, 1);
+        if (once)
+            ck_assert_uint_eq(fake_target_kib(s.f, g), 512 * MIB);
+        else
+            ck_assert_uint_ge(fake_target_kib(s.f, g), (400 + 60 + 150) * MIB);
+        msim_free(&s);
+    }
+}
+END_TEST
+
+/* --reclaim when-short: idle guests keep their memory while the host has more than twice its
+ * reserve free, and give it back below that; always (the default) reclaims whatever. */
+START_TEST(reclaim_when_short_waits_for_a_short_host)
+{
+    /* 16 GiB: plenty; 3 GiB with a reserve of 800 MiB: free (about 1.4 GiB) below 1.6 GiB. */
+    static const struct {
+        uint64_t ram_mib, reserve_mib;
+        enum coord_reclaim reclaim;
+        bool shrunk;
+    } cases[] = {{16384, 0, COORD_RECLAIM_WHEN_SHORT, false},
+                 {16384, 0, COORD_RECLAIM_ALWAYS, true},
+                 {3072, 800, COORD_RECLAIM_WHEN_SHORT, true}};
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct msim s;
+
+        msim_start(&s, &(struct msim_host){.ram_mib = cases[k].ram_mib,
+                                           .other_mib = 1024,
+                                           .reserve_mib = cases[k].reserve_mib,
+                                           .reclaim = cases[k].reclaim});
+        for (int i = 0; i < 4; i++)
+            msim_guest(&s, 2048, 512, &msim_idle);
+        msim_run(&s, 40);
+        msim_assert_invariants(&s);
+        for (int d = 0; d < 4; d++)
+            ck_assert_msg((s.shrinks[d] > 0) == cases[k].shrunk, "case %zu, guest %d: %u shrinks",
+                          k, d, s.shrinks[d]);
+        msim_free(&s);
+    }
+}
+END_TEST
+
 START_TEST(one_grows_three_idle)
 {
     struct msim s;
@@ -366,6 +423,8 @@ TCase *coordinator_feeding_tcase(void)
     TCase *t = tcase_create("closed loop");
 
     tcase_add_test(t, idle_guests_are_never_grown);
+    tcase_add_test(t, a_guest_short_at_the_first_sample_is_grown_then);
+    tcase_add_test(t, reclaim_when_short_waits_for_a_short_host);
     tcase_add_test(t, one_grows_three_idle);
     tcase_add_test(t, all_four_grow_until_the_reserve);
     tcase_add_test(t, memory_moves_from_a_freeing_guest_to_a_growing_one);

@@ -190,6 +190,8 @@ void msim_start(struct msim *s, const struct msim_host *h)
     s->cfg.dry_run = h->dry_run;
     s->cfg.shares = h->shares;
     s->cfg.nshares = h->nshares;
+    s->cfg.reclaim = h->reclaim;
+    s->cfg.observe_first = h->observe_first;
     s->c = coord_create(&s->cfg);
     s->r = runner_create(&rc, fake_hv(s->f), step, s);
     s->lowest_free = UINT64_MAX;

@@ -39,6 +39,8 @@ struct msim_host {
     bool dry_run;
     const struct coord_share *shares; /* --shares (must outlive the run) */
     size_t nshares;
+    enum coord_reclaim reclaim; /* --reclaim (default always) */
+    bool observe_first;         /* the first sample only observes (--once) */
 };
 
 struct msim {
