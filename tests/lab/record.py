@@ -21,7 +21,7 @@ calibration read these files; tests/traces/README.md lists the traces kept in th
 
 Standalone: /usr/bin/python3 record.py record [--hz 4] [--seconds N] [--prefix vmlab-] OUT
 (run_scenario.py records every run into DIR/trace.txt when LAB_RECORD=HZ is set);
-/usr/bin/python3 record.py trim SRC DST [--from S] [--to S] [--guests a,b] [--drop REGEX]
+/usr/bin/python3 record.py trim SRC DST [--from S] [--to S] [--guests a,b] [--drop REGEX] [--no-log]
 (the part of a trace kept in the tree).
 """
 import argparse
@@ -192,10 +192,10 @@ class Recorder:
         self.conn.close()
 
 
-def trim(src, dst, start=None, end=None, guests=None, drop=None):
+def trim(src, dst, start=None, end=None, guests=None, drop=None, no_log=False):
     """Copies the trace SRC to DST keeping records from START to END s (None: all), of the
-    GUESTS (None: all), without the keys matching the regular expression DROP (a trace kept in
-    the tree keeps what its tests read)."""
+    GUESTS (None: all), without the keys matching the regular expression DROP, and without the
+    tool's log lines when NO_LOG (a trace kept in the tree keeps what its tests read)."""
     drop_re = re.compile(drop) if drop else None
     with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as out:
         for line in f:
@@ -204,6 +204,8 @@ def trim(src, dst, start=None, end=None, guests=None, drop=None):
                 out.write(line)
                 continue
             t = float(w[1])
+            if w[0] == "T" and no_log:
+                continue
             if (start is not None and t < start) or (end is not None and t > end):
                 continue
             if w[0] in ("D", "X", "E") and guests and w[2] not in guests:
@@ -230,9 +232,11 @@ def main():
     tr.add_argument("--to", dest="end", type=float)
     tr.add_argument("--guests", help="comma-separated names to keep (default all)")
     tr.add_argument("--drop", help="regular expression of keys to drop from D records")
+    tr.add_argument("--no-log", action="store_true", help="drop the tool's log lines")
     a = ap.parse_args()
     if a.cmd == "trim":
-        trim(a.src, a.dst, a.start, a.end, a.guests.split(",") if a.guests else None, a.drop)
+        trim(a.src, a.dst, a.start, a.end, a.guests.split(",") if a.guests else None, a.drop,
+             a.no_log)
         return 0
     rec = Recorder(a.out, a.hz, a.prefix, a.tool_log, note="standalone").start()
     try:

@@ -248,6 +248,48 @@ START_TEST(idle_guests_of_a_recorded_host_are_never_grown)
 }
 END_TEST
 
+/* Idle guests shrunk by the coordinator at PERIOD 1 (recorded with the rule of settled samples):
+ * replayed at PERIOD 1 and 2 and at every quarter-second phase, none is ever judged starving or
+ * grown, and the replays shrink them (an open loop: the recorded balloons move as the recorded
+ * coordinator asked, so a replay that meets them moving may find nothing left to shrink). */
+START_TEST(idle_shrink_trace_yields_no_grow)
+{
+    struct trace *t = load("mem-idle-p1.trace.gz");
+    unsigned shrinks = 0;
+
+    for (double period = 1; period <= 2; period++)
+        for (double off = 0; off < period; off += 0.25) {
+            struct mem_replay r;
+            replay_coordinator(t, period, off, "vmlab-1 vmlab-2 vmlab-3 vmlab-4", &r);
+            ck_assert_msg(r.grows_of_idle == 0, "PERIOD %g, phase %.2f s: %u grows, first %s",
+                          period, off, r.grows_of_idle, r.first_grow);
+            ck_assert_msg(r.starving_idle == 0, "PERIOD %g, phase %.2f s: %u starving", period, off,
+                          r.starving_idle);
+            shrinks += r.shrinks;
+        }
+    ck_assert_uint_gt(shrinks, 0);
+    trace_free(t);
+}
+END_TEST
+
+/* A page-cache reader (vmlab-1) beside a grower (vmlab-2) and two idle guests, recorded: the
+ * reader and the idle guests are never grown as starving, and the grower is. */
+START_TEST(page_cache_trace_grows_only_the_grower)
+{
+    struct trace *t = load("mem-page-cache.trace.gz");
+
+    for (double off = 0; off < 2; off += 0.5) {
+        struct mem_replay r, g;
+        replay_coordinator(t, 2, off, "vmlab-1 vmlab-3 vmlab-4", &r);
+        ck_assert_msg(r.grows_of_idle == 0, "phase %.2f s: %u grows, first %s", off,
+                      r.grows_of_idle, r.first_grow);
+        replay_coordinator(t, 2, off, "vmlab-2", &g);
+        ck_assert_msg(g.grows_of_idle > 0, "phase %.2f s: the grower never grown", off);
+    }
+    trace_free(t);
+}
+END_TEST
+
 Suite *trace_suite(void)
 {
     Suite *s = suite_create("trace");
@@ -258,6 +300,8 @@ Suite *trace_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("replay");
     tcase_add_test(tc, idle_guests_of_a_recorded_host_are_never_grown);
+    tcase_add_test(tc, idle_shrink_trace_yields_no_grow);
+    tcase_add_test(tc, page_cache_trace_grows_only_the_grower);
     suite_add_tcase(s, tc);
     tc = tcase_create("calibration");
     tcase_add_test(tc, fake_balloon_moves_as_recorded);
