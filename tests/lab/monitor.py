@@ -33,11 +33,12 @@ import lab
 OOM_KILLED = re.compile(r"Out of memory: Killed process")
 OOM_KILL = re.compile(r"oom-kill:")
 PUFF = re.compile(r"Out of puff")
+THROUGHPUT = re.compile(r"loadgen: cache throughput (\d+) MiB/s")
 # Per-guest memory columns: balloon.* fields in MiB, and counters as they are.
 MEM_KIB = ("current", "unused", "available", "usable", "disk_caches", "rss", "swap_in")
 MEM_COUNT = ("major_fault",)
 STATS = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_VCPU
-         | libvirt.VIR_DOMAIN_STATS_BALLOON)
+         | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK)
 
 
 def cpulist(bits):
@@ -121,11 +122,13 @@ def emulator_threads(name):
 
 
 class Console:
-    """Counts OOM kills and balloon 'Out of puff' lines in a guest console log."""
+    """Counts OOM kills and balloon 'Out of puff' lines in a guest console log, and gathers the
+    read throughput a `loadgen cache --rate max` prints every second."""
 
     def __init__(self, path):
         self.path, self.pos, self.buf = path, 0, ""
         self.killed = self.oomkill = self.puff = 0
+        self.throughput = []   # MiB/s lines since take_throughput()
 
     def poll(self):
         try:
@@ -141,6 +144,14 @@ class Console:
             self.killed += bool(OOM_KILLED.search(line))
             self.oomkill += bool(OOM_KILL.search(line))
             self.puff += bool(PUFF.search(line))
+            m = THROUGHPUT.search(line)
+            if m:
+                self.throughput.append(int(m.group(1)))
+
+    def take_throughput(self):
+        """The mean read throughput (MiB/s) printed since the last call, or None."""
+        t, self.throughput = self.throughput, []
+        return round(sum(t) / len(t)) if t else None
 
     @property
     def ooms(self):
@@ -197,6 +208,8 @@ class Monitor:
                 g[k] = st.get(f"balloon.{k}", 0) // 1024
             for k in MEM_COUNT:
                 g[k] = st.get(f"balloon.{k}", 0)
+            g["disk_read"] = sum(st.get(f"block.{i}.rd.bytes", 0)
+                                 for i in range(st.get("block.count", 0)))
             snap["guests"][name] = g
         for c in self.consoles.values():
             c.poll()
@@ -213,7 +226,7 @@ class Monitor:
             cols += [f"{p}_emu", f"{p}_emu_pct"]
             cols += [f"{p}_{k}" for k in ("actual", "unused", "available", "usable",
                                           "disk_caches", "rss", "major_fault", "swap_in",
-                                          "oom", "puff", "up")]
+                                          "oom", "puff", "up", "read_mibs", "disk_read_mibs")]
         return cols
 
     def sample(self):
@@ -260,6 +273,12 @@ class Monitor:
                         f"{p}_major_fault": g["major_fault"], f"{p}_swap_in": g["swap_in"]})
             c = self.consoles.get(n)
             row.update({f"{p}_oom": c.ooms if c else 0, f"{p}_puff": c.puff if c else 0})
+            thr = c.take_throughput() if c else None
+            if thr is not None:
+                row[f"{p}_read_mibs"] = thr
+            if pg:
+                row[f"{p}_disk_read_mibs"] = round(max(g["disk_read"] - pg["disk_read"], 0)
+                                                   / 2**20 / dt, 1)
         for j in range(self.ncpus):
             row[f"pcpu{j}"] = round(pcpu[j], 1)
             (b1, t1), (b0, t0) = now["host_cpu"][j], prev["host_cpu"][j]

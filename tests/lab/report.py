@@ -129,7 +129,8 @@ def plot(outdir, sc, rows, cfg, summary):
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
            ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 11),
-           ("OOM/avail", 9), ("starve/avail/exc", 16), ("idle grown", 10), ("low host", 8), ("other cpu", 9)]
+           ("OOM/avail", 9), ("starve/avail/exc", 16), ("idle grown", 10), ("returned", 8), ("kept", 5), ("low host", 8),
+           ("other cpu", 9)]
 
 
 def table_row(s):
@@ -151,7 +152,9 @@ def table_row(s):
         f"{f['starving_periods']}/{f['starving_while_available']}/{g('starving_unforeseen')}"
     vals = [s["scenario"], s["verdict"], f"{s.get('boot_s', 0):.0f}", f"{s.get('run_s', 0):.0f}",
             g("periods_to_balance"), chg, g("final_sd"), fair, delay, oom,
-            starve, g("idle_grown"), g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
+            starve, g("idle_grown"), g("returned_end_mib"),
+            "-" if not f.get("work_kept") else f"{min(f['work_kept'].values()):.2f}",
+            g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]
     return "  ".join(v.ljust(w) for v, (_, w) in zip(vals, COLUMNS))
 
 

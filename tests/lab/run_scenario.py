@@ -36,9 +36,9 @@ RUN_FILES = ("samples.csv", "summary.json", "tool.log", "plot.gp", "oom-events.c
 
 
 def tool_command(sc, cfg):
-    """The tool's command line, or None for LAB_TOOL=none."""
+    """The tool's command line, or None for LAB_TOOL=none (or a run without the tool)."""
     mode = os.environ.get("LAB_TOOL", "auto")
-    if mode == "none":
+    if mode == "none" or cfg.get("without_tool_run"):
         return None
     if mode != "auto":
         raise lab.LabError(f"LAB_TOOL must be 'auto' or 'none', not '{mode}'.")
@@ -126,8 +126,10 @@ def churn(L, guests, period):
         L.start(late, reap=False)
 
 
-def run(sc, args):
-    outdir = lab.out_dir(sc.name)
+def run(sc, args, base=None):
+    """Runs SC once; BASE: the summary of the same scenario run without the tool first
+    (compare_without_tool), or "none" to make this that run."""
+    outdir = lab.out_dir(sc.name + (".without-tool" if base == "none" else ""))
     conn = libvirt.open(lab.URI)
     ncpus = conn.getCPUMap()[0]
     guests = sc.guests(ncpus)
@@ -144,6 +146,8 @@ def run(sc, args):
            "emulator_cpus": sc.emulator_cpus,
            "loads": {g.name: g.load for g in guests}, "pins": {g.name: g.pin for g in guests},
            "host_total_mib": monitor.host_meminfo_mib("MemTotal"),
+           "without_tool_run": base == "none",
+           "without_tool": base.get("figures") if isinstance(base, dict) else None,
            "balloon": {g.name: {"autodeflate": g.autodeflate,
                                 "free_page_reporting": g.free_page_reporting,
                                 "disk_mib": g.disk_mib} for g in guests}}
@@ -257,12 +261,21 @@ def main():
     return check_report(summaries)
 
 
+def run_compared(sc, args):
+    """run(); for a scenario that compares, a run without the tool first (DIR.without-tool),
+    whose figures the run with the tool is judged against."""
+    if not sc.compare_without_tool or os.environ.get("LAB_TOOL") == "none":
+        return run(sc, args)
+    print(f"== {sc.name}: first without the tool, to compare", flush=True)
+    return run(sc, args, base=run(sc, args, base="none"))
+
+
 def run_checked(sc, args):
-    """run(), and under --check with the tool, once more after a failed verdict
+    """run_compared(), and under --check with the tool, once more after a failed verdict
     (LAB_RETRIES, default 1): TCG guests on a shared 2-core host miss a boundary now and
     then. The failed attempt stays in DIR.attempt1 and its reasons in the summary
     (`earlier_attempts`); the table names every scenario that needed a second attempt."""
-    s = run(sc, args)
+    s = run_compared(sc, args)
     retries = int(os.environ.get("LAB_RETRIES", "1"))
     earlier = []
     while (args.check and os.environ.get("LAB_TOOL") != "none" and s["verdict"] != "pass"
@@ -274,7 +287,7 @@ def run_checked(sc, args):
         earlier.append({"dir": keep, "verdict": s["verdict"], "reasons": s["reasons"]})
         print(f"== {sc.name}: {s['verdict'].upper()} on attempt {len(earlier)}"
               f" ({'; '.join(s['reasons'])}); kept in {keep}; running it again", flush=True)
-        s = run(sc, args)
+        s = run_compared(sc, args)
     s["earlier_attempts"] = earlier
     return s
 

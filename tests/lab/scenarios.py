@@ -28,6 +28,7 @@ LOOKAHEAD = 2      # periods of its seen growth a guest's headroom should cover 
 GROW_SLACK = 8     # MiB: a balloon "grown" by less is rounding (the tool's smallest change)
 SQUEEZE_BACK = 3   # periods: faults seen -> balloon back (2 to decide, 1 for the balloon)
 SQUEEZE_WINDOW = 5  # periods before the faults whose shrinks count (the tool's 10 s at 2 s)
+KEEP_THROUGHPUT = 0.9  # a hot-cache reader keeps this much of its throughput without the tool
 
 
 @dataclass
@@ -93,6 +94,11 @@ class Scenario:
     # steady_from: the guests of `shrink` change their balloon no more from this period on
     # (figure last_change_period).
     steady_from: int | None = None
+    # compare_without_tool: run the scenario without the tool first, and report what the tool
+    # costs beside it (figures without_tool, work_kept); keep_throughput: guests whose read
+    # throughput with the tool must be at least KEEP_THROUGHPUT of theirs without it.
+    compare_without_tool: bool = False
+    keep_throughput: tuple = ()
 
 
 def cpu_guests(ncpus, pins, duties):
@@ -190,6 +196,11 @@ SCENARIOS = {s.name: s for s in [
     Scenario("mem-idle-p1", "mem", "four idle guests, PERIOD 1: shrunk once, then left alone",
              60, lambda n: mem_guests({}), "fail", shrink=(G1, G2, G3, G4), period=1,
              steady_from=30),
+    Scenario("mem-hot-cache", "mem",
+             "guest 1 re-reads its 320 MiB disk as fast as it can (its cache holds it at 512 MiB),"
+             " the others idle: compared with a run without the tool", 60,
+             lambda n: mem_guests({1: "cache --rate max"}, disks={1: 320}), None,
+             shrink=(G2, G3, G4), compare_without_tool=True, keep_throughput=(G1,)),
     Scenario("mem-fast-onset", "mem",
              f"guest 1 idles (shrunk), then grows at {ONSET_RATE:g} MiB/s to 1200 MiB;"
              " autodeflate on", 75,
@@ -523,10 +534,12 @@ def starving_while_available(rows, names, reserve):
 
 
 def steady_load(load):
-    """True for a workload that never needs more memory: idle, or reading files with read()
-    (page cache is not need: docs/METRICS.md)."""
+    """True for a workload that never needs more memory: idle, or reading files with read() at
+    a fixed rate (page cache is not need: docs/METRICS.md). A reader of a hot cache (`--rate
+    max`, its whole disk in its cache) needs it: its cache is its work."""
     words = (load or "idle").split()
-    return words[0] == "idle" or (words[0] == "cache" and "--mmap" not in words)
+    return words[0] == "idle" or (words[0] == "cache" and "--mmap" not in words
+                                  and "max" not in words)
 
 
 def idle_grown(rows, cfg):
@@ -548,6 +561,37 @@ def balloon_changes(rows, n):
     return [r["period"] for prev, r in zip(rows, rows[1:])
             if r.get(col(n, "up")) and prev.get(col(n, "up"))
             and abs(r[col(n, "actual")] - prev[col(n, "actual")]) > GROW_SLACK]
+
+
+def memory_returned(rows, cfg):
+    """What reclaim gave the host: MiB·s below the boot size summed over guests and samples
+    (each sample standing for one period), and MiB below it at the end."""
+    period = cfg.get("period", 2)
+    below = [sum(max(0, START_MIB - r[col(n, "actual")]) for n in cfg["guests"]
+                 if r.get(col(n, "up")) and r.get(col(n, "actual"))) for r in rows]
+    return round(sum(below) * period), below[-1] if below else 0
+
+
+def work_figures(rows, cfg):
+    """The work each guest did: a hot-cache reader's mean read throughput (MiB/s, after the
+    first BASELINE periods) and a grower's achieved rate (MiB/s its use grew from its start to
+    95 % of its peak)."""
+    thr, rate = {}, {}
+    period = cfg.get("period", 2)
+    for n in cfg["guests"]:
+        t = [r[col(n, "read_mibs")] for r in rows[BASELINE:]
+             if isinstance(r.get(col(n, "read_mibs")), (int, float))]
+        if t:
+            thr[n] = round(mean(t))
+        used = [r[col(n, "actual")] - r[col(n, "usable")] for r in rows
+                if r.get(col(n, "up")) and r.get(col(n, "actual"))]
+        if not used or max(used) - used[0] < 200:
+            continue
+        start = next(i for i, u in enumerate(used) if u > used[0] + 20)
+        end = next(i for i, u in enumerate(used) if u >= used[0] + 0.95 * (max(used) - used[0]))
+        if end > start:
+            rate[n] = round((used[end] - used[start]) / ((end - start) * period), 1)
+    return thr, rate
 
 
 def used_at_end(rows, n):
@@ -611,6 +655,10 @@ def judge_mem(sc, rows, cfg):
         "balloon_changes": {n: len(balloon_changes(rows, n)) for n in names},
     }
     figures["idle_grown"] = sum(figures["idle_grown_by_guest"].values())
+    figures["returned_mib_s"], figures["returned_end_mib"] = memory_returned(rows, cfg)
+    figures["read_mibs"], figures["growth_mibs"] = work_figures(rows, cfg)
+    if sc.keep_throughput and cfg.get("without_tool"):
+        judge_throughput(sc, figures, cfg["without_tool"], reasons)
     if figures["idle_grown"]:
         reasons.append(f"{figures['idle_grown']} sample(s) with an idle guest grown ("
                        + ", ".join(f"{n}: {k}" for n, k in figures["idle_grown_by_guest"].items()
@@ -634,6 +682,24 @@ def judge_mem(sc, rows, cfg):
     judge_mem_fields(sc, rows, figures, reasons, (actual, final, need, target_idle, low_host,
                                                    reserve))
     return reasons, figures
+
+
+def judge_throughput(sc, figures, base, reasons):
+    """The keep_throughput guests' read throughput against theirs without the tool (BASE: the
+    figures of that run): figure work_kept, a failure under KEEP_THROUGHPUT."""
+    kept = {}
+    for n in sc.keep_throughput:
+        with_tool = figures["read_mibs"].get(n)
+        without = base.get("read_mibs", {}).get(n)
+        if not with_tool or not without:
+            reasons.append(f"{n}'s read throughput not measured (with the tool {with_tool},"
+                           f" without {without})")
+            continue
+        kept[n] = round(with_tool / without, 3)
+        if kept[n] < KEEP_THROUGHPUT:
+            reasons.append(f"{n} read {with_tool} MiB/s with the tool, {without} without:"
+                           f" {kept[n]:.2f} of it (< {KEEP_THROUGHPUT})")
+    figures["work_kept"] = kept
 
 
 def judge_mem_fields(sc, rows, figures, reasons, facts):
