@@ -64,6 +64,7 @@ struct work {
     size_t *order;          /* nvcpus */
     size_t nall;            /* planned items in all */
     bool quotas;            /* class quotas apply (fairness by counts) */
+    double enough;          /* the spread at which refining stops and pruning may undo */
     int *sib;               /* per pCPU: the next SMT sibling of its core (a ring), or NULL */
     size_t ngroups;         /* groups (domains) of the vCPUs */
     size_t *gstart, *gv;    /* vCPU indices by group: gv[gstart[g] .. gstart[g + 1]) */
