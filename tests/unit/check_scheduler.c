@@ -449,7 +449,8 @@ START_TEST(odd_busy_count_is_not_mirrored)
     cpusim_add_busy(&m, 3, 1.0, 0);
     fake_set_noise(m.f, 0.2, 7);
     cpusim_run(&m, 100);
-    ck_assert_int_eq(cpusim_vcpus_on(&m, 3, 0) + cpusim_vcpus_on(&m, 3, 1), 3);
+    /* 2+1 either way: neither pCPU left without a busy vCPU. */
+    ck_assert_int_ge(cpusim_vcpus_on(&m, 3, 0), 1);
     ck_assert_int_ge(cpusim_vcpus_on(&m, 3, 1), 1);
     ck_assert_uint_le(cpusim_moves(&m, 1, 100), 1);
     cpusim_free(&m);
