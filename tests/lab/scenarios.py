@@ -115,6 +115,15 @@ def churn_guests(ncpus):
             Guest(guest_name(4), "cpu --duty 100", start_period=20)]
 
 
+def alone_guests(ncpus):
+    """A busy guest alone on pCPU 0, a 50 % busy guest alone on the last pCPU, two idle
+    guests unpinned: a busy vCPU's delay on a pCPU it has to itself, a duty cycle's."""
+    last = str(ncpus - 1)
+    return [Guest(guest_name(1), "cpu --duty 100", pin="0"),
+            Guest(guest_name(2), "cpu --duty 50", pin=last),
+            Guest(guest_name(3), "idle"), Guest(guest_name(4), "idle")]
+
+
 def cpuset_guests(ncpus):
     """Guest 1 may only run on the last pCPU (<vcpu cpuset>); two more busy guests are
     pinned there, one on pCPU 0: the tool must move one of the two, never guest 1."""
@@ -157,6 +166,8 @@ SCENARIOS = {s.name: s for s in [
              three_one, "fail", fair_by=3),
     Scenario("cpu-churn", "cpu", "a 2-vCPU guest; guest 3 destroyed, guest 4 started", 50,
              churn_guests),
+    Scenario("cpu-alone", "cpu", "a busy and a 50 % guest each alone on a pCPU, two idle", 30,
+             alone_guests, "pass", expect_no_changes=True),
     Scenario("cpu-cpuset", "cpu", "guest 1 restricted to the last pCPU, 3 busy there", 30,
              cpuset_guests, "fail"),
     Scenario("cpu-emulator", "cpu", "--emulator-cpus 0; guest 1 prints to its console", 30,
