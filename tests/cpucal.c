@@ -80,9 +80,9 @@ static size_t window_vcpus(const struct cpucal *c, const struct snap *a, const s
             if (vb->pin < 0 || vb->pin != va->pin || vb->pin >= snap_npcpus(b) ||
                 vb->time_ns < va->time_ns || vb->delay_ns < va->delay_ns)
                 continue;
-            out[n++] = (struct wv){vb->pin, (double)(vb->time_ns - va->time_ns) / 1e9 / dt,
-                                   (double)(vb->delay_ns - va->delay_ns) / 1e9 / dt,
-                                   duty_of(c, name)};
+            out[n++] =
+                    (struct wv){vb->pin, (double)(vb->time_ns - va->time_ns) / 1e9 / dt,
+                                (double)(vb->delay_ns - va->delay_ns) / 1e9 / dt, duty_of(c, name)};
         }
     }
     return n;
@@ -110,8 +110,8 @@ static int pcpu_figures(struct cpucal *c, const struct wv *v, size_t n, int p, d
         }
     }
     if (nbusy == 2 && npart == 0 && runs[0] + runs[1] > 0.02 &&
-        push(&c->split, &c->nsplit, &c->cap_split,
-             fabs(runs[0] - runs[1]) / (runs[0] + runs[1])) < 0)
+        push(&c->split, &c->nsplit, &c->cap_split, fabs(runs[0] - runs[1]) / (runs[0] + runs[1])) <
+                0)
         return -1;
     if (npart == 1 && nbusy == 0 && v[part].run >= MIN_RUN) {
         double ex = (v[part].run + v[part].delay - v[part].duty) / v[part].run;

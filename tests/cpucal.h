@@ -21,10 +21,10 @@ struct cpucal_duty {
  * (cpucal_steps). Each array holds one value per vCPU-window. */
 struct cpucal {
     const struct cpucal_duty *duties; /* the guests' workloads (NULL name ends the list) */
-    double *busy_sum; /* run + delay of a busy vCPU (fraction of the window) */
-    double *split;    /* |a - b| / (a + b) of the runs of two busy vCPUs pinned to one pCPU */
-    double *excess;   /* a part-time vCPU's (run + delay - duty) / run: its wake-up delay ... */
-    double *others;   /* ... and the load of the other tasks of its pCPU in that window */
+    double *busy_sum;                 /* run + delay of a busy vCPU (fraction of the window) */
+    double *split;  /* |a - b| / (a + b) of the runs of two busy vCPUs pinned to one pCPU */
+    double *excess; /* a part-time vCPU's (run + delay - duty) / run: its wake-up delay ... */
+    double *others; /* ... and the load of the other tasks of its pCPU in that window */
     size_t nbusy, nsplit, nexcess, cap_busy, cap_split, cap_excess, cap_others;
     size_t steps, steps_whole; /* vCPU run-time changes, and those in whole 10 ms */
 };

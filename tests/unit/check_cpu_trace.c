@@ -12,9 +12,9 @@
 #include "suites.h"
 #include "trace.h"
 
-#define TRACES   "tests/traces/"
-#define PERIOD_S 2.0  /* the recorded tool's period: one window */
-#define STEP_S   0.25 /* the recorder's 4 Hz */
+#define TRACES    "tests/traces/"
+#define PERIOD_S  2.0  /* the recorded tool's period: one window */
+#define STEP_S    0.25 /* the recorder's 4 Hz */
 #define MAX_EDGES 256
 
 /* The recorded scenarios' workloads (tests/lab/scenarios.py). */
