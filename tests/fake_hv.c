@@ -921,6 +921,12 @@ int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu)
     return v ? v->pin : -1;
 }
 
+int fake_vcpu_placed(const struct fake_host *f, int dom, int vcpu)
+{
+    const struct fvcpu *v = vcpu_at(f, dom, vcpu);
+    return v ? v->placed : -1;
+}
+
 double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu)
 {
     const struct fvcpu *v = vcpu_at(f, dom, vcpu);

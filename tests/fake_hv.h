@@ -233,6 +233,7 @@ void fake_set_down(struct fake_host *f, bool down);
 double fake_now(const struct fake_host *f);
 int fake_npcpus(const struct fake_host *f);
 int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu);
+int fake_vcpu_placed(const struct fake_host *f, int dom, int vcpu);    /* ran on, last advance */
 double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu);    /* last advance */
 double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu); /* last advance */
 double fake_pcpu_busy(const struct fake_host *f, int p);               /* last advance */

@@ -32,7 +32,9 @@
  *  5. decide: act only if a move remains and a vCPU must be pinned (stranded on an unusable
  *             pCPU, or floating when pin_floating), SMT doubling is undone, or the plan makes an
  *             unfair host fair or narrows a spread above the threshold, changing some pCPU's
- *             load beyond the estimates' noise (not a mirror); otherwise change nothing (here).
+ *             load beyond the estimates' noise (not a mirror); otherwise change nothing (here);
+ *  6. apart:  a guest's busy vCPUs left on one pCPU while another holds fewer busy vCPUs are
+ *             moved apart, mirror or not (stack.c).
  * Steps 1-4 run three times: keeping each pCPU's largest vCPUs first (best balance when large
  * vCPUs must spread), its smallest first (fewest moves: to bring a pCPU under a load, moving
  * its largest vCPUs moves the fewest), and everything (fewest moves when a few suffice). The
@@ -377,6 +379,10 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         out->spread_after = out->spread_before;
         out->unfair_after = out->unfair_before;
         out->doubled_after = out->doubled_before;
+    }
+    if (stack_spread(in, out) < 0) {
+        placement_plan_free(out);
+        return -1;
     }
     return 0;
 }

@@ -194,4 +194,11 @@ size_t smt_doubled(const struct work *w, const double *load);
  * untouched). Returns 0, or -1 when out of memory. */
 int smt_repair(struct work *w, const struct item *items, size_t n, int *target);
 
+/* stack.c: a guest's busy vCPUs apart. */
+
+/* Where plan OUT (or, when it does not act, the present) leaves two busy vCPUs of one guest on
+ * one pCPU while another pCPU one of them may use holds fewer busy vCPUs, moves it there (OUT
+ * then acts). Returns 0, or -1 when out of memory. */
+int stack_spread(const struct placement_input *in, struct placement_plan *out);
+
 #endif
