@@ -440,6 +440,36 @@ START_TEST(churn_ends_fair)
 }
 END_TEST
 
+/* Own moves are not demand (issue 17, item 1): on random small hosts whose vCPUs change their
+ * demand once (so the averages are still settling when the scheduler acts), no plan acts in
+ * the period right after our own moves; what it wanted then waits for the next period. Before,
+ * 62 of 300 such hosts moved in two periods running; now none, with 3 % fewer pin changes in
+ * all and the same balance at the end (docs/EVIDENCE.md#own-moves). */
+START_TEST(no_move_right_after_own_moves)
+{
+    for (unsigned seed = 1; seed <= 60; seed++) {
+        struct cpusim m;
+        int np = 2 + (int)(seed % 3), n = 3 + (int)(seed % 7);
+        cpusim_init(&m, np, false, FAKE_SIGNAL_WAIT_ZERO);
+        for (int i = 0; i < n; i++) {
+            unsigned u = (unsigned)i;
+            double before = 0.1 + 0.1 * (double)((seed * 13 + u * 7) % 9);
+            int id = cpusim_add_busy(&m, 1, before, (int)((seed + u * 3) % (unsigned)np));
+            struct fake_cpu_load l = {.on = 0.1 + 0.1 * (double)((seed * 5 + u * 11) % 9),
+                                      .change_at = 3.5 + (double)(i % 3),
+                                      .before = before};
+            fake_set_load(m.f, id, 0, &l);
+        }
+        fake_set_noise(m.f, 0.03, seed);
+        cpusim_run(&m, 30);
+        for (int p = 2; p < 30; p++)
+            ck_assert_msg(m.moves[p] == 0 || m.moves[p + 1] == 0,
+                          "host %u: pin changes in periods %d and %d", seed, p, p + 1);
+        cpusim_free(&m);
+    }
+}
+END_TEST
+
 START_TEST(domain_vanishing_between_sample_and_act)
 {
     struct cpusim m;
@@ -622,6 +652,7 @@ Suite *scheduler_suite(void)
     tcase_add_loop_test(steady, background_load_is_respected, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, churn_domains_come_and_go, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, churn_ends_fair, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_test(steady, no_move_right_after_own_moves);
     tcase_add_loop_test(faults, domain_vanishing_between_sample_and_act, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, failing_pin_does_not_stop_the_others, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(opts, dry_run_changes_nothing, 0, FAKE_SIGNAL_COUNT);
