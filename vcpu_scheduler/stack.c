@@ -1,13 +1,19 @@
 /* A guest's busy vCPUs unstacked: two busy vCPUs of one guest pinned to one pCPU while another
  * pCPU they may use holds fewer busy vCPUs wait for each other for nothing, and the guest gets
  * less than guests whose vCPUs are apart (the lab's cpu-churn: docs/EVIDENCE.md#stacked-guest).
- * One of them moves there, even when the loads only mirror: balance by demand is no worse. */
+ * One of them moves there, even when the loads only mirror: balance by demand is no worse; and
+ * where the plan moves a vCPU of a demand alike off their pCPU, one of them goes instead. */
 #include "placement_work.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* A vCPU this busy counts in the busy vCPUs of its pCPU. */
 #define STACK_BUSY 0.5
+
+/* Two demands are alike within the threshold and this fraction of the larger: one period's
+ * estimate of a busy vCPU is that noisy (docs/EVIDENCE.md#demand-noise). */
+#define STACK_NOISE 0.05
 
 /* A planned busy vCPU of a guest: its index, guest and planned pCPU. */
 struct member {
@@ -54,8 +60,8 @@ static int fewer(const struct placement_input *in, const struct placement_plan *
 }
 
 /* A vCPU the plan moves off pCPU FROM to a pCPU holding none of the guest of MEMBERS[first ..
- * last), of vCPU V's demand class and not of its guest: V can go in its place, the same number
- * of moves. Its index, or NONE. */
+ * last), of a demand alike vCPU V's and not of its guest: V can go in its place, the same
+ * number of moves. Its index, or NONE. */
 static size_t leaving(const struct placement_input *in, const struct placement_plan *out, size_t v,
                       int from, const struct member *m, size_t first, size_t last)
 {
@@ -66,7 +72,8 @@ static size_t leaving(const struct placement_input *in, const struct placement_p
         int q = out->target[u];
         bool mine = false;
         if (pu->pin != from || q < 0 || q == from || pu->group == pv->group ||
-            work_class_of(pu->demand) != work_class_of(pv->demand) ||
+            fabs(pu->demand - pv->demand) >
+                    in->threshold + STACK_NOISE * fmax(pu->demand, pv->demand) ||
             (pv->allowed && !((pv->allowed[q / 8] >> (q % 8)) & 1)))
             continue;
         for (size_t k = first; k < last && !mine; k++)
