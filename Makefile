@@ -81,7 +81,7 @@ VCPU_SRC := $(filter-out vcpu_scheduler/main.c,$(wildcard vcpu_scheduler/*.c))
 MEM_SRC := $(filter-out memory_coordinator/main.c,$(wildcard memory_coordinator/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 TEST_SRC := $(UNIT_SRC) tests/fake_hv.c tests/fake_mem.c tests/measure.c tests/oracle.c \
-            tests/rng.c tests/trace.c tests/calibrate.c
+            tests/rng.c tests/trace.c tests/calibrate.c tests/cpucal.c
 BENCH_SRC := tests/bench/bench.c tests/measure.c tests/oracle.c tests/rng.c
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))

@@ -2,7 +2,13 @@
  *
  * CPU: every advance, floating vCPUs go to the least loaded pCPU their affinity allows (an
  * ideal kernel balancer), then each pCPU is shared max-min fairly (water-filling) among its
- * vCPUs and its background load. A vCPU that gets less than it wants accumulates wait time.
+ * vCPUs and its background load (or the background first: many host tasks), optionally
+ * unevenly among the vCPUs held below their demand (a split that lasts a while and varies, as
+ * on real hosts). Delay comes from the run queue, not from
+ * demand minus service: a vCPU is runnable for its demand (a duty cycle by the wall clock) and
+ * also while it waits to be put back on its pCPU each time it wakes, which costs it a fraction
+ * of what it runs, more the more the other tasks of its pCPU run; it waits whenever runnable and
+ * not running (docs/EVIDENCE.md#fake-run-queue has the recorded figures).
  * Memory: each guest's memory is modelled in fake_mem.c (balloon, workload, page cache, swap,
  * autodeflate, free page reporting, statistics that repeat between updates). The host's free
  * memory is its RAM minus its own use minus what each guest's memory has made resident (guests
@@ -30,6 +36,7 @@ struct fvcpu {
     double demand, run;        /* last advance */
     int placed;                /* pCPU it ran on in the last advance */
     int held;                  /* pCPU the kernel keeps it on while it floats (-1: none) */
+    double split, split_at;    /* its share factor on a saturated pCPU, drawn at split_at */
     bool offline;              /* unplugged: runs nowhere, reported offline */
 };
 
@@ -69,6 +76,9 @@ struct fake_host {
     unsigned char *refused; /* per pCPU: pins including it fail */
     double noise;
     uint64_t rng;
+    double wake, queue, split; /* run-queue delay and uneven split (fake_set_run_queue) */
+    uint64_t split_rng;
+    bool bg_first; /* the background takes its load first (fake_set_background_first) */
     uint64_t ram_kib, other_kib;
     double inflate_rate, deflate_rate; /* the balloon's speeds, KiB/s */
     uint64_t overhead_kib;
@@ -121,6 +131,10 @@ struct fake_host *fake_create(int npcpus, uint64_t ram_kib, uint64_t other_kib)
     f->signal = FAKE_SIGNAL_WAIT_ZERO;
     f->refused = calloc((size_t)npcpus, 1);
     f->rng = 0x9e3779b97f4a7c15ull;
+    f->wake = FAKE_WAKE_DELAY;
+    f->queue = FAKE_QUEUE_DELAY;
+    f->split = 0;
+    f->split_rng = 0x2545f4914f6cdd1dull;
     f->ram_kib = ram_kib;
     f->other_kib = other_kib;
     f->inflate_rate = FAKE_INFLATE_KIB_S;
@@ -461,6 +475,18 @@ void fake_set_noise(struct fake_host *f, double amplitude, uint64_t seed)
     f->rng = seed ? seed : 1;
 }
 
+void fake_set_run_queue(struct fake_host *f, double wake, double queue, double split)
+{
+    f->wake = wake > 0 ? wake : 0;
+    f->queue = queue > 0 ? queue : 0;
+    f->split = split > 0 ? (split < 1 ? split : 1) : 0;
+}
+
+void fake_set_background_first(struct fake_host *f, bool first)
+{
+    f->bg_first = first;
+}
+
 void fake_set_memory(struct fake_host *f, int dom, uint64_t max_kib, uint64_t current_kib)
 {
     struct fdom *d = dom_at(f, dom);
@@ -608,10 +634,15 @@ static int injected(struct fake_host *f, enum fake_op op, int dom)
     return HV_OK;
 }
 
-/* Deterministic noise, uniform in [-1, 1). */
+/* Deterministic, uniform in [-1, 1): xorshift64* of state *RNG. */
+static double next_uniform(uint64_t *rng)
+{
+    return (double)(rng_star(rng) >> 11) / (double)(1ull << 52) - 1.0;
+}
+
 static double next_noise(struct fake_host *f)
 {
-    return (double)(rng_star(&f->rng) >> 11) / (double)(1ull << 52) - 1.0;
+    return next_uniform(&f->rng);
 }
 
 static double load_at(const struct fake_cpu_load *l, double t)
@@ -740,6 +771,46 @@ static double capacity(const struct fake_host *f, const double *load, int p)
     return 1.0 - 0.35 * (sib < 1 ? sib : 1) * (load[p] < 1 ? load[p] : 1);
 }
 
+/* The uneven split of a saturated pCPU: each of the N vCPUs LIST held below its demand (GOT
+ * under DEM) gets its share scaled by 1 + split * u, u uniform in [-1, 1) drawn for the vCPU
+ * every FAKE_SPLIT_HOLD_S, the sum of their shares kept and none above its demand. */
+static void split_unevenly(struct fake_host *f, struct fvcpu **list, const double *dem, double *got,
+                           int n)
+{
+    double sum = 0, scaled = 0;
+
+    if (f->split <= 0)
+        return;
+    for (int j = 0; j < n; j++) {
+        struct fvcpu *v = list[j];
+        if (got[j] >= dem[j] - 1e-9)
+            continue;
+        if (v->split_at <= 0 || f->now >= v->split_at + FAKE_SPLIT_HOLD_S) {
+            v->split = next_uniform(&f->split_rng);
+            v->split_at = f->now;
+        }
+        sum += got[j];
+        got[j] *= 1 + f->split * v->split;
+        scaled += got[j];
+    }
+    for (int j = 0; j < n && scaled > 0; j++)
+        if (got[j] < dem[j] - 1e-9 || got[j] > dem[j])
+            got[j] = fmin(dem[j], got[j] * sum / scaled);
+}
+
+/* The run-queue delay of a vCPU that wanted DEM and got GOT (fractions of the advance) on a
+ * pCPU whose other tasks ran OTHERS: runnable for its demand, and waiting to be put back on
+ * its pCPU at each wake-up, per unit it runs wake + queue * the others' pressure (their load
+ * over what they leave, counted up to 0.95: as on a shared processor); never more than the
+ * time it did not run. */
+static double run_queue_delay(const struct fake_host *f, double dem, double got, double others)
+{
+    double o = others < 0 ? 0 : others > 0.95 ? 0.95 : others;
+    double wait = (dem > got ? dem - got : 0) + got * (f->wake + f->queue * o / (1 - o));
+
+    return fmin(wait, 1 - got > 0 ? 1 - got : 0);
+}
+
 /* Shares pCPU P among its N vCPUs LIST and its background BG. */
 static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, double bg,
                        double cap, double dt, struct share_scratch *sc)
@@ -749,16 +820,22 @@ static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, d
     for (int j = 0; j < n; j++)
         sc->dem[j] = list[j]->demand;
     sc->dem[n] = bg;
-    water_fill(sc->dem, sc->got, sc->done, n + 1, cap);
+    if (f->bg_first) { /* many host tasks: they take theirs, the vCPUs share the rest */
+        sc->got[n] = fmin(bg, cap);
+        water_fill(sc->dem, sc->got, sc->done, n, cap - sc->got[n]);
+    } else {
+        water_fill(sc->dem, sc->got, sc->done, n + 1, cap);
+    }
+    split_unevenly(f, list, sc->dem, sc->got, n);
+    for (int j = 0; j <= n; j++)
+        busy += sc->got[j];
     for (int j = 0; j < n; j++) {
         struct fvcpu *v = list[j];
+        double delay = run_queue_delay(f, v->demand, sc->got[j], busy - sc->got[j]);
         v->run = sc->got[j];
         v->time_ns += (uint64_t)(sc->got[j] * dt * 1e9);
-        v->wait_ns +=
-                (uint64_t)((v->demand - sc->got[j] > 0 ? v->demand - sc->got[j] : 0) * dt * 1e9);
-        busy += sc->got[j];
+        v->wait_ns += (uint64_t)(delay * dt * 1e9);
     }
-    busy += sc->got[n];
     f->busy[p] = busy > 1 ? 1 : busy;
     f->busy_ns[p] += (uint64_t)(f->busy[p] * dt * 1e9);
 }
@@ -862,6 +939,12 @@ int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu)
 {
     const struct fvcpu *v = vcpu_at(f, dom, vcpu);
     return v ? v->pin : -1;
+}
+
+int fake_vcpu_placed(const struct fake_host *f, int dom, int vcpu)
+{
+    const struct fvcpu *v = vcpu_at(f, dom, vcpu);
+    return v ? v->placed : -1;
 }
 
 double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu)

@@ -1,7 +1,8 @@
 /* A deterministic simulated host behind the hv ops table: pCPUs with fair-share contention,
  * guests with scripted CPU demand and memory use, a balloon that moves over time. It models
- * what real hosts report, awkward parts included: vCPU run time in 10 ms steps, run-queue wait
- * reported as 0 on kernels without schedstats, pins refused by a cgroup. */
+ * what real hosts report, awkward parts included: vCPU run time in 10 ms steps, run-queue delay
+ * from a run queue (wake-up latency, an uneven split of a shared pCPU), wait reported as 0 on
+ * kernels without schedstats, pins refused by a cgroup. */
 #ifndef VMB_FAKE_HV_H
 #define VMB_FAKE_HV_H
 
@@ -95,6 +96,27 @@ void fake_set_demand(struct fake_host *f, int dom, int vcpu, double demand);
 
 /* Pins a vCPU to PCPU, or lets it float over all pCPUs (PCPU -1), without counting a call. */
 void fake_pin(struct fake_host *f, int dom, int vcpu, int pcpu);
+
+/* The run queue, calibrated on recorded hosts (tests/unit/check_cpu_trace.c holds the fake's
+ * figures against them; docs/EVIDENCE.md#fake-run-queue): a vCPU waits this long per second it
+ * runs to be put back on its pCPU when it wakes ... */
+#define FAKE_WAKE_DELAY 0.0
+/* ... and this much more per unit of the pressure of the other tasks of its pCPU (their load
+ * over what they leave: others / (1 - others), counted up to 0.95) ... */
+#define FAKE_QUEUE_DELAY 0.09
+/* ... and vCPUs held below their demand on a saturated pCPU get shares scaled by up to
+ * 1 +/- this, drawn for each vCPU every FAKE_SPLIT_HOLD_S (an uneven split that lasts). */
+#define FAKE_SPLIT        0.85
+#define FAKE_SPLIT_HOLD_S 2.0
+
+/* Sets the run queue's constants (defaults FAKE_WAKE_DELAY, FAKE_QUEUE_DELAY and no split: a
+ * test that wants the recorded hosts' uneven split passes FAKE_SPLIT, and then judges fairness
+ * by placement or by service over many periods, never by one period's service). */
+void fake_set_run_queue(struct fake_host *f, double wake, double queue, double split);
+
+/* Whether the background is many host tasks (a parallel build) that take their load first,
+ * the vCPUs sharing what they leave (default false: one task, shared max-min with them). */
+void fake_set_background_first(struct fake_host *f, bool first);
 
 /* Sets the background (non-guest) load of pCPU P. */
 void fake_set_background(struct fake_host *f, int p, double load);
@@ -220,6 +242,7 @@ void fake_set_down(struct fake_host *f, bool down);
 double fake_now(const struct fake_host *f);
 int fake_npcpus(const struct fake_host *f);
 int fake_vcpu_pin(const struct fake_host *f, int dom, int vcpu);
+int fake_vcpu_placed(const struct fake_host *f, int dom, int vcpu);    /* ran on, last advance */
 double fake_vcpu_run(const struct fake_host *f, int dom, int vcpu);    /* last advance */
 double fake_vcpu_demand(const struct fake_host *f, int dom, int vcpu); /* last advance */
 double fake_pcpu_busy(const struct fake_host *f, int p);               /* last advance */

@@ -3,18 +3,20 @@
  * Over a period a vCPU ran a fraction `run` of one pCPU and spent a fraction `delay` runnable in
  * the host's run queue, waiting for a pCPU. Had it had a pCPU of its own it would have run about
  * run + delay, so demand = min(1, run + delay): two busy vCPUs sharing a pCPU each show run 0.5 but
- * demand 1. The host reports that queueing time twice, and only one is there on stock kernels:
- * `vcpu.N.delay` (the kernel's sched_info run_delay, always on) and `vcpu.N.wait` (schedstats
- * wait_sum: libvirt reports it as 0 unless kernel.sched_schedstats is on). So delay is preferred;
- * wait is used only once it has been seen to move; a counter that is reported but has never moved
- * while vCPUs visibly contend (a saturated pCPU with two busy vCPUs pinned to it) is taken as
- * unmeasured. Without a usable counter, a vCPU on a saturated pCPU (busy >= 95 %) that got as much
- * as the busiest vCPU there is assumed to want a whole pCPU (its true demand is hidden by the
- * contention). Demand and the background load of each pCPU (busy time not explained by managed
- * vCPUs) are smoothed with an exponential moving average (weight SCHED_ALPHA for the newest
- * period). A vCPU whose estimate swings (its slow average deviation from its slow mean exceeds
- * SCHED_BURSTY) is placed by its slow mean instead, so on/off loads do not make placement chase
- * each burst.
+ * demand 1. The host reports that queueing time twice, and only one is there on stock
+ * kernels: `vcpu.N.delay` (the kernel's sched_info run_delay, always on) and `vcpu.N.wait`
+ * (schedstats wait_sum: libvirt reports it as 0 unless kernel.sched_schedstats is on). So delay is
+ * preferred; wait is used only once it has been seen to move; a counter that is reported but has
+ * never moved while vCPUs visibly contend (a saturated pCPU with two busy vCPUs pinned to it) is
+ * taken as unmeasured. Without a usable counter, a vCPU on a saturated pCPU (busy >= 95 %) that got
+ * as much as the busiest vCPU there is assumed to want a whole pCPU (its true demand is hidden by
+ * the contention). A vCPU that is not runnable the whole period also waits at each wake-up to be
+ * put back on its pCPU, more the busier the pCPU: that part of its delay is not demand and is
+ * taken off (wake_queueing()). Demand and the background load of each pCPU (busy time not explained
+ * by managed vCPUs) are smoothed with an exponential moving average (weight SCHED_ALPHA for the
+ * newest period). A vCPU whose estimate swings (its slow average deviation from its slow mean
+ * exceeds SCHED_BURSTY) is placed by its slow mean instead, so on/off loads do not make placement
+ * chase each burst.
  */
 #include "sched_state.h"
 
@@ -25,6 +27,14 @@
 
 /* A pCPU counts as saturated at this busy fraction (for the estimator without wait times). */
 #define SATURATED 0.95
+
+/* A vCPU runnable (run + delay) this much of a period is busy: all of its delay is demand. */
+#define RUNNABLE_ALL 0.95
+
+/* Wake-up queueing: delay per unit run per unit of the other tasks' pressure on the pCPU, and
+ * the most of a pCPU their load counts as (docs/EVIDENCE.md#wake-up-queueing). */
+#define WAKE_QUEUEING 0.09
+#define MAX_OTHERS    0.95
 
 /* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
 #define VCPU_TIME_STEP_S 0.01
@@ -124,6 +134,22 @@ static void prove_signals(struct sched *s, size_t nv)
         s->delay_proof = DEAD; /* contention, and not a nanosecond of delay anywhere */
 }
 
+/* The part of a vCPU's run-queue delay that is not demand: a vCPU that is not runnable the
+ * whole period (run + delay under RUNNABLE_ALL) waits at each wake-up to be put back on its
+ * pCPU, WAKE_QUEUEING per unit it runs times the pressure of the other tasks there (their load
+ * over what they leave); measured on recorded hosts (docs/EVIDENCE.md#wake-up-queueing). Known
+ * only for a vCPU pinned to one pCPU whose busy time is measured. */
+static double wake_queueing(const struct sched *s, const struct usage_vcpu *uv,
+                            const struct sched_vcpu_info *in)
+{
+    double others;
+
+    if (in->pin < 0 || !s->usage.has_pcpu || uv->run + uv->delay >= RUNNABLE_ALL)
+        return 0;
+    others = fmin(MAX_OTHERS, fmax(0, s->usage.pcpu_busy[in->pin] - uv->run));
+    return uv->run * WAKE_QUEUEING * others / (1 - others);
+}
+
 /* The raw demand estimate of vCPU IN this period and the signal it came from (see the top of
  * this file). */
 static double raw_demand(const struct sched *s, const struct usage_vcpu *uv,
@@ -133,7 +159,7 @@ static double raw_demand(const struct sched *s, const struct usage_vcpu *uv,
 
     if (uv->has_delay && s->delay_proof != DEAD) {
         in->signal = SCHED_SIGNAL_DELAY;
-        return fmin(1.0, uv->run + uv->delay);
+        return fmin(1.0, uv->run + uv->delay - wake_queueing(s, uv, in));
     }
     if (uv->has_wait && s->wait_proof == REAL) {
         in->signal = SCHED_SIGNAL_WAIT;

@@ -24,18 +24,24 @@
  *             least loaded pCPU with room in its class, its current pCPU on ties (LPT, greedy.c);
  *  3. refine: while moving one vCPU from the most to the least loaded pCPU, or else exchanging
  *             a larger vCPU of the one for a smaller of the other, narrows their gap by at
- *             least the threshold, do so (refine.c);
+ *             least the threshold, do so, until the spread is within half the threshold (within
+ *             the threshold when keeping everything: the fewest moves) (refine.c);
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
  *             threshold (hysteresis: no move for a small gain) (refine.c); then, with SMT
  *             siblings, busy vCPUs doubled on a core while a core idles move there (smt.c);
  *  5. decide: act only if a move remains and a vCPU must be pinned (stranded on an unusable
  *             pCPU, or floating when pin_floating), SMT doubling is undone, or the plan makes an
  *             unfair host fair or narrows a spread above the threshold, changing some pCPU's
- *             load beyond the estimates' noise (not a mirror); otherwise change nothing (here).
- * Steps 1-4 run twice: keeping each pCPU's largest vCPUs first (best balance when large
- * vCPUs must spread) and its smallest first (fewest moves: to bring a pCPU under a load, moving
- * its largest vCPUs moves the fewest). The plan with fewer moves wins unless its load spread is
- * worse by more than a quarter of the threshold.
+ *             load beyond the estimates' noise (not a mirror); otherwise change nothing (here);
+ *  6. apart:  a guest's busy vCPUs left on one pCPU while another holds fewer busy vCPUs are
+ *             moved apart, mirror or not (stack.c).
+ * Steps 1-4 run three times: keeping each pCPU's largest vCPUs first (best balance when large
+ * vCPUs must spread), its smallest first (fewest moves: to bring a pCPU under a load, moving
+ * its largest vCPUs moves the fewest), and everything (fewest moves when a few suffice). The
+ * plan with fewer moves wins unless its load spread is
+ * worse by more than a quarter of the threshold, and among plans balanced alike (within the
+ * threshold) the one with fewer moves wins: a 4-move plan is not taken over a 1-move one for a
+ * balance finer than users can feel.
  */
 #include "placement.h"
 
@@ -181,7 +187,10 @@ static bool worth_acting(const struct work *w, const struct placement_plan *out)
 static int plan_once(const struct placement_input *in, enum variant variant, bool quotas,
                      const struct placement_plan *first, struct placement_plan *out)
 {
-    struct work w = {.in = in, .np = in->npcpus > 0 ? in->npcpus : 0, .quotas = quotas};
+    struct work w = {.in = in,
+                     .np = in->npcpus > 0 ? in->npcpus : 0,
+                     .quotas = quotas,
+                     .enough = variant == KEEP_ALL ? in->threshold : in->threshold / 2};
     double level;
     int rc = -1;
 
@@ -234,18 +243,21 @@ cleanup:
 }
 
 /* True when plan A is better than plan B: it acts where B does not; it is fair where B is not;
- * it needs fewer moves at a spread at most a quarter of the threshold worse; or its spread is
- * better by more than that. */
+ * both are balanced alike (each spread within the threshold, or within a quarter of it of the
+ * other's: balance finer than that is not worth a move) and A needs fewer moves; or A's spread
+ * is better by more than a quarter of the threshold. */
 static bool better(const struct placement_plan *a, const struct placement_plan *b, double th)
 {
+    double alike = fmax(th, fmin(a->spread_after, b->spread_after) + th / 4);
+
     if (a->act != b->act)
         return a->act;
     if (!a->act)
         return false;
     if (a->unfair_after != b->unfair_after)
         return !a->unfair_after;
-    if (a->nmoves < b->nmoves && a->spread_after <= b->spread_after + th / 4)
-        return true;
+    if (a->spread_after <= alike && b->spread_after <= alike)
+        return a->nmoves < b->nmoves;
     return a->spread_after < b->spread_after - th / 4;
 }
 
@@ -268,6 +280,79 @@ static int try_variants(const struct placement_input *in, int first, bool quotas
     return 0;
 }
 
+/* One move is tried instead of a plan of several on hosts this small (vCPUs times pCPUs): each
+ * candidate costs a planning run. */
+#define ONE_MOVE_MAX 256
+
+/* True when the present placement with one vCPU moved (CAND, judged as plan_once() judges the
+ * present) stands as well as plan PL: nothing left to pin, fair if PL is, SMT doubling no
+ * worse, balanced as well (within the threshold, or within a quarter of it of PL's spread),
+ * and no further move worth making from there. */
+static bool one_reaches(const struct placement_plan *cand, const struct placement_plan *pl,
+                        double th)
+{
+    return cand->must_place == 0 && !cand->act && (!cand->unfair_before || pl->unfair_after) &&
+           cand->doubled_before <= pl->doubled_after &&
+           cand->spread_before <= fmax(th, pl->spread_after + th / 4);
+}
+
+/* Replaces plan OUT by the single move of vCPU I to pCPU P, whose standing CAND measured. */
+static void take_one(const struct placement_input *in, size_t i, int p,
+                     const struct placement_plan *cand, struct placement_plan *out)
+{
+    for (size_t v = 0; v < in->nvcpus; v++)
+        out->target[v] =
+                in->vcpus[v].pin >= 0 && in->vcpus[v].pin < in->npcpus ? in->vcpus[v].pin : -1;
+    out->target[i] = p;
+    out->nmoves = 1;
+    out->lower_bound = out->lower_bound < 1 ? out->lower_bound : 1;
+    out->spread_after = cand->spread_before;
+    out->unfair_after = cand->unfair_before;
+    out->doubled_after = cand->doubled_before;
+}
+
+/* Where plan OUT makes several moves on a small host, a single move that reaches its standing
+ * replaces it (plan a good assignment, reach it with the fewest moves: docs/BENCHMARKS.md, the
+ * planner against the exact optimum). Returns 0, or -1 when out of memory. */
+static int one_move(const struct placement_input *in, struct placement_plan *out)
+{
+    struct placement_input moved = *in;
+    struct placement_vcpu *v;
+    int rc = 0;
+
+    if (!out->act || out->nmoves < 2 || out->must_place > 0 ||
+        in->nvcpus * (size_t)in->npcpus > ONE_MOVE_MAX)
+        return 0;
+    v = malloc(in->nvcpus * sizeof(*v));
+    if (!v)
+        return -1;
+    memcpy(v, in->vcpus, in->nvcpus * sizeof(*v));
+    moved.vcpus = v;
+    for (size_t i = 0; i < in->nvcpus && rc == 0; i++) {
+        int from = v[i].pin;
+        if (from < 0 || v[i].sticky || v[i].demand < PLACEMENT_MIN_DEMAND)
+            continue;
+        for (int p = 0; p < in->npcpus && rc == 0; p++) {
+            struct placement_plan cand;
+            if (p == from || (in->usable && !in->usable[p]) ||
+                (v[i].allowed && !((v[i].allowed[p / 8] >> (p % 8)) & 1)))
+                continue;
+            v[i].pin = p;
+            rc = plan_once(&moved, KEEP_ALL, false, NULL, &cand);
+            if (rc == 0 && one_reaches(&cand, out, in->threshold)) {
+                take_one(in, i, p, &cand, out);
+                placement_plan_free(&cand);
+                free(v);
+                return 0;
+            }
+            placement_plan_free(&cand);
+        }
+        v[i].pin = from;
+    }
+    free(v);
+    return rc;
+}
+
 int placement_plan(const struct placement_input *in, struct placement_plan *out)
 {
     int np = in->npcpus > 0 ? in->npcpus : 0;
@@ -281,7 +366,8 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         0) {
         if (try_variants(in, KEEP_SMALLEST, false, out) < 0 ||
             ((out->unfair_after || (!out->act && out->unfair_before)) &&
-             try_variants(in, KEEP_LARGEST, true, out) < 0)) {
+             try_variants(in, KEEP_LARGEST, true, out) < 0) ||
+            one_move(in, out) < 0) {
             placement_plan_free(out);
             return -1;
         }
@@ -293,6 +379,10 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
         out->spread_after = out->spread_before;
         out->unfair_after = out->unfair_before;
         out->doubled_after = out->doubled_before;
+    }
+    if (stack_spread(in, out) < 0) {
+        placement_plan_free(out);
+        return -1;
     }
     return 0;
 }

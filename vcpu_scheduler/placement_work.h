@@ -64,6 +64,7 @@ struct work {
     size_t *order;          /* nvcpus */
     size_t nall;            /* planned items in all */
     bool quotas;            /* class quotas apply (fairness by counts) */
+    double enough;          /* the spread at which refining stops and pruning may undo */
     int *sib;               /* per pCPU: the next SMT sibling of its core (a ring), or NULL */
     size_t ngroups;         /* groups (domains) of the vCPUs */
     size_t *gstart, *gv;    /* vCPU indices by group: gv[gstart[g] .. gstart[g + 1]) */
@@ -192,5 +193,12 @@ size_t smt_doubled(const struct work *w, const double *load);
  * while another core is idle, one moves there (the thread loads stay the same: the balance is
  * untouched). Returns 0, or -1 when out of memory. */
 int smt_repair(struct work *w, const struct item *items, size_t n, int *target);
+
+/* stack.c: a guest's busy vCPUs apart. */
+
+/* Where plan OUT (or, when it does not act, the present) leaves two busy vCPUs of one guest on
+ * one pCPU while another pCPU one of them may use holds fewer busy vCPUs, moves it there (OUT
+ * then acts). Returns 0, or -1 when out of memory. */
+int stack_spread(const struct placement_input *in, struct placement_plan *out);
 
 #endif

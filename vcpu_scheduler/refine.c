@@ -197,8 +197,8 @@ int refine_moves(struct work *w, struct loadheap *minh, struct item *items, size
     for (size_t iter = 0; iter < nitems + (size_t)np && maxh.n > 0 && minh->n > 0; iter++) {
         int hi = maxh.h[0], lo = minh->h[0];
 
-        /* Balanced enough (half the threshold): more moves would gain nothing users feel. */
-        if (spread_of(&l) <= w->in->threshold / 2 || !refine_step(&l, hi, lo))
+        /* Balanced enough: more moves would gain nothing users feel. */
+        if (spread_of(&l) <= w->enough || !refine_step(&l, hi, lo))
             break;
         loadheap_fix(minh, hi);
         loadheap_fix(minh, lo);
@@ -236,10 +236,10 @@ void refine_prune(struct work *w, const struct item *items, size_t nitems, int *
         lt = w->load[t];
         sq_undone = sq - lo * lo - lt * lt + (lo + d) * (lo + d) + (lt - d) * (lt - d);
         /* Undo a move that gains its pair of pCPUs less than the threshold, or one the spread
-         * does without (it stays within half the threshold). */
+         * does without (it stays balanced enough). */
         if (work_has_room(w, o, moved[i].cls) &&
             (fabs((lo + d) - (lt - d)) - fabs(lo - lt) < w->in->threshold ||
-             sqrt(fmax(0, sq_undone / n - (sum / n) * (sum / n))) <= w->in->threshold / 2)) {
+             sqrt(fmax(0, sq_undone / n - (sum / n) * (sum / n))) <= w->enough)) {
             w->load[o] += d;
             w->load[t] -= d;
             sq = sq_undone;

@@ -96,7 +96,7 @@ struct sched {
     enum proof delay_proof, wait_proof;
     enum sched_signal last_signal; /* of the previous period, for the -v log */
     unsigned troubled;       /* periods running the kernel fell short placing floating vCPUs */
-    bool wanted;             /* last period's plan wanted to act */
+    bool wanted;             /* last period's plan wanted to act on a small imbalance, and waited */
     unsigned long last_move; /* period of the last pin change made (0: none) */
     bool waiting;            /* this period's small imbalance waits for confirmation */
     bool warned_unusable;    /* "no usable pCPU" said */

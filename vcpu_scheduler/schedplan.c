@@ -184,9 +184,19 @@ static bool small_imbalance(const struct sched *s, const struct placement_plan *
            pl->spread_before < 2 * s->cfg.threshold;
 }
 
+/* True when PL would act in the period right after our own moves with nothing that must be
+ * pinned: the estimates it rests on were still settling (a demand that changed is seen half
+ * in a period) or span the move, so it must be wanted again the next period
+ * (docs/EVIDENCE.md#own-moves). */
+static bool after_own_moves(const struct sched *s, const struct placement_plan *pl)
+{
+    return pl->act && pl->must_place == 0 && s->last_move > 0 && s->last_move + 1 == s->period;
+}
+
 /* The kernel places floating vCPUs; they are pinned only when its placement has fallen short
  * for two periods running (three when it is only unequal service within a class of floating
- * vCPUs alone). A small imbalance is acted on when it lasts two periods. */
+ * vCPUs alone). A small imbalance is acted on when it lasts two periods, neither of them the
+ * one that made our last moves. */
 int schedplan_run(struct sched *s)
 {
     struct placement_plan pl, pinned;
@@ -210,8 +220,10 @@ int schedplan_run(struct sched *s)
     } else if (now) {
         placement_plan_free(&pinned);
     }
-    s->waiting = small_imbalance(s, &pl) && !s->wanted;
-    s->wanted = pl.act;
+    s->waiting = (small_imbalance(s, &pl) || after_own_moves(s, &pl)) && !s->wanted;
+    /* A wish is confirmed only by the next period's: one this period acted on is spent, and the
+     * period after our own moves starts over (issue 17: own moves are not demand). */
+    s->wanted = s->waiting;
     pl.act = pl.act && !s->waiting;
     s->spread_before = pl.spread_before;
     s->spread_after = pl.act ? pl.spread_after : pl.spread_before;

@@ -728,7 +728,7 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
 static double mem_cost(int n)
 {
     struct mem_guest *g = calloc((size_t)n, sizeof(*g));
-    struct mem_config cfg = {100 * MIB, 200 * MIB, 1024 * MIB, 1};
+    struct mem_config cfg = {100 * MIB, 200 * MIB, 1024 * MIB, 1, 0};
     struct mem_host host = {.free_kib = 64ull * 1024 * MIB, .known = true};
     uint64_t seed = 5;
     double total = 0;

@@ -158,10 +158,22 @@ def table_row(s):
     return "  ".join(v.ljust(w) for v, (_, w) in zip(vals, COLUMNS))
 
 
+def service_line(s):
+    """The vCPUs' service at the end (docs/METRICS.md): for a CPU run with guest events or a
+    guest of several vCPUs, else None."""
+    cfg, use = s.get("config", {}), s.get("figures", {}).get("vcpu_usage_last10")
+    if not use or not (cfg.get("events") or any(v > 1 for v in cfg.get("vcpus", {}).values())):
+        return None
+    return "service, last 10 periods (%): " + ", ".join(f"{k} {v:.0f}" for k, v in use.items())
+
+
 def print_table(summaries):
     print("  ".join(h.ljust(w) for h, w in COLUMNS))
     for s in summaries:
         print(table_row(s))
+        line = service_line(s)
+        if line:
+            print(f"    {line}")
         for r in s.get("reasons", []):
             print(f"    - {r}")
 

@@ -121,6 +121,15 @@ def churn_guests(ncpus):
             Guest(guest_name(4), "cpu --duty 100", start_period=20)]
 
 
+def alone_guests(ncpus):
+    """A busy guest alone on pCPU 0, a 50 % busy guest alone on the last pCPU, two idle
+    guests unpinned: a busy vCPU's delay on a pCPU it has to itself, a duty cycle's."""
+    last = str(ncpus - 1)
+    return [Guest(guest_name(1), "cpu --duty 100", pin="0"),
+            Guest(guest_name(2), "cpu --duty 50", pin=last),
+            Guest(guest_name(3), "idle"), Guest(guest_name(4), "idle")]
+
+
 def cpuset_guests(ncpus):
     """Guest 1 may only run on the last pCPU (<vcpu cpuset>); two more busy guests are
     pinned there, one on pCPU 0: the tool must move one of the two, never guest 1."""
@@ -163,6 +172,8 @@ SCENARIOS = {s.name: s for s in [
              three_one, "fail", fair_by=3),
     Scenario("cpu-churn", "cpu", "a 2-vCPU guest; guest 3 destroyed, guest 4 started", 50,
              churn_guests),
+    Scenario("cpu-alone", "cpu", "a busy and a 50 % guest each alone on a pCPU, two idle", 30,
+             alone_guests, "pass", expect_no_changes=True),
     Scenario("cpu-cpuset", "cpu", "guest 1 restricted to the last pCPU, 3 busy there", 30,
              cpuset_guests, "fail"),
     Scenario("cpu-emulator", "cpu", "--emulator-cpus 0; guest 1 prints to its console", 30,
@@ -406,6 +417,51 @@ def judge_fair(sc, rows, cfg, reasons, figures, t0):
         reasons.append(f"fair only from period {since} (> {t0 + sc.fair_by})")
 
 
+def where_busy(r, cfg):
+    """Per busy vCPU up in row r: (guest, vCPU index, the pCPU it is pinned to, else the one
+    it ran on at the sample, or None)."""
+    out = []
+    for n, i, _ in busy_vcpus(cfg):
+        if not r.get(col(n, "up")):
+            continue
+        pin, cur = str(r.get(col(n, f"pin{i}"), "")), str(r.get(col(n, f"cur{i}"), ""))
+        p = int(pin) if pin.isdigit() else int(cur) if cur.isdigit() else None
+        out.append((n, i, p if p is not None and p < cfg["ncpus"] else None))
+    return out
+
+
+def stacked_rows(rows, cfg, since):
+    """[(period, guest)] from period SINCE on where two busy vCPUs of one guest are pinned to
+    one pCPU while another pCPU holds fewer busy vCPUs (pinned there, or floating and running
+    there at the sample): issue 17's "never stacked while another usable pCPU holds fewer"."""
+    out = []
+    for r in rows:
+        if r["period"] < since:
+            continue
+        where = where_busy(r, cfg)
+        count = [sum(1 for _, _, p in where if p == j) for j in range(cfg["ncpus"])]
+        pinned = {}
+        for n, i, _ in where:
+            pin = str(r.get(col(n, f"pin{i}"), ""))
+            if pin.isdigit():
+                pinned.setdefault((n, int(pin)), []).append(i)
+        for (n, p), vs in sorted(pinned.items()):
+            if len(vs) >= 2 and p < len(count) and min(count) < count[p]:
+                out.append((r["period"], n))
+                break
+    return out
+
+
+def judge_stacked(sc, rows, cfg, t0, reasons, figures):
+    since = t0 + EVENT_GRACE if t0 else sc.fair_by
+    bad = stacked_rows(rows, cfg, since)
+    figures["stacked_samples"] = len(bad)
+    if bad:
+        p, n = bad[0]
+        reasons.append(f"{len(bad)} sample(s) with a guest's busy vCPUs pinned to one pCPU while"
+                       f" another held fewer busy vCPUs (first: {n} at period {p})")
+
+
 def judge_cpu(sc, rows, cfg):
     reasons = []
     t0 = last_event(cfg)
@@ -436,6 +492,8 @@ def judge_cpu(sc, rows, cfg):
         "vcpu_usage_last10": usage,
     }
     judge_fair(sc, rows, cfg, reasons, figures, t0)
+    if any(cfg.get("vcpus", {}).get(n, 1) > 1 for n in cfg["guests"]):
+        judge_stacked(sc, rows, cfg, t0, reasons, figures)
     if sc.expect_no_changes:
         if changes:
             reasons.append(f"{changes} pin change(s) where none was needed")

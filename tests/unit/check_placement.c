@@ -278,6 +278,45 @@ START_TEST(large_random_host_improves_and_respects_bound)
 }
 END_TEST
 
+/* Plans for vCPUs V (N) on NP pCPUs (threshold 5 points). */
+static void plan_vcpus(struct placement_plan *out, int np, size_t n, struct placement_vcpu *v)
+{
+    struct placement_input in = {.npcpus = np, .nvcpus = n, .vcpus = v, .threshold = 0.05};
+
+    ck_assert_int_eq(placement_plan(&in, out), 0);
+}
+
+/* A guest's two busy vCPUs on pCPU 0 while pCPU 1 runs one busy vCPU: the loads would only
+ * mirror (2+1 to 1+2), but one of the guest's moves; when pCPU 1 runs as many, nothing moves;
+ * and where the plan moves a vCPU of their class off their pCPU, one of them goes instead. */
+START_TEST(stacked_guest_is_moved_apart)
+{
+    struct placement_vcpu v[5] = {{.demand = 1, .pin = 0, .group = 1},
+                                  {.demand = 1, .pin = 0, .group = 1},
+                                  {.demand = 1, .pin = 1, .group = 2},
+                                  {.demand = 1, .pin = 1, .group = 3},
+                                  {.demand = 0.99, .pin = 0, .group = 4}};
+    struct placement_plan pl;
+
+    plan_vcpus(&pl, 2, 3, v);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_ne(pl.target[0], pl.target[1]);
+    placement_plan_free(&pl);
+    plan_vcpus(&pl, 2, 4, v);
+    ck_assert(!pl.act);
+    placement_plan_free(&pl);
+    /* 3 busy on pCPU 0 (the guest's two and another), 1 on pCPU 1: one move, the guest's. */
+    v[3].pin = 0;
+    v[3].demand = 0.99;
+    plan_vcpus(&pl, 2, 4, v);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_ne(pl.target[0], pl.target[1]);
+    ck_assert_int_eq(pl.target[3], 0);
+    placement_plan_free(&pl);
+}
+END_TEST
+
 Suite *placement_suite(void)
 {
     Suite *s = suite_create("placement");
@@ -296,6 +335,7 @@ Suite *placement_suite(void)
     tcase_add_test(t, background_load_is_avoided);
     tcase_add_test(t, hostile_numbers_and_empty_input);
     tcase_add_test(t, large_random_host_improves_and_respects_bound);
+    tcase_add_test(t, stacked_guest_is_moved_apart);
     suite_add_tcase(s, t);
     return s;
 }

@@ -376,6 +376,100 @@ START_TEST(churn_domains_come_and_go)
 }
 END_TEST
 
+/* The busy vCPUs the fake ran on pCPU P in its last advance: of domain A (2 vCPUs) and of the
+ * one-vCPU domains ONE[0..n) (-1: not there). */
+static int busy_on(const struct cpusim *m, int p, int a, const int *one, int n)
+{
+    int c = (fake_vcpu_placed(m->f, a, 0) == p) + (fake_vcpu_placed(m->f, a, 1) == p);
+
+    for (int i = 0; i < n; i++)
+        c += one[i] >= 0 && fake_vcpu_placed(m->f, one[i], 0) == p;
+    return c;
+}
+
+/* True when guest A's two busy vCPUs ran on one pCPU while the other pCPU ran fewer busy
+ * vCPUs. */
+static bool stacked(const struct cpusim *m, int a, const int *one, int n)
+{
+    int p = fake_vcpu_placed(m->f, a, 0);
+
+    return p >= 0 && p == fake_vcpu_placed(m->f, a, 1) &&
+           busy_on(m, 1 - p, a, one, n) < busy_on(m, p, a, one, n);
+}
+
+/* The lab's cpu-churn in the calibrated fake (the recorded uneven split on): a busy 2-vCPU guest
+ * A and a busy guest B pinned to pCPU 0, a busy guest C on pCPU 1 destroyed after period 12, a
+ * busy floating guest D started after period 20. From two periods after each event on, A's
+ * vCPUs are never stacked while the other pCPU runs fewer busy vCPUs (issue 17, item 2); at the
+ * end the four busy vCPUs run 2 and 2 (fair by placement, as at the start: the split makes one
+ * period's service uneven), at most one pin change beyond the one the start needs and one per
+ * event, none in the last 30 periods. */
+START_TEST(churn_ends_fair)
+{
+    struct cpusim m;
+    int a, one[3] = {-1, -1, -1}; /* B, C, D */
+
+    cpusim_init(&m, 2, false, _i);
+    fake_set_run_queue(m.f, FAKE_WAKE_DELAY, FAKE_QUEUE_DELAY, FAKE_SPLIT);
+    a = fake_add_domain(m.f, "a", 2);
+    fake_set_demand(m.f, a, -1, 1.0);
+    fake_pin(m.f, a, 0, 0);
+    fake_pin(m.f, a, 1, 0);
+    one[0] = cpusim_add_busy(&m, 1, 1.0, 0);
+    one[1] = cpusim_add_busy(&m, 1, 1.0, 1);
+    for (int k = 1; k <= 80; k++) {
+        int p;
+        cpusim_run(&m, k);
+        p = fake_vcpu_placed(m.f, a, 0);
+        ck_assert_msg(k < 4 || (k >= 13 && k < 15) || (k >= 21 && k < 23) ||
+                              !stacked(&m, a, one, 3),
+                      "period %d: guest a's vCPUs stacked on pCPU %d, %d busy vCPUs on the other",
+                      k, p, busy_on(&m, 1 - p, a, one, 3));
+        if (k == 12) {
+            fake_remove_domain(m.f, one[1]);
+            one[1] = -1;
+        }
+        if (k == 20)
+            one[2] = cpusim_add_busy(&m, 1, 1.0, -1);
+    }
+    ck_assert_int_eq(busy_on(&m, 0, a, one, 3), 2);
+    ck_assert_int_eq(busy_on(&m, 1, a, one, 3), 2);
+    ck_assert_uint_le(cpusim_moves(&m, 1, 80), 1 + 2 + 1);
+    ck_assert_uint_eq(cpusim_moves(&m, 50, 80), 0);
+    cpusim_free(&m);
+}
+END_TEST
+
+/* Own moves are not demand (issue 17, item 1): on random small hosts whose vCPUs change their
+ * demand once (so the averages are still settling when the scheduler acts), no plan acts in
+ * the period right after our own moves; what it wanted then waits for the next period. Before,
+ * 62 of 300 such hosts moved in two periods running; now none, with 3 % fewer pin changes in
+ * all and the same balance at the end (docs/EVIDENCE.md#own-moves). */
+START_TEST(no_move_right_after_own_moves)
+{
+    for (unsigned seed = 1; seed <= 60; seed++) {
+        struct cpusim m;
+        int np = 2 + (int)(seed % 3), n = 3 + (int)(seed % 7);
+        cpusim_init(&m, np, false, FAKE_SIGNAL_WAIT_ZERO);
+        for (int i = 0; i < n; i++) {
+            unsigned u = (unsigned)i;
+            double before = 0.1 + 0.1 * (double)((seed * 13 + u * 7) % 9);
+            int id = cpusim_add_busy(&m, 1, before, (int)((seed + u * 3) % (unsigned)np));
+            struct fake_cpu_load l = {.on = 0.1 + 0.1 * (double)((seed * 5 + u * 11) % 9),
+                                      .change_at = 3.5 + (double)(i % 3),
+                                      .before = before};
+            fake_set_load(m.f, id, 0, &l);
+        }
+        fake_set_noise(m.f, 0.03, seed);
+        cpusim_run(&m, 30);
+        for (int p = 2; p < 30; p++)
+            ck_assert_msg(m.moves[p] == 0 || m.moves[p + 1] == 0,
+                          "host %u: pin changes in periods %d and %d", seed, p, p + 1);
+        cpusim_free(&m);
+    }
+}
+END_TEST
+
 START_TEST(domain_vanishing_between_sample_and_act)
 {
     struct cpusim m;
@@ -449,7 +543,8 @@ START_TEST(odd_busy_count_is_not_mirrored)
     cpusim_add_busy(&m, 3, 1.0, 0);
     fake_set_noise(m.f, 0.2, 7);
     cpusim_run(&m, 100);
-    ck_assert_int_eq(cpusim_vcpus_on(&m, 3, 0) + cpusim_vcpus_on(&m, 3, 1), 3);
+    /* 2+1 either way: neither pCPU left without a busy vCPU. */
+    ck_assert_int_ge(cpusim_vcpus_on(&m, 3, 0), 1);
     ck_assert_int_ge(cpusim_vcpus_on(&m, 3, 1), 1);
     ck_assert_uint_le(cpusim_moves(&m, 1, 100), 1);
     cpusim_free(&m);
@@ -556,6 +651,8 @@ Suite *scheduler_suite(void)
     tcase_add_loop_test(steady, bursty_load_settles, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(steady, background_load_is_respected, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, churn_domains_come_and_go, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(faults, churn_ends_fair, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_test(steady, no_move_right_after_own_moves);
     tcase_add_loop_test(faults, domain_vanishing_between_sample_and_act, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, failing_pin_does_not_stop_the_others, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(opts, dry_run_changes_nothing, 0, FAKE_SIGNAL_COUNT);

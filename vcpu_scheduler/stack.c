@@ -1,0 +1,145 @@
+/* A guest's busy vCPUs unstacked: two busy vCPUs of one guest pinned to one pCPU while another
+ * pCPU they may use holds fewer busy vCPUs wait for each other for nothing, and the guest gets
+ * less than guests whose vCPUs are apart (the lab's cpu-churn: docs/EVIDENCE.md#stacked-guest).
+ * One of them moves there, even when the loads only mirror: balance by demand is no worse; and
+ * where the plan moves a vCPU of a demand alike off their pCPU, one of them goes instead. */
+#include "placement_work.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* A vCPU this busy counts in the busy vCPUs of its pCPU. */
+#define STACK_BUSY 0.5
+
+/* Two demands are alike within the threshold and this fraction of the larger: one period's
+ * estimate of a busy vCPU is that noisy (docs/EVIDENCE.md#demand-noise). */
+#define STACK_NOISE 0.05
+
+/* A planned busy vCPU of a guest: its index, guest and planned pCPU. */
+struct member {
+    size_t v;
+    int group, p;
+};
+
+static int by_group_pcpu(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    if (x->p != y->p)
+        return x->p < y->p ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* The planned pCPU of vCPU V: its target, else its pin (-1: floating, the kernel's). */
+static int planned(const struct placement_input *in, const struct placement_plan *out, size_t v)
+{
+    return out->target[v] >= 0 ? out->target[v] : in->vcpus[v].pin;
+}
+
+/* The pCPU with the fewest busy vCPUs (COUNT) that vCPU V may go to, fewer than FROM holds and
+ * holding none of its guest (MEMBERS[first .. last)); -1 when there is none. */
+static int fewer(const struct placement_input *in, const struct placement_plan *out,
+                 const unsigned *count, size_t v, int from, const struct member *m, size_t first,
+                 size_t last)
+{
+    const struct placement_vcpu *pv = &in->vcpus[v];
+    int best = -1;
+
+    for (int q = 0; q < in->npcpus; q++) {
+        bool mine = false;
+        if (q == from || count[q] >= count[from] || (in->usable && !in->usable[q]) ||
+            (pv->allowed && !((pv->allowed[q / 8] >> (q % 8)) & 1)))
+            continue;
+        for (size_t k = first; k < last && !mine; k++)
+            mine = planned(in, out, m[k].v) == q;
+        if (!mine && (best < 0 || count[q] < count[best]))
+            best = q;
+    }
+    return best;
+}
+
+/* A vCPU the plan moves off pCPU FROM to a pCPU holding none of the guest of MEMBERS[first ..
+ * last), of a demand alike vCPU V's and not of its guest: V can go in its place, the same
+ * number of moves. Its index, or NONE. */
+static size_t leaving(const struct placement_input *in, const struct placement_plan *out, size_t v,
+                      int from, const struct member *m, size_t first, size_t last)
+{
+    const struct placement_vcpu *pv = &in->vcpus[v];
+
+    for (size_t u = 0; u < in->nvcpus; u++) {
+        const struct placement_vcpu *pu = &in->vcpus[u];
+        int q = out->target[u];
+        bool mine = false;
+        if (pu->pin != from || q < 0 || q == from || pu->group == pv->group ||
+            fabs(pu->demand - pv->demand) >
+                    in->threshold + STACK_NOISE * fmax(pu->demand, pv->demand) ||
+            (pv->allowed && !((pv->allowed[q / 8] >> (q % 8)) & 1)))
+            continue;
+        for (size_t k = first; k < last && !mine; k++)
+            mine = planned(in, out, m[k].v) == q;
+        if (!mine)
+            return u;
+    }
+    return NONE;
+}
+
+/* Moves vCPUs of the runs of one guest on one pCPU in M (N members) apart, per COUNT: to a pCPU
+ * with fewer busy vCPUs, or in the place of a vCPU of its class the plan moves away. */
+static void unstack(const struct placement_input *in, struct placement_plan *out, unsigned *count,
+                    const struct member *m, size_t n)
+{
+    for (size_t g = 0; g < n;) {
+        size_t end = g;
+        while (end < n && m[end].group == m[g].group)
+            end++;
+        for (size_t k = g + 1; k < end; k++) {
+            size_t v = m[k].v;
+            int q, from = planned(in, out, v);
+            if (m[k].p != m[k - 1].p || from != m[k].p || in->vcpus[v].sticky)
+                continue;
+            q = fewer(in, out, count, v, from, m, g, end);
+            if (q < 0) {
+                size_t u = leaving(in, out, v, from, m, g, end);
+                if (u == NONE)
+                    continue;
+                out->target[v] = out->target[u];
+                out->target[u] = from; /* it stays: V leaves instead */
+                continue;
+            }
+            out->target[v] = q;
+            out->nmoves += in->vcpus[v].pin != q;
+            out->act = true;
+            count[from]--;
+            count[q]++;
+        }
+        g = end;
+    }
+}
+
+int stack_spread(const struct placement_input *in, struct placement_plan *out)
+{
+    int np = in->npcpus > 0 ? in->npcpus : 0;
+    unsigned *count = calloc((size_t)(np ? np : 1), sizeof(*count));
+    struct member *m = malloc((in->nvcpus ? in->nvcpus : 1) * sizeof(*m));
+    size_t n = 0;
+
+    if (!count || !m) {
+        free(count);
+        free(m);
+        return -1;
+    }
+    for (size_t v = 0; v < in->nvcpus; v++) {
+        int p = planned(in, out, v);
+        if (in->vcpus[v].demand < STACK_BUSY || p < 0 || p >= np)
+            continue;
+        count[p]++;
+        if (in->vcpus[v].group > 0 && in->vcpus[v].pin >= 0)
+            m[n++] = (struct member){v, in->vcpus[v].group, p};
+    }
+    qsort(m, n, sizeof(*m), by_group_pcpu);
+    unstack(in, out, count, m, n);
+    free(count);
+    free(m);
+    return 0;
+}
