@@ -1108,6 +1108,18 @@ double fake_swap_ins_kib(const struct fake_host *f, int dom)
     return d ? d->mem.swap_in_kib : 0;
 }
 
+double fake_read_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.read_kib : 0;
+}
+
+double fake_disk_read_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? d->mem.disk_read_kib : 0;
+}
+
 bool fake_wants_more(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);

@@ -37,10 +37,11 @@ struct fake_mem_load {
 };
 
 /* A guest's page-cache workload, like the lab's "loadgen cache": it reads SPAN_KIB of a disk in a
- * loop at RATE_KIB_S, from DELAY_S on. The page cache fills free memory up to the span; a read of
- * what the cache no longer holds goes to the disk, and with MAPPED (the data is mapped, not read)
- * counts as a major fault (one per 64 MiB missed, as measured in the lab: readahead hides the
- * rest). */
+ * loop at RATE_KIB_S (FAKE_READ_MAX: as fast as it can, "cache --rate max"), from DELAY_S on. The
+ * page cache fills free memory up to the span; a read of what the cache no longer holds goes to the
+ * disk, and with MAPPED (the data is mapped, not read) counts as a major fault (one per 64 MiB
+ * missed, as measured in the lab: readahead hides the rest). */
+#define FAKE_READ_MAX (-1.0)
 struct fake_cache_load {
     double rate_kib_s;
     uint64_t span_kib;
@@ -261,8 +262,10 @@ unsigned fake_deflations(const struct fake_host *f, int dom); /* balloon deflate
 uint64_t fake_usable_kib(const struct fake_host *f, int dom); /* its MemAvailable now */
 uint64_t fake_cache_kib(const struct fake_host *f, int dom);
 uint64_t fake_swapped_kib(const struct fake_host *f, int dom);
-double fake_major_faults(const struct fake_host *f, int dom); /* cumulative */
-double fake_swap_ins_kib(const struct fake_host *f, int dom); /* cumulative */
+double fake_major_faults(const struct fake_host *f, int dom);  /* cumulative */
+double fake_swap_ins_kib(const struct fake_host *f, int dom);  /* cumulative */
+double fake_read_kib(const struct fake_host *f, int dom);      /* its reader's work, cumulative */
+double fake_disk_read_kib(const struct fake_host *f, int dom); /* ... of it from the disk */
 uint64_t fake_node_free_kib(const struct fake_host *f, int node);
 bool fake_wants_more(const struct fake_host *f, int dom); /* its workload is short of memory */
 

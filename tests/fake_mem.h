@@ -29,6 +29,7 @@ struct fmem {
     bool autodeflate, free_page_reporting, hugepages;
     bool deflated; /* deflated itself on OOM: it does not inflate again until a new target */
     double major_fault, minor_fault, swap_in_kib, swap_out_kib; /* cumulative */
+    double read_kib, disk_read_kib; /* its reader's reads, and those that went to the disk */
     unsigned oom, deflations;
     bool short_mem; /* its workload was short of memory in the last step */
     /* Statistics: reported at update times only, as a real balloon driver does. */
