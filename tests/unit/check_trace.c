@@ -166,7 +166,7 @@ static void calib_fake(struct calib_balloon *b)
     int dom[4];
 
     for (int i = 0; i < 4; i++) {
-        char name[8];
+        char name[16]; /* "g" and any int: -O1 (make SAN=1) does not bound i */
         struct fake_mem_load idle = {.base_kib = 110 * MIB};
         snprintf(name, sizeof(name), "g%d", i);
         dom[i] = fake_add_domain(f, name, 1);
