@@ -1,4 +1,6 @@
 /* Tests of the XML scanner on what libvirt writes, and on malformed text. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,22 +122,165 @@ START_TEST(malformed_text_is_an_error)
 }
 END_TEST
 
-START_TEST(garbage_never_crashes)
+/* Text cut anywhere before the root element closes leaves it open, or cuts a construct: always
+ * an error. Each cut is copied to a buffer of its own size, so that a read past its end is seen
+ * (make SAN=1, make valgrind). */
+START_TEST(every_truncation_is_an_error)
 {
-    uint64_t seed = 12345;
-    char buf[256];
+    size_t full = strlen(domain_xml), closed = full - 1; /* "</domain>" ends before the '\n' */
     int n = 0;
 
-    for (int t = 0; t < 20000; t++) {
-        size_t len = (size_t)(t % 200);
-        for (size_t i = 0; i < len; i++) {
-            static const char alphabet[] = "<>/='\"&;!-?[] abc\n";
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            buf[i] = alphabet[(seed >> 33) % (sizeof(alphabet) - 1)];
-        }
-        buf[len] = '\0';
-        (void)xmlscan_walk(buf, count, &n);
+    for (size_t len = 1; len <= full; len++) {
+        char *cut = malloc(len + 1);
+        ck_assert_ptr_nonnull(cut);
+        memcpy(cut, domain_xml, len);
+        cut[len] = '\0';
+        ck_assert_msg(xmlscan_walk(cut, count, &n) == (len >= closed ? 0 : -1),
+                      "a cut at %zu of %zu: '%s'", len, full, cut);
+        free(cut);
     }
+}
+END_TEST
+
+static bool is_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-", *s))
+            return false;
+    return true;
+}
+
+/* What the callback saw of one scan of TEXT: its elements, their attributes, and the first
+ * element that was not sane. */
+struct seen {
+    const char *text;
+    int elems, attrs;
+    char insane[128];
+};
+
+/* Why element E, shown by a scan of TEXT, is not one of its text (NULL: it is): a path of 1 to
+ * XMLSCAN_MAX_DEPTH names and at most XMLSCAN_MAX_ATTRS attributes, each name found in the
+ * text, each value no longer than it. */
+static const char *insane(const struct xmlscan_elem *e, const char *text)
+{
+    if (e->depth < 1 || e->depth > XMLSCAN_MAX_DEPTH)
+        return "a depth out of range";
+    if (e->nattrs < 0 || e->nattrs > XMLSCAN_MAX_ATTRS)
+        return "an attribute count out of range";
+    for (int i = 0; i < e->depth; i++)
+        if (!is_name(e->path[i]) || !strstr(text, e->path[i]))
+            return e->path[i];
+    for (int i = 0; i < e->nattrs; i++) {
+        if (!is_name(e->attrs[i].name) || !strstr(text, e->attrs[i].name))
+            return e->attrs[i].name;
+        if (strlen(e->attrs[i].value) > strlen(text))
+            return e->attrs[i].value;
+    }
+    return NULL;
+}
+
+static bool sane_element(void *arg, const struct xmlscan_elem *e)
+{
+    struct seen *s = arg;
+    const char *why = insane(e, s->text);
+
+    if (why && !s->insane[0])
+        snprintf(s->insane, sizeof(s->insane), "%s", why);
+    s->elems++;
+    s->attrs += e->nattrs;
+    return true;
+}
+
+/* Scans TEXT, copied to a buffer of its own size: the result is 0 or -1, the text is left as
+ * it was, and every element shown is sane. Returns the result; the elements and attributes seen
+ * go to *ELEMS and *ATTRS. (Check's assertions are costly: each is made only once failed.) */
+static int scan_untrusted(const char *text, int *elems, int *attrs)
+{
+    size_t len = strlen(text);
+    char *copy = malloc(len + 1);
+    struct seen s = {.text = copy};
+    int rc;
+
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, text, len + 1);
+    rc = xmlscan_walk(copy, sane_element, &s);
+    if (rc != 0 && rc != -1)
+        ck_abort_msg("returned %d on '%s'", rc, text);
+    if (s.insane[0])
+        ck_abort_msg("showed '%s', not of '%s'", s.insane, text);
+    if (memcmp(copy, text, len + 1) != 0)
+        ck_abort_msg("changed '%s' to '%s'", text, copy);
+    free(copy);
+    *elems = s.elems;
+    *attrs = s.attrs;
+    return rc;
+}
+
+static const char garbage_alphabet[] = "<>/='\"&;!-?[] abc\n";
+
+static char garbage_char(uint64_t *seed)
+{
+    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+    return garbage_alphabet[(*seed >> 33) % (sizeof(garbage_alphabet) - 1)];
+}
+
+/* DOMAIN_XML with one to four characters replaced, deleted or inserted, into OUT. */
+static void mutate(char *out, size_t size, uint64_t *seed)
+{
+    int edits = 1 + (int)(*seed >> 60) % 4;
+
+    snprintf(out, size, "%s", domain_xml);
+    for (int k = 0; k < edits; k++) {
+        size_t len = strlen(out), at;
+        char c = garbage_char(seed);
+        at = (size_t)(*seed >> 20) % len;
+        switch ((*seed >> 40) % 3) {
+        case 0:
+            out[at] = c;
+            break;
+        case 1:
+            memmove(out + at, out + at + 1, len - at);
+            break;
+        default:
+            if (len + 1 < size) {
+                memmove(out + at + 1, out + at, len - at + 1);
+                out[at] = c;
+            }
+        }
+    }
+}
+
+/* Untrusted text, random characters of XML's syntax or a description with a few characters
+ * changed, is either scanned or rejected with -1: the scan never shows an element that is not
+ * in the text, never changes it, and never reads outside it (make SAN=1, make valgrind). Both
+ * outcomes are reached, and elements with attributes are shown. */
+START_TEST(garbage_is_scanned_or_rejected_within_its_text)
+{
+    uint64_t seed = 12345;
+    char buf[1024];
+    int accepted = 0, rejected = 0, attrs = 0;
+
+    for (int t = 0; t < 10000; t++) {
+        int e, a;
+        if (t % 2) {
+            size_t len = (size_t)(t % 200);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = garbage_char(&seed);
+            buf[len] = '\0';
+        } else {
+            mutate(buf, sizeof(buf), &seed);
+        }
+        if (scan_untrusted(buf, &e, &a) == 0)
+            accepted += e > 0;
+        else
+            rejected++;
+        attrs += a;
+    }
+    ck_assert_int_ge(accepted, 500);
+    ck_assert_int_ge(rejected, 1000);
+    ck_assert_int_ge(attrs, 10000);
 }
 END_TEST
 
@@ -147,7 +292,8 @@ Suite *xmlscan_suite(void)
     tcase_add_test(t, attributes_by_path);
     tcase_add_test(t, walk_keeps_the_enclosing_element);
     tcase_add_test(t, malformed_text_is_an_error);
-    tcase_add_test(t, garbage_never_crashes);
+    tcase_add_test(t, every_truncation_is_an_error);
+    tcase_add_test(t, garbage_is_scanned_or_rejected_within_its_text);
     suite_add_tcase(s, t);
     return s;
 }
