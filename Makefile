@@ -89,6 +89,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBCOMMON := $(O)/libcommon.a
 PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
+# The unit tests' strict reader of the Prometheus text format, for the shell tests.
+EXPOSITION_CHECK := $(O)/exposition_check
 
 .PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
         clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check systemd-check
@@ -131,6 +133,10 @@ $(CHECK_RUNNER): $(call obj,$(TEST_SRC) $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) -lm
 
+$(EXPOSITION_CHECK): $(call obj,tests/integration/exposition_check.c tests/unit/testutil.c)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^
+
 $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c tests/fake_mem.c $(VCPU_SRC) $(MEM_SRC)) $(LIBCOMMON)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
@@ -148,7 +154,7 @@ check:
 unit: $(CHECK_RUNNER)
 	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
 
-integration: $(PROGRAMS)
+integration: $(PROGRAMS) $(EXPOSITION_CHECK)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
 	BINDIR=$(O) tests/integration/service.sh
@@ -181,7 +187,8 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \
-	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench
+	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench \
+	    tests/integration/exposition_check.c
 	clang-tidy --quiet $(COMMON_SRC) $(COMMON_VIRT_SRC) $(VCPU_SRC) $(MEM_SRC) \
 	    vcpu_scheduler/main.c memory_coordinator/main.c -- \
 	    $(CPPFLAGS_ALL) $(WARN) $(VIRT_CFLAGS)
