@@ -33,7 +33,7 @@
  * is moving, unless it stopped short of it (stuck) for the coordinator's stuck time. */
 #define MEMSIG_STILL_S       1.5
 #define MEMSIG_STILL_KIB     1024
-#define MEMSIG_AT_TARGET_KIB (2 * 1024)
+#define MEMSIG_AT_TARGET_KIB (2ull * 1024)
 
 /* Where a guest's headroom comes from. */
 enum memsig_source {

@@ -282,10 +282,9 @@ json_check "{g['domain']: g['statistics'] for g in objs[1]['guests']}['db1'] == 
 json_check "{g['domain']: g['statistics'] for g in objs[1]['guests']}['web1'] == 'trusted'"
 json_check "all(g['actual_mib'] <= g['max_mib'] for o in objs for g in o['guests'])"
 json_check "all(isinstance(o['calls'], int) for o in objs)"
-# web2 holds 768 MiB with half of it unused: idle, it gives some back, gradually.
-json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['reason'] == 'idle'"
-json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['target_mib'] == 768 - 64"
-json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web2'][0]['result'] == 'ok'"
+# Two samples tell no rate (what a guest uses is measured on settled samples only: its
+# balloon unchanged for 1.5 s, docs/EVIDENCE.md#balloon-time): --once shrinks nobody.
+json_check "[g['reason'] for g in objs[1]['guests'] if g['domain'] == 'web2'] == ['keep']"
 
 # Headroom from usable (the test driver's per-domain statistics), balloon features from the XML.
 json_check "[g for g in objs[1]['guests'] if g['domain'] == 'web1'][0]['headroom_from'] == 'usable'"
@@ -298,19 +297,22 @@ err_has "warning: 'web2' has no free page reporting"
 err_lacks "'web1' has no"
 err_has "warning: 'db1' is backed by huge pages"
 
-# The change is real: the next period sees the balloon where the previous one put it.
-signal_after_lines 3 TERM "$MC" -c "$H4" --json --domains web2 0.2
-json_check "len(objs) >= 3 and objs[2]['guests'][0]['actual_mib'] == objs[1]['guests'][0]['target_mib']"
+# web2 holds 768 MiB with half of it unused: idle, once its balloon has been still for 1.5 s
+# and its rate is known it gives some back, gradually; the next period sees the balloon where
+# the previous one put it.
+signal_after_lines 6 TERM "$MC" -c "$H4" --json --domains web2 0.8
+json_check "[(g['reason'], g['target_mib'], g['result']) for o in objs for g in o['guests'] if g['change']][:1] == [('idle', 768 - 64, 'ok')]"
+json_check "[o2['guests'][0]['actual_mib'] for o1, o2 in zip(objs, objs[1:]) if o1['guests'][0]['change']][:1] == [768 - 64]"
 # Said once per guest, not per period.
 if [ "$(grep -c "'web2' has no deflate-on-OOM" "$work/err")" -eq 1 ]; then ok; else bad "warned more than once"; fi
 
-run 0 "$MC" -c "$H4" --json --once --dry-run 0.2
-json_check "objs[1]['dry_run'] and objs[1]['changes'] >= 1"
+signal_after_lines 6 TERM "$MC" -c "$H4" --json --dry-run 0.8
+json_check "all(o['dry_run'] for o in objs) and any(o['changes'] >= 1 for o in objs)"
 json_check "all(g['actual_mib'] in (512, 768, 2048) for o in objs for g in o['guests'])"
 
-run 0 "$MC" -c "$H4" --json --once --guest-floor 900M --min-unused 50M --host-reserve 10% \
-    --shares 'web*=2' 0.2
-json_check "all(not g['change'] for g in objs[1]['guests'])"
+signal_after_lines 6 TERM "$MC" -c "$H4" --json --guest-floor 900M --min-unused 50M \
+    --host-reserve 10% --shares 'web*=2' 0.8
+json_check "len(objs) >= 5 and all(not g['change'] for o in objs for g in o['guests'])"
 
 run 0 "$MC" -c "$H16" --json --once --domains 'vm[0-3]' 0.2
 json_check "sorted(g['domain'] for g in objs[1]['guests']) == ['vm0', 'vm1', 'vm2', 'vm3']"
