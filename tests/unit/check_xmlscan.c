@@ -1,4 +1,5 @@
 /* Tests of the XML scanner on what libvirt writes, and on malformed text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,64 @@ START_TEST(malformed_text_is_an_error)
 }
 END_TEST
 
+/* What leaf_texts() saw: the text of each leaf, with its path and one attribute. */
+struct leaves {
+    int starts, leaves;
+    char seen[512];
+};
+
+static bool leaf_texts(void *arg, const struct xmlscan_elem *e)
+{
+    struct leaves *l = arg;
+    const char *unit = xmlscan_get(e, "unit");
+    char one[128];
+
+    if (!e->text) {
+        l->starts++;
+        return true;
+    }
+    l->leaves++;
+    snprintf(one, sizeof(one), "%s%s=%s%s%s;", e->path[e->depth - 1],
+             xmlscan_is(e, "domain/cputune/shares") ? "(path ok)" : "", e->text, unit ? "/" : "",
+             unit ? unit : "");
+    strncat(l->seen, one, sizeof(l->seen) - strlen(l->seen) - 1);
+    return true;
+}
+
+START_TEST(leaf_text_with_its_attributes)
+{
+    const char *xml = "<domain>\n"
+                      "  <memtune>\n"
+                      "    <hard_limit unit='KiB'> 1126400 </hard_limit>\n"
+                      "    <soft_limit unit='MiB'>900</soft_limit>\n"
+                      "  </memtune>\n"
+                      "  <cputune>\n"
+                      "    <shares>2048</shares>\n"
+                      "    <vcpupin vcpu='0' cpuset='1'/>\n"
+                      "    <quota></quota>\n"
+                      "  </cputune>\n"
+                      "  <name>a &amp; b</name>\n"
+                      "  <description>x<!-- c -->y</description>\n"
+                      "  <title>x<b/>y</title>\n"
+                      "</domain>\n";
+    struct leaves l = {0};
+
+    ck_assert_int_eq(xmlscan_walk_text(xml, leaf_texts, &l), 0);
+    ck_assert_str_eq(l.seen, "hard_limit=1126400/KiB;soft_limit=900/MiB;shares(path ok)=2048;"
+                             "quota=;name=a & b;");
+    ck_assert_int_eq(l.leaves, 5);
+    ck_assert_int_eq(l.starts, 12);
+    /* The plain walk never calls with text. */
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(xmlscan_walk(xml, leaf_texts, &l), 0);
+    ck_assert_int_eq(l.leaves, 0);
+    ck_assert_int_eq(l.starts, 12);
+    /* Malformed text is an error; a callback may stop at a leaf. */
+    ck_assert_int_lt(xmlscan_walk_text("<a>&bogus;</a>", leaf_texts, &l), 0);
+    ck_assert_int_lt(xmlscan_walk_text("<a>1</b>", leaf_texts, &l), 0);
+}
+END_TEST
+
 START_TEST(garbage_never_crashes)
 {
     uint64_t seed = 12345;
@@ -135,6 +194,7 @@ START_TEST(garbage_never_crashes)
         }
         buf[len] = '\0';
         (void)xmlscan_walk(buf, count, &n);
+        (void)xmlscan_walk_text(buf, count, &n);
     }
 }
 END_TEST
@@ -147,6 +207,7 @@ Suite *xmlscan_suite(void)
     tcase_add_test(t, attributes_by_path);
     tcase_add_test(t, walk_keeps_the_enclosing_element);
     tcase_add_test(t, malformed_text_is_an_error);
+    tcase_add_test(t, leaf_text_with_its_attributes);
     tcase_add_test(t, garbage_never_crashes);
     suite_add_tcase(s, t);
     return s;
