@@ -17,10 +17,10 @@ struct calib_point {
 /* Pairs of successive changes of the reported balloon size within one move, and statistics
  * reports, gathered over any number of guests (calib_add), then summarised. */
 struct calib_balloon {
-    double *gap_s;        /* seconds between two changes of one move */
-    double *inflate;      /* MiB/s between two changes of a move that took memory */
-    double *deflate;      /* ... that gave memory back */
-    double *report_s;     /* seconds between two reports */
+    double *gap_s;    /* seconds between two changes of one move */
+    double *inflate;  /* MiB/s between two changes of a move that took memory */
+    double *deflate;  /* ... that gave memory back */
+    double *report_s; /* seconds between two reports */
     size_t ngap, ninflate, ndeflate, nreport, cap_gap, cap_inflate, cap_deflate, cap_report;
 };
 
