@@ -177,13 +177,17 @@ size_t snap_maplen(const struct snap *s)
     return ((size_t)s->npcpus + 7) / 8;
 }
 
-/* Appends LEN bytes of MAPS to S's map buffer into *OFF; returns 0, or -1 when out of memory. */
+/* Appends LEN bytes of MAPS (NULL: zeros) to S's map buffer at *OFF; returns 0, or -1 when out
+ * of memory. */
 static int add_maps(struct snap *s, const unsigned char *maps, size_t len, uint32_t *off)
 {
     if (s->maps_len + len >= UINT32_MAX ||
         util_grow((void **)&s->maps, &s->maps_cap, s->maps_len + len, 1) < 0)
         return -1;
-    memcpy(s->maps + s->maps_len, maps, len);
+    if (maps)
+        memcpy(s->maps + s->maps_len, maps, len);
+    else
+        memset(s->maps + s->maps_len, 0, len);
     *off = (uint32_t)s->maps_len;
     s->maps_len += len;
     return 0;
@@ -195,11 +199,17 @@ int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map whi
     return add_maps(s, map, snap_maplen(s), &d->map_off[which]);
 }
 
-int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps)
+int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps,
+                          uint32_t n)
 {
+    size_t len = snap_maplen(s), have = (size_t)(n < d->nvcpus ? n : d->nvcpus) * len;
+
     if (d->nvcpus == 0)
         return 0;
-    return add_maps(s, maps, (size_t)d->nvcpus * snap_maplen(s), &d->pins_off);
+    if (add_maps(s, NULL, (size_t)d->nvcpus * len, &d->pins_off) < 0)
+        return -1;
+    memcpy(s->maps + d->pins_off, maps, have);
+    return 0;
 }
 
 const unsigned char *snap_vcpu_defined_pin(const struct snap *s, const struct snap_domain *d,

@@ -173,10 +173,11 @@ int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map whi
 const unsigned char *snap_domain_map(const struct snap *s, const struct snap_domain *d,
                                      enum snap_map which);
 
-/* Stores MAPS (D's nvcpus maps of hv_maplen(npcpus) bytes, vCPU by vCPU) as the pins D's
- * persistent definition gives its vCPUs (those with SNAP_VCPU_DEFINED_PIN). Returns 0, or -1
- * when out of memory. */
-int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps);
+/* Stores MAPS (N maps of hv_maplen(npcpus) bytes: vCPUs 0 .. N-1 of D; D's vCPUs beyond them
+ * get empty maps) as the pins D's persistent definition gives its vCPUs (those with
+ * SNAP_VCPU_DEFINED_PIN). Returns 0, or -1 when out of memory. */
+int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps,
+                          uint32_t n);
 
 /* Returns the map vCPU K of D is pinned to in its persistent definition, or NULL when D has no
  * defined pins (check SNAP_VCPU_DEFINED_PIN: a vCPU without one has an empty map). */

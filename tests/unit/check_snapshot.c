@@ -109,7 +109,7 @@ START_TEST(declared_pins_and_tune_survive_sorting)
     snap_reset(s, 1, 4); /* one byte per map */
     uuid_of(u, 9);
     w = snap_add_domain(s, u, "late", 3);
-    ck_assert_int_eq(snap_set_defined_pins(s, w, pins), 0);
+    ck_assert_int_eq(snap_set_defined_pins(s, w, pins, 2), 0); /* vCPU 2: none */
     ck_assert_int_eq(snap_set_domain_tune(s, w, &t), 0);
     uuid_of(u, 1);
     w = snap_add_domain(s, u, "plain", 1);
@@ -119,13 +119,14 @@ START_TEST(declared_pins_and_tune_survive_sorting)
     w = snap_add_domain(s, u, "dropped", 2);
     t.shares = 1;
     ck_assert_int_eq(snap_set_domain_tune(s, w, &t), 0);
-    ck_assert_int_eq(snap_set_defined_pins(s, w, pins), 0);
+    ck_assert_int_eq(snap_set_defined_pins(s, w, pins, 1), 0);
     snap_drop_last(s);
     snap_finalize(s);
     d = snap_domain(s, 1);
     ck_assert_str_eq(snap_domain_name(s, d), "late");
     ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 0)[0], 0x02);
-    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 2)[0], 0x0c);
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 1)[0], 0x00);
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 2)[0], 0x00);
     ck_assert_ptr_null(snap_vcpu_defined_pin(s, d, 3));
     ck_assert_uint_eq(snap_domain_tune(s, d)->hard_limit_kib, 1126400);
     ck_assert_uint_eq(snap_domain_tune(s, d)->shares, 2048);
