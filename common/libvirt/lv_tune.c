@@ -39,10 +39,10 @@ static uint64_t unit_bytes(const char *unit)
     static const struct {
         const char *name;
         uint64_t bytes;
-    } units[] = {{"b", 1},          {"bytes", 1},           {"KB", 1000},
-                 {"k", 1ull << 10}, {"KiB", 1ull << 10},    {"MB", 1000000},
-                 {"M", 1ull << 20}, {"MiB", 1ull << 20},    {"GB", 1000000000},
-                 {"G", 1ull << 30}, {"GiB", 1ull << 30},    {"TB", 1000000000000ull},
+    } units[] = {{"b", 1},          {"bytes", 1},        {"KB", 1000},
+                 {"k", 1ull << 10}, {"KiB", 1ull << 10}, {"MB", 1000000},
+                 {"M", 1ull << 20}, {"MiB", 1ull << 20}, {"GB", 1000000000},
+                 {"G", 1ull << 30}, {"GiB", 1ull << 30}, {"TB", 1000000000000ull},
                  {"T", 1ull << 40}, {"TiB", 1ull << 40}};
 
     if (!unit)
