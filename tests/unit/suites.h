@@ -27,5 +27,6 @@ Suite *shortfall_suite(void);
 Suite *schedreport_suite(void);
 Suite *memreport_suite(void);
 Suite *trace_suite(void);
+Suite *share_suite(void);
 
 #endif
