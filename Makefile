@@ -85,6 +85,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBCOMMON := $(O)/libcommon.a
 PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
+# Prints the declared facts of a snapshot that no program prints yet (the integration tests).
+SNAPDUMP := $(O)/snapdump
 
 .PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
         clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check
@@ -131,6 +133,10 @@ $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c tests/fake_mem.c $(VCPU_SRC)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
+$(SNAPDUMP): $(call obj,tests/integration/snapdump.c $(COMMON_VIRT_SRC)) $(LIBCOMMON)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+
 $(O)/rss_probe: $(call obj,tests/bench/rss_probe.c)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
@@ -144,7 +150,7 @@ check:
 unit: $(CHECK_RUNNER)
 	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
 
-integration: $(PROGRAMS)
+integration: $(PROGRAMS) $(SNAPDUMP)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
 	BINDIR=$(O) tests/integration/service.sh
@@ -177,7 +183,8 @@ analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \
-	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench
+	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench \
+	    tests/integration/snapdump.c
 	clang-tidy --quiet $(COMMON_SRC) $(COMMON_VIRT_SRC) $(VCPU_SRC) $(MEM_SRC) \
 	    vcpu_scheduler/main.c memory_coordinator/main.c -- \
 	    $(CPPFLAGS_ALL) $(WARN) $(VIRT_CFLAGS)
