@@ -280,6 +280,27 @@ def shares_of(cfg, name):
     return cfg.get("shares", {}).get(name) or 1024
 
 
+def weighted_demand(cfg):
+    """Per busy vCPU (guest, index): what balancing counts for it, in points of a pCPU: its
+    duty, or where the scenario declares shares its fair share of the host (the pCPUs' time
+    shared in proportion to shares, none getting more than its duty: weighted water-filling,
+    computed here independently of the tool's share.c)."""
+    vs = busy_vcpus(cfg)
+    if not cfg.get("shares"):
+        return {(n, i): d for n, i, d in vs}
+    left, todo, out = 100.0 * cfg["ncpus"], sorted(vs, key=lambda v: v[2] / shares_of(cfg, v[0])), {}
+    wleft = sum(shares_of(cfg, n) for n, _, _ in vs)
+    for k, (n, i, d) in enumerate(todo):
+        w = shares_of(cfg, n)
+        if d / w > left / wleft:
+            level = left / wleft
+            out.update({(m, j): min(e, level * shares_of(cfg, m)) for m, j, e in todo[k:]})
+            return out
+        out[(n, i)] = d
+        left, wleft = left - d, wleft - w
+    return out
+
+
 def fair_placement(cfg, counts, weights):
     """The fairness of one placement: weighted where the scenario declares shares."""
     if cfg.get("shares"):
@@ -311,13 +332,14 @@ def cpu_bound(cfg, limit=200000):
     if size > limit:
         return None
     classes = sorted({d for _, _, d in vs})
+    share = weighted_demand(cfg)
     best = None   # (spread, moves)
     for place in itertools.product(*allowed):
         counts = {d: [0] * ncpus for d in classes}
         load, weights = [0] * ncpus, [0] * ncpus
-        for (n, _, d), j in zip(vs, place):
+        for (n, i, d), j in zip(vs, place):
             counts[d][j] += 1
-            load[j] += d
+            load[j] += share.get((n, i), d)
             weights[j] += shares_of(cfg, n)
         if not fair_placement(cfg, counts, weights):
             continue
@@ -328,9 +350,10 @@ def cpu_bound(cfg, limit=200000):
 
 def pinned_rows(rows, cfg):
     """Per row, where every busy vCPU up is pinned to one pCPU: (busy vCPUs per pCPU of each
-    demand class, demand per pCPU, busy CPU shares per pCPU); None where some float (the
-    kernel places them)."""
+    demand class, demand per pCPU (weighted_demand), busy CPU shares per pCPU); None where some
+    float (the kernel places them)."""
     ncpus, vs = cfg["ncpus"], busy_vcpus(cfg)
+    share = weighted_demand(cfg)
     out = []
     for r in rows:
         counts, load, weights = {}, [0] * ncpus, [0] * ncpus
@@ -342,7 +365,7 @@ def pinned_rows(rows, cfg):
                 counts = None
                 break
             counts.setdefault(d, [0] * ncpus)[int(pin)] += 1
-            load[int(pin)] += d
+            load[int(pin)] += share.get((n, i), d)
             weights[int(pin)] += shares_of(cfg, n)
         out.append(None if counts is None else (counts, load, weights))
     return out
