@@ -6,7 +6,8 @@
  * or while its guest's configuration is unknown, or while it is offline, it is left alone. A
  * vCPU its guest's persistent definition pins (<cputune><vcpupin>, as dedicated-CPU policies
  * write it) is fixed: the administrator's, never re-pinned, whether to one pCPU or to several;
- * a live pin (an earlier run, virsh vcpupin --live) is ours to change. Its weight is its
+ * a live pin (an earlier run, virsh vcpupin --live) is ours to change
+ * (docs/EVIDENCE.md#persistent-definition-pins). Its weight is its
  * guest's shares, its cap its <cputune> quota over its period. Its
  * home node is the node its memory is bound to, else the node of its pin, else the node holding
  * most of its guest's pinned vCPUs. A guest's emulator load is its threads' time beyond its

@@ -366,7 +366,8 @@ static int complete_record(const struct lv_sampling *s, struct lv_dom *e, const 
     bool need_cpu = (s->what & HV_SAMPLE_CPU) && !r->has_vcpu;
     bool need_mem = (s->what & HV_SAMPLE_MEM) && (!has_balloon || stats_skipped);
     /* Without a job (NOWAIT, another client's job) or without the group (drivers that lack it)
-     * the record names disks without their figures, or none: ask each disk. */
+     * the record names disks without their figures, or none: ask each disk
+     * (docs/EVIDENCE.md#bulk-stats-block). */
     bool need_block = (s->what & HV_SAMPLE_BLOCK) && !r->has_rd && e->ndisks > 0;
     int rc = sample_domain_slow(s, e, name, need_cpu, need_mem);
 

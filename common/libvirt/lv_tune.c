@@ -1,6 +1,7 @@
 /* What a domain declares about its CPU and memory use: <memtune> and <cputune> (shares, vCPU
  * quota and period) of its live definition, as libvirt applies them to its cgroups, and the vCPU
- * pins of its persistent definition (the administrator's, which live pins do not change). */
+ * pins of its persistent definition (the administrator's, which live pins do not change:
+ * docs/EVIDENCE.md#persistent-definition-pins). */
 #define _POSIX_C_SOURCE 200809L
 #include "lv.h"
 
