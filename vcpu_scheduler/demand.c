@@ -215,7 +215,9 @@ static void derive_demand(struct sched *s, const struct snap *cur)
                 in->demand = 0;
                 continue;
             }
-            in->demand = smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)), uv->run);
+            /* The cap is declared, not estimated: it holds at once, averages or not. */
+            in->demand = fmin(in->cap, smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)),
+                                                     uv->run));
         }
     }
 }

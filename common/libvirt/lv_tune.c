@@ -127,14 +127,18 @@ static bool tune_fn(void *arg, const struct xmlscan_elem *e)
 static uint32_t default_shares(struct lv *p, struct hv *hv, struct lv_dom *e)
 {
     virTypedParameterPtr params = NULL;
+    char *type;
+    bool typed;
     int n = 0;
 
     if (p->shares_probed)
         return p->default_shares;
     p->shares_probed = true;
-    hv_count_calls(hv, 1);
-    if (virDomainGetSchedulerParametersFlags(e->dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0 ||
-        n <= 0 || !(params = calloc((size_t)n, sizeof(*params))) ||
+    hv_count_calls(hv, 2);
+    type = virDomainGetSchedulerType(e->dom, &n); /* how many parameters there are */
+    typed = type != NULL;
+    free(type);
+    if (!typed || n <= 0 || !(params = calloc((size_t)n, sizeof(*params))) ||
         virDomainGetSchedulerParametersFlags(e->dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
         log_debug("the host's default CPU weight is unknown: %s", lv_error_message());
         virResetLastError();
