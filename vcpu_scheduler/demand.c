@@ -216,8 +216,8 @@ static void derive_demand(struct sched *s, const struct snap *cur)
                 continue;
             }
             /* The cap is declared, not estimated: it holds at once, averages or not. */
-            in->demand = fmin(in->cap, smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)),
-                                                     uv->run));
+            in->demand = fmin(
+                    in->cap, smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)), uv->run));
         }
     }
 }

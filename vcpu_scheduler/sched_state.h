@@ -67,6 +67,7 @@ struct sched {
     double *maxrun;           /* per pCPU: highest run of a vCPU pinned there */
     unsigned char *contended; /* per pCPU: busy vCPUs pinned there (0, 1, 2 or more) */
     double *bg_in;            /* per pCPU: the background the plan sees */
+    double *wsum;             /* per pCPU: scratch, the weights of contending vCPUs there */
     unsigned char *online;    /* per pCPU: online this period */
     struct hostview *view;
     int *home;    /* per vCPU: home node for the plan */
@@ -88,6 +89,7 @@ struct sched {
     double *emulator; /* per domain: emulator load, or -1 */
     size_t cap_emulator;
     bool floating_busy; /* a floating vCPU ran */
+    bool weighted;      /* the plan counts weighted shares (unequal weights contend) */
     bool pin_floating;  /* the plan may pin floating vCPUs */
     enum sched_signal signal;
     size_t delay_measured;

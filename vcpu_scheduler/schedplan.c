@@ -3,6 +3,7 @@
 #include "sched_state.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "share.h"
 #include "util.h"
@@ -96,6 +97,7 @@ static int weighted_shares(struct sched *s)
     double capacity = 0, level, w0 = -1;
     bool unequal = false;
 
+    s->weighted = false;
     for (size_t i = 0; i < s->nvcpus; i++) {
         s->info[i].share = s->info[i].left_alone ? s->info[i].demand : s->pv[i].demand;
         s->demand_buf[i] = s->pv[i].demand;
@@ -113,6 +115,7 @@ static int weighted_shares(struct sched *s)
     level = share_level(s->demand_buf, s->weight_buf, s->nvcpus, capacity);
     if (level < 0)
         return -1;
+    s->weighted = isfinite(level);
     for (size_t i = 0; i < s->nvcpus && isfinite(level); i++) {
         s->pv[i].demand = fmin(s->pv[i].demand, level * s->info[i].weight);
         if (!s->info[i].left_alone)
@@ -236,6 +239,41 @@ static void record_moves(struct sched *s, const struct placement_plan *pl)
     }
 }
 
+/* The spread (largest minus smallest) over the usable pCPUs of the weights of the busy vCPUs
+ * planned there, where TARGET (NULL: their pins now) puts them. */
+static double weight_spread(struct sched *s, const int *target)
+{
+    const unsigned char *usable = hostview_usable(s->view);
+    double lo = INFINITY, hi = -INFINITY;
+
+    memset(s->wsum, 0, (size_t)s->npcpus * sizeof(double));
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        int p = target ? target[i] : s->info[i].pin;
+        if (p >= 0 && p < s->npcpus && !s->info[i].left_alone &&
+            s->info[i].demand >= PLACEMENT_MIN_DEMAND)
+            s->wsum[p] += s->info[i].weight;
+    }
+    for (int p = 0; p < s->npcpus; p++) {
+        if (!usable[p])
+            continue;
+        lo = fmin(lo, s->wsum[p]);
+        hi = fmax(hi, s->wsum[p]);
+    }
+    return hi > lo ? hi - lo : 0;
+}
+
+/* True when PL, under weighted shares, only trades an even spread of weight for the balance of
+ * a background it counts where it ran: the plan would spread the busy vCPUs' weights more
+ * unevenly than they are. Other work on the host floats, and the kernel moves it to the
+ * pCPU of least weight: chasing it broke a weight-even placement in a lab run
+ * (docs/EVIDENCE.md#shares-proportional). */
+static bool uneven_weights(struct sched *s, const struct placement_plan *pl)
+{
+    if (!s->weighted || !pl->act || pl->must_place > 0)
+        return false;
+    return weight_spread(s, pl->target) > weight_spread(s, NULL) + 1e-9;
+}
+
 /* True when PL acts on a small imbalance alone: no vCPU to place, no class served unequally, and
  * a load spread under twice the threshold, which one period's demand noise can make; such a plan
  * must be wanted two periods running (docs/EVIDENCE.md#small-imbalance-confirmation). */
@@ -270,6 +308,7 @@ int schedplan_run(struct sched *s)
     } else if (now) {
         placement_plan_free(&pinned);
     }
+    pl.act = pl.act && !uneven_weights(s, &pl);
     s->waiting = small_imbalance(s, &pl) && !s->wanted;
     s->wanted = pl.act;
     pl.act = pl.act && !s->waiting;

@@ -66,6 +66,7 @@ void sched_destroy(struct sched *s)
     free(s->maxrun);
     free(s->contended);
     free(s->bg_in);
+    free(s->wsum);
     free(s->online);
     hostview_destroy(s->view);
     free(s->home);
@@ -96,8 +97,10 @@ static int ensure_pcpus(struct sched *s, int np)
     free(s->maxrun);
     free(s->contended);
     free(s->bg_in);
+    free(s->wsum);
     free(s->online);
     s->online = calloc((size_t)np, 1);
+    s->wsum = calloc((size_t)np, sizeof(double));
     s->contended = calloc((size_t)np, 1);
     s->bg_in = calloc((size_t)np, sizeof(double));
     s->background = calloc((size_t)np, sizeof(double));
@@ -105,7 +108,7 @@ static int ensure_pcpus(struct sched *s, int np)
     s->attributed = calloc((size_t)np, sizeof(double));
     s->maxrun = calloc((size_t)np, sizeof(double));
     if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->contended ||
-        !s->bg_in || !s->online) {
+        !s->bg_in || !s->wsum || !s->online) {
         s->npcpus = 0;
         return -1;
     }
