@@ -91,6 +91,8 @@ PROGRAMS := $(O)/vcpu_scheduler $(O)/memory_coordinator
 CHECK_RUNNER := $(O)/check_runner
 # The unit tests' strict reader of the Prometheus text format, for the shell tests.
 EXPOSITION_CHECK := $(O)/exposition_check
+# Prints the declared facts of a snapshot that no program prints yet (the integration tests).
+SNAPDUMP := $(O)/snapdump
 
 .PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
         clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check systemd-check
@@ -141,6 +143,10 @@ $(O)/bench: $(call obj,$(BENCH_SRC) tests/fake_hv.c tests/fake_mem.c $(VCPU_SRC)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
+$(SNAPDUMP): $(call obj,tests/integration/snapdump.c $(COMMON_VIRT_SRC)) $(LIBCOMMON)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS) -lm
+
 $(O)/rss_probe: $(call obj,tests/bench/rss_probe.c)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VIRT_LIBS)
@@ -154,7 +160,7 @@ check:
 unit: $(CHECK_RUNNER)
 	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
 
-integration: $(PROGRAMS) $(EXPOSITION_CHECK)
+integration: $(PROGRAMS) $(EXPOSITION_CHECK) $(SNAPDUMP)
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
 	BINDIR=$(O) tests/integration/service.sh
@@ -188,7 +194,7 @@ analyze:
 	    --std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	    -Icommon -Ivcpu_scheduler -Imemory_coordinator -Itests \
 	    common vcpu_scheduler memory_coordinator tests/fake_hv.c tests/fake_mem.c tests/unit tests/bench \
-	    tests/integration/exposition_check.c
+	    tests/integration/exposition_check.c tests/integration/snapdump.c
 	clang-tidy --quiet $(COMMON_SRC) $(COMMON_VIRT_SRC) $(VCPU_SRC) $(MEM_SRC) \
 	    vcpu_scheduler/main.c memory_coordinator/main.c -- \
 	    $(CPPFLAGS_ALL) $(WARN) $(VIRT_CFLAGS)

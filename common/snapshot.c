@@ -19,6 +19,8 @@ struct snap {
     int pcpu_cap;
     unsigned char *maps; /* domains' pCPU maps */
     size_t maps_len, maps_cap;
+    struct snap_tune *tunes; /* what domains declare (snap_domain.tune_idx) */
+    size_t ntunes, tunes_cap;
     bool has_host_mem;
     uint64_t host_total_kib;
     uint64_t host_free_kib;
@@ -44,6 +46,7 @@ void snap_destroy(struct snap *s)
     free(s->pcpu_busy);
     free(s->topo);
     free(s->maps);
+    free(s->tunes);
     free(s->domains);
     free(s->vcpus);
     free(s->names);
@@ -70,6 +73,7 @@ int snap_reset(struct snap *s, uint64_t time_ns, int npcpus)
     for (int c = 0; c < npcpus; c++)
         s->topo[c] = (struct pcpu_topo){true, 0, c};
     s->maps_len = 0;
+    s->ntunes = 0;
     s->time_ns = time_ns;
     s->npcpus = npcpus;
     s->has_pcpu = true;
@@ -139,6 +143,8 @@ struct snap_domain *snap_add_domain(struct snap *s, const unsigned char *uuid, c
     d->state = SNAP_RUNNING;
     for (int m = 0; m < SNAP_MAP_COUNT; m++)
         d->map_off[m] = UINT32_MAX;
+    d->pins_off = UINT32_MAX;
+    d->tune_idx = UINT32_MAX;
     for (uint32_t i = 0; i < nvcpus; i++) {
         struct snap_vcpu *v = &s->vcpus[s->nvcpus + i];
         memset(v, 0, sizeof(*v));
@@ -160,6 +166,10 @@ void snap_drop_last(struct snap *s)
     for (int m = 0; m < SNAP_MAP_COUNT; m++)
         if (d->map_off[m] != UINT32_MAX && d->map_off[m] < s->maps_len)
             s->maps_len = d->map_off[m];
+    if (d->pins_off != UINT32_MAX && d->pins_off < s->maps_len)
+        s->maps_len = d->pins_off;
+    if (d->tune_idx != UINT32_MAX && d->tune_idx < s->ntunes)
+        s->ntunes = d->tune_idx;
 }
 
 size_t snap_maplen(const struct snap *s)
@@ -167,18 +177,66 @@ size_t snap_maplen(const struct snap *s)
     return ((size_t)s->npcpus + 7) / 8;
 }
 
+/* Appends LEN bytes of MAPS (NULL: zeros) to S's map buffer at *OFF; returns 0, or -1 when out
+ * of memory. */
+static int add_maps(struct snap *s, const unsigned char *maps, size_t len, uint32_t *off)
+{
+    if (s->maps_len + len >= UINT32_MAX ||
+        util_grow((void **)&s->maps, &s->maps_cap, s->maps_len + len, 1) < 0)
+        return -1;
+    if (maps)
+        memcpy(s->maps + s->maps_len, maps, len);
+    else
+        memset(s->maps + s->maps_len, 0, len);
+    *off = (uint32_t)s->maps_len;
+    s->maps_len += len;
+    return 0;
+}
+
 int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map which,
                         const unsigned char *map)
 {
-    size_t len = snap_maplen(s);
+    return add_maps(s, map, snap_maplen(s), &d->map_off[which]);
+}
 
-    if (s->maps_len + len > UINT32_MAX ||
-        util_grow((void **)&s->maps, &s->maps_cap, s->maps_len + len, 1) < 0)
+int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps,
+                          uint32_t n)
+{
+    size_t len = snap_maplen(s), have = (size_t)(n < d->nvcpus ? n : d->nvcpus) * len;
+
+    if (d->nvcpus == 0)
+        return 0;
+    if (add_maps(s, NULL, (size_t)d->nvcpus * len, &d->pins_off) < 0)
         return -1;
-    memcpy(s->maps + s->maps_len, map, len);
-    d->map_off[which] = (uint32_t)s->maps_len;
-    s->maps_len += len;
+    memcpy(s->maps + d->pins_off, maps, have);
     return 0;
+}
+
+const unsigned char *snap_vcpu_defined_pin(const struct snap *s, const struct snap_domain *d,
+                                           uint32_t k)
+{
+    if (d->pins_off == UINT32_MAX || k >= d->nvcpus)
+        return NULL;
+    return s->maps + d->pins_off + (size_t)k * snap_maplen(s);
+}
+
+int snap_set_domain_tune(struct snap *s, struct snap_domain *d, const struct snap_tune *t)
+{
+    if (d->tune_idx != UINT32_MAX && d->tune_idx < s->ntunes) {
+        s->tunes[d->tune_idx] = *t;
+        return 0;
+    }
+    if (s->ntunes + 1 >= UINT32_MAX ||
+        util_grow((void **)&s->tunes, &s->tunes_cap, s->ntunes + 1, sizeof(*s->tunes)) < 0)
+        return -1;
+    s->tunes[s->ntunes] = *t;
+    d->tune_idx = (uint32_t)s->ntunes++;
+    return 0;
+}
+
+const struct snap_tune *snap_domain_tune(const struct snap *s, const struct snap_domain *d)
+{
+    return d->tune_idx < s->ntunes ? &s->tunes[d->tune_idx] : NULL;
 }
 
 const unsigned char *snap_domain_map(const struct snap *s, const struct snap_domain *d,

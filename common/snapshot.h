@@ -14,7 +14,10 @@
 enum {
     SNAP_VCPU_WAIT = 1u << 0,    /* wait_ns is reported (it may be stuck at 0: see usage.h) */
     SNAP_VCPU_OFFLINE = 1u << 1, /* vCPU exists but is offline (not running) */
-    SNAP_VCPU_DELAY = 1u << 2    /* delay_ns is reported */
+    SNAP_VCPU_DELAY = 1u << 2,   /* delay_ns is reported */
+    /* Its domain's persistent definition pins it (<cputune><vcpupin> in the inactive XML): the
+     * administrator's pin, to the pCPUs of snap_vcpu_defined_pin(); live pins do not count. */
+    SNAP_VCPU_DEFINED_PIN = 1u << 3
 };
 
 /* One vCPU: cumulative counters and its affinity. */
@@ -71,7 +74,33 @@ enum {
     SNAP_CFG_AUTODEFLATE = 1u << 3,         /* <memballoon autodeflate='on'> */
     SNAP_CFG_FREE_PAGE_REPORTING = 1u << 4, /* <memballoon freePageReporting='on'> */
     SNAP_CFG_HUGEPAGES = 1u << 5,           /* <memoryBacking><hugepages/> */
-    SNAP_CFG_CPU_TIME = 1u << 6             /* cpu_time_ns is measured */
+    SNAP_CFG_CPU_TIME = 1u << 6,            /* cpu_time_ns is measured */
+    SNAP_CFG_BLOCK_READ = 1u << 7           /* rd_bytes is measured (HV_SAMPLE_BLOCK) */
+};
+
+/* Which figures a domain's struct snap_tune holds. */
+enum {
+    SNAP_TUNE_HARD_LIMIT = 1u << 0,      /* hard_limit_kib: <memtune><hard_limit> */
+    SNAP_TUNE_SOFT_LIMIT = 1u << 1,      /* soft_limit_kib: <memtune><soft_limit> */
+    SNAP_TUNE_SWAP_HARD_LIMIT = 1u << 2, /* swap_hard_limit_kib: <memtune><swap_hard_limit> */
+    SNAP_TUNE_SHARES = 1u << 3,          /* shares is declared: <cputune><shares> */
+    SNAP_TUNE_QUOTA = 1u << 4            /* vcpu_quota_us: <cputune><quota> (and <period>) */
+};
+
+/* The CPU weight of a domain whose weight is unknown (cgroup v1's default, libvirt's example). */
+#define SNAP_DEFAULT_SHARES 1024
+
+/* What a domain's live definition declares about its CPU and memory (<cputune>, <memtune>), as
+ * libvirt applies it to the domain's cgroups. Memory limits cover the whole QEMU process. */
+struct snap_tune {
+    uint64_t hard_limit_kib;      /* its memory cgroup's limit: past it the kernel kills the VM */
+    uint64_t soft_limit_kib;      /* reclaimed down to this first when the host is short */
+    uint64_t swap_hard_limit_kib; /* limit of its memory plus swap */
+    uint64_t vcpu_quota_us;       /* run time each vCPU may have per vcpu_period_us */
+    uint64_t vcpu_period_us; /* the quota's period (libvirt's and the kernel's default 100 ms) */
+    uint32_t shares;         /* CPU weight against other guests: declared, else the host's
+                              * default for guests (0: unknown) */
+    uint32_t flags;          /* SNAP_TUNE_* */
 };
 
 /* The pCPU maps a domain may carry. */
@@ -92,7 +121,10 @@ struct snap_domain {
     uint32_t cfg;                     /* SNAP_CFG_* */
     uint64_t numa_nodes;              /* NUMA nodes its memory is bound to (bit n: node n) */
     uint64_t cpu_time_ns;             /* cumulative time of all its threads (vCPUs, emulator) */
+    uint64_t rd_bytes;                /* cumulative bytes read from all its disks */
     uint32_t map_off[SNAP_MAP_COUNT]; /* use snap_domain_map() */
+    uint32_t pins_off;                /* use snap_vcpu_defined_pin() */
+    uint32_t tune_idx;                /* use snap_domain_tune() */
 };
 
 /* Opaque container; create with snap_create(), free with snap_destroy(). */
@@ -140,6 +172,24 @@ int snap_set_domain_map(struct snap *s, struct snap_domain *d, enum snap_map whi
 /* Returns D's map WHICH (hv_maplen(npcpus) bytes), or NULL when it has none (all pCPUs). */
 const unsigned char *snap_domain_map(const struct snap *s, const struct snap_domain *d,
                                      enum snap_map which);
+
+/* Stores MAPS (N maps of hv_maplen(npcpus) bytes: vCPUs 0 .. N-1 of D; D's vCPUs beyond them
+ * get empty maps) as the pins D's persistent definition gives its vCPUs (those with
+ * SNAP_VCPU_DEFINED_PIN). Returns 0, or -1 when out of memory. */
+int snap_set_defined_pins(struct snap *s, struct snap_domain *d, const unsigned char *maps,
+                          uint32_t n);
+
+/* Returns the map vCPU K of D is pinned to in its persistent definition, or NULL when D has no
+ * defined pins (check SNAP_VCPU_DEFINED_PIN: a vCPU without one has an empty map). */
+const unsigned char *snap_vcpu_defined_pin(const struct snap *s, const struct snap_domain *d,
+                                           uint32_t k);
+
+/* Records T as what D's definition declares (<cputune>, <memtune>). Returns 0, or -1 when out
+ * of memory. */
+int snap_set_domain_tune(struct snap *s, struct snap_domain *d, const struct snap_tune *t);
+
+/* Returns what D's definition declares, or NULL when nothing was recorded. */
+const struct snap_tune *snap_domain_tune(const struct snap *s, const struct snap_domain *d);
 
 /* Drops the most recently added domain (a sample that failed half way). */
 void snap_drop_last(struct snap *s);

@@ -10,6 +10,8 @@ struct scan {
     int depth;
     struct xmlscan_attr attrs[XMLSCAN_MAX_ATTRS];
     int nattrs;
+    bool want_text; /* call back at the end of leaf elements */
+    char *leaf;     /* where the innermost open element's text starts, while it is a leaf */
 };
 
 static bool is_name_char(char c)
@@ -138,7 +140,8 @@ static int start_tag(struct scan *s, xmlscan_fn fn, void *arg)
     s->p += empty ? 2 : 1;
     end_name(name);
     s->path[s->depth++] = name;
-    e = (struct xmlscan_elem){s->path, s->depth, s->attrs, s->nattrs};
+    s->leaf = empty ? NULL : s->p;
+    e = (struct xmlscan_elem){s->path, s->depth, s->attrs, s->nattrs, NULL};
     if (!fn(arg, &e))
         return 0;
     if (empty)
@@ -161,9 +164,38 @@ static bool end_tag(struct scan *s)
     return strcmp(name, s->path[--s->depth]) == 0;
 }
 
+/* Trims the white space around TEXT in place; returns its start. */
+static char *trim(char *text)
+{
+    char *end = text + strlen(text);
+
+    while (is_space(*text))
+        text++;
+    while (end > text && is_space(end[-1]))
+        *--end = '\0';
+    return text;
+}
+
+/* The end of the leaf element just closed, whose text runs from TEXT to LT (the '<' of its end
+ * tag): the callback with that text. Returns 1 to go on, 0 when the callback stopped the scan,
+ * -1 on malformed text. */
+static int leaf_text(struct scan *s, char *text, char *lt, xmlscan_fn fn, void *arg)
+{
+    struct xmlscan_elem e = {s->path, s->depth + 1, s->attrs, s->nattrs, NULL};
+
+    *lt = '\0'; /* the end tag is read: the text ends here */
+    if (!decode(text))
+        return -1;
+    e.text = trim(text);
+    return fn(arg, &e) ? 1 : 0;
+}
+
 /* One markup construct at the cursor ('<'). Returns 1 to go on, 0 to stop, -1 on error. */
 static int markup(struct scan *s, xmlscan_fn fn, void *arg)
 {
+    char *lt = s->p, *leaf = s->leaf;
+
+    s->leaf = NULL; /* the element holds more than text, unless this is its end tag */
     if (strncmp(s->p, "<!--", 4) == 0)
         return skip_past(s, "-->") ? 1 : -1;
     if (strncmp(s->p, "<![CDATA[", 9) == 0)
@@ -174,15 +206,18 @@ static int markup(struct scan *s, xmlscan_fn fn, void *arg)
         return skip_past(s, ">") ? 1 : -1;
     if (strncmp(s->p, "</", 2) == 0) {
         s->p += 2;
-        return end_tag(s) ? 1 : -1;
+        if (!end_tag(s))
+            return -1;
+        return leaf && s->want_text ? leaf_text(s, leaf, lt, fn, arg) : 1;
     }
     s->p++;
     return start_tag(s, fn, arg);
 }
 
-int xmlscan_walk(const char *xml, xmlscan_fn fn, void *arg)
+/* Scans XML, with the leaf elements' text when WANT_TEXT. */
+static int walk(const char *xml, xmlscan_fn fn, void *arg, bool want_text)
 {
-    struct scan s = {0};
+    struct scan s = {.want_text = want_text};
     char *copy = xml ? strdup(xml) : NULL;
     int rc = -1;
 
@@ -205,6 +240,16 @@ int xmlscan_walk(const char *xml, xmlscan_fn fn, void *arg)
     }
     free(copy);
     return rc;
+}
+
+int xmlscan_walk(const char *xml, xmlscan_fn fn, void *arg)
+{
+    return walk(xml, fn, arg, false);
+}
+
+int xmlscan_walk_text(const char *xml, xmlscan_fn fn, void *arg)
+{
+    return walk(xml, fn, arg, true);
 }
 
 bool xmlscan_is(const struct xmlscan_elem *e, const char *path)

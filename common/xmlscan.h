@@ -1,7 +1,8 @@
 /* A small, strict scanner for the XML libvirt writes (domain and capabilities descriptions):
- * start elements with their attributes, by path. Not a general XML parser: no DTDs, no
- * namespaces; comments, processing instructions and CDATA are skipped. Input is untrusted:
- * malformed text ends the scan with an error, never reads out of bounds. */
+ * start elements with their attributes, by path, and on request the text of leaf elements. Not a
+ * general XML parser: no DTDs, no namespaces; comments, processing instructions and CDATA are
+ * skipped. Input is untrusted: malformed text ends the scan with an error, never reads out of
+ * bounds. */
 #ifndef VMB_XMLSCAN_H
 #define VMB_XMLSCAN_H
 
@@ -19,12 +20,13 @@ struct xmlscan_attr {
 };
 
 /* A start element: its path from the root ("domain/devices/memballoon", DEPTH names) and its
- * attributes. */
+ * attributes; TEXT is NULL, except at the end of a leaf element under xmlscan_walk_text(). */
 struct xmlscan_elem {
     const char *const *path;
     int depth;
     const struct xmlscan_attr *attrs;
     int nattrs;
+    const char *text;
 };
 
 /* Called for every start element; returns false to stop the scan. */
@@ -33,6 +35,11 @@ typedef bool (*xmlscan_fn)(void *arg, const struct xmlscan_elem *e);
 /* Scans XML, calling FN for each start element. Returns 0, or -1 when the text is malformed
  * (or out of memory); FN may have been called for the elements before the error. */
 int xmlscan_walk(const char *xml, xmlscan_fn fn, void *arg);
+
+/* Like xmlscan_walk(), and FN is called once more at the end of every leaf element (text only,
+ * no child element, comment or CDATA), with its attributes and TEXT its text, entities decoded
+ * and surrounding white space trimmed ("<shares>2048</shares>": "2048"). */
+int xmlscan_walk_text(const char *xml, xmlscan_fn fn, void *arg);
 
 /* True when E's path is PATH ("a/b/c"). */
 bool xmlscan_is(const struct xmlscan_elem *e, const char *path);

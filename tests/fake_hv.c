@@ -38,6 +38,8 @@ struct fvcpu {
     int held;                  /* pCPU the kernel keeps it on while it floats (-1: none) */
     double split, split_at;    /* its share factor on a saturated pCPU, drawn at split_at */
     bool offline;              /* unplugged: runs nowhere, reported offline */
+    unsigned char *defined;    /* the pin of its persistent definition (maplen bytes), or NULL */
+    double weight, cap;        /* its guest's CPU weight and its quota (fraction), last advance */
 };
 
 struct fdom {
@@ -53,6 +55,7 @@ struct fdom {
     double emu_load;        /* its emulator threads' demand */
     unsigned char *emu_map; /* where they may run, or NULL: anywhere */
     uint64_t emu_time_ns;
+    struct snap_tune tune; /* <cputune> and <memtune> as declared */
 };
 
 struct injection {
@@ -103,7 +106,7 @@ static const struct hv_ops fake_ops;
 struct share_scratch {
     int *start, *fill;
     struct fvcpu **list;
-    double *dem, *got;
+    double *dem, *weight, *got;
     bool *done;
 };
 
@@ -153,8 +156,10 @@ fail:
 
 static void free_vcpus(struct fdom *d)
 {
-    for (int k = 0; k < d->nvcpus; k++)
+    for (int k = 0; k < d->nvcpus; k++) {
         free(d->v[k].map);
+        free(d->v[k].defined);
+    }
     free(d->v);
     d->v = NULL;
     d->nvcpus = 0;
@@ -218,6 +223,7 @@ static int set_vcpu_count(struct fake_host *f, struct fdom *d, int n)
         if (k < d->nvcpus) {
             v[k] = d->v[k];
             d->v[k].map = NULL;
+            d->v[k].defined = NULL;
             continue;
         }
         v[k].map = malloc(f->maplen);
@@ -273,6 +279,7 @@ int fake_add_domain(struct fake_host *f, const char *name, int nvcpus)
     snprintf(d->name, sizeof(d->name), "%s", name);
     fmem_set_size(&d->mem, 1024 * FAKE_MIB, 1024 * FAKE_MIB);
     fmem_set_load(&d->mem, &(struct fake_mem_load){.base_kib = 64 * FAKE_MIB});
+    fake_set_cputune(f, id, 0, 0, 0);
     return id;
 }
 
@@ -440,6 +447,51 @@ int fake_emulator_pin(const struct fake_host *f, int dom)
             n++;
         }
     return n == 1 ? first : n > 1 ? -2 : -1;
+}
+
+void fake_define_pin(struct fake_host *f, int dom, int vcpu, const char *list)
+{
+    struct fvcpu *v = vcpu_at(f, dom, vcpu);
+
+    if (!v)
+        return;
+    free(v->defined);
+    v->defined = list_map(f, list);
+    if (v->defined) {
+        memcpy(v->map, v->defined, f->maplen);
+        set_map_pin(f, v);
+    }
+}
+
+void fake_set_cputune(struct fake_host *f, int dom, uint32_t shares, uint64_t quota_us,
+                      uint64_t period_us)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    /* As the libvirt backend reports it: the host's default weight when none is declared. */
+    d->tune.shares = shares ? shares : SNAP_DEFAULT_SHARES;
+    d->tune.vcpu_quota_us = quota_us;
+    d->tune.vcpu_period_us = period_us ? period_us : 100000;
+    d->tune.flags &= ~(uint32_t)(SNAP_TUNE_SHARES | SNAP_TUNE_QUOTA);
+    d->tune.flags |= (shares ? SNAP_TUNE_SHARES : 0u) | (quota_us ? SNAP_TUNE_QUOTA : 0u);
+}
+
+void fake_set_memtune(struct fake_host *f, int dom, uint64_t hard_kib, uint64_t soft_kib,
+                      uint64_t swap_kib)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (!d)
+        return;
+    d->tune.hard_limit_kib = hard_kib;
+    d->tune.soft_limit_kib = soft_kib;
+    d->tune.swap_hard_limit_kib = swap_kib;
+    d->tune.flags &= (uint32_t)(SNAP_TUNE_SHARES | SNAP_TUNE_QUOTA);
+    d->tune.flags |= (hard_kib ? SNAP_TUNE_HARD_LIMIT : 0u) |
+                     (soft_kib ? SNAP_TUNE_SOFT_LIMIT : 0u) |
+                     (swap_kib ? SNAP_TUNE_SWAP_HARD_LIMIT : 0u);
 }
 
 void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online)
@@ -657,39 +709,58 @@ static double load_at(const struct fake_cpu_load *l, double t)
     return cycle < l->on_s ? l->on : l->off;
 }
 
-/* Shares one pCPU of capacity CAP max-min fairly: DEMAND[0..n-1] in, GOT out; DONE is scratch. */
-static void water_fill(const double *demand, double *got, bool *done, int n, double cap)
+/* Shares one pCPU of capacity CAP among tasks of DEMAND[0..n-1] in proportion to their WEIGHT
+ * (max-min fairly when the weights are equal, as CFS does): GOT out; DONE is scratch. */
+static void water_fill(const double *demand, const double *weight, double *got, bool *done, int n,
+                       double cap)
 {
-    double remaining = cap, total = 0;
-    int left = n;
+    double remaining = cap, total = 0, wleft = 0;
 
     if (n <= 0)
         return;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         total += demand[i];
+        wleft += weight[i];
+    }
     if (total <= cap) {
         for (int i = 0; i < n; i++)
             got[i] = demand[i];
         return;
     }
     memset(done, 0, (size_t)n * sizeof(bool));
-    /* Repeatedly satisfy everyone below the current fair share. */
-    for (bool changed = true; changed && left > 0;) {
-        double share = remaining / left;
+    /* Repeatedly satisfy everyone below their share at the current level. */
+    for (bool changed = true; changed && wleft > 0;) {
+        double level = remaining / wleft;
         changed = false;
         for (int i = 0; i < n; i++) {
-            if (!done[i] && demand[i] <= share) {
+            if (!done[i] && demand[i] <= level * weight[i]) {
                 got[i] = demand[i];
                 remaining -= demand[i];
+                wleft -= weight[i];
                 done[i] = true;
-                left--;
                 changed = true;
             }
         }
     }
     for (int i = 0; i < n; i++)
         if (!done[i])
-            got[i] = remaining / left;
+            got[i] = wleft > 0 ? remaining * weight[i] / wleft : 0;
+}
+
+/* The CPU weight of D's vCPUs: its guest's shares (a guest's weight is not split among its busy
+ * vCPUs here, as CFS group scheduling would); background tasks weigh SNAP_DEFAULT_SHARES. */
+static double vcpu_weight(const struct fdom *d)
+{
+    return d->tune.shares ? (double)d->tune.shares : SNAP_DEFAULT_SHARES;
+}
+
+/* The most of a pCPU each of D's vCPUs may run: its quota per period, or a whole pCPU. */
+static double vcpu_cap(const struct fdom *d)
+{
+    double q = (d->tune.flags & SNAP_TUNE_QUOTA) && d->tune.vcpu_period_us
+                       ? (double)d->tune.vcpu_quota_us / (double)d->tune.vcpu_period_us
+                       : 1.0;
+    return q < 1.0 ? q : 1.0;
 }
 
 /* This advance's demand of every vCPU; pinned ones (to an online pCPU) count toward it. */
@@ -705,11 +776,13 @@ static void place_pinned(struct fake_host *f, double *load)
             if (f->noise > 0 && dem > 0)
                 dem += f->noise * next_noise(f);
             v->demand = dem < 0 ? 0 : dem > 1 ? 1 : dem;
+            v->weight = vcpu_weight(d);
+            v->cap = vcpu_cap(d);
             v->placed = v->pin >= 0 && f->online[v->pin] ? v->pin : -1;
             if (v->offline)
                 v->placed = -2; /* nowhere */
             if (v->placed >= 0)
-                load[v->placed] += v->demand;
+                load[v->placed] += fmin(v->demand, v->cap);
         }
     }
 }
@@ -734,7 +807,7 @@ static void place_floating(struct fake_host *f, double *load)
                         best = p;
             v->placed = best;
             if (best >= 0)
-                load[best] += v->demand;
+                load[best] += fmin(v->demand, v->cap);
         }
     }
 }
@@ -817,20 +890,25 @@ static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, d
 {
     double busy = 0;
 
-    for (int j = 0; j < n; j++)
-        sc->dem[j] = list[j]->demand;
+    for (int j = 0; j < n; j++) {
+        sc->dem[j] = fmin(list[j]->demand, list[j]->cap);
+        sc->weight[j] = list[j]->weight;
+    }
     sc->dem[n] = bg;
+    sc->weight[n] = SNAP_DEFAULT_SHARES;
     if (f->bg_first) { /* many host tasks: they take theirs, the vCPUs share the rest */
         sc->got[n] = fmin(bg, cap);
-        water_fill(sc->dem, sc->got, sc->done, n, cap - sc->got[n]);
+        water_fill(sc->dem, sc->weight, sc->got, sc->done, n, cap - sc->got[n]);
     } else {
-        water_fill(sc->dem, sc->got, sc->done, n + 1, cap);
+        water_fill(sc->dem, sc->weight, sc->got, sc->done, n + 1, cap);
     }
     split_unevenly(f, list, sc->dem, sc->got, n);
     for (int j = 0; j <= n; j++)
         busy += sc->got[j];
     for (int j = 0; j < n; j++) {
         struct fvcpu *v = list[j];
+        /* Its wanting, queueing and what its quota throttles count as waiting, as the kernel
+         * reports them. */
         double delay = run_queue_delay(f, v->demand, sc->got[j], busy - sc->got[j]);
         v->run = sc->got[j];
         v->time_ns += (uint64_t)(sc->got[j] * dt * 1e9);
@@ -852,9 +930,10 @@ static bool group_by_pcpu(struct fake_host *f, struct share_scratch *sc)
     sc->fill = calloc((size_t)f->np + 1, sizeof(int));
     sc->list = malloc((total ? total : 1) * sizeof(*sc->list));
     sc->dem = malloc((total + 2) * sizeof(double));
+    sc->weight = malloc((total + 2) * sizeof(double));
     sc->got = malloc((total + 2) * sizeof(double));
     sc->done = malloc(total + 2);
-    if (!sc->start || !sc->fill || !sc->list || !sc->dem || !sc->got || !sc->done)
+    if (!sc->start || !sc->fill || !sc->list || !sc->dem || !sc->weight || !sc->got || !sc->done)
         return false;
     for (int i = 0; i < f->ndoms; i++)
         for (int k = 0; f->doms[i] && k < f->doms[i]->nvcpus; k++)
@@ -880,6 +959,7 @@ static void free_scratch(struct share_scratch *sc)
     free(sc->fill);
     free(sc->list);
     free(sc->dem);
+    free(sc->weight);
     free(sc->got);
     free(sc->done);
 }
@@ -1190,6 +1270,35 @@ static int sample_config(const struct fake_host *f, const struct fdom *d, struct
     if (rc == 0 && d->emu_map)
         rc = snap_set_domain_map(snap, sd, SNAP_MAP_EMULATOR, d->emu_map);
     free(allowed);
+    if (rc == 0)
+        rc = snap_set_domain_tune(snap, sd, &d->tune);
+    return rc;
+}
+
+/* The pins of D's persistent definition, into SD (its vCPUs sampled) of SNAP. */
+static int sample_defined_pins(const struct fake_host *f, const struct fdom *d, struct snap *snap,
+                               struct snap_domain *sd)
+{
+    struct snap_vcpu *sv = snap_vcpus_mut(snap, sd);
+    unsigned char *maps;
+    bool any = false;
+    int rc;
+
+    for (uint32_t k = 0; k < sd->nvcpus; k++)
+        any = any || d->v[k].defined;
+    if (!any)
+        return 0;
+    maps = calloc(sd->nvcpus, f->maplen);
+    if (!maps)
+        return -1;
+    for (uint32_t k = 0; k < sd->nvcpus; k++) {
+        if (!d->v[k].defined)
+            continue;
+        memcpy(maps + (size_t)k * f->maplen, d->v[k].defined, f->maplen);
+        sv[k].flags |= SNAP_VCPU_DEFINED_PIN;
+    }
+    rc = snap_set_defined_pins(snap, sd, maps, sd->nvcpus);
+    free(maps);
     return rc;
 }
 
@@ -1246,6 +1355,8 @@ static int fake_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filte
                 sample_vcpu(f, &d->v[k], &sv[k]);
                 sd->cpu_time_ns += d->v[k].time_ns;
             }
+            if (sample_defined_pins(f, d, snap, sd) < 0)
+                return HV_FAIL;
         }
         if (what & HV_SAMPLE_MEM)
             sample_mem(f, d, i, &sd->mem);

@@ -155,6 +155,23 @@ void fake_set_emulator(struct fake_host *f, int dom, double load, const char *li
 /* The single pCPU DOM's emulator threads are pinned to, -2 for several, -1 for anywhere. */
 int fake_emulator_pin(const struct fake_host *f, int dom);
 
+/* DOM's persistent definition pins vCPU VCPU to the pCPUs of LIST (NULL: no pin), as
+ * <cputune><vcpupin> does: reported with SNAP_VCPU_DEFINED_PIN, and applied live now, as libvirt
+ * does at start (a later live pin changes only the live affinity). */
+void fake_define_pin(struct fake_host *f, int dom, int vcpu, const char *list);
+
+/* DOM's <cputune>: SHARES its CPU weight (0: none declared; the host's default, 1024), and a
+ * quota of QUOTA_US run time per PERIOD_US for each vCPU (0: none). Busy vCPUs sharing a pCPU get
+ * time in proportion to their guests' weights (CFS; a guest's weight is not split among its
+ * vCPUs here), and none beyond their quota; time throttled by the quota is reported as run-queue
+ * delay, as the kernel does (docs/EVIDENCE.md#quota-shows-as-delay). */
+void fake_set_cputune(struct fake_host *f, int dom, uint32_t shares, uint64_t quota_us,
+                      uint64_t period_us);
+
+/* DOM's <memtune> (KiB; 0: not declared): reported in samples, not enforced here. */
+void fake_set_memtune(struct fake_host *f, int dom, uint64_t hard_kib, uint64_t soft_kib,
+                      uint64_t swap_kib);
+
 /* Plugs vCPU VCPU of DOM in or out (an unplugged vCPU runs nowhere and is reported offline). */
 void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online);
 

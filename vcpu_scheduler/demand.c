@@ -16,7 +16,9 @@
  * by managed vCPUs) are smoothed with an exponential moving average (weight SCHED_ALPHA for the
  * newest period). A vCPU whose estimate swings (its slow average deviation from its slow mean
  * exceeds SCHED_BURSTY) is placed by its slow mean instead, so on/off loads do not make placement
- * chase each burst.
+ * chase each burst. A vCPU's quota caps its demand: time the quota throttles shows as run-queue
+ * delay (docs/EVIDENCE.md#quota-shows-as-delay), which is no want of a pCPU, and a vCPU that ran
+ * up to its quota is "capped": its delay is left out of the delay figures.
  */
 #include "sched_state.h"
 
@@ -38,6 +40,14 @@
 
 /* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
 #define VCPU_TIME_STEP_S 0.01
+
+/* How far below its cap a vCPU that ran up to it may show: one step of run time, or 2 %. */
+static double capped_slack(const struct sched *s)
+{
+    double tick = s->usage.interval_s > 0 ? VCPU_TIME_STEP_S / s->usage.interval_s : 0;
+
+    return fmax(tick, 0.02);
+}
 
 /* derive, part 1: each vCPU's run, wait and pin this period, the run time attributed to each
  * pCPU by its pinned vCPUs and the largest of them. Returns true when a floating vCPU was busy. */
@@ -70,7 +80,11 @@ static bool derive_vcpus(struct sched *s, const struct snap *cur)
             in->pin = sv[i].pin >= 0 && sv[i].pin < np ? sv[i].pin : -1;
             in->target = in->pin;
             in->known = uv->valid;
-            in->left_alone = hostview_stranded(s->view, i);
+            in->fixed = hostview_fixed(s->view, i);
+            in->left_alone = hostview_stranded(s->view, i) || in->fixed;
+            in->weight = hostview_weight(s->view, i);
+            in->cap = hostview_cap(s->view, i);
+            in->capped = in->cap < 1 && uv->valid && in->run >= in->cap - capped_slack(s);
             in->home = hostview_home(s->view, i);
             if (in->pin >= 0) {
                 s->attributed[in->pin] += in->run;
@@ -215,6 +229,9 @@ static void derive_demand(struct sched *s, const struct snap *cur)
 
             st->remembered = old ? old->remembered : false;
             st->warned_alone = old ? old->warned_alone : false;
+            st->said_fixed = old ? old->said_fixed : false;
+            st->said_weight = old ? old->said_weight : 0;
+            st->said_cap = old ? old->said_cap : 0;
             st->moved_at = old ? old->moved_at : 0;
             st->cooldown = old ? old->cooldown : 0;
             if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
@@ -224,7 +241,9 @@ static void derive_demand(struct sched *s, const struct snap *cur)
                 in->demand = 0;
                 continue;
             }
-            in->demand = smooth_demand(st, old, raw_demand(s, uv, in), uv->run);
+            /* The cap is declared, not estimated: it holds at once, averages or not. */
+            in->demand = fmin(
+                    in->cap, smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)), uv->run));
         }
     }
 }
@@ -243,7 +262,7 @@ static void derive_summary(struct sched *s)
         if (!in->known)
             continue;
         count[in->signal]++;
-        if (in->delay >= 0) {
+        if (in->delay >= 0 && !in->capped) {
             s->delay_measured++;
             sum += in->delay;
             s->delay_max = fmax(s->delay_max, in->delay);
@@ -263,5 +282,7 @@ void demand_derive(struct sched *s, const struct snap *cur)
     derive_pcpus(s, s->floating_busy);
     prove_signals(s, s->nvcpus);
     derive_demand(s, cur);
+    for (size_t i = 0; i < s->nvcpus; i++)
+        s->info[i].share = s->info[i].demand; /* the plan may count weighted shares instead */
     derive_summary(s);
 }

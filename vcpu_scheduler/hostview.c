@@ -3,7 +3,12 @@
  * A pCPU is usable when it is online, in --cpus (or, without --cpus, not one of the
  * --emulator-cpus). A vCPU may go to the usable pCPUs of its guest's allowed map (its
  * <vcpu cpuset>, cut to its strict NUMA nodes), less the pCPUs the host refused it; with none,
- * or while its guest's configuration is unknown, or while it is offline, it is left alone. Its
+ * or while its guest's configuration is unknown, or while it is offline, it is left alone. A
+ * vCPU its guest's persistent definition pins (<cputune><vcpupin>, as dedicated-CPU policies
+ * write it) is fixed: the administrator's, never re-pinned, whether to one pCPU or to several;
+ * a live pin (an earlier run, virsh vcpupin --live) is ours to change
+ * (docs/EVIDENCE.md#persistent-definition-pins). Its weight is its
+ * guest's shares, its cap its <cputune> quota over its period. Its
  * home node is the node its memory is bound to, else the node of its pin, else the node holding
  * most of its guest's pinned vCPUs. A guest's emulator load is its threads' time beyond its
  * vCPUs' (cpu.time minus the vCPU times), spread over the pCPUs its emulator threads may use.
@@ -33,7 +38,8 @@ struct hostview {
     /* Per vCPU of the current sample: */
     const unsigned char **allowed;
     unsigned char *abuf; /* the restricted vCPUs' maps, maplen bytes each */
-    bool *stranded, *strict;
+    bool *stranded, *strict, *fixed;
+    double *weight, *cap;
     int *home;
     size_t cap_v, cap_abuf;
     double *emulator; /* per domain */
@@ -84,6 +90,9 @@ void hostview_destroy(struct hostview *h)
     free(h->abuf);
     free(h->stranded);
     free(h->strict);
+    free(h->fixed);
+    free(h->weight);
+    free(h->cap);
     free(h->home);
     free(h->emulator);
     free(h->refused);
@@ -182,16 +191,48 @@ void hostview_forget(struct hostview *h, const struct snap *cur)
     h->nrefused = out;
 }
 
-/* Whether vCPU K of domain D needs a map of its own: its guest restricts it, or the host
+/* True when vCPU K of domain D is pinned in its guest's persistent definition. */
+static bool defined_pin(const struct snap *cur, const struct snap_domain *d, uint32_t k)
+{
+    return (snap_vcpus(cur, d)[k].flags & SNAP_VCPU_DEFINED_PIN) &&
+           snap_vcpu_defined_pin(cur, d, k);
+}
+
+/* Whether vCPU K of domain D needs a map of its own: its guest restricts or pins it, or the host
  * refused it a pCPU. */
 static bool restricted(const struct hostview *h, const struct snap *cur,
                        const struct snap_domain *d, uint32_t k)
 {
     size_t i = refusal_at(h, d->uuid, k, -1);
 
-    return snap_domain_map(cur, d, SNAP_MAP_ALLOWED) ||
+    return snap_domain_map(cur, d, SNAP_MAP_ALLOWED) || defined_pin(cur, d, k) ||
            (i < h->nrefused && snap_uuid_cmp(h->refused[i].uuid, d->uuid) == 0 &&
             h->refused[i].vcpu == k);
+}
+
+/* The usable pCPUs of vCPU K of D's defined pin, into MAP. */
+static void pinned_map(const struct hostview *h, const struct snap *cur,
+                       const struct snap_domain *d, uint32_t k, unsigned char *map)
+{
+    const unsigned char *pin = snap_vcpu_defined_pin(cur, d, k);
+
+    memset(map, 0, h->maplen);
+    for (int p = 0; p < h->np; p++)
+        if (h->usable[p] && util_bit(pin, p))
+            map[p / 8] |= (unsigned char)(1u << (p % 8));
+}
+
+/* D's weight and cap (see hostview.h). */
+static void tune_of(const struct snap *cur, const struct snap_domain *d, double *weight,
+                    double *cap)
+{
+    const struct snap_tune *t = snap_domain_tune(cur, d);
+
+    *weight = t && t->shares ? (double)t->shares : SNAP_DEFAULT_SHARES;
+    *cap = 1;
+    if (t && (t->flags & SNAP_TUNE_QUOTA) && t->vcpu_period_us > 0 &&
+        t->vcpu_quota_us < t->vcpu_period_us)
+        *cap = (double)t->vcpu_quota_us / (double)t->vcpu_period_us;
 }
 
 /* Builds vCPU K of domain D's own map into MAP: its guest's map and the usable pCPUs, less the
@@ -240,6 +281,15 @@ static int size_vcpus(struct hostview *h, const struct snap *cur)
         cap = h->cap_v;
         if (util_grow((void **)&h->home, &cap, n1, sizeof(int)) < 0)
             return -1;
+        cap = h->cap_v;
+        if (util_grow((void **)&h->fixed, &cap, n1, sizeof(bool)) < 0)
+            return -1;
+        cap = h->cap_v;
+        if (util_grow((void **)&h->weight, &cap, n1, sizeof(double)) < 0)
+            return -1;
+        cap = h->cap_v;
+        if (util_grow((void **)&h->cap, &cap, n1, sizeof(double)) < 0)
+            return -1;
         h->cap_v = cap;
     }
     return util_grow((void **)&h->abuf, &h->cap_abuf, (restricted_n ? restricted_n : 1) * h->maplen,
@@ -284,22 +334,30 @@ static int guest_node(const struct hostview *h, const struct snap *cur, const st
     return best;
 }
 
-/* Allowed map, left-alone flag and home node of every vCPU of domain D. */
+/* Allowed map, left-alone and fixed flags, weight, cap and home node of every vCPU of domain D.
+ */
 static void derive_domain(struct hostview *h, const struct snap *cur, const struct snap_domain *d,
                           size_t *nbuf)
 {
     const struct snap_vcpu *v = snap_vcpus(cur, d);
     bool strict = (d->cfg & SNAP_CFG_NUMA_STRICT) != 0;
     int gnode = strict ? first_node(h, d->numa_nodes) : guest_node(h, cur, d);
+    double weight, cap;
 
+    tune_of(cur, d, &weight, &cap);
     for (uint32_t k = 0; k < d->nvcpus; k++) {
         size_t i = d->vcpu_first + k;
         int n = 1;
 
         h->allowed[i] = NULL;
+        h->fixed[i] = defined_pin(cur, d, k);
+        h->weight[i] = weight;
+        h->cap[i] = cap;
         if (restricted(h, cur, d, k)) {
             unsigned char *map = h->abuf + (*nbuf)++ * h->maplen;
             n = own_map(h, cur, d, k, map);
+            if (h->fixed[i])
+                pinned_map(h, cur, d, k, map);
             h->allowed[i] = map;
         }
         h->stranded[i] =
@@ -377,6 +435,21 @@ const unsigned char *hostview_allowed(const struct hostview *h, size_t v)
 bool hostview_stranded(const struct hostview *h, size_t v)
 {
     return h->stranded[v];
+}
+
+bool hostview_fixed(const struct hostview *h, size_t v)
+{
+    return h->fixed[v];
+}
+
+double hostview_weight(const struct hostview *h, size_t v)
+{
+    return h->weight[v];
+}
+
+double hostview_cap(const struct hostview *h, size_t v)
+{
+    return h->cap[v];
 }
 
 int hostview_home(const struct hostview *h, size_t v)

@@ -1,6 +1,7 @@
 /* What the vCPU scheduler may do on this host this period (pure): which pCPUs it may use, where
- * each vCPU may go (its guest's <vcpu cpuset>, its strict NUMA nodes, pins the host refused),
- * each vCPU's home node, and the load of each guest's emulator threads. */
+ * each vCPU may go (its guest's <vcpu cpuset>, its strict NUMA nodes, pins the host refused,
+ * nowhere when its guest's definition pins it), each vCPU's home node, weight and quota, and the
+ * load of each guest's emulator threads. */
 #ifndef VMB_HOSTVIEW_H
 #define VMB_HOSTVIEW_H
 
@@ -45,6 +46,13 @@ const int *hostview_core(const struct hostview *h);
  * binds it to that node. */
 const unsigned char *hostview_allowed(const struct hostview *h, size_t v);
 bool hostview_stranded(const struct hostview *h, size_t v);
+
+/* vCPU V of CUR: whether its guest's persistent definition pins it (dedicated: never re-pinned;
+ * hostview_allowed() is then the usable pCPUs of that pin), its CPU weight (its guest's shares,
+ * SNAP_DEFAULT_SHARES when unknown) and the most of a pCPU its quota lets it run (1: none). */
+bool hostview_fixed(const struct hostview *h, size_t v);
+double hostview_weight(const struct hostview *h, size_t v);
+double hostview_cap(const struct hostview *h, size_t v);
 int hostview_home(const struct hostview *h, size_t v);
 bool hostview_strict(const struct hostview *h, size_t v);
 

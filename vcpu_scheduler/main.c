@@ -126,6 +126,8 @@ int main(int argc, char **argv)
             .handle = handle_option,
             .ctx = &opt,
             .notes = "LIST is a CPU list as taskset -c takes it: 0-3,8,10-11.\n"
+                     "A vCPU pinned in its domain's persistent definition (<cputune><vcpupin>)\n"
+                     "is never moved; <cputune> shares weigh fairness, a vCPU quota caps demand.\n"
                      "Example: vcpu_scheduler --domains 'lab-*' 2\n"
                      "Example: vcpu_scheduler --emulator-cpus 0,64 --cpus 1-63,65-127 2",
     };

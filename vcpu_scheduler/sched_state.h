@@ -30,8 +30,11 @@ struct vstate {
     double run_avg;   /* fast average of its run time (what it got) */
     unsigned samples; /* estimates so far (the slow averages' warm-up) */
     bool known;
-    bool remembered;        /* its original affinity is saved for --restore-pins */
-    bool warned_alone;      /* "may go nowhere" said */
+    bool remembered;    /* its original affinity is saved for --restore-pins */
+    bool warned_alone;  /* "may go nowhere" said */
+    bool said_fixed;    /* "pinned in its definition" said (-v) */
+    double said_weight; /* the weight and cap said (-v) for its guest, on its vCPU 0 */
+    double said_cap;
     unsigned long moved_at; /* period of its last pin change by us (0: never) */
     unsigned cooldown;      /* periods it stays put after that change */
 };
@@ -64,6 +67,7 @@ struct sched {
     double *maxrun;           /* per pCPU: highest run of a vCPU pinned there */
     unsigned char *contended; /* per pCPU: busy vCPUs pinned there (0, 1, 2 or more) */
     double *bg_in;            /* per pCPU: the background the plan sees */
+    double *wsum;             /* per pCPU: scratch, the weights of contending vCPUs there */
     unsigned char *online;    /* per pCPU: online this period */
     struct hostview *view;
     int *home;    /* per vCPU: home node for the plan */
@@ -77,6 +81,7 @@ struct sched {
     int npcpus;
     struct sched_vcpu_info *info;
     struct placement_vcpu *pv;
+    double *demand_buf, *weight_buf; /* per vCPU: scratch for the weighted shares */
     struct sched_move *moves;
     size_t vcpu_cap;
     /* This period: */
@@ -84,6 +89,7 @@ struct sched {
     double *emulator; /* per domain: emulator load, or -1 */
     size_t cap_emulator;
     bool floating_busy; /* a floating vCPU ran */
+    bool weighted;      /* the plan counts weighted shares (unequal weights contend) */
     bool pin_floating;  /* the plan may pin floating vCPUs */
     enum sched_signal signal;
     size_t delay_measured;
@@ -131,8 +137,9 @@ void emulator_apply(struct sched *s, struct hv *hv, const struct snap *cur);
  * how many. */
 size_t emulator_restore(struct sched *s, struct hv *hv);
 
-/* schedplan.c: plan (pure): the placement policy on this period's facts; the pin changes go to
- * S->moves. Returns 0, or -1 when out of memory. */
+/* schedplan.c: plan (pure): the placement policy on this period's facts (vCPUs fixed by their
+ * definition left out, weighted shares under contention); the pin changes go to S->moves.
+ * Returns 0, or -1 when out of memory. */
 int schedplan_run(struct sched *s);
 
 /* schedapply.c: apply: the only hypervisor writes, the planned pins (none in a dry run). */

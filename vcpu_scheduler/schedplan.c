@@ -3,6 +3,10 @@
 #include "sched_state.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "share.h"
+#include "util.h"
 
 /* Periods after a pin change during which averaged service still tells of the old placement
  * (the averages weigh the newest period 0.5: after 3 periods the old one weighs 1/8). */
@@ -40,7 +44,7 @@ static enum float_unfair floating_unfair(const struct sched *s)
     }
     for (size_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu_info *in = &s->info[i];
-        int c = placement_class(in->demand);
+        int c = placement_class(s->pv[i].demand); /* by weighted share where weights differ */
         if (!in->known || c == 0 || in->left_alone || state[i].samples < SETTLE_PERIODS)
             continue;
         floating[c] = floating[c] || in->pin < 0;
@@ -61,10 +65,70 @@ static enum float_unfair floating_unfair(const struct sched *s)
     return u;
 }
 
-/* The plan's view of each vCPU and of the background: vCPUs left alone (nowhere they may go,
- * offline, or their guest's configuration not known yet) are not planned; a pinned one's
- * demand stays as background on its pCPU. */
-static void plan_inputs(struct sched *s)
+/* Counts the demand of vCPU I, left alone, as background where it runs: on its pCPU, or spread
+ * over the pCPUs its fixed pin allows (the kernel places it among them). */
+static void background_of(struct sched *s, size_t i)
+{
+    const struct sched_vcpu_info *in = &s->info[i];
+    const unsigned char *allowed = hostview_allowed(s->view, i);
+    int n = 0;
+
+    if (in->pin >= 0) {
+        s->bg_in[in->pin] += in->demand;
+        return;
+    }
+    if (!in->fixed || !allowed)
+        return;
+    for (int p = 0; p < s->npcpus; p++)
+        n += util_bit(allowed, p);
+    for (int p = 0; p < s->npcpus && n > 0; p++)
+        if (util_bit(allowed, p))
+            s->bg_in[p] += in->demand / n;
+}
+
+/* Under contention among vCPUs of unequal weights, the plan balances what each would get of the
+ * pCPUs left to the planned vCPUs, shared in proportion to weight (share.h), instead of their
+ * demands: a pCPU then holds as much weight as its share of the time, and CFS serves each vCPU
+ * its weighted share (docs/EVIDENCE.md#shares-proportional). Equal weights, or no contention:
+ * their demands, as before. Returns 0, or -1 when out of memory. */
+static int weighted_shares(struct sched *s)
+{
+    const unsigned char *usable = hostview_usable(s->view);
+    double capacity = 0, level, w0 = -1;
+    bool unequal = false;
+
+    s->weighted = false;
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        s->info[i].share = s->info[i].left_alone ? s->info[i].demand : s->pv[i].demand;
+        s->demand_buf[i] = s->pv[i].demand;
+        s->weight_buf[i] = s->info[i].weight;
+        if (s->pv[i].demand >= PLACEMENT_MIN_DEMAND) {
+            unequal = unequal || (w0 >= 0 && s->info[i].weight != w0);
+            w0 = s->info[i].weight;
+        }
+    }
+    if (!unequal)
+        return 0;
+    for (int p = 0; p < s->npcpus; p++)
+        if (usable[p])
+            capacity += s->bg_in[p] < 1 ? 1 - s->bg_in[p] : 0;
+    level = share_level(s->demand_buf, s->weight_buf, s->nvcpus, capacity);
+    if (level < 0)
+        return -1;
+    s->weighted = isfinite(level);
+    for (size_t i = 0; i < s->nvcpus && isfinite(level); i++) {
+        s->pv[i].demand = fmin(s->pv[i].demand, level * s->info[i].weight);
+        if (!s->info[i].left_alone)
+            s->info[i].share = s->pv[i].demand;
+    }
+    return 0;
+}
+
+/* The plan's view of each vCPU and of the background: vCPUs left alone (fixed, nowhere they may
+ * go, offline, or their guest's configuration not known yet) are not planned, their demand
+ * stays as background where they run; under contention among unequal weights the others count
+ * with their weighted fair shares. Returns 0, or -1 when out of memory. */
+static int plan_inputs(struct sched *s)
 {
     const struct vstate *state = s->state.cur;
     const double *emu = hostview_emulator_load(s->view);
@@ -83,13 +147,13 @@ static void plan_inputs(struct sched *s)
         s->home[i] = in->home;
         s->strict[i] = hostview_strict(s->view, i);
         if (in->left_alone) {
-            if (in->pin >= 0)
-                s->bg_in[in->pin] += in->demand;
+            background_of(s, i);
             pv->demand = 0;
             pv->pin = -1;
             s->home[i] = -1;
         }
     }
+    return weighted_shares(s);
 }
 
 /* Plans with numa_plan(); PIN_FLOATING lets it pin floating vCPUs. */
@@ -175,6 +239,41 @@ static void record_moves(struct sched *s, const struct placement_plan *pl)
     }
 }
 
+/* The spread (largest minus smallest) over the usable pCPUs of the weights of the busy vCPUs
+ * planned there, where TARGET (NULL: their pins now) puts them. */
+static double weight_spread(struct sched *s, const int *target)
+{
+    const unsigned char *usable = hostview_usable(s->view);
+    double lo = INFINITY, hi = -INFINITY;
+
+    memset(s->wsum, 0, (size_t)s->npcpus * sizeof(double));
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        int p = target ? target[i] : s->info[i].pin;
+        if (p >= 0 && p < s->npcpus && !s->info[i].left_alone &&
+            s->info[i].demand >= PLACEMENT_MIN_DEMAND)
+            s->wsum[p] += s->info[i].weight;
+    }
+    for (int p = 0; p < s->npcpus; p++) {
+        if (!usable[p])
+            continue;
+        lo = fmin(lo, s->wsum[p]);
+        hi = fmax(hi, s->wsum[p]);
+    }
+    return hi > lo ? hi - lo : 0;
+}
+
+/* True when PL, under weighted shares, only trades an even spread of weight for the balance of
+ * a background it counts where it ran: the plan would spread the busy vCPUs' weights more
+ * unevenly than they are. Other work on the host floats, and the kernel moves it to the
+ * pCPU of least weight: chasing it broke a weight-even placement in a lab run
+ * (docs/EVIDENCE.md#shares-proportional). */
+static bool uneven_weights(struct sched *s, const struct placement_plan *pl)
+{
+    if (!s->weighted || !pl->act || pl->must_place > 0)
+        return false;
+    return weight_spread(s, pl->target) > weight_spread(s, NULL) + 1e-9;
+}
+
 /* True when PL acts on a small imbalance alone: no vCPU to place, no class served unequally, and
  * a load spread under twice the threshold, which one period's demand noise can make; such a plan
  * must be wanted two periods running (docs/EVIDENCE.md#small-imbalance-confirmation). */
@@ -204,8 +303,7 @@ int schedplan_run(struct sched *s)
     unsigned patience;
     int now;
 
-    plan_inputs(s);
-    if (plan_with(s, false, &pl, &s->numa) < 0)
+    if (plan_inputs(s) < 0 || plan_with(s, false, &pl, &s->numa) < 0)
         return -1;
     if ((now = troubled(s, &pl, &pinned, &nr, &patience)) < 0) {
         placement_plan_free(&pl);
@@ -220,6 +318,7 @@ int schedplan_run(struct sched *s)
     } else if (now) {
         placement_plan_free(&pinned);
     }
+    pl.act = pl.act && !uneven_weights(s, &pl);
     s->waiting = (small_imbalance(s, &pl) || after_own_moves(s, &pl)) && !s->wanted;
     /* A wish is confirmed only by the next period's: one this period acted on is spent, and the
      * period after our own moves starts over (issue 17: own moves are not demand). */

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "report.h"
+#include "util.h"
 
 /* Above this many pCPUs the human line summarises usage instead of listing it. */
 #define LIST_MAX 16
@@ -112,6 +113,50 @@ static void json_pcpus(struct json *j, const struct sched_report *rep, const str
     json_array_end(j);
 }
 
+/* Why vCPU V (sampled as SV, of domain D) is left alone, or NULL when it is not. */
+static const char *left_alone_why(const struct sched_vcpu_info *v, const struct snap_vcpu *sv,
+                                  const struct snap_domain *d)
+{
+    if (!v->left_alone)
+        return NULL;
+    if (v->fixed)
+        return "pinned in its definition";
+    if (sv->flags & SNAP_VCPU_OFFLINE)
+        return "offline";
+    if (!(d->cfg & SNAP_CFG_KNOWN))
+        return "configuration not read yet";
+    return "no usable pCPU allowed";
+}
+
+/* What vCPU V of domain D declares: its definition's pin, weight and quota, and what the plan
+ * counted for it. */
+static void json_declared(struct json *j, const struct sched_vcpu_info *v, const struct snap *cur,
+                          const struct snap_domain *d)
+{
+    const struct snap_vcpu *sv = &snap_vcpus(cur, d)[v->vcpu];
+    const char *why = left_alone_why(v, sv, d);
+    char list[256];
+
+    json_key(j, "left_alone_why");
+    if (why)
+        json_string(j, why);
+    else
+        json_null(j);
+    json_kv_bool(j, "fixed", v->fixed);
+    json_key(j, "defined_pin");
+    if (sv->flags & SNAP_VCPU_DEFINED_PIN && snap_vcpu_defined_pin(cur, d, v->vcpu)) {
+        util_format_cpulist(snap_vcpu_defined_pin(cur, d, v->vcpu), snap_npcpus(cur), list,
+                            sizeof(list));
+        json_string(j, list);
+    } else {
+        json_null(j);
+    }
+    json_kv_double(j, "shares", v->weight, 0);
+    json_kv_double(j, "cap", pct_or_null(v->cap < 1, v->cap), 1);
+    json_kv_bool(j, "capped", v->capped);
+    json_kv_double(j, "share", v->share * 100, 1);
+}
+
 static void json_vcpus(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "vcpus");
@@ -130,6 +175,7 @@ static void json_vcpus(struct json *j, const struct sched_report *rep, const str
         kv_pin(j, "target", v->target);
         kv_pin(j, "home_node", v->home);
         json_kv_bool(j, "left_alone", v->left_alone);
+        json_declared(j, v, cur, snap_domain(cur, v->domain));
         json_object_end(j);
     }
     json_array_end(j);
@@ -155,6 +201,23 @@ static void json_moves(struct json *j, const struct sched_report *rep, const str
     json_array_end(j);
 }
 
+/* Domain D's <cputune> figures: its CPU shares (declared or the host's default), its vCPU
+ * quota as a percentage of a pCPU. */
+static void json_cputune(struct json *j, const struct snap *cur, const struct snap_domain *d)
+{
+    const struct snap_tune *t = snap_domain_tune(cur, d);
+    bool quota = t && (t->flags & SNAP_TUNE_QUOTA) && t->vcpu_period_us > 0;
+
+    json_key(j, "shares");
+    if (t && t->shares)
+        json_uint(j, t->shares);
+    else
+        json_null(j);
+    json_kv_bool(j, "shares_declared", t && (t->flags & SNAP_TUNE_SHARES));
+    json_kv_double(j, "vcpu_quota",
+                   pct_or_null(quota, quota ? (double)t->vcpu_quota_us / t->vcpu_period_us : 0), 1);
+}
+
 static void json_domains(struct json *j, const struct sched_report *rep, const struct snap *cur)
 {
     json_key(j, "domains");
@@ -166,6 +229,7 @@ static void json_domains(struct json *j, const struct sched_report *rep, const s
                        pct_or_null(rep->emulator && rep->emulator[d] >= 0,
                                    rep->emulator ? rep->emulator[d] : 0),
                        1);
+        json_cputune(j, cur, snap_domain(cur, d));
         json_object_end(j);
     }
     json_array_end(j);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "placement.h"
 #include "sched_state.h"
+#include "util.h"
 
 const char *sched_signal_name(enum sched_signal sig)
 {
@@ -65,6 +66,7 @@ void sched_destroy(struct sched *s)
     free(s->maxrun);
     free(s->contended);
     free(s->bg_in);
+    free(s->wsum);
     free(s->online);
     hostview_destroy(s->view);
     free(s->home);
@@ -76,6 +78,8 @@ void sched_destroy(struct sched *s)
     free(s->emulator);
     free(s->info);
     free(s->pv);
+    free(s->demand_buf);
+    free(s->weight_buf);
     free(s->moves);
     for (size_t i = 0; i < s->nsaved; i++)
         free(s->saved[i].map);
@@ -93,8 +97,10 @@ static int ensure_pcpus(struct sched *s, int np)
     free(s->maxrun);
     free(s->contended);
     free(s->bg_in);
+    free(s->wsum);
     free(s->online);
     s->online = calloc((size_t)np, 1);
+    s->wsum = calloc((size_t)np, sizeof(double));
     s->contended = calloc((size_t)np, 1);
     s->bg_in = calloc((size_t)np, sizeof(double));
     s->background = calloc((size_t)np, sizeof(double));
@@ -102,7 +108,7 @@ static int ensure_pcpus(struct sched *s, int np)
     s->attributed = calloc((size_t)np, sizeof(double));
     s->maxrun = calloc((size_t)np, sizeof(double));
     if (!s->background || !s->usage_buf || !s->attributed || !s->maxrun || !s->contended ||
-        !s->bg_in || !s->online) {
+        !s->bg_in || !s->wsum || !s->online) {
         s->npcpus = 0;
         return -1;
     }
@@ -120,15 +126,20 @@ static int ensure_vcpus(struct sched *s, size_t nv)
         return 0;
     free(s->info);
     free(s->pv);
+    free(s->demand_buf);
+    free(s->weight_buf);
     free(s->moves);
     free(s->home);
     free(s->strict);
     s->info = malloc(n * sizeof(*s->info));
     s->pv = calloc(n, sizeof(*s->pv));
+    s->demand_buf = malloc(n * sizeof(*s->demand_buf));
+    s->weight_buf = malloc(n * sizeof(*s->weight_buf));
     s->moves = malloc(n * sizeof(*s->moves));
     s->home = malloc(n * sizeof(*s->home));
     s->strict = malloc(n * sizeof(*s->strict));
-    if (!s->info || !s->pv || !s->moves || !s->home || !s->strict) {
+    if (!s->info || !s->pv || !s->demand_buf || !s->weight_buf || !s->moves || !s->home ||
+        !s->strict) {
         s->vcpu_cap = 0;
         return -1;
     }
@@ -152,13 +163,63 @@ static void warn_alone(struct sched *s, const struct snap *cur)
     for (size_t i = 0; i < s->nvcpus; i++) {
         const struct sched_vcpu_info *in = &s->info[i];
         const struct snap_domain *d = snap_domain(cur, in->domain);
-        bool nowhere =
-                in->left_alone && (d->cfg & SNAP_CFG_KNOWN) && !(sv[i].flags & SNAP_VCPU_OFFLINE);
+        bool nowhere = in->left_alone && !in->fixed && (d->cfg & SNAP_CFG_KNOWN) &&
+                       !(sv[i].flags & SNAP_VCPU_OFFLINE);
         if (nowhere && !state[i].warned_alone)
             log_warning("'%s' vCPU %u may run on no usable pCPU (its CPU set, NUMA nodes, "
                         "--cpus or refused pins); leaving it alone",
                         snap_domain_name(cur, d), in->vcpu);
         state[i].warned_alone = nowhere;
+    }
+}
+
+/* Says (-v) once per vCPU that its guest's definition pins it, and when that ends. */
+static void say_fixed(struct sched *s, const struct snap *cur)
+{
+    struct vstate *state = s->state.cur;
+
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        const struct snap_domain *d = snap_domain(cur, in->domain);
+        const unsigned char *pin = snap_vcpu_defined_pin(cur, d, in->vcpu);
+        char list[64];
+
+        if (in->fixed == state[i].said_fixed)
+            continue;
+        state[i].said_fixed = in->fixed;
+        if (!in->fixed) {
+            log_debug("'%s' vCPU %u is no longer pinned in its definition; it may be moved",
+                      snap_domain_name(cur, d), in->vcpu);
+            continue;
+        }
+        util_format_cpulist(pin, s->npcpus, list, sizeof(list));
+        log_debug("'%s' vCPU %u is pinned to pCPU %s in its definition: dedicated, never moved",
+                  snap_domain_name(cur, d), in->vcpu, list);
+    }
+}
+
+/* Says (-v) a guest's CPU weight and quota when first seen (unless the defaults) and when they
+ * change. */
+static void say_tune(struct sched *s, const struct snap *cur)
+{
+    struct vstate *state = s->state.cur;
+
+    for (size_t i = 0; i < s->nvcpus; i++) {
+        const struct sched_vcpu_info *in = &s->info[i];
+        const char *name = snap_domain_name(cur, snap_domain(cur, in->domain));
+        bool first = state[i].said_weight == 0;
+
+        if (in->vcpu != 0 || (state[i].said_weight == in->weight && state[i].said_cap == in->cap))
+            continue;
+        state[i].said_weight = in->weight;
+        state[i].said_cap = in->cap;
+        if (first && in->weight == SNAP_DEFAULT_SHARES && in->cap >= 1)
+            continue;
+        if (in->cap < 1)
+            log_debug("'%s' has CPU shares %.0f and a quota of %.0f%% of a pCPU per vCPU", name,
+                      in->weight, in->cap * 100);
+        else
+            log_debug("'%s' has CPU shares %.0f and no quota", name, in->weight);
     }
 }
 
@@ -247,6 +308,8 @@ int sched_period(struct sched *s, struct hv *hv, const struct snap *prev, const 
         return -1;
     schedapply_run(s, hv, cur);
     warn_alone(s, cur);
+    say_fixed(s, cur);
+    say_tune(s, cur);
     report(s, prev == NULL, rep);
     if (prev && s->signal != s->last_signal)
         log_signal(s->signal);

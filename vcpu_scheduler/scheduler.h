@@ -55,7 +55,13 @@ struct sched_vcpu_info {
     int target;               /* planned pCPU, or -1 (left as is) */
     int home;                 /* its home NUMA node, or -1 */
     bool known;               /* measured at least once (false: baseline) */
-    bool left_alone;          /* nowhere it may go (or offline, or config unknown) */
+    bool left_alone;          /* fixed, or nowhere it may go (or offline, or config unknown) */
+    bool fixed;               /* pinned in its guest's persistent definition: never re-pinned */
+    double weight;            /* its guest's CPU shares */
+    double cap;               /* the most of a pCPU its quota lets it run (1: no quota) */
+    bool capped;              /* it ran up to its cap: its delay is mostly the quota's */
+    double share;             /* what the plan counts for it (fraction): its demand, or under
+                               * contention among unequal weights its weighted fair share */
 };
 
 /* One pin change decided this period. */
@@ -89,7 +95,7 @@ struct sched_report {
     size_t nvcpus;
     const struct sched_vcpu_info *vcpus;
     enum sched_signal signal; /* the signal most measured vCPUs' demand came from */
-    size_t delay_measured;    /* vCPUs whose delay is measured ... */
+    size_t delay_measured;    /* vCPUs whose delay is measured (the capped aside) ... */
     double delay_max;         /* ... the largest of their delays (fraction) */
     double delay_mean;        /* ... and their mean */
     size_t nmoves;

@@ -144,6 +144,10 @@ static void disconnect(struct lv *p)
 {
     lv_cache_clear(p);
     lv_watch_deregister(p);
+    lv_tunable_deregister(p);
+    lv_tunable_clear();
+    p->shares_probed = false;
+    p->default_shares = 0;
     if (p->conn)
         virConnectClose(p->conn);
     p->conn = NULL;
@@ -164,6 +168,7 @@ static int connect_to(struct lv *p, struct hv *hv)
     lv_host_probe(p, hv);
     p->local = lv_host_is_local(p->conn);
     lv_watch_register(p, hv);
+    lv_tunable_register(p, hv);
     return 0;
 }
 

@@ -27,6 +27,12 @@ struct lv_dom {
     uint64_t numa_nodes;     /* strict numatune nodes */
     unsigned char *allowed;  /* maplen bytes: <vcpu cpuset> cut by strict nodes, or NULL */
     unsigned char *emulator; /* maplen bytes: where its emulator threads run, or NULL */
+    char *disks;             /* its disks' target names ("vda"), each NUL-terminated, or NULL */
+    uint32_t ndisks;
+    bool block_warned;     /* "cannot read the disk statistics" already said */
+    struct snap_tune tune; /* lv_tune.c: its <cputune> and <memtune> */
+    unsigned char *pins;   /* lv_tune.c: npins maps, its persistent definition's vCPU pins */
+    uint32_t npins;
 };
 
 /* The private data of a libvirt hv; hv_libvirt.c creates and frees it. */
@@ -54,6 +60,10 @@ struct lv {
     size_t vinfo_cap;
     struct snap_vcpu *rec_vcpus; /* scratch: the vCPUs of one bulk record, by id (lv_stats.c) */
     size_t rec_vcpus_cap;
+    uint32_t default_shares;   /* lv_tune.c: the CPU weight of guests that declare none ... */
+    bool shares_probed;        /* ... asked (0: unknown) */
+    bool tunable_registered;   /* lv_tunable.c: the tunable event callback is registered ... */
+    int tunable_id;            /* ... its callback id */
     hv_filter_fn watch_filter; /* lv_watch.c: the domains whose start wakes the loop ... */
     void *watch_arg;           /* ... (the filter's argument) */
     bool watch;                /* ... watched at all (hv_libvirt_watch() was called) */
@@ -88,7 +98,8 @@ enum lv_dom_call {
     LV_CALL_READ_CONFIG,   /* virDomainGetXMLDesc */
     LV_CALL_READ_INFO,     /* virDomainGetInfo */
     LV_CALL_READ_VCPUS,    /* virDomainGetVcpus */
-    LV_CALL_READ_MEMSTATS  /* virDomainMemoryStats */
+    LV_CALL_READ_MEMSTATS, /* virDomainMemoryStats */
+    LV_CALL_READ_BLOCK     /* virDomainBlockStats */
 };
 
 /* The host-wide libvirt calls whose failures lv_error_classify_host() reports. */
@@ -100,6 +111,9 @@ enum lv_host_call {
 /* lv_error.c: classifies the last libvirt error of call OP about domain NAME, warning about
  * what is not a lost domain or connection. Returns HV_GONE, HV_CONN or HV_FAIL. */
 int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name);
+
+/* lv_error.c: lv_error_classify() that warns only while *WARNED is false, and sets it. */
+int lv_error_classify_once(struct lv *p, enum lv_dom_call op, const char *name, bool *warned);
 
 /* lv_error.c: classifies the last libvirt error of host-wide call OP, warning unless the
  * connection is lost. Returns HV_CONN or HV_FAIL. */
@@ -120,6 +134,19 @@ void lv_watch_register(struct lv *p, struct hv *hv);
 
 /* lv_watch.c: deregisters it before the connection closes. */
 void lv_watch_deregister(struct lv *p);
+
+/* lv_tunable.c: registers the callback of tunable events on P's new connection: a domain whose
+ * <cputune> changes live (shares, vCPU quota or period) is read again at the next sample. */
+void lv_tunable_register(struct lv *p, struct hv *hv);
+
+/* lv_tunable.c: deregisters it before the connection closes. */
+void lv_tunable_deregister(struct lv *p);
+
+/* lv_tunable.c: true (once) when a tunable event asked to read domain UUID again. */
+bool lv_tunable_take(const unsigned char *uuid);
+
+/* lv_tunable.c: forgets every request (the connection closes). */
+void lv_tunable_clear(void);
 
 /* lv_cache.c: forgets every domain (dropping their references); keeps the array. */
 void lv_cache_clear(struct lv *p);
@@ -170,6 +197,20 @@ void lv_host_topology_into(const struct lv *p, struct snap *snap);
 
 /* lv_config.c: reads the configuration facts of E (domain NAME) into E; returns HV_*. */
 int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *name);
+
+/* lv_tune.c: reads E's <cputune> and <memtune> from XML, its live definition (domain NAME),
+ * into E->tune; the host's default CPU weight is asked once per connection. Returns HV_OK. */
+int lv_tune_from_xml(struct lv *p, struct hv *hv, struct lv_dom *e, const char *xml,
+                     const char *name);
+
+/* lv_tune.c: reads the vCPU pins of E's persistent definition (none for a transient domain)
+ * into E->pins. Returns HV_*. */
+int lv_tune_read_pins(struct lv *p, struct hv *hv, struct lv_dom *e, const char *name);
+
+/* lv_tune.c: copies E's tune and definition pins into D (of SNAP, its vCPUs sampled). Returns
+ * 0, or -1 when out of memory. */
+int lv_tune_into(const struct lv *p, const struct lv_dom *e, struct snap *snap,
+                 struct snap_domain *d);
 
 /* lv_config.c: copies E's configuration facts into D, the last domain of SNAP. */
 int lv_config_into(const struct lv *p, const struct lv_dom *e, struct snap *snap,

@@ -19,6 +19,8 @@ static void entry_clear(struct lv_dom *e)
     free(e->maps);
     free(e->allowed);
     free(e->emulator);
+    free(e->disks);
+    free(e->pins);
     memset(e, 0, sizeof(*e));
 }
 

@@ -1,7 +1,9 @@
 /* Domain configuration facts: what an administrator set in a domain's XML that the policies
- * must respect (<vcpu cpuset>, a strict <numatune>, the balloon's features, huge pages), and
- * where its emulator threads run. Read when a domain is first seen, and a few domains a period
- * again to notice changes. */
+ * must respect (<vcpu cpuset>, a strict <numatune>, the balloon's features, huge pages, and with
+ * lv_tune.c <cputune>, <memtune> and the persistent definition's vCPU pins), where its emulator
+ * threads run, and its disks. Read when a domain is first seen, again when a tunable event says
+ * it changed, and a few domains a period again to notice other changes (libvirt sends no event
+ * for <memtune>: docs/EVIDENCE.md#tunable-events). */
 #define _POSIX_C_SOURCE 200809L
 #include "lv.h"
 
@@ -27,8 +29,28 @@ struct facts {
     char cpuset[1024];      /* <vcpu cpuset>, "" when none */
     char nodeset[256];      /* strict <numatune><memory nodeset>, "" when none */
     char emulatorpin[1024]; /* <cputune><emulatorpin cpuset> */
+    char disks[1024];       /* <devices><disk><target dev>, each NUL-terminated */
+    size_t disks_len;
+    uint32_t ndisks;
     bool too_long;
 };
+
+/* Adds the target name of a disk (E, its <target>) to F. */
+static void add_disk(struct facts *f, const struct xmlscan_elem *e)
+{
+    const char *dev = xmlscan_get(e, "dev");
+    size_t len = dev ? strlen(dev) + 1 : 0;
+
+    if (len <= 1)
+        return;
+    if (f->disks_len + len > sizeof(f->disks)) {
+        f->too_long = true;
+        return;
+    }
+    memcpy(f->disks + f->disks_len, dev, len);
+    f->disks_len += len;
+    f->ndisks++;
+}
 
 static void copy_attr(struct facts *f, const struct xmlscan_elem *e, const char *name, char *out,
                       size_t len)
@@ -69,7 +91,25 @@ static bool facts_fn(void *arg, const struct xmlscan_elem *e)
         f->cfg |= SNAP_CFG_HUGEPAGES;
     } else if (xmlscan_is(e, "domain/cputune/emulatorpin")) {
         copy_attr(f, e, "cpuset", f->emulatorpin, sizeof(f->emulatorpin));
+    } else if (xmlscan_is(e, "domain/devices/disk/target")) {
+        add_disk(f, e);
     }
+    return true;
+}
+
+/* Keeps the disk names of F in E; false when out of memory. */
+static bool disks_from(struct lv_dom *e, const struct facts *f)
+{
+    free(e->disks);
+    e->disks = NULL;
+    e->ndisks = 0;
+    if (!f->ndisks)
+        return true;
+    e->disks = malloc(f->disks_len);
+    if (!e->disks)
+        return false;
+    memcpy(e->disks, f->disks, f->disks_len);
+    e->ndisks = f->ndisks;
     return true;
 }
 
@@ -131,6 +171,7 @@ int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *na
 {
     struct facts f = {0};
     char *xml;
+    int rc;
 
     hv_count_calls(hv, 1);
     xml = virDomainGetXMLDesc(e->dom, 0);
@@ -138,10 +179,17 @@ int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *na
         return lv_error_classify(p, LV_CALL_READ_CONFIG, name);
     if (xmlscan_walk(xml, facts_fn, &f) < 0 || f.too_long)
         log_warning("cannot read all of the configuration of domain '%s'", name);
+    rc = lv_tune_from_xml(p, hv, e, xml, name);
     free(xml);
+    if (rc == HV_OK)
+        rc = lv_tune_read_pins(p, hv, e, name);
+    if (rc != HV_OK)
+        return rc;
     e->cfg = f.cfg;
     allowed_from(p, e, &f, name);
     emulator_from(p, hv, e, &f);
+    if (!disks_from(e, &f))
+        return HV_FAIL;
     e->cfg_read = true;
     return HV_OK;
 }
@@ -149,7 +197,6 @@ int lv_config_read(struct lv *p, struct hv *hv, struct lv_dom *e, const char *na
 int lv_config_into(const struct lv *p, const struct lv_dom *e, struct snap *snap,
                    struct snap_domain *d)
 {
-    (void)p;
     if (!e->cfg_read)
         return 0;
     d->cfg |= e->cfg | SNAP_CFG_KNOWN;
@@ -158,17 +205,21 @@ int lv_config_into(const struct lv *p, const struct lv_dom *e, struct snap *snap
         return -1;
     if (e->emulator && snap_set_domain_map(snap, d, SNAP_MAP_EMULATOR, e->emulator) < 0)
         return -1;
-    return 0;
+    return lv_tune_into(p, e, snap, d);
 }
 
-/* Reads the configuration of domain I of SNAP when it is new (within *BUDGET) or FORCE. */
+/* Reads the configuration of domain I of SNAP when it is new (within *BUDGET), when a tunable
+ * event asked for it, or FORCE. */
 static int maybe_read(struct lv *p, struct hv *hv, struct snap *snap, size_t i, bool force,
                       size_t *budget)
 {
     struct snap_domain *d = snap_domain_mut(snap, i);
     struct lv_dom *e = lv_cache_find(p, d->uuid);
 
-    if (!e || !e->dom || (e->cfg_read && !force) || (!e->cfg_read && *budget == 0))
+    if (!e || !e->dom)
+        return HV_OK;
+    force = lv_tunable_take(d->uuid) || force;
+    if ((e->cfg_read && !force) || (!e->cfg_read && *budget == 0))
         return HV_OK;
     if (!e->cfg_read)
         (*budget)--;
@@ -188,6 +239,7 @@ int lv_config_refresh(struct lv *p, struct hv *hv, struct snap *snap)
         if ((rc = maybe_read(p, hv, snap, p->config_cursor, true, &budget)) == HV_CONN)
             return rc;
     }
+    lv_tunable_clear(); /* what is left asks about domains not managed */
     for (size_t i = 0; i < nd; i++) {
         struct snap_domain *d = snap_domain_mut(snap, i);
         const struct lv_dom *e = lv_cache_find(p, d->uuid);

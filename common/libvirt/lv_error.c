@@ -56,10 +56,13 @@ static void warn_domain(enum lv_dom_call op, const char *name)
     case LV_CALL_READ_MEMSTATS:
         log_warning("cannot read memory statistics of domain '%s': %s", name, why);
         break;
+    case LV_CALL_READ_BLOCK:
+        log_warning("cannot read the disk statistics of domain '%s': %s", name, why);
+        break;
     }
 }
 
-int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name)
+int lv_error_classify_once(struct lv *p, enum lv_dom_call op, const char *name, bool *warned)
 {
     int code = virGetLastErrorCode();
 
@@ -67,8 +70,17 @@ int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name)
         return HV_GONE;
     if (virConnectIsAlive(p->conn) != 1)
         return HV_CONN;
-    warn_domain(op, name);
+    if (!*warned)
+        warn_domain(op, name);
+    *warned = true;
     return HV_FAIL;
+}
+
+int lv_error_classify(struct lv *p, enum lv_dom_call op, const char *name)
+{
+    bool warned = false;
+
+    return lv_error_classify_once(p, op, name, &warned);
 }
 
 /* Says that host-wide call OP failed: a warning, or a debug line when the connection is LOST

@@ -11,6 +11,8 @@ VS=$BINDIR/vcpu_scheduler
 MC=$BINDIR/memory_coordinator
 H4="test://$here/nodes/host4.xml"
 H16="test://$here/nodes/host16.xml"
+HD="test://$here/nodes/declared.xml"
+SNAPDUMP=${SNAPDUMP:-$BINDIR/snapdump}
 PY=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -266,6 +268,34 @@ for prog in "$VS" "$MC"; do
         if [ "$took" -lt 10000 ]; then ok; else bad "SIG$sig took $took ms to stop"; fi
     done
 done
+
+echo "== what domains declare: definition pins, shares, quota, memtune, disks (test driver) =="
+# The backend's snapshot: the persistent definition's pins (not the transient domain's live
+# one), <cputune> and <memtune> in any unit, the disks' read bytes (per disk: the test driver's
+# bulk call has no block group).
+run 0 "$SNAPDUMP" "$HD"
+out_lines 3
+json_check "[(o['domain'], o['defined_pins']) for o in objs] == [('dedicated', ['2', '0,4']), ('livepin', [None]), ('plain', [None])]"
+json_check "[(o['hard_limit_mib'], o['soft_limit_mib'], o['swap_hard_limit_mib']) for o in objs] == [(1100, 900, 2048), (None, None, None), (None, None, None)]"
+json_check "[(o['shares'], o['shares_declared'], o['vcpu_quota_us'], o['vcpu_period_us']) for o in objs][0] == (2048, True, 25000, 50000)"
+json_check "[o['vcpu_period_us'] for o in objs][1:] == [100000, 100000] and not objs[2]['shares_declared']"
+json_check "isinstance(objs[0]['rd_bytes'], int) and objs[0]['rd_bytes'] > 0 and objs[1]['rd_bytes'] is None"
+# The scheduler: dedicated's vCPUs are fixed, and say why; livepin's live pin is ours to change.
+run 0 "$VS" -c "$HD" --json --once 0.2
+# (The test driver lists domains in no fixed order.)
+json_check "sorted((v['domain'], v['vcpu'], v['fixed'], v['defined_pin']) for v in objs[1]['vcpus']) == [('dedicated', 0, True, '2'), ('dedicated', 1, True, '0,4'), ('livepin', 0, False, None), ('plain', 0, False, None)]"
+json_check "all(v['left_alone_why'] == 'pinned in its definition' for v in objs[1]['vcpus'] if v['fixed'])"
+json_check "sorted((v['domain'], v['shares'], v['cap']) for v in objs[1]['vcpus']) == [('dedicated', 2048, 50.0), ('dedicated', 2048, 50.0), ('livepin', 1024, None), ('plain', 1024, None)]"
+json_check "sorted((d['domain'], d['shares'], d['shares_declared'], d['vcpu_quota']) for d in objs[1]['domains'])[0] == ('dedicated', 2048, True, 50.0)"
+# --cpus 0,4 leaves out pCPU 2: the live pin moves into the set, the defined one stays.
+run 0 "$VS" -c "$HD" --cpus 0,4 --json --once 0.2
+json_check "[(m['domain'], m['vcpu']) for m in objs[1]['moves']] == [('livepin', 0)]"
+json_check "[v['pin'] for v in objs[1]['vcpus'] if v['domain'] == 'dedicated'] == [2, None]"
+run 0 "$VS" -c "$HD" -v --once 0.2
+err_has "debug: 'dedicated' vCPU 0 is pinned to pCPU 2 in its definition: dedicated, never moved"
+err_has "debug: 'dedicated' vCPU 1 is pinned to pCPU 0,4 in its definition"
+err_has "debug: 'dedicated' has CPU shares 2048 and a quota of 50% of a pCPU per vCPU"
+err_lacks "'livepin' vCPU 0 is pinned|warning"
 
 echo "== memory_coordinator against the test driver =="
 run 0 "$MC" -c "$H4" --once 0.2

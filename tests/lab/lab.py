@@ -1,8 +1,10 @@
-"""Lab guests: generate domain XML, start transient guests, wait for boot, tear down.
+"""Lab guests: generate domain XML, start guests, wait for boot, tear down.
 
-Every guest is named vmlab-N and carries its owner's PID in <description>, so a
-guest left behind by a killed run is recognised (its owner is gone) and
-destroyed, while a guest of a live run, or any other domain, is never touched.
+Guests are transient, except a guest whose definition pins its vCPUs (Guest.defined_pin):
+that one is defined (persistent, as dedicated-CPU policies make them), started, and undefined
+at teardown. Every guest is named vmlab-N and carries its owner's PID in <description>, so a
+guest left behind by a killed run is recognised (its owner is gone) and destroyed (and
+undefined), while a guest of a live run, or any other domain, is never touched.
 A Lab holds the exclusive lab lock (LOCK) for as long as it has guests, so runs
 of several people on one libvirtd wait for each other instead of colliding.
 
@@ -67,6 +69,10 @@ class Guest:
     disk_mib: int = 0           # a sparse virtio disk (/dev/vda in the guest) of this size; 0: none
     autodeflate: bool = True    # <memballoon autodeflate='on'>: deflates rather than OOM-kill
     free_page_reporting: bool = True  # <memballoon freePageReporting='on'>
+    # The pCPUs its persistent definition pins every vCPU to (<cputune><vcpupin>, a CPU list):
+    # the guest is defined, not created (None: transient; `pin` is then a live pin).
+    defined_pin: str | None = None
+    shares: int | None = None   # <cputune><shares>: its CPU weight (None: the host's default)
 
     @property
     def duty(self):
@@ -157,8 +163,12 @@ def domain_xml(g, console_log, dtype="qemu"):
     kernel, initrd = os.path.join(CACHE, "vmlinuz"), os.path.join(CACHE, "initrd.gz")
     cmdline = (f"console=ttyS0 quiet panic=-1 lab.load={','.join(g.load.split())}"
                f" lab.delay={g.delay:g}")
-    pins = "".join(f"<vcpupin vcpu='{i}' cpuset='{g.pin}'/>" for i in range(g.vcpus))
-    pin = f"<cputune>{pins}</cputune>" if g.pin else ""
+    if g.pin and g.defined_pin:
+        raise LabError(f"guest '{g.name}' has both a live pin and a defined pin.")
+    where = g.defined_pin or g.pin
+    tune = f"<shares>{g.shares}</shares>" if g.shares else ""
+    tune += "".join(f"<vcpupin vcpu='{i}' cpuset='{where}'/>" for i in range(g.vcpus) if where)
+    pin = f"<cputune>{tune}</cputune>" if tune else ""
     cpuset = f" cpuset='{g.cpuset}'" if g.cpuset else ""
     tcg = "<tcg><tb-cache unit='MiB'>32</tb-cache></tcg>" if dtype == "qemu" else ""
     return f"""<domain type='{dtype}'>
@@ -210,16 +220,26 @@ def owner_alive(dom):
     return True
 
 
+def remove(dom):
+    """Destroy DOM, and undefine it if it is persistent; quietly if it is gone already."""
+    for step in (dom.destroy, dom.undefine):
+        try:
+            if step == dom.destroy and not dom.isActive():
+                continue
+            if step == dom.undefine and not dom.isPersistent():
+                continue
+            step()
+        except libvirt.libvirtError:
+            pass
+
+
 def reap_stale(conn, quiet=False):
-    """Destroy lab guests left behind by runs that no longer exist."""
-    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+    """Destroy (and undefine) lab guests left behind by runs that no longer exist."""
+    for dom in conn.listAllDomains(0):
         if dom.name().startswith(PREFIX) and not owner_alive(dom):
             if not quiet:
                 print(f"lab: destroying '{dom.name()}' left by an earlier run")
-            try:
-                dom.destroy()
-            except libvirt.libvirtError:
-                pass
+            remove(dom)
 
 
 class Lab:
@@ -256,8 +276,13 @@ class Lab:
             if os.path.exists(log):
                 os.unlink(log)
             make_disk(g)
-            self.conn.createXML(domain_xml(g, log, self.dtype), 0)
-            self.started.append(g.name)
+            xml = domain_xml(g, log, self.dtype)
+            if g.defined_pin:
+                self.started.append(g.name)  # from here on teardown undefines it
+                self.conn.defineXML(xml).create()
+            else:
+                self.conn.createXML(xml, 0)
+                self.started.append(g.name)
             self.start_kib[g.name] = g.current_mib * 1024
 
     def ready(self, name):
@@ -297,10 +322,13 @@ class Lab:
         return time.monotonic() - t0
 
     def destroy(self, name, missing_ok=True):
-        """Destroy the guest NAME this Lab started; if it is gone already, quietly if
-        MISSING_OK, else raise libvirt's error."""
+        """Destroy the guest NAME this Lab started (and undefine it if it is persistent); if
+        it is gone already, quietly if MISSING_OK, else raise libvirt's error."""
         try:
-            self.conn.lookupByName(name).destroy()
+            dom = self.conn.lookupByName(name)
+            if not missing_ok:
+                dom.destroy()
+            remove(dom)
         except libvirt.libvirtError:
             if not missing_ok:
                 raise

@@ -129,8 +129,8 @@ def plot(outdir, sc, rows, cfg, summary):
 
 COLUMNS = [("scenario", 15), ("verdict", 7), ("boot s", 6), ("run s", 6), ("settle", 6),
            ("chg/bnd/aft", 11), ("final sd", 8), ("fair", 9), ("delay%", 11),
-           ("OOM/avail", 9), ("starve/avail/exc", 16), ("idle grown", 10), ("returned", 8), ("kept", 5), ("low host", 8),
-           ("other cpu", 9)]
+           ("declared", 10), ("OOM/avail", 9), ("starve/avail/exc", 16), ("idle grown", 10),
+           ("returned", 8), ("kept", 5), ("low host", 8), ("other cpu", 9)]
 
 
 def table_row(s):
@@ -147,11 +147,16 @@ def table_row(s):
     delay = "-" if not d.get("period1") or not d.get("last10") else \
         f"{d['period1'].get('min', 0):.0f}-{d['period1']['max']:.0f}>" \
         f"{d['last10'].get('min', 0):.0f}-{d['last10']['max']:.0f}"
+    declared = "-"
+    if "defined_pin_moved" in f:
+        declared = f"moved {f['defined_pin_moved']}"
+    if "weight_service_ratio" in f:
+        declared = f"ratio {f['weight_service_ratio']}"
     oom = "-" if "oom_kills" not in f else f"{f['oom_kills']}/{f['oom_kills_while_available']}"
     starve = "-" if "starving_periods" not in f else \
         f"{f['starving_periods']}/{f['starving_while_available']}/{g('starving_unforeseen')}"
     vals = [s["scenario"], s["verdict"], f"{s.get('boot_s', 0):.0f}", f"{s.get('run_s', 0):.0f}",
-            g("periods_to_balance"), chg, g("final_sd"), fair, delay, oom,
+            g("periods_to_balance"), chg, g("final_sd"), fair, delay, declared, oom,
             starve, g("idle_grown"), g("returned_end_mib"),
             "-" if not f.get("work_kept") else f"{min(f['work_kept'].values()):.2f}",
             g("lowest_host_free_mib"), g("host_cpu_not_in_vcpus")]

@@ -141,6 +141,8 @@ def run(sc, args, base=None):
            "domain_type": lab.domain_type(), "metrics": os.path.join(outdir, "metrics.prom"),
            "duty": {g.name: g.duty for g in guests}, "vcpus": {g.name: g.vcpus for g in guests},
            "cpusets": {g.name: g.cpuset for g in guests if g.cpuset},
+           "defined_pins": {g.name: g.defined_pin for g in guests if g.defined_pin},
+           "shares": {g.name: g.shares for g in guests if g.shares},
            "events": {g.name: [g.start_period, g.stop_period] for g in guests
                       if g.start_period or g.stop_period is not None},
            "emulator_cpus": sc.emulator_cpus,

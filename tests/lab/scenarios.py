@@ -29,6 +29,7 @@ GROW_SLACK = 8     # MiB: a balloon "grown" by less is rounding (the tool's smal
 SQUEEZE_BACK = 3   # periods: faults seen -> balloon back (2 to decide, 1 for the balloon)
 SQUEEZE_WINDOW = 5  # periods before the faults whose shrinks count (the tool's 10 s at 2 s)
 KEEP_THROUGHPUT = 0.9  # a hot-cache reader keeps this much of its throughput without the tool
+WEIGHT_RATIO_MIN = 1.5  # weights 2:1: least service ratio (TCG splits a pCPU 1.8-2.2 to 1)
 
 
 @dataclass
@@ -140,6 +141,27 @@ def cpuset_guests(ncpus):
             Guest(guest_name(4), "cpu --duty 100", pin="0")]
 
 
+def dedicated_guests(ncpus):
+    """The persistent definitions of guests 1 and 2 pin their vCPUs to the last pCPU (as
+    dedicated-CPU policies write it); every other busy guest is live-pinned there too: they
+    must make room, guests 1 and 2 must never move. (A tool blind to definitions moves two of
+    the four on two pCPUs, a dedicated one in 5 runs of 6.)"""
+    last = str(ncpus - 1)
+    return [Guest(guest_name(i + 1), "cpu --duty 100", defined_pin=last) for i in range(2)] + \
+        [Guest(guest_name(i + 3), "cpu --duty 100", pin=last) for i in range(2 * ncpus - 2)]
+
+
+def weight_guests(ncpus):
+    """As many busy guests of CPU shares 2048 as pCPUs, two per pCPU on the first half, and as
+    many of 1024 on the second half: balanced and fair by count, but every pCPU of heavy
+    guests serves them no better than the light ones get. Paired, heavy with light, each heavy
+    guest gets twice a light one's time."""
+    return [Guest(guest_name(i + 1), "cpu --duty 100", pin=str(i // 2), shares=2048)
+            for i in range(ncpus)] + \
+        [Guest(guest_name(ncpus + i + 1), "cpu --duty 100", pin=str((ncpus + i) // 2),
+               shares=1024) for i in range(ncpus)]
+
+
 def emulator_guests(ncpus):
     """cpu-balanced, guest 1 also printing 2000 console lines a second."""
     gs = cpu_guests(ncpus, lambda i: str(i // 2), lambda i: 100)
@@ -179,6 +201,12 @@ SCENARIOS = {s.name: s for s in [
     Scenario("cpu-emulator", "cpu", "--emulator-cpus 0; guest 1 prints to its console", 30,
              emulator_guests, "fail", tool_args=("--emulator-cpus", "0", "--cpus", "0-{last}"),
              emulator_cpus="0", fair_by=3),
+    Scenario("cpu-dedicated", "cpu",
+             "guests 1 and 2's definitions pin them to the last pCPU, the other busy guests"
+             " are pinned there live", 30, dedicated_guests, "fail"),
+    Scenario("cpu-weights", "cpu",
+             "busy guests of CPU shares 2048 share pCPUs, those of 1024 others: pair them", 30,
+             weight_guests, "fail"),
     Scenario("mem-one-grows", "mem", "guest 1 grows to 1700 MiB, the others idle", 60,
              lambda n: mem_guests({1: "mem --rate 25 --cap 1700"}), "fail",
              {G1: 1700}, feed=(G1,), shrink=(G2, G3, G4)),
@@ -263,6 +291,47 @@ def class_fair(counts):
     return all(max(c) - min(c) <= 1 for c in counts.values())
 
 
+def weight_fair(weights, lightest):
+    """weights: per pCPU, the CPU shares of the busy vCPUs pinned there: True if they differ by
+    at most the LIGHTEST busy vCPU's (CFS then serves every busy vCPU in proportion to its
+    weight, as far as whole vCPUs allow; with equal weights, class_fair's rule)."""
+    return max(weights) - min(weights) <= lightest
+
+
+def shares_of(cfg, name):
+    """Guest NAME's CPU shares: declared, or the host's default (1024 with cgroup v1)."""
+    return cfg.get("shares", {}).get(name) or 1024
+
+
+def weighted_demand(cfg):
+    """Per busy vCPU (guest, index): what balancing counts for it, in points of a pCPU: its
+    duty, or where the scenario declares shares its fair share of the host (the pCPUs' time
+    shared in proportion to shares, none getting more than its duty: weighted water-filling,
+    computed here independently of the tool's share.c)."""
+    vs = busy_vcpus(cfg)
+    if not cfg.get("shares"):
+        return {(n, i): d for n, i, d in vs}
+    left, todo, out = 100.0 * cfg["ncpus"], sorted(vs, key=lambda v: v[2] / shares_of(cfg, v[0])), {}
+    wleft = sum(shares_of(cfg, n) for n, _, _ in vs)
+    for k, (n, i, d) in enumerate(todo):
+        w = shares_of(cfg, n)
+        if d / w > left / wleft:
+            level = left / wleft
+            out.update({(m, j): min(e, level * shares_of(cfg, m)) for m, j, e in todo[k:]})
+            return out
+        out[(n, i)] = d
+        left, wleft = left - d, wleft - w
+    return out
+
+
+def fair_placement(cfg, counts, weights):
+    """The fairness of one placement: weighted where the scenario declares shares."""
+    if cfg.get("shares"):
+        vs = busy_vcpus(cfg)
+        return weight_fair(weights, min(shares_of(cfg, n) for n, _, _ in vs))
+    return class_fair(counts)
+
+
 def cpu_bound(cfg, limit=200000):
     """The fewest pin changes from the boot pins to a placement that is fair (class_fair)
     and, among fair ones, has the smallest spread of demand per pCPU; computed by
@@ -271,26 +340,31 @@ def cpu_bound(cfg, limit=200000):
     is too large."""
     ncpus = cfg["ncpus"]
     vs = busy_vcpus(cfg, at_boot=True)
-    pins = [cfg["pins"].get(n) or cfg.get("cpusets", {}).get(n) for n, _, _ in vs]
+    defined = cfg.get("defined_pins", {})
+    pins = [cfg["pins"].get(n) or defined.get(n) or cfg.get("cpusets", {}).get(n)
+            for n, _, _ in vs]
     if all(p is None for p in pins):
         return 0
     if any(p is None or not str(p).isdigit() for p in pins):
         return None
-    allowed = [sorted(cpus_of(cfg.get("cpusets", {}).get(n), ncpus)) for n, _, _ in vs]
+    allowed = [sorted(cpus_of(defined.get(n) or cfg.get("cpusets", {}).get(n), ncpus))
+               for n, _, _ in vs]
     size = 1
     for a in allowed:
         size *= len(a)
     if size > limit:
         return None
     classes = sorted({d for _, _, d in vs})
+    share = weighted_demand(cfg)
     best = None   # (spread, moves)
     for place in itertools.product(*allowed):
         counts = {d: [0] * ncpus for d in classes}
-        load = [0] * ncpus
-        for (_, _, d), j in zip(vs, place):
+        load, weights = [0] * ncpus, [0] * ncpus
+        for (n, i, d), j in zip(vs, place):
             counts[d][j] += 1
-            load[j] += d
-        if not class_fair(counts):
+            load[j] += share.get((n, i), d)
+            weights[j] += shares_of(cfg, n)
+        if not fair_placement(cfg, counts, weights):
             continue
         cand = (max(load) - min(load), sum(int(p) != j for p, j in zip(pins, place)))
         best = cand if best is None else min(best, cand)
@@ -299,11 +373,13 @@ def cpu_bound(cfg, limit=200000):
 
 def pinned_rows(rows, cfg):
     """Per row, where every busy vCPU up is pinned to one pCPU: (busy vCPUs per pCPU of each
-    demand class, demand per pCPU); None where some float (the kernel places them)."""
+    demand class, demand per pCPU (weighted_demand), busy CPU shares per pCPU); None where some
+    float (the kernel places them)."""
     ncpus, vs = cfg["ncpus"], busy_vcpus(cfg)
+    share = weighted_demand(cfg)
     out = []
     for r in rows:
-        counts, load = {}, [0] * ncpus
+        counts, load, weights = {}, [0] * ncpus, [0] * ncpus
         for n, i, d in vs:
             if not r.get(col(n, "up")):
                 continue
@@ -312,8 +388,9 @@ def pinned_rows(rows, cfg):
                 counts = None
                 break
             counts.setdefault(d, [0] * ncpus)[int(pin)] += 1
-            load[int(pin)] += d
-        out.append(None if counts is None else (counts, load))
+            load[int(pin)] += share.get((n, i), d)
+            weights[int(pin)] += shares_of(cfg, n)
+        out.append(None if counts is None else (counts, load, weights))
     return out
 
 
@@ -395,7 +472,7 @@ def judge_cpuset(rows, cfg, reasons, figures):
 def judge_fair(sc, rows, cfg, reasons, figures, t0):
     """Fair from period t0 + fair_by on: structurally (busy vCPUs per pCPU) where every
     busy vCPU is pinned, else by usage within each demand class over the last 10."""
-    fr = [None if p is None else class_fair(p[0]) for p in pinned_rows(rows, cfg)]
+    fr = [None if p is None else fair_placement(cfg, p[0], p[2]) for p in pinned_rows(rows, cfg)]
     since = None
     for r, f in zip(rows, fr):
         since = (since or r["period"]) if f else None
@@ -411,7 +488,9 @@ def judge_fair(sc, rows, cfg, reasons, figures, t0):
     figures["fairness"] = "busy/pCPU"
     figures["fair_from"] = since
     if since is None:
-        reasons.append("unfair at the end: busy vCPUs of one demand class differ by more"
+        reasons.append("unfair at the end: busy CPU shares per pCPU differ by more than the"
+                       " lightest guest's" if cfg.get("shares") else
+                       "unfair at the end: busy vCPUs of one demand class differ by more"
                        " than one per pCPU")
     elif since > t0 + sc.fair_by:
         reasons.append(f"fair only from period {since} (> {t0 + sc.fair_by})")
@@ -462,6 +541,46 @@ def judge_stacked(sc, rows, cfg, t0, reasons, figures):
                        f" another held fewer busy vCPUs (first: {n} at period {p})")
 
 
+def judge_defined(rows, cfg, reasons, figures):
+    """Closing note: the samples in which a vCPU its guest's definition pins ran elsewhere."""
+    moved = []
+    for n, where in cfg.get("defined_pins", {}).items():
+        allowed = cpus_of(where, cfg["ncpus"])
+        moved += [(r["period"], n, i) for r in rows for i in range(cfg.get("vcpus", {}).get(n, 1))
+                  if r.get(col(n, "up")) and r.get(col(n, f"pin{i}")) not in (None, "")
+                  and cpus_of(r[col(n, f"pin{i}")], cfg["ncpus"]) != allowed]
+    figures["defined_pin_moved"] = len(moved)
+    if moved:
+        p, n, i = moved[0]
+        reasons.append(f"{len(moved)} sample(s) with a vCPU pinned in its definition elsewhere"
+                       f" (first: {n} vCPU {i} at period {p})")
+
+
+def judge_weights(rows, cfg, reasons, figures):
+    """Closing note: the service ratio of the heavier guests' busy vCPUs to the lighter ones'
+    over the last 10 periods; the heavier must get WEIGHT_RATIO_MIN times as much, each of
+    them at least as much as any lighter one."""
+    tail = rows[-10:]
+    per = {}
+    for n, i, _ in busy_vcpus(cfg):
+        u = [r[col(n, f"vcpu{i}")] for r in tail if r.get(col(n, "up"))
+             and isinstance(r.get(col(n, f"vcpu{i}")), (int, float))]
+        if u:
+            per.setdefault(shares_of(cfg, n), []).append(mean(u))
+    if len(per) < 2:
+        return
+    heavy, light = per[max(per)], per[min(per)]
+    ratio = mean(heavy) / mean(light) if mean(light) > 0 else float("inf")
+    figures["weight_service_ratio"] = round(ratio, 2)
+    figures["weight_service_pct"] = {w: [round(x, 1) for x in u] for w, u in per.items()}
+    if ratio < WEIGHT_RATIO_MIN:
+        reasons.append(f"guests of {max(per)} shares got {ratio:.2f} times the service of those"
+                       f" of {min(per)} (< {WEIGHT_RATIO_MIN})")
+    if min(heavy) < max(light):
+        reasons.append(f"a guest of {max(per)} shares got less ({min(heavy):.0f} %) than one of"
+                       f" {min(per)} ({max(light):.0f} %)")
+
+
 def judge_cpu(sc, rows, cfg):
     reasons = []
     t0 = last_event(cfg)
@@ -509,6 +628,10 @@ def judge_cpu(sc, rows, cfg):
                            + (f" (+{events} for guests started or destroyed)" if events else ""))
     if cfg.get("cpusets"):
         judge_cpuset(rows, cfg, reasons, figures)
+    if cfg.get("defined_pins"):
+        judge_defined(rows, cfg, reasons, figures)
+    if cfg.get("shares"):
+        judge_weights(rows, cfg, reasons, figures)
     if sc.emulator_cpus:
         judge_emulator(sc, rows, cfg, reasons, figures)
     return reasons, figures

@@ -45,6 +45,59 @@ START_TEST(fair_share_and_wait)
 }
 END_TEST
 
+START_TEST(weights_quota_and_defined_pins)
+{
+    struct fake_host *f = fake_create(2, 1 << 20, 0);
+    struct snap *s = snap_create();
+    int h = fake_add_domain(f, "heavy", 1), l = fake_add_domain(f, "light", 1);
+    int q = fake_add_domain(f, "capped", 2);
+    const struct snap_tune *t;
+    const struct snap_vcpu *v;
+
+    /* Twice the shares, twice the time on a shared pCPU. */
+    fake_set_cputune(f, h, 2048, 0, 0);
+    fake_set_demand(f, h, -1, 1.0);
+    fake_set_demand(f, l, -1, 1.0);
+    fake_pin(f, h, 0, 0);
+    fake_pin(f, l, 0, 0);
+    /* A quota of a quarter: it runs a quarter, and waits for the rest as the kernel says. */
+    fake_set_cputune(f, q, 0, 25000, 100000);
+    fake_set_demand(f, q, -1, 1.0);
+    fake_define_pin(f, q, 0, "1");
+    ck_assert_int_eq(fake_vcpu_pin(f, q, 0), 1); /* applied live at once */
+    fake_pin(f, q, 1, 1);
+    fake_set_memtune(f, q, 1100 * MIB, 900 * MIB, 0);
+    fake_advance(f, 3);
+    ck_assert_double_eq_tol(fake_vcpu_run(f, h, 0), 2.0 / 3, 1e-9);
+    ck_assert_double_eq_tol(fake_vcpu_run(f, l, 0), 1.0 / 3, 1e-9);
+    ck_assert_double_eq_tol(fake_vcpu_run(f, q, 0), 0.25, 1e-9);
+    ck_assert_double_eq_tol(fake_vcpu_run(f, q, 1), 0.25, 1e-9);
+    ck_assert_double_eq_tol(fake_pcpu_busy(f, 1), 0.5, 1e-9);
+    /* A live pin leaves the definition's pin as it was. */
+    fake_pin(f, q, 0, 0);
+    ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
+    t = snap_domain_tune(s, snap_domain(s, 0));
+    ck_assert_uint_eq(t->shares, 2048);
+    ck_assert_uint_eq(t->flags, SNAP_TUNE_SHARES);
+    t = snap_domain_tune(s, snap_domain(s, 1));
+    ck_assert_uint_eq(t->shares, SNAP_DEFAULT_SHARES);
+    ck_assert_uint_eq(t->flags, 0);
+    t = snap_domain_tune(s, snap_domain(s, 2));
+    ck_assert_uint_eq(t->flags, SNAP_TUNE_QUOTA | SNAP_TUNE_HARD_LIMIT | SNAP_TUNE_SOFT_LIMIT);
+    ck_assert_uint_eq(t->vcpu_quota_us, 25000);
+    ck_assert_uint_eq(t->hard_limit_kib, 1100 * MIB);
+    v = snap_vcpus(s, snap_domain(s, 2));
+    ck_assert_uint_eq(v[0].flags & SNAP_VCPU_DEFINED_PIN, SNAP_VCPU_DEFINED_PIN);
+    ck_assert_uint_eq(v[1].flags & SNAP_VCPU_DEFINED_PIN, 0);
+    ck_assert_int_eq(v[0].pin, 0);
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, snap_domain(s, 2), 0)[0], 0x02);
+    ck_assert_uint_eq(v[0].delay_ns, 2250000000ull);
+    ck_assert_ptr_null(snap_vcpu_defined_pin(s, snap_domain(s, 0), 0));
+    snap_destroy(s);
+    fake_destroy(f);
+}
+END_TEST
+
 START_TEST(signal_modes_and_time_granularity)
 {
     static const unsigned flags[FAKE_SIGNAL_COUNT] = {
@@ -435,6 +488,7 @@ Suite *fake_hv_suite(void)
 
     tcase_add_test(cpu, fair_share_and_wait);
     tcase_add_test(cpu, signal_modes_and_time_granularity);
+    tcase_add_test(cpu, weights_quota_and_defined_pins);
     tcase_add_test(cpu, refused_pcpus_fail_pins);
     tcase_add_test(cpu, floating_vcpus_spread_and_background_counts);
     tcase_add_test(cpu, bursty_and_changing_loads);

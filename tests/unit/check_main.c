@@ -11,7 +11,7 @@ static const suite_fn suites[] = {
         hv_suite,          signals_suite,   runner_suite,      fake_hv_suite,   placement_suite,
         scheduler_suite,   mempolicy_suite, coordinator_suite, oracle_suite,    xmlscan_suite,
         util_suite,        topology_suite,  log_suite,         metrics_suite,   shortfall_suite,
-        schedreport_suite, memreport_suite, trace_suite,       cpu_trace_suite,
+        schedreport_suite, memreport_suite, trace_suite,       cpu_trace_suite, share_suite,
 };
 
 int main(void)

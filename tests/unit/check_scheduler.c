@@ -616,12 +616,191 @@ START_TEST(background_load_is_respected)
 }
 END_TEST
 
+START_TEST(dedicated_vcpu_among_busy_ones)
+{
+    struct cpusim m;
+    int d;
+
+    /* The issue's case: a vCPU its persistent definition pins to pCPU 1 (as dedicated-CPU
+     * policies write it), three busy guests live-pinned beside it. 2+2 without moving it. */
+    for (int first = 0; first < 2; first++) {
+        cpusim_init(&m, 2, false, _i);
+        if (!first)
+            cpusim_add_busy(&m, 3, 1.0, 1);
+        d = cpusim_add_busy(&m, 1, 1.0, -1);
+        fake_define_pin(m.f, d, 0, "1");
+        if (first)
+            cpusim_add_busy(&m, 3, 1.0, 1);
+        cpusim_run(&m, 30);
+        ck_assert_int_eq(fake_vcpu_pin(m.f, d, 0), 1);
+        ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+        ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 2);
+        ck_assert_double_le(cpusim_service_range(&m, 0, 4), 1);
+        cpusim_free(&m);
+    }
+}
+END_TEST
+
+START_TEST(dedicated_vcpu_pinned_elsewhere_live_stays_there)
+{
+    struct cpusim m;
+    int d;
+
+    /* An earlier run moved the dedicated vCPU to pCPU 0 live: it is not moved back nor further;
+     * its load counts where it runs, and the others make room. */
+    cpusim_init(&m, 2, false, _i);
+    d = cpusim_add_busy(&m, 1, 1.0, -1);
+    fake_define_pin(m.f, d, 0, "1");
+    fake_pin(m.f, d, 0, 0);
+    cpusim_add_busy(&m, 3, 1.0, 0);
+    cpusim_run(&m, 30);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, d, 0), 0);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 2);
+    cpusim_free(&m);
+}
+END_TEST
+
+START_TEST(dedicated_vcpus_of_a_set_float_within_it)
+{
+    struct cpusim m;
+    int d;
+
+    /* A definition pinning two busy vCPUs to two pCPUs of four: the kernel places them there,
+     * they are never pinned to one of them, and their load counts on both: two busy guests on
+     * pCPU 0 go to the two pCPUs left free. */
+    cpusim_init(&m, 4, false, _i);
+    d = fake_add_domain(m.f, "dedicated", 2);
+    fake_set_demand(m.f, d, -1, 1.0);
+    fake_define_pin(m.f, d, 0, "0-1");
+    fake_define_pin(m.f, d, 1, "0-1");
+    cpusim_add_busy(&m, 2, 1.0, 0);
+    cpusim_run(&m, 30);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, d, 0), -1);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, d, 1), -1);
+    ck_assert_int_ge(fake_vcpu_pin(m.f, 1, 0), 2);
+    ck_assert_int_ge(fake_vcpu_pin(m.f, 2, 0), 2);
+    ck_assert_int_ne(fake_vcpu_pin(m.f, 1, 0), fake_vcpu_pin(m.f, 2, 0));
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 2);
+    cpusim_free(&m);
+}
+END_TEST
+
+/* One-vCPU busy guests with SHARES, pinned to PIN; returns the first id. */
+static int add_weighted(struct cpusim *m, int n, uint32_t shares, int pin)
+{
+    int first = cpusim_add_busy(m, n, 1.0, pin);
+
+    for (int i = 0; i < n; i++)
+        fake_set_cputune(m->f, first + i, shares, 0, 0);
+    return first;
+}
+
+START_TEST(two_weights_share_in_proportion)
+{
+    struct cpusim m;
+
+    /* Twice the shares on one pCPU with twice the shares beside them: each gets as much as a
+     * guest with half its weight. Pairing heavy with light gives the heavy twice the time. */
+    cpusim_init(&m, 2, false, _i);
+    add_weighted(&m, 2, 2048, 0);
+    add_weighted(&m, 2, 1024, 1);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 2);
+    ck_assert_uint_eq(cpusim_moves(&m, 4, 30), 0);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, 0, 0) + fake_vcpu_pin(m.f, 1, 0), 1);
+    for (int d = 0; d < 2; d++) {
+        ck_assert_double_eq_tol(fake_vcpu_run(m.f, d, 0), 2.0 / 3, 0.01);
+        ck_assert_double_eq_tol(fake_vcpu_run(m.f, d + 2, 0), 1.0 / 3, 0.01);
+    }
+    cpusim_free(&m);
+}
+END_TEST
+
+START_TEST(heavier_guest_never_served_less)
+{
+    struct cpusim m;
+
+    /* Three busy guests on two pCPUs, the heavy one sharing: it gets 2/3 while the light one
+     * alone gets a whole pCPU. The heavy one alone, the light ones together: 1 and 1/2. */
+    cpusim_init(&m, 2, false, _i);
+    add_weighted(&m, 1, 2048, 0);
+    add_weighted(&m, 1, 1024, 0);
+    add_weighted(&m, 1, 1024, 1);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 1);
+    ck_assert_double_eq_tol(fake_vcpu_run(m.f, 0, 0), 1.0, 0.01);
+    ck_assert_double_eq_tol(fake_vcpu_run(m.f, 1, 0), 0.5, 0.01);
+    ck_assert_double_eq_tol(fake_vcpu_run(m.f, 2, 0), 0.5, 0.01);
+    cpusim_free(&m);
+}
+END_TEST
+
+START_TEST(weight_even_placement_does_not_chase_background)
+{
+    struct cpusim m;
+
+    /* Heavy with light on each pCPU (weights 200 and 100, small beside other work's 1024); then
+     * other work takes most of pCPU 0. Moving a guest off it would balance the loads as
+     * counted, and put three guests' weight on pCPU 1 and one on pCPU 0 (seen in a lab run,
+     * where that work floated): nothing moves. */
+    cpusim_init(&m, 2, false, _i);
+    add_weighted(&m, 1, 200, 0);
+    add_weighted(&m, 1, 100, 0);
+    add_weighted(&m, 1, 200, 1);
+    add_weighted(&m, 1, 100, 1);
+    cpusim_run(&m, 10);
+    fake_set_background(m.f, 0, 1.0);
+    cpusim_run(&m, 40);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 40), 0);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 4, 0), 2);
+    cpusim_free(&m);
+}
+END_TEST
+
+START_TEST(equal_weights_change_nothing)
+{
+    struct cpusim m;
+
+    /* Declared shares, all equal: as without them. */
+    cpusim_init(&m, 2, false, _i);
+    add_weighted(&m, 3, 4096, 0);
+    add_weighted(&m, 1, 4096, 1);
+    cpusim_run(&m, 30);
+    ck_assert_uint_eq(m.moves[2], 1);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 1);
+    ck_assert_double_le(cpusim_service_range(&m, 0, 4), 1);
+    cpusim_free(&m);
+}
+END_TEST
+
+START_TEST(capped_vcpu_leaves_room)
+{
+    struct cpusim m;
+    int c;
+
+    /* A vCPU with a quota of a quarter of a pCPU is alone on pCPU 0, two busy guests share pCPU
+     * 1. Its delay (what its quota throttles) is no demand: pCPU 0 has room for one of them. */
+    cpusim_init(&m, 2, false, _i);
+    c = cpusim_add_busy(&m, 1, 1.0, 0);
+    fake_set_cputune(m.f, c, 0, 25000, 100000);
+    cpusim_add_busy(&m, 2, 1.0, 1);
+    cpusim_run(&m, 30);
+    ck_assert_int_eq(fake_vcpu_pin(m.f, c, 0), 0);
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 30), 1);
+    ck_assert_int_eq(cpusim_vcpus_on(&m, 3, 0), 2);
+    ck_assert_double_eq_tol(fake_vcpu_run(m.f, c, 0), 0.25, 0.01);
+    cpusim_free(&m);
+}
+END_TEST
+
 Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
     TCase *steady = tcase_create("closed loop");
     TCase *faults = tcase_create("churn and faults");
     TCase *opts = tcase_create("options");
+    TCase *declared = tcase_create("declared pins, weights and quotas");
 
     tcase_add_loop_test(steady, already_balanced_stays_untouched, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(steady, eight_on_pcpu0_of_four, 0, FAKE_SIGNAL_COUNT);
@@ -657,8 +836,20 @@ Suite *scheduler_suite(void)
     tcase_add_loop_test(faults, failing_pin_does_not_stop_the_others, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(opts, dry_run_changes_nothing, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(opts, restore_pins_puts_back_original_affinity, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, dedicated_vcpu_among_busy_ones, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, dedicated_vcpu_pinned_elsewhere_live_stays_there, 0,
+                        FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, dedicated_vcpus_of_a_set_float_within_it, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, two_weights_share_in_proportion, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, heavier_guest_never_served_less, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, equal_weights_change_nothing, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(declared, weight_even_placement_does_not_chase_background, 0,
+                        FAKE_SIGNAL_COUNT);
+    /* Without a run-queue counter a capped vCPU shows what it ran: nothing to tell. */
+    tcase_add_loop_test(declared, capped_vcpu_leaves_room, 0, FAKE_SIGNAL_COUNT);
     suite_add_tcase(s, steady);
     suite_add_tcase(s, faults);
     suite_add_tcase(s, opts);
+    suite_add_tcase(s, declared);
     return s;
 }

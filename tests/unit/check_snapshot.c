@@ -96,6 +96,53 @@ START_TEST(reset_reuses_and_clears)
 }
 END_TEST
 
+START_TEST(declared_pins_and_tune_survive_sorting)
+{
+    struct snap *s = snap_create();
+    unsigned char u[SNAP_UUID_LEN], pins[3] = {0x02, 0x00, 0x0c};
+    struct snap_tune t = {.hard_limit_kib = 1126400,
+                          .shares = 2048,
+                          .flags = SNAP_TUNE_HARD_LIMIT | SNAP_TUNE_SHARES};
+    const struct snap_domain *d;
+    struct snap_domain *w;
+
+    snap_reset(s, 1, 4); /* one byte per map */
+    uuid_of(u, 9);
+    w = snap_add_domain(s, u, "late", 3);
+    ck_assert_int_eq(snap_set_defined_pins(s, w, pins, 2), 0); /* vCPU 2: none */
+    ck_assert_int_eq(snap_set_domain_tune(s, w, &t), 0);
+    uuid_of(u, 1);
+    w = snap_add_domain(s, u, "plain", 1);
+    ck_assert_ptr_null(snap_domain_tune(s, w));
+    ck_assert_ptr_null(snap_vcpu_defined_pin(s, w, 0));
+    uuid_of(u, 5);
+    w = snap_add_domain(s, u, "dropped", 2);
+    t.shares = 1;
+    ck_assert_int_eq(snap_set_domain_tune(s, w, &t), 0);
+    ck_assert_int_eq(snap_set_defined_pins(s, w, pins, 1), 0);
+    snap_drop_last(s);
+    snap_finalize(s);
+    d = snap_domain(s, 1);
+    ck_assert_str_eq(snap_domain_name(s, d), "late");
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 0)[0], 0x02);
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 1)[0], 0x00);
+    ck_assert_uint_eq(snap_vcpu_defined_pin(s, d, 2)[0], 0x00);
+    ck_assert_ptr_null(snap_vcpu_defined_pin(s, d, 3));
+    ck_assert_uint_eq(snap_domain_tune(s, d)->hard_limit_kib, 1126400);
+    ck_assert_uint_eq(snap_domain_tune(s, d)->shares, 2048);
+    ck_assert_ptr_null(snap_domain_tune(s, snap_domain(s, 0)));
+    /* A second record replaces the first. */
+    t.shares = 512;
+    ck_assert_int_eq(snap_set_domain_tune(s, snap_domain_mut(s, 1), &t), 0);
+    ck_assert_uint_eq(snap_domain_tune(s, d)->shares, 512);
+    snap_reset(s, 2, 4);
+    uuid_of(u, 1);
+    w = snap_add_domain(s, u, "again", 1);
+    ck_assert_ptr_null(snap_domain_tune(s, w));
+    snap_destroy(s);
+}
+END_TEST
+
 START_TEST(uuid_text)
 {
     unsigned char u[SNAP_UUID_LEN];
@@ -116,6 +163,7 @@ Suite *snapshot_suite(void)
     tcase_add_test(t, add_sort_find);
     tcase_add_test(t, duplicates_and_drop);
     tcase_add_test(t, reset_reuses_and_clears);
+    tcase_add_test(t, declared_pins_and_tune_survive_sorting);
     tcase_add_test(t, uuid_text);
     suite_add_tcase(s, t);
     return s;

@@ -122,6 +122,64 @@ START_TEST(malformed_text_is_an_error)
 }
 END_TEST
 
+/* What leaf_texts() saw: the text of each leaf, with its path and one attribute. */
+struct leaves {
+    int starts, leaves;
+    char seen[512];
+};
+
+static bool leaf_texts(void *arg, const struct xmlscan_elem *e)
+{
+    struct leaves *l = arg;
+    const char *unit = xmlscan_get(e, "unit");
+    char one[128];
+
+    if (!e->text) {
+        l->starts++;
+        return true;
+    }
+    l->leaves++;
+    snprintf(one, sizeof(one), "%s%s=%s%s%s;", e->path[e->depth - 1],
+             xmlscan_is(e, "domain/cputune/shares") ? "(path ok)" : "", e->text, unit ? "/" : "",
+             unit ? unit : "");
+    strncat(l->seen, one, sizeof(l->seen) - strlen(l->seen) - 1);
+    return true;
+}
+
+START_TEST(leaf_text_with_its_attributes)
+{
+    const char *xml = "<domain>\n"
+                      "  <memtune>\n"
+                      "    <hard_limit unit='KiB'> 1126400 </hard_limit>\n"
+                      "    <soft_limit unit='MiB'>900</soft_limit>\n"
+                      "  </memtune>\n"
+                      "  <cputune>\n"
+                      "    <shares>2048</shares>\n"
+                      "    <vcpupin vcpu='0' cpuset='1'/>\n"
+                      "    <quota></quota>\n"
+                      "  </cputune>\n"
+                      "  <name>a &amp; b</name>\n"
+                      "  <description>x<!-- c -->y</description>\n"
+                      "  <title>x<b/>y</title>\n"
+                      "</domain>\n";
+    struct leaves l = {0};
+
+    ck_assert_int_eq(xmlscan_walk_text(xml, leaf_texts, &l), 0);
+    ck_assert_str_eq(l.seen, "hard_limit=1126400/KiB;soft_limit=900/MiB;shares(path ok)=2048;"
+                             "quota=;name=a & b;");
+    ck_assert_int_eq(l.leaves, 5);
+    ck_assert_int_eq(l.starts, 12);
+    /* The plain walk never calls with text. */
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(xmlscan_walk(xml, leaf_texts, &l), 0);
+    ck_assert_int_eq(l.leaves, 0);
+    ck_assert_int_eq(l.starts, 12);
+    /* Malformed text is an error; a callback may stop at a leaf. */
+    ck_assert_int_lt(xmlscan_walk_text("<a>&bogus;</a>", leaf_texts, &l), 0);
+    ck_assert_int_lt(xmlscan_walk_text("<a>1</b>", leaf_texts, &l), 0);
+}
+END_TEST
+
 /* Text cut anywhere before the root element closes leaves it open, or cuts a construct: always
  * an error. Each cut is copied to a buffer of its own size, so that a read past its end is seen
  * (make SAN=1, make valgrind). */
@@ -210,6 +268,14 @@ static int scan_untrusted(const char *text, int *elems, int *attrs)
         ck_abort_msg("returned %d on '%s'", rc, text);
     if (s.insane[0])
         ck_abort_msg("showed '%s', not of '%s'", s.insane, text);
+    {
+        struct seen t = {.text = copy}; /* the walk that also shows leaf text */
+        int rct = xmlscan_walk_text(copy, sane_element, &t);
+        if (rct != 0 && rct != -1)
+            ck_abort_msg("the text walk returned %d on '%s'", rct, text);
+        if (t.insane[0])
+            ck_abort_msg("the text walk showed '%s', not of '%s'", t.insane, text);
+    }
     if (memcmp(copy, text, len + 1) != 0)
         ck_abort_msg("changed '%s' to '%s'", text, copy);
     free(copy);
@@ -294,6 +360,7 @@ Suite *xmlscan_suite(void)
     tcase_add_test(t, malformed_text_is_an_error);
     tcase_add_test(t, every_truncation_is_an_error);
     tcase_add_test(t, garbage_is_scanned_or_rejected_within_its_text);
+    tcase_add_test(t, leaf_text_with_its_attributes);
     suite_add_tcase(s, t);
     return s;
 }

@@ -28,5 +28,6 @@ Suite *schedreport_suite(void);
 Suite *memreport_suite(void);
 Suite *trace_suite(void);
 Suite *cpu_trace_suite(void);
+Suite *share_suite(void);
 
 #endif
