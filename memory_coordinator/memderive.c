@@ -151,7 +151,7 @@ static void signals(struct gstate *st, const struct memderive_sample *s,
     g->rates_ok = st->sig.rates_ok;
     g->fault_rate = st->sig.fault_rate;
     g->swap_in_rate = st->sig.swap_in_rate;
-    mg->pressure = st->sig.pressure;
+    mg->pressure = st->sig.pressure || st->sig.read_pressure;
     mg->hold_kib = st->sig.hold_kib;
     mg->rate_kib_s = st->rate_ok ? st->rate : 0;
     mg->rate_known = st->rate_ok;

@@ -212,18 +212,54 @@ void memsig_note_shrink(struct memsig *s, double now, uint64_t from_kib)
 
 void memsig_hold(struct memsig *s, double now, uint64_t kib, double hold_s)
 {
-    s->hold_kib = kib > s->hold_kib || now >= s->hold_until ? kib : s->hold_kib;
+    if (kib > s->hold_kib || now >= s->hold_until)
+        s->hold_kib = s->hold_from = kib;
     s->hold_until = now + hold_s;
+}
+
+/* A hold past its time decays: less MEMSIG_HOLD_DECAY_KIB_S a second since, to none. */
+static void decay_hold(struct memsig *s, double now)
+{
+    double left;
+
+    if (!s->hold_kib || now < s->hold_until)
+        return;
+    left = (double)s->hold_from - MEMSIG_HOLD_DECAY_KIB_S * (now - s->hold_until);
+    s->hold_kib = left > 0 ? (uint64_t)left : 0;
+}
+
+void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s)
+{
+    bool recent = s->nshrinks > 0 && now - last_shrink_t(s) <= window_s;
+
+    if (!known || (s->rd_ok && bytes < s->rd_bytes)) {
+        s->rd_ok = s->read_base_ok = s->read_pressure = false;
+        s->read_rate = 0;
+        if (!known)
+            return;
+    } else if (s->rd_ok && now > s->rd_t) {
+        s->read_rate = (double)(bytes - s->rd_bytes) / 1024 / (now - s->rd_t);
+        if (!s->read_base_ok) {
+            s->read_base = s->read_rate;
+            s->read_base_ok = true;
+        }
+        s->read_pressure = s->read_rate >= MEMSIG_READ_MIN_KIB_S && s->read_rate > 2 * s->read_base;
+        if (!s->read_pressure && !recent)
+            s->read_base = util_ewma(s->read_base, s->read_rate, MEMSIG_BASE_ALPHA, true);
+    }
+    s->rd_ok = true;
+    s->rd_bytes = bytes;
+    s->rd_t = now;
 }
 
 bool memsig_squeeze(struct memsig *s, double now, double window_s, double hold_s)
 {
     unsigned n = s->nshrinks < MEMSIG_SHRINK_MEMORY ? s->nshrinks : MEMSIG_SHRINK_MEMORY;
+    unsigned times = 1;
     uint64_t from = 0;
 
-    if (s->hold_kib && now >= s->hold_until)
-        s->hold_kib = 0;
-    if (!s->pressure)
+    decay_hold(s, now);
+    if (!s->pressure && !s->read_pressure)
         return false;
     /* The size before the oldest shrink within the window: what the shrinks that may have
      * caused it took. */
@@ -235,7 +271,9 @@ bool memsig_squeeze(struct memsig *s, double now, double window_s, double hold_s
     }
     if (!from)
         return false;
-    memsig_hold(s, now, from, hold_s);
+    for (unsigned k = 0; k < s->squeezes && times < MEMSIG_HOLD_MAX_TIMES; k++)
+        times *= 2;
+    memsig_hold(s, now, from, hold_s * times);
     s->nshrinks = 0; /* those shrinks are answered */
     s->squeezes++;
     return true;

@@ -15,9 +15,18 @@
 #define MEMSIG_SQUEEZE_MIN_S   10.0
 
 /* After a squeeze (or a balloon that deflated itself) the size it is grown back to is held as
- * its floor for max(MEMSIG_HOLD_PERIODS periods, MEMSIG_HOLD_MIN_S). */
-#define MEMSIG_HOLD_PERIODS 30
-#define MEMSIG_HOLD_MIN_S   60.0
+ * its floor for max(MEMSIG_HOLD_PERIODS periods, MEMSIG_HOLD_MIN_S), twice as long at each
+ * further squeeze (up to MEMSIG_HOLD_MAX_TIMES), then decays by MEMSIG_HOLD_DECAY_KIB_S: a
+ * guest whose shrink cost it work is left its memory, and reclaimed later, slowly, once it no
+ * longer needs it (docs/EVIDENCE.md#reclaim-cost). */
+#define MEMSIG_HOLD_PERIODS     30
+#define MEMSIG_HOLD_MIN_S       60.0
+#define MEMSIG_HOLD_MAX_TIMES   16
+#define MEMSIG_HOLD_DECAY_KIB_S 1024.0
+
+/* Read pressure: the guest's disk reads (host-side, KiB per second) at least this many and
+ * twice its usual rate: its page cache no longer holds what it reads again. */
+#define MEMSIG_READ_MIN_KIB_S (16.0 * 1024)
 
 /* Pressure: major faults per second at least this many and twice the guest's usual rate, or
  * swap-ins (KiB per second) at least this many and twice its usual rate. */
@@ -56,9 +65,17 @@ struct memsig {
     /* Shrinks and held floors. */
     double shrink_t[MEMSIG_SHRINK_MEMORY];
     uint64_t shrink_from[MEMSIG_SHRINK_MEMORY];
-    uint64_t hold_kib; /* floor held, 0: none */
+    uint64_t hold_kib;  /* floor held now, 0: none */
+    uint64_t hold_from; /* ... as it was when set (it decays after hold_until) */
     double hold_until;
-    unsigned nshrinks; /* total recorded; the ring holds the last MEMSIG_SHRINK_MEMORY */
+    /* Disk reads (host side: no lag). */
+    uint64_t rd_bytes; /* counter at the last sample (when rd_ok) */
+    double rd_t;       /* ... its host time */
+    double read_rate;  /* KiB per second, newest */
+    double read_base;  /* usual level */
+    bool rd_ok, read_base_ok;
+    bool read_pressure; /* reads above their usual level */
+    unsigned nshrinks;  /* total recorded; the ring holds the last MEMSIG_SHRINK_MEMORY */
     unsigned squeezes;
     bool have_update; /* last_update was seen */
     bool clock_moves; /* ... and has advanced at least once (else the sample time is used) */
@@ -121,8 +138,14 @@ void memsig_reset_rates(struct memsig *s);
 /* Records that the guest was shrunk at NOW from FROM_KIB. */
 void memsig_note_shrink(struct memsig *s, double now, uint64_t from_kib);
 
-/* At NOW: when pressure rose within WINDOW_S of a shrink, holds the size before the oldest of
- * those shrinks for HOLD_S and returns true (a squeeze). Drops an expired hold. */
+/* Updates the disk read rate from the host's cumulative read counter BYTES at host time NOW
+ * (KNOWN false: not measured, which forgets it) and judges read pressure; the usual level learns
+ * only from calm samples outside a squeeze window (WINDOW_S after a shrink). */
+void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s);
+
+/* At NOW: when pressure (faults, swap-ins or reads) rose within WINDOW_S of a shrink, holds the
+ * size before the oldest of those shrinks for HOLD_S times the squeezes so far (doubling) and
+ * returns true (a squeeze). An expired hold decays. */
 bool memsig_squeeze(struct memsig *s, double now, double window_s, double hold_s);
 
 /* Holds KIB as the floor from NOW for HOLD_S (a balloon that deflated itself). */

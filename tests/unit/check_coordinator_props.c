@@ -104,7 +104,7 @@ START_TEST(property_invariants_over_random_hostile_scenarios)
     for (int sc = 0; sc < 100; sc++)
         random_scenario(&seed, &t);
     ck_assert_uint_ge(t.grown, 500);
-    ck_assert_uint_ge(t.shrunk, 1000);
+    ck_assert_uint_ge(t.shrunk, 500); /* 994 now (2,184 before holds decayed) */
     ck_assert_uint_ge(t.impossible, 3000);
     ck_assert_int_ge(t.tight, 5);
 }
@@ -359,8 +359,8 @@ START_TEST(fuzz_random_statistics_move_only_plausible_guests)
             b = tmp;
         }
     }
-    ck_assert_uint_ge(t.grown, 1000);
-    ck_assert_uint_ge(t.shrunk, 1000);
+    ck_assert_uint_ge(t.grown, 400);  /* 800 now: a squeeze holds longer, then decays */
+    ck_assert_uint_ge(t.shrunk, 500); /* 994 now (2,184 before holds decayed) */
     ck_assert_uint_ge(t.bad, 50000);
     ck_assert_uint_ge(t.impossible, 20000);
     ck_assert_uint_eq(gh.sets, t.changes);

@@ -479,10 +479,22 @@ START_TEST(squeeze_holds_what_recent_shrinks_took)
     ck_assert(!memsig_squeeze(&s, 13, 10, 60)); /* answered once */
     ck_assert_uint_eq(s.hold_kib, 900 * MIB);
     s.pressure = false;
+    /* Past its time the floor decays, 1 MiB a second, to none. */
     ck_assert(!memsig_squeeze(&s, 72.5, 10, 60));
-    ck_assert_uint_eq(s.hold_kib, 0); /* the hold-down is over */
+    ck_assert_uint_eq(s.hold_kib, 900 * MIB - 512);
+    ck_assert(!memsig_squeeze(&s, 72 + 900 + 1, 10, 60));
+    ck_assert_uint_eq(s.hold_kib, 0);
+    /* A second squeeze is held twice as long (the guest paid for a shrink once already). */
+    memsig_note_shrink(&s, 1000, 800 * MIB);
+    s.read_pressure = true;
+    ck_assert(memsig_squeeze(&s, 1005, 10, 60));
+    s.read_pressure = false;
+    ck_assert(!memsig_squeeze(&s, 1124, 10, 60));
+    ck_assert_uint_eq(s.hold_kib, 800 * MIB);
+    ck_assert(!memsig_squeeze(&s, 1126, 10, 60));
+    ck_assert_uint_eq(s.hold_kib, 799 * MIB);
     /* A deflation holds the size it reached. */
-    memsig_hold(&s, 80, 700 * MIB, 60);
+    memsig_hold(&s, 2000, 700 * MIB, 60);
     ck_assert_uint_eq(s.hold_kib, 700 * MIB);
 }
 END_TEST
