@@ -287,7 +287,7 @@ static void report(const struct coord *c, const struct snap *cur, bool baseline,
 {
     for (size_t i = 0; i < c->n; i++) {
         const struct snap_domain *d = snap_domain(cur, i);
-        coordlog_guest(&c->info[i], d, snap_domain_name(cur, d), &c->clock);
+        coordlog_guest(&c->info[i], d, snap_domain_name(cur, d));
     }
     rep->period_no = c->period;
     rep->baseline = baseline;

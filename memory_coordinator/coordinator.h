@@ -11,6 +11,10 @@
 #include "memsignals.h"
 #include "snapshot.h"
 
+/* What the coordinator samples: memory, and disk reads, which tell what a shrink costs a guest
+ * (docs/EVIDENCE.md#reclaim-cost). */
+#define COORD_SAMPLE (HV_SAMPLE_MEM | HV_SAMPLE_BLOCK)
+
 /* Smoothing of consumption rates: weight of the newest measurement. */
 #define COORD_ALPHA 0.5
 
@@ -77,6 +81,9 @@ struct coord_guest {
     enum memsig_source headroom_from; /* where view->headroom_kib was read (trusted statistics) */
     bool rates_ok;                    /* fault_rate and swap_in_rate are measured */
     double fault_rate, swap_in_rate;  /* major faults and swap-in KiB per second */
+    bool reads_ok;                    /* read_rate is measured (the host's disk statistics) */
+    double read_rate, read_base;      /* its disk reads, KiB per second, now and usually */
+    double hold_for_s;                /* how much longer its floor is held whole (0: none) */
     bool squeezed;                /* its pressure rose after a shrink: grown back (this period) */
     uint64_t deflated_from_kib;   /* its balloon deflated itself (view->deflated) from this size */
     unsigned notes;               /* COORD_NOTE_* said this period */

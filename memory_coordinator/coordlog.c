@@ -54,30 +54,34 @@ static void say_notes(unsigned notes, const char *name)
                     name);
 }
 
-/* The events of guest G's signals this period (sample M, named NAME, held for HOLD_S): a squeeze
- * answered, a deflation adopted. */
-static void say_events(const struct coord_guest *g, const struct snap_mem *m, const char *name,
-                       double hold_s)
+/* The events of guest G's signals this period (sample M, named NAME): a squeeze answered, a
+ * deflation adopted. */
+static void say_events(const struct coord_guest *g, const struct snap_mem *m, const char *name)
 {
     if (g->view->deflated)
         log_info("'%s' deflated its balloon itself (%.0f -> %.0f MiB): starving at that size, "
                  "held there for %.0f s",
                  name, (double)g->deflated_from_kib / UTIL_MIB, (double)m->actual_kib / UTIL_MIB,
-                 hold_s);
-    if (g->squeezed)
+                 g->hold_for_s);
+    if (g->squeezed && g->reads_ok && g->read_rate >= MEMSIG_READ_MIN_KIB_S &&
+        g->read_rate > 2 * g->read_base)
+        log_info("'%s' reads its disk again after a shrink (%.0f MiB/s, usually %.0f): growing it "
+                 "back to %.0f MiB, held for %.0f s, then let go slowly",
+                 name, g->read_rate / 1024, g->read_base / 1024,
+                 (double)g->view->hold_kib / UTIL_MIB, g->hold_for_s);
+    else if (g->squeezed)
         log_info("'%s' faults after a shrink (%.1f major faults/s, %.0f KiB/s swapped in): "
-                 "growing it back to %.0f MiB, held for %.0f s",
+                 "growing it back to %.0f MiB, held for %.0f s, then let go slowly",
                  name, g->fault_rate, g->swap_in_rate, (double)g->view->hold_kib / UTIL_MIB,
-                 hold_s);
+                 g->hold_for_s);
 }
 
-void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, const char *name,
-                    const struct coord_clock *k)
+void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, const char *name)
 {
     if (g->announce)
         warn_distrust(g->distrust, name, &d->mem);
     say_notes(g->notes, name);
-    say_events(g, &d->mem, name, k->hold_s);
+    say_events(g, &d->mem, name);
 }
 
 void coordlog_change(const struct coord_guest *g, const struct snap_mem *m, const char *name,

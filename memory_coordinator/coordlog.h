@@ -9,10 +9,9 @@
 #include "coordstate.h"
 #include "snapshot.h"
 
-/* Logs what derive found about guest G (domain D, named NAME) at clock K: a distrust reason or
- * recovery to announce, facts to note once, a squeeze answered or a deflation adopted. */
-void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, const char *name,
-                    const struct coord_clock *k);
+/* Logs what derive found about guest G (domain D, named NAME): a distrust reason or recovery to
+ * announce, facts to note once, a squeeze answered or a deflation adopted. */
+void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, const char *name);
 
 /* Logs the new target of guest G (sample M, named NAME), set or, in a DRY_RUN, planned. */
 void coordlog_change(const struct coord_guest *g, const struct snap_mem *m, const char *name,

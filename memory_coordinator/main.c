@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     };
     struct cli_common common;
     struct context ctx = {0};
-    struct app app = {&common, HV_SAMPLE_MEM, step, &ctx, NULL};
+    struct app app = {&common, COORD_SAMPLE, step, &ctx, NULL};
     int status = app_start(&prog, argc, argv, &common);
 
     if (status >= 0)

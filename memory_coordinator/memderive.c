@@ -135,6 +135,8 @@ static void signals(struct gstate *st, const struct memderive_sample *s,
             memsig_settled(&st->sig, m, st->target, st->target_t, g->fresh, k->now, k->stuck_s);
     if (g->fresh)
         memsig_rates(&st->sig, m, s->dt, k->now, k->window_s);
+    memsig_reads(&st->sig, (s->d->cfg & SNAP_CFG_BLOCK_READ) != 0, s->d->rd_bytes, k->now,
+                 k->window_s);
     if (mg->settled) {
         bool caches;
         update_rate(st, growing_part(m, mg->headroom_kib, &caches), m, k->now);
@@ -151,6 +153,11 @@ static void signals(struct gstate *st, const struct memderive_sample *s,
     g->rates_ok = st->sig.rates_ok;
     g->fault_rate = st->sig.fault_rate;
     g->swap_in_rate = st->sig.swap_in_rate;
+    g->reads_ok = st->sig.rd_ok && st->sig.read_base_ok;
+    g->read_rate = st->sig.read_rate;
+    g->read_base = st->sig.read_base;
+    g->hold_for_s =
+            st->sig.hold_kib && st->sig.hold_until > k->now ? st->sig.hold_until - k->now : 0;
     mg->pressure = st->sig.pressure || st->sig.read_pressure;
     mg->hold_kib = st->sig.hold_kib;
     mg->rate_kib_s = st->rate_ok ? st->rate : 0;

@@ -91,6 +91,11 @@ static void guest_signals(struct json *j, const struct coord_guest *g, const str
         json_double(j, g->swap_in_rate, 1);
     else
         json_null(j);
+    json_key(j, "disk_read_mib_s");
+    if (g->reads_ok)
+        json_double(j, g->read_rate / 1024, 1);
+    else
+        json_null(j);
     json_kv_bool(j, "pressure", g->view->pressure);
     mib(j, "hold_mib", g->view->hold_kib);
     cfg_flag(j, "autodeflate", known, d->cfg & SNAP_CFG_AUTODEFLATE);

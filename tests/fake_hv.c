@@ -1360,6 +1360,10 @@ static int fake_sample(struct hv *hv, struct snap *snap, unsigned what, hv_filte
         }
         if (what & HV_SAMPLE_MEM)
             sample_mem(f, d, i, &sd->mem);
+        if (what & HV_SAMPLE_BLOCK) { /* QEMU's count of what the guest read from its disks */
+            sd->rd_bytes = (uint64_t)(d->mem.disk_read_kib * 1024);
+            sd->cfg |= SNAP_CFG_BLOCK_READ;
+        }
     }
     if (what & HV_SAMPLE_MEM) {
         snap_set_host_memory(snap, f->ram_kib, fake_host_free_kib(f));

@@ -625,7 +625,7 @@ static void run_mem(int n, enum mpattern pat, bool tight, int periods, struct me
                                .floor_kib = 200 * MIB,
                                .reserve_default = true,
                                .period_s = 1};
-    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct runner_config rc = {.period_s = 1, .what = COORD_SAMPLE};
     struct mem_run r = {0};
     struct runner *runner;
     uint64_t max_mib = 2048, cur_mib = 512;
@@ -868,7 +868,7 @@ static void run_real(int n, enum rpattern pat, int periods, struct real_result *
                                .floor_kib = 200 * MIB,
                                .reserve_default = true,
                                .period_s = 1};
-    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct runner_config rc = {.period_s = 1, .what = COORD_SAMPLE};
     struct real_run r = {0};
     uint64_t seed = 7, pool = (uint64_t)(n + 3) / 4 * 2048 * (pat == R_HUGE);
     bool *reader = calloc((size_t)n, sizeof(bool)), *huge = calloc((size_t)n, sizeof(bool));
@@ -937,7 +937,7 @@ static void run_onset_at(double rate, bool autodeflate, double at, unsigned *oom
                                .floor_kib = 200 * MIB,
                                .reserve_default = true,
                                .period_s = 2};
-    struct runner_config rc = {.period_s = 2, .what = HV_SAMPLE_MEM};
+    struct runner_config rc = {.period_s = 2, .what = COORD_SAMPLE};
     struct real_run r = {0};
     struct fake_mem_load ml = {.base_kib = 64 * MIB,
                                .rate_kib_s = rate * MIB,

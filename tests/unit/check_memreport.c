@@ -76,7 +76,7 @@ START_TEST(metrics_of_a_host_short_of_memory)
                             .reserve_default = true,
                             .period_s = 1},
                     .m = metrics_create(NULL)};
-    struct runner_config rc = {.period_s = 1, .what = HV_SAMPLE_MEM};
+    struct runner_config rc = {.period_s = 1, .what = COORD_SAMPLE};
     struct runner *r;
     const char *text;
 

@@ -178,7 +178,7 @@ static int step(void *ctx, struct hv *hv, const struct snap *prev, const struct 
 void msim_start(struct msim *s, const struct msim_host *h)
 {
     double period_s = h->period_s > 0 ? h->period_s : 1;
-    struct runner_config rc = {.period_s = period_s, .what = HV_SAMPLE_MEM};
+    struct runner_config rc = {.period_s = period_s, .what = COORD_SAMPLE};
 
     memset(s, 0, sizeof(*s));
     s->f = fake_create(4, h->ram_mib * MIB, h->other_mib * MIB);
