@@ -24,6 +24,11 @@
 #define STUCK_MIN_S   3.0
 #define STUCK_PERIODS 2
 
+/* A balloon that has not moved toward the target we set for max(IGNORE_MIN_S, IGNORE_PERIODS
+ * periods) ignores it (no driver, or a stuck one). */
+#define IGNORE_MIN_S   10.0
+#define IGNORE_PERIODS 5
+
 struct coord {
     struct coord_config cfg;
     unsigned long period;
@@ -144,7 +149,8 @@ static struct coord_clock clock_at(const struct coord_config *cfg, double now)
             .grace_s = fmax(STATS_GRACE_MIN_S, 3 * cfg->period_s),
             .window_s = fmax(MEMSIG_SQUEEZE_MIN_S, MEMSIG_SQUEEZE_PERIODS * cfg->period_s),
             .hold_s = fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * cfg->period_s),
-            .stuck_s = fmax(STUCK_MIN_S, STUCK_PERIODS * cfg->period_s)};
+            .stuck_s = fmax(STUCK_MIN_S, STUCK_PERIODS * cfg->period_s),
+            .ignore_s = fmax(IGNORE_MIN_S, IGNORE_PERIODS * cfg->period_s)};
 }
 
 static struct gstate *state_of(struct coord *c, size_t i)
@@ -171,6 +177,7 @@ static void derive_guest(struct coord *c, const struct snap *cur, size_t i)
     g->view = &c->mg[i];
     s.fits = memsig_headroom(&s.d->mem, &s.headroom_kib, &s.headroom_from);
     s.weight = weight_for(c, snap_domain_name(cur, s.d));
+    s.tune = snap_domain_tune(cur, s.d);
     g->distrust = memtrust_judge(st, &s.d->mem, s.fits, &c->clock, &g->fresh, &s.dt);
     memtrust_track(st, g, &c->clock);
     memderive_guest(st, &s, &c->clock, g, &c->mg[i]);
@@ -202,6 +209,7 @@ static void take_decision(struct coord *c, size_t i, const struct mem_decision *
     uint64_t committed = mem_committed(g->view);
 
     g->decision = *dec;
+    rep->capped += dec->reason == MEM_AT_CAP;
     /* A repeated sample, or one taken while the balloon moves, decides nothing, not even that
      * a shrink has ended. */
     if ((g->view->fresh && g->view->settled) || !g->view->trusted)

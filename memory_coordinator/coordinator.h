@@ -66,7 +66,9 @@ enum {
     COORD_NOTE_UNUSED_ONLY = 1u << 1,    /* judged on unused alone */
     COORD_NOTE_NO_AUTODEFLATE = 1u << 2, /* its balloon does not deflate on OOM */
     COORD_NOTE_NO_FPR = 1u << 3,         /* its balloon does not report free pages */
-    COORD_NOTE_HUGEPAGES = 1u << 4       /* backed by huge pages: left alone */
+    COORD_NOTE_HUGEPAGES = 1u << 4,      /* backed by huge pages: left alone */
+    COORD_NOTE_OVER_CAP = 1u << 5,       /* its maximum is above what its memory limit allows */
+    COORD_NOTE_IGNORES = 1u << 6         /* its balloon ignores its targets: left alone */
 };
 
 /* One guest this period: its statistics judged, what the policy saw of it, what it decided. Its
@@ -86,6 +88,8 @@ struct coord_guest {
     double hold_for_s;                /* how much longer its floor is held whole (0: none) */
     bool squeezed;                /* its pressure rose after a shrink: grown back (this period) */
     uint64_t deflated_from_kib;   /* its balloon deflated itself (view->deflated) from this size */
+    uint64_t limit_kib;           /* its declared memory limit (<memtune>), 0: none */
+    uint64_t ignored_kib;         /* the target its balloon ignores (view->ignores) */
     unsigned notes;               /* COORD_NOTE_* said this period */
     struct mem_decision decision; /* this period's target (else its committed size: the
                                      baseline) and reason; change: a new target to set */
@@ -101,6 +105,7 @@ struct coord_report {
     size_t nguests;
     const struct coord_guest *guests;
     size_t starving, changes, failed;
+    size_t capped; /* guests short of headroom at their memory limit (<memtune>) */
     uint64_t granted_kib, reclaimed_kib;
     uint64_t budget_kib; /* memory that could be given this period */
     bool short_of_memory;

@@ -54,6 +54,22 @@ static void say_notes(unsigned notes, const char *name)
                     name);
 }
 
+/* Facts about what guest G (named NAME) declares, or how its balloon behaves, said once. */
+static void say_limits(const struct coord_guest *g, const char *name)
+{
+    if (g->notes & COORD_NOTE_OVER_CAP)
+        log_warning("'%s' may grow to %.0f MiB (<memory>), but its memory limit of %.0f MiB "
+                    "(<memtune>) holds the hypervisor's own memory too: it is grown to %.0f MiB "
+                    "at most",
+                    name, (double)g->view->max_kib / UTIL_MIB, (double)g->limit_kib / UTIL_MIB,
+                    (double)g->view->cap_kib / UTIL_MIB);
+    if (g->notes & COORD_NOTE_IGNORES)
+        log_warning("'%s' does not follow its balloon (target %.0f MiB, still at %.0f MiB): "
+                    "leaving it alone, its memory counted as its own",
+                    name, (double)g->ignored_kib / UTIL_MIB,
+                    (double)g->view->actual_kib / UTIL_MIB);
+}
+
 /* The events of guest G's signals this period (sample M, named NAME): a squeeze answered, a
  * deflation adopted. */
 static void say_events(const struct coord_guest *g, const struct snap_mem *m, const char *name)
@@ -81,6 +97,7 @@ void coordlog_guest(const struct coord_guest *g, const struct snap_domain *d, co
     if (g->announce)
         warn_distrust(g->distrust, name, &d->mem);
     say_notes(g->notes, name);
+    say_limits(g, name);
     say_events(g, &d->mem, name);
 }
 

@@ -25,6 +25,7 @@ struct gstate {
     bool rate_ok, have_used, actual_ok;
     bool shrinking;      /* we shrank it at its last decision (a fresh sample) */
     bool used_by_caches; /* last_used left its page cache out (it reports disk caches) */
+    bool ignores;        /* its balloon ignores its targets: left alone */
     bool overhead_ok;
 };
 
@@ -36,6 +37,7 @@ struct coord_clock {
     double window_s; /* a rise of pressure this soon after a shrink is a squeeze */
     double hold_s;   /* a floor (after a squeeze or a deflation) is held this long */
     double stuck_s;  /* a balloon short of its target, unchanged this long, has stopped */
+    double ignore_s; /* a balloon that has not moved toward its target this long ignores it */
 };
 
 #endif

@@ -173,6 +173,52 @@ static void forget_rates(struct gstate *st)
     memsig_reset_rates(&st->sig);
 }
 
+/* What a guest's memory limit leaves its balloon: the limit less the hypervisor's own memory
+ * (its bound, else OVERHEAD_GUESS_KIB before one is measured) and a margin of max(64 MiB, 5 %)
+ * for what that bound misses (docs/EVIDENCE.md#memory-caps). */
+#define OVERHEAD_GUESS_KIB (256ull * 1024)
+#define CAP_MARGIN_MIN_KIB (64ull * 1024)
+#define CAP_MARGIN_PERCENT 5
+
+/* The limits of guest G as its definition TUNE declares them (NULL: none known) into MG: its
+ * hard limit (or swap hard limit) as a cap on its balloon, its soft limit as where a short host
+ * shrinks it toward first. */
+static void declared_limits(const struct gstate *st, const struct snap_tune *tune,
+                            struct coord_guest *g, struct mem_guest *mg)
+{
+    uint64_t over = st->overhead_ok ? st->overhead_kib : OVERHEAD_GUESS_KIB, margin;
+
+    if (!tune)
+        return;
+    if (tune->flags & SNAP_TUNE_HARD_LIMIT)
+        g->limit_kib = tune->hard_limit_kib;
+    else if (tune->flags & SNAP_TUNE_SWAP_HARD_LIMIT)
+        g->limit_kib = tune->swap_hard_limit_kib;
+    if (g->limit_kib) {
+        margin = g->limit_kib / 100 * CAP_MARGIN_PERCENT;
+        margin = margin > CAP_MARGIN_MIN_KIB ? margin : CAP_MARGIN_MIN_KIB;
+        mg->cap_kib = g->limit_kib > over + margin ? g->limit_kib - over - margin : 1;
+    }
+    if ((tune->flags & SNAP_TUNE_SOFT_LIMIT) && tune->soft_limit_kib > over)
+        mg->soft_kib = tune->soft_limit_kib - over;
+}
+
+/* Whether the balloon of a guest (sample M, state ST) ignores the target we set: not reached
+ * (by more than the smallest change) and not moved since it was set, for IGNORE_S; it no longer
+ * does once it moves. */
+static bool ignores_balloon(struct gstate *st, const struct snap_mem *m, double now,
+                            double ignore_s)
+{
+    uint64_t off =
+            m->actual_kib > st->target ? m->actual_kib - st->target : st->target - m->actual_kib;
+
+    if (st->sig.shown_t > st->target_t || !st->target || off <= MEM_MIN_CHANGE_KIB)
+        st->ignores = false;
+    else if (now - st->target_t >= ignore_s)
+        st->ignores = true;
+    return st->ignores;
+}
+
 /* Facts about guest G (domain D) to say once: its headroom's source, its balloon's features. */
 static void take_notes(struct gstate *st, struct coord_guest *g, const struct snap_domain *d)
 {
@@ -190,6 +236,10 @@ static void take_notes(struct gstate *st, struct coord_guest *g, const struct sn
         if (d->cfg & SNAP_CFG_HUGEPAGES)
             n |= COORD_NOTE_HUGEPAGES;
     }
+    if (g->view->cap_kib && g->view->cap_kib < g->view->max_kib)
+        n |= COORD_NOTE_OVER_CAP;
+    if (g->view->ignores)
+        n |= COORD_NOTE_IGNORES;
     g->notes = n & ~st->noted;
     st->noted |= n;
 }
@@ -212,11 +262,19 @@ void memderive_guest(struct gstate *st, const struct memderive_sample *s,
         signals(st, s, k, g, mg);
     else
         forget_rates(st);
-    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib ? st->target : 0;
+    declared_limits(st, s->tune, g, mg);
+    mg->ignores = mg->trusted && !mg->fixed && ignores_balloon(st, m, k->now, k->ignore_s);
+    g->ignored_kib = mg->ignores ? st->target : 0;
+    mg->target_kib = st->target > mg->actual_kib && st->target <= mg->max_kib && !mg->ignores
+                             ? st->target
+                             : 0;
     mg->uncommitted_kib = mg->fixed ? 0 : uncommitted(st, m, mg);
     st->last_actual = m->actual_kib;
     st->actual_ok = true;
     take_notes(st, g, d);
     g->decision.target_kib = mem_committed(mg);
-    g->decision.reason = mg->fixed ? MEM_HUGEPAGES : mg->trusted ? MEM_KEEP : MEM_UNTRUSTED;
+    g->decision.reason = mg->fixed     ? MEM_HUGEPAGES
+                         : mg->ignores ? MEM_IGNORES
+                         : mg->trusted ? MEM_KEEP
+                                       : MEM_UNTRUSTED;
 }

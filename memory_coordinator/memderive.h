@@ -19,6 +19,7 @@ struct memderive_sample {
     bool fits;                        /* ... and whether they fit its balloon size */
     double dt;                        /* seconds of its clock since its last new sample */
     double weight;                    /* its share when memory is short */
+    const struct snap_tune *tune;     /* what its definition declares (NULL: unknown) */
 };
 
 /* Derives guest G (its distrust and freshness judged) from sample S at clock K: the policy's

@@ -62,6 +62,11 @@ static bool impossible(const struct mem_guest *g)
            g->headroom_kib > g->actual_kib;
 }
 
+uint64_t mem_limit_kib(const struct mem_guest *g)
+{
+    return g->cap_kib && g->cap_kib < g->max_kib ? g->cap_kib : g->max_kib;
+}
+
 uint64_t mem_grow_step(uint64_t max_kib)
 {
     uint64_t s = max_kib / 4;
@@ -81,7 +86,7 @@ const char *mem_reason_name(enum mem_reason r)
         return "keep";
     case MEM_STARVING:
         return "starving";
-    case MEM_CAPPED:
+    case MEM_STARVING_SHORT:
         return "starving, short of memory";
     case MEM_AT_MAX:
         return "starving, at maximum";
@@ -101,6 +106,10 @@ const char *mem_reason_name(enum mem_reason r)
         return "under pressure";
     case MEM_HUGEPAGES:
         return "huge pages";
+    case MEM_AT_CAP:
+        return "capped";
+    case MEM_IGNORES:
+        return "ignores its balloon";
     }
     return "?";
 }
@@ -147,7 +156,7 @@ uint64_t mem_room_for(const struct mem_config *cfg, const struct mem_guest *g, u
 {
     double want = (double)used + (double)cfg->min_unused_kib + grow * periods;
 
-    return want >= (double)g->max_kib ? g->max_kib : (uint64_t)want;
+    return want >= (double)mem_limit_kib(g) ? mem_limit_kib(g) : (uint64_t)want;
 }
 
 /* Target for shrinking G toward KEEP_KIB (its used memory plus headroom), bounded. */
@@ -255,7 +264,7 @@ static void node_rooms(struct work *w, const struct mem_host *host)
                     (double)host->node_free_kib[n] - (double)w->cfg->host_reserve_kib / nknown;
     for (size_t i = 0; i < w->n && w->node_known; i++) {
         const struct mem_guest *g = &w->guests[i];
-        int n = g->fixed ? -1 : first_known(w, g->nodes);
+        int n = g->fixed || g->ignores ? -1 : first_known(w, g->nodes);
         if (n >= 0)
             w->node_room[n] -= (double)held_by(g);
     }
@@ -303,17 +312,22 @@ static void starving(struct work *w, size_t i, uint64_t used, double grow)
     const struct mem_config *cfg = w->cfg;
     const struct mem_guest *g = &w->guests[i];
     struct mem_decision *d = &w->out->d[i];
-    uint64_t committed = mem_committed(g);
+    uint64_t committed = mem_committed(g), limit = mem_limit_kib(g);
     uint64_t t = mem_room_for(cfg, g, used, grow, MEM_HORIZON);
 
+    /* At its memory limit a guest is capped, not starving: no more can be given to it. */
+    if (limit < g->max_kib && committed >= limit && !g->deflated) {
+        d->reason = MEM_AT_CAP;
+        return;
+    }
     /* At least the idle level of headroom: not left on the threshold of starving. */
     t = max_u64(t, sat_add(sat_add(used, cfg->min_unused_kib), cfg->min_unused_kib / 2));
     t = max_u64(t, cfg->floor_kib);
-    t = min_u64(t, g->max_kib);
+    t = min_u64(t, limit);
     t = min_u64(t, committed + mem_grow_step(g->max_kib));
-    /* Within the smallest change of its maximum, a starving guest is given all of it. */
-    if (t > committed && g->max_kib - committed < MEM_MIN_CHANGE_KIB)
-        t = g->max_kib;
+    /* Within the smallest change of its limit, a starving guest is given all of it. */
+    if (t > committed && limit - committed < MEM_MIN_CHANGE_KIB)
+        t = limit;
     w->out->starving++;
     w->any_starving = true;
     d->reason = g->deflated ? MEM_DEFLATED : MEM_STARVING;
@@ -336,7 +350,8 @@ static void held_back(struct work *w, size_t i)
     const struct mem_guest *g = &w->guests[i];
     struct mem_decision *d = &w->out->d[i];
     uint64_t committed = mem_committed(g);
-    uint64_t t = min_u64(min_u64(g->hold_kib, g->max_kib), committed + mem_grow_step(g->max_kib));
+    uint64_t t =
+            min_u64(min_u64(g->hold_kib, mem_limit_kib(g)), committed + mem_grow_step(g->max_kib));
 
     if (t <= committed)
         return;
@@ -372,8 +387,8 @@ static void classify(struct work *w)
 
         d->target_kib = committed;
         d->reason = MEM_KEEP;
-        if (g->fixed) {
-            d->reason = MEM_HUGEPAGES;
+        if (g->fixed || g->ignores) {
+            d->reason = g->fixed ? MEM_HUGEPAGES : MEM_IGNORES;
             continue;
         }
         if (!g->trusted || impossible(g)) {
@@ -409,8 +424,27 @@ static void grow_starving(struct work *w)
         d->target_kib = mem_committed(&w->guests[i]) + give;
         w->out->granted_kib += give;
         if (give < w->need[i] && d->reason == MEM_STARVING)
-            d->reason = MEM_CAPPED;
+            d->reason = MEM_STARVING_SHORT;
     }
+}
+
+/* True when guest G, holding more than its soft limit, is shrunk first when memory is short. */
+static bool above_soft(const struct mem_guest *g)
+{
+    return g->soft_kib && mem_committed(g) > g->soft_kib;
+}
+
+/* When memory is short: where G (using USED) is shrunk to: toward what it uses and its minimum
+ * unused memory, not below its soft limit while it is above it; and, while any guest is above
+ * its soft limit (ANY_ABOVE_SOFT), the others are left as they are this period. */
+static uint64_t short_target(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
+                             bool any_above_soft)
+{
+    uint64_t t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
+
+    if (above_soft(g))
+        return max_u64(t, g->soft_kib);
+    return any_above_soft ? mem_committed(g) : t;
 }
 
 /* Shrinks the guests that keep more unused memory than they need. */
@@ -418,7 +452,11 @@ static void shrink_others(struct work *w)
 {
     const struct mem_config *cfg = w->cfg;
     uint64_t half = cfg->min_unused_kib / 2;
+    bool any_above_soft = false;
 
+    for (size_t i = 0; i < w->n; i++)
+        any_above_soft |= w->out->short_of_memory && w->out->d[i].reason == MEM_KEEP &&
+                          w->guests[i].fresh && w->guests[i].settled && above_soft(&w->guests[i]);
     for (size_t i = 0; i < w->n; i++) {
         const struct mem_guest *g = &w->guests[i];
         struct mem_decision *d = &w->out->d[i];
@@ -430,7 +468,7 @@ static void shrink_others(struct work *w)
         if (d->reason != MEM_KEEP || !g->fresh || !g->settled)
             continue; /* nothing new, or its balloon still moves: what it uses is not known */
         if (w->out->short_of_memory && room > cfg->min_unused_kib && steady) {
-            t = shrink_target(cfg, g, sat_add(used, cfg->min_unused_kib));
+            t = short_target(cfg, g, used, any_above_soft);
             d->reason = MEM_SHORT;
         } else if (w->reclaim_idle && steady &&
                    (room > sat_add(cfg->min_unused_kib, cfg->min_unused_kib) ||
@@ -462,7 +500,7 @@ static void drop_small(struct work *w)
         uint64_t delta =
                 d->target_kib > committed ? d->target_kib - committed : committed - d->target_kib;
         /* A grow to the guest's maximum is made however small: the last MiB are its need. */
-        bool to_max = d->target_kib > committed && d->target_kib == w->guests[i].max_kib;
+        bool to_max = d->target_kib > committed && d->target_kib == mem_limit_kib(&w->guests[i]);
 
         if (delta < MEM_MIN_CHANGE_KIB && d->target_kib != committed && !to_max) {
             if (d->target_kib > committed)

@@ -28,18 +28,22 @@
 
 /* Reasons for a target. */
 enum mem_reason {
-    MEM_KEEP = 0,  /* no change */
-    MEM_STARVING,  /* grown: unused below the minimum now or within a period */
-    MEM_CAPPED,    /* starving, but memory is short: grown less than it needs (or not at all) */
-    MEM_AT_MAX,    /* starving, but already at its maximum */
-    MEM_WASTEFUL,  /* shrunk: much more unused than it needs, while others starve */
-    MEM_IDLE,      /* shrunk: memory it does not use returns to the host */
-    MEM_SHORT,     /* shrunk: the host or starving guests are short of memory */
-    MEM_UNTRUSTED, /* left alone: its statistics are missing, stale or impossible */
-    MEM_SQUEEZED,  /* grown back: faults or swap-ins rose after a shrink (its floor is held) */
+    MEM_KEEP = 0,       /* no change */
+    MEM_STARVING,       /* grown: unused below the minimum now or within a period */
+    MEM_STARVING_SHORT, /* starving, but memory is short: grown less than it needs (or not at all)
+                         */
+    MEM_AT_MAX,         /* starving, but already at its maximum */
+    MEM_WASTEFUL,       /* shrunk: much more unused than it needs, while others starve */
+    MEM_IDLE,           /* shrunk: memory it does not use returns to the host */
+    MEM_SHORT,          /* shrunk: the host or starving guests are short of memory */
+    MEM_UNTRUSTED,      /* left alone: its statistics are missing, stale or impossible */
+    MEM_SQUEEZED,       /* grown back: faults or swap-ins rose after a shrink (its floor is held) */
     MEM_DEFLATED,  /* its balloon deflated itself (OOM): starving at its new size, held there */
     MEM_PRESSURE,  /* not shrunk: its faults or swap-ins are above its usual level */
-    MEM_HUGEPAGES  /* left alone: backed by huge pages, which ballooning cannot return */
+    MEM_HUGEPAGES, /* left alone: backed by huge pages, which ballooning cannot return */
+    MEM_AT_CAP,    /* short of headroom, but at its memory limit (<memtune>): "capped", not
+                      starving; growing it would have the host kill it */
+    MEM_IGNORES    /* left alone, out of the budget: its balloon does not follow its target */
 };
 
 struct mem_config {
@@ -73,6 +77,10 @@ struct mem_guest {
                                  to it, never shrunk below it */
     bool fixed;               /* backed by huge pages: size left alone, out of the budget */
     uint64_t nodes;           /* NUMA nodes its memory must come from (bit n: node n; 0: any) */
+    uint64_t cap_kib;         /* the most its balloon may hold: its memory cgroup's limit less
+                                 the hypervisor's own memory and a margin (0: no limit) */
+    uint64_t soft_kib;        /* where it is shrunk toward first when memory is short (0: none) */
+    bool ignores;             /* its balloon does not follow its target: its memory is its own */
 };
 
 struct mem_host {
@@ -111,6 +119,9 @@ double mem_growth_per_period(const struct mem_config *cfg, const struct mem_gues
  * maximum (KiB): what a starving guest is grown to. */
 uint64_t mem_room_for(const struct mem_config *cfg, const struct mem_guest *g, uint64_t used,
                       double grow, int periods);
+
+/* The most G's balloon may hold: its maximum, or its memory limit (cap_kib) when lower. */
+uint64_t mem_limit_kib(const struct mem_guest *g);
 
 /* Largest change of a target in one period, growing / shrinking, for a guest of MAX_KIB. */
 uint64_t mem_grow_step(uint64_t max_kib);

@@ -40,6 +40,8 @@ void memreport_print_line(FILE *out, const struct coord_report *rep, const struc
         return;
     }
     fprintf(out, ", %zu guests, %zu starving", rep->nguests, rep->starving);
+    if (rep->capped)
+        fprintf(out, ", %zu capped", rep->capped);
     print_changes(out, rep, dry_run);
     if (rep->short_of_memory)
         fputs(", short of memory", out);
@@ -98,6 +100,22 @@ static void guest_signals(struct json *j, const struct coord_guest *g, const str
         json_null(j);
     json_kv_bool(j, "pressure", g->view->pressure);
     mib(j, "hold_mib", g->view->hold_kib);
+    json_key(j, "memory_limit_mib"); /* <memtune>: the guest's memory cgroup */
+    if (g->limit_kib)
+        json_double(j, (double)g->limit_kib / UTIL_MIB, 1);
+    else
+        json_null(j);
+    json_key(j, "cap_mib"); /* ... what it leaves the balloon */
+    if (g->view->cap_kib)
+        json_double(j, (double)g->view->cap_kib / UTIL_MIB, 1);
+    else
+        json_null(j);
+    json_key(j, "soft_limit_mib");
+    if (g->view->soft_kib)
+        json_double(j, (double)g->view->soft_kib / UTIL_MIB, 1);
+    else
+        json_null(j);
+    json_kv_bool(j, "ignores_balloon", g->view->ignores);
     cfg_flag(j, "autodeflate", known, d->cfg & SNAP_CFG_AUTODEFLATE);
     cfg_flag(j, "free_page_reporting", known, d->cfg & SNAP_CFG_FREE_PAGE_REPORTING);
     cfg_flag(j, "hugepages", known, d->cfg & SNAP_CFG_HUGEPAGES);

@@ -25,7 +25,7 @@ static int64_t pos(int64_t v)
 static bool starving(const struct coord_guest *g)
 {
     return g->distrust == COORD_TRUSTED &&
-           (g->decision.reason == MEM_STARVING || g->decision.reason == MEM_CAPPED ||
+           (g->decision.reason == MEM_STARVING || g->decision.reason == MEM_STARVING_SHORT ||
             g->decision.reason == MEM_AT_MAX);
 }
 

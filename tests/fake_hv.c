@@ -84,6 +84,7 @@ struct fake_host {
     bool bg_first; /* the background takes its load first (fake_set_background_first) */
     uint64_t ram_kib, other_kib;
     double inflate_rate, deflate_rate; /* the balloon's speeds, KiB/s */
+    unsigned vm_kills;                 /* domains killed by their memory cgroup */
     uint64_t overhead_kib;
     uint64_t node_ram[MAX_NODES]; /* 0: no such node (or no NUMA memory model) */
     fake_stats_hook hook;
@@ -988,6 +989,8 @@ static void advance_cpu(struct fake_host *f, double dt)
     free_scratch(&sc);
 }
 
+static void enforce_memtune(struct fake_host *f);
+
 void fake_advance(struct fake_host *f, double seconds)
 {
     /* Memory moves in steps of at most 0.25 s so growth and the balloon interleave. */
@@ -1001,6 +1004,7 @@ void fake_advance(struct fake_host *f, double seconds)
             if (f->doms[i])
                 fmem_step(&f->doms[i]->mem, f->now + seconds - left, dt, f->inflate_rate,
                           f->deflate_rate);
+        enforce_memtune(f);
     }
     f->now += seconds;
 }
@@ -1093,9 +1097,32 @@ uint64_t fake_max_kib(const struct fake_host *f, int dom)
 }
 
 /* Memory domain D makes resident on the host (its huge pages come from the host's pool). */
+/* The hypervisor's own memory for D: the fixed overhead, and FAKE_OVERHEAD_PER_GIB for each
+ * GiB of guest memory it backs (page tables, the guest's memory map). */
+static uint64_t overhead_of(const struct fake_host *f, const struct fdom *d)
+{
+    if (!f->overhead_kib)
+        return 0;
+    return f->overhead_kib + d->mem.touched_kib / (1024 * FAKE_MIB) * FAKE_OVERHEAD_PER_GIB_KIB;
+}
+
 static uint64_t resident_of(const struct fake_host *f, const struct fdom *d)
 {
-    return (d->mem.hugepages ? 0 : d->mem.touched_kib) + f->overhead_kib;
+    return (d->mem.hugepages ? 0 : d->mem.touched_kib) + overhead_of(f, d);
+}
+
+/* The memory cgroup of each domain with a hard limit: a process past it is killed, the whole
+ * virtual machine (the host's kernel, as seen in the lab: issue 18). */
+static void enforce_memtune(struct fake_host *f)
+{
+    for (int i = 0; i < f->ndoms; i++) {
+        struct fdom *d = f->doms[i];
+        if (d && (d->tune.flags & SNAP_TUNE_HARD_LIMIT) &&
+            resident_of(f, d) > d->tune.hard_limit_kib) {
+            f->vm_kills++;
+            fake_remove_domain(f, i);
+        }
+    }
 }
 
 uint64_t fake_host_free_kib(const struct fake_host *f)
@@ -1186,6 +1213,25 @@ double fake_swap_ins_kib(const struct fake_host *f, int dom)
 {
     const struct fdom *d = dom_at(f, dom);
     return d ? d->mem.swap_in_kib : 0;
+}
+
+unsigned fake_vm_kills(const struct fake_host *f)
+{
+    return f->vm_kills;
+}
+
+uint64_t fake_resident_kib(const struct fake_host *f, int dom)
+{
+    const struct fdom *d = dom_at(f, dom);
+    return d ? resident_of(f, d) : 0;
+}
+
+void fake_set_balloon_stuck(struct fake_host *f, int dom, bool stuck)
+{
+    struct fdom *d = dom_at(f, dom);
+
+    if (d)
+        d->mem.stuck = stuck;
 }
 
 double fake_read_kib(const struct fake_host *f, int dom)

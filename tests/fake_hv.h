@@ -229,7 +229,10 @@ void fake_set_stats_every(struct fake_host *f, int dom, double seconds);
 void fake_set_node_ram(struct fake_host *f, int node, uint64_t ram_kib);
 
 /* Hypervisor memory of each guest beyond guest memory, in its RSS and off host free (default 0,
- * about 150 MiB for QEMU with TCG). */
+ * about 150 MiB for QEMU with TCG), and FAKE_OVERHEAD_PER_GIB_KIB more per GiB of guest memory it
+ * backs when set. A domain with a <memtune> hard limit is killed, whole, once its resident size
+ * (guest memory it backs and this) passes the limit (fake_vm_kills). */
+#define FAKE_OVERHEAD_PER_GIB_KIB (8 * FAKE_MIB)
 void fake_set_overhead(struct fake_host *f, uint64_t kib);
 
 /* The balloon's speeds in KiB per second, inflating (memory taken from the guest) and
@@ -279,9 +282,13 @@ unsigned fake_deflations(const struct fake_host *f, int dom); /* balloon deflate
 uint64_t fake_usable_kib(const struct fake_host *f, int dom); /* its MemAvailable now */
 uint64_t fake_cache_kib(const struct fake_host *f, int dom);
 uint64_t fake_swapped_kib(const struct fake_host *f, int dom);
-double fake_major_faults(const struct fake_host *f, int dom);  /* cumulative */
-double fake_swap_ins_kib(const struct fake_host *f, int dom);  /* cumulative */
-double fake_read_kib(const struct fake_host *f, int dom);      /* its reader's work, cumulative */
+double fake_major_faults(const struct fake_host *f, int dom);   /* cumulative */
+double fake_swap_ins_kib(const struct fake_host *f, int dom);   /* cumulative */
+double fake_read_kib(const struct fake_host *f, int dom);       /* its reader's work, cumulative */
+unsigned fake_vm_kills(const struct fake_host *f);              /* by their memory cgroups */
+uint64_t fake_resident_kib(const struct fake_host *f, int dom); /* its process's resident size */
+/* DOM's balloon ignores its targets (no driver, a stuck driver): it stays where it is. */
+void fake_set_balloon_stuck(struct fake_host *f, int dom, bool stuck);
 double fake_disk_read_kib(const struct fake_host *f, int dom); /* ... of it from the disk */
 uint64_t fake_node_free_kib(const struct fake_host *f, int node);
 bool fake_wants_more(const struct fake_host *f, int dom); /* its workload is short of memory */

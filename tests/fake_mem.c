@@ -127,6 +127,10 @@ static void balloon_step(struct fmem *m, double give, double take)
 {
     uint64_t step = (uint64_t)take;
 
+    if (m->stuck) {
+        fit(m);
+        return;
+    }
     if (m->actual_kib < m->target_kib) {
         m->actual_kib = min_u64(m->actual_kib + (uint64_t)give, m->target_kib);
     } else if (m->actual_kib > m->target_kib && !m->deflated) {

@@ -28,6 +28,7 @@ struct fmem {
     double cache_t; /* seconds since the cache load was set */
     bool autodeflate, free_page_reporting, hugepages;
     bool deflated; /* deflated itself on OOM: it does not inflate again until a new target */
+    bool stuck;    /* ignores its targets */
     double major_fault, minor_fault, swap_in_kib, swap_out_kib; /* cumulative */
     double read_kib, disk_read_kib; /* its reader's reads, and those that went to the disk */
     unsigned oom, deflations;

@@ -298,6 +298,12 @@ err_has "debug: 'dedicated' has CPU shares 2048 and a quota of 50% of a pCPU per
 err_lacks "'livepin' vCPU 0 is pinned|warning"
 
 echo "== memory_coordinator against the test driver =="
+# <memtune>: the hard limit caps the balloon (less the hypervisor's own memory, 256 MiB before it
+# is measured, and a margin of 64 MiB), warned once; the soft limit is read.
+run 0 "$MC" -c "$HD" --json --once 0.2
+json_check "[(g['memory_limit_mib'], g['cap_mib'], g['soft_limit_mib']) for g in objs[1]['guests'] if g['domain'] == 'dedicated'] == [(1100, 1100 - 256 - 64, 900 - 256)]"
+json_check "[g['memory_limit_mib'] for g in objs[1]['guests'] if g['domain'] == 'plain'] == [None]"
+err_has "warning: 'dedicated' may grow to 2048 MiB \\(<memory>\\), but its memory limit of 1100 MiB"
 run 0 "$MC" -c "$H4" --once 0.2
 out_lines 2
 out_has "^period 1: host free unknown, 3 guests: baseline$"

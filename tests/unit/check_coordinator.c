@@ -89,6 +89,59 @@ START_TEST(reclaim_when_short_waits_for_a_short_host)
 }
 END_TEST
 
+/* A guest capped by its memory cgroup (<memtune> hard limit 1100 MiB, maximum 2048, the
+ * hypervisor's own 150 MiB and 8 MiB a GiB) growing past it: grown to its cap less the
+ * hypervisor's memory and a margin, then "capped", not starving; its memory cgroup never kills
+ * it (the coordinator of before grew it until the host killed the VM: issue 18). */
+START_TEST(a_capped_guest_is_never_grown_into_its_kill)
+{
+    struct fake_mem_load grow = msim_growth(25, 1700, 3);
+    uint64_t peak_resident = 0;
+    int capped = 0, starving_at_cap = 0;
+    struct msim s;
+    int g;
+
+    msim_start(&s, &(struct msim_host){.ram_mib = 16384, .other_mib = 1024, .period_s = 2});
+    fake_set_overhead(s.f, 150 * MIB);
+    g = msim_guest(&s, 2048, 512, &grow);
+    fake_set_memtune(s.f, g, 1100 * MIB, 0, 0);
+    for (int p = 1; p <= 60; p++) {
+        msim_run(&s, p);
+        if (fake_resident_kib(s.f, g) > peak_resident)
+            peak_resident = fake_resident_kib(s.f, g);
+        capped += s.last_rep.guests[0].decision.reason == MEM_AT_CAP;
+        starving_at_cap +=
+                s.last_rep.guests[0].decision.reason == MEM_AT_CAP && s.last_rep.starving > 0;
+    }
+    ck_assert_uint_eq(fake_vm_kills(s.f), 0);
+    ck_assert_uint_lt(peak_resident, 1100 * MIB);
+    ck_assert_uint_gt(s.peak_actual[g], 700 * MIB); /* it was grown, up to its cap */
+    ck_assert_int_gt(capped, 0);
+    ck_assert_int_eq(starving_at_cap, 0);
+    msim_free(&s);
+}
+END_TEST
+
+/* A guest whose balloon ignores its targets is left alone once seen not to follow (max(10 s, 5
+ * periods)), and warned of; the others go on. */
+START_TEST(a_balloon_that_ignores_its_target_is_left_alone)
+{
+    struct msim s;
+    int g;
+
+    msim_start(&s, &(struct msim_host){.ram_mib = 16384, .other_mib = 1024, .period_s = 1});
+    g = msim_guest(&s, 2048, 1024, &msim_idle);
+    msim_guest(&s, 2048, 1024, &msim_idle);
+    fake_set_balloon_stuck(s.f, g, true);
+    msim_run(&s, 40);
+    ck_assert_uint_eq(fake_actual_kib(s.f, g), 1024 * MIB);
+    ck_assert_int_eq(s.last_rep.guests[0].decision.reason, MEM_IGNORES);
+    ck_assert_uint_le(s.changes[g], 1);                    /* one target, then no more */
+    ck_assert_uint_lt(fake_actual_kib(s.f, 1), 600 * MIB); /* the other is reclaimed */
+    msim_free(&s);
+}
+END_TEST
+
 START_TEST(one_grows_three_idle)
 {
     struct msim s;
@@ -425,6 +478,8 @@ TCase *coordinator_feeding_tcase(void)
     tcase_add_test(t, idle_guests_are_never_grown);
     tcase_add_test(t, a_guest_short_at_the_first_sample_is_grown_then);
     tcase_add_test(t, reclaim_when_short_waits_for_a_short_host);
+    tcase_add_test(t, a_capped_guest_is_never_grown_into_its_kill);
+    tcase_add_test(t, a_balloon_that_ignores_its_target_is_left_alone);
     tcase_add_test(t, one_grows_three_idle);
     tcase_add_test(t, all_four_grow_until_the_reserve);
     tcase_add_test(t, memory_moves_from_a_freeing_guest_to_a_growing_one);

@@ -220,7 +220,7 @@ START_TEST(shares_split_a_short_budget)
     uint64_t g0 = p.d[0].target_kib - 1024 * MIB, g1 = p.d[1].target_kib - 1024 * MIB;
     ck_assert_uint_eq(p.d[2].target_kib, (1000 + 100) * MIB);
     ck_assert(fabs((double)g1 / (double)g0 - 3.0) < 0.01);
-    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING_SHORT);
     mem_plan_free(&p);
 }
 END_TEST
@@ -237,7 +237,7 @@ START_TEST(short_budget_is_not_taken_by_the_first_to_starve)
 
     mem_plan(&cfg, &host, g, 3, &p);
     ck_assert(p.short_of_memory);
-    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING_SHORT);
     ck_assert_uint_eq(p.d[0].target_kib, (910 + 100 + 2 * 50) * MIB);
     ck_assert(!p.d[1].change && !p.d[2].change);
     mem_plan_free(&p);
@@ -266,9 +266,55 @@ START_TEST(short_of_memory_reclaims_excess)
     ck_assert_uint_eq(p.granted_kib, 0);
     ck_assert_int_eq(p.d[0].reason, MEM_SHORT);
     ck_assert_uint_eq(p.d[0].target_kib, 800 * MIB - mem_shrink_step(2048 * MIB));
-    ck_assert_int_eq(p.d[1].reason, MEM_CAPPED);
+    ck_assert_int_eq(p.d[1].reason, MEM_STARVING_SHORT);
     ck_assert(!p.d[2].change); /* exactly min_unused unused: nothing to spare */
     mem_plan_free(&p);
+}
+END_TEST
+
+/* A short host shrinks first the guests above their soft limit, toward it; the others keep their
+ * size that period. */
+START_TEST(a_short_host_shrinks_toward_soft_limits_first)
+{
+    struct mem_host host = {.free_kib = 1000 * MIB, .known = true}; /* below the reserve */
+    struct mem_guest g[] = {guest(1024, 300, 2048, 0), guest(1024, 300, 2048, 0)};
+    struct mem_plan p;
+
+    g[0].soft_kib = 900 * MIB;  /* above it: shrunk, not below it */
+    g[1].soft_kib = 1800 * MIB; /* below it: left this period */
+    mem_plan(&cfg, &host, g, 2, &p);
+    ck_assert(p.short_of_memory);
+    ck_assert_int_eq(p.d[0].reason, MEM_SHORT);
+    ck_assert_uint_eq(p.d[0].target_kib, 900 * MIB);
+    ck_assert(!p.d[1].change);
+    mem_plan_free(&p);
+    /* With nobody above a soft limit, both give back their excess, as without soft limits. */
+    g[0].soft_kib = 1800 * MIB;
+    mem_plan(&cfg, &host, g, 2, &p);
+    ck_assert(p.d[0].change && p.d[1].change);
+    ck_assert_uint_eq(p.d[0].target_kib, 1024 * MIB - mem_shrink_step(2048 * MIB));
+    mem_plan_free(&p);
+}
+END_TEST
+
+/* A guest at its memory limit is capped, not starving, and never grown past it. */
+START_TEST(a_guest_at_its_cap_is_capped_not_starving)
+{
+    struct mem_guest g[] = {guest(800, 780, 2048, 20), guest(700, 690, 2048, 0)};
+    struct mem_plan p;
+
+    g[0].cap_kib = 800 * MIB;
+    g[1].cap_kib = 760 * MIB; /* room for 60 MiB more, no further */
+    mem_plan(&cfg, &plenty, g, 2, &p);
+    ck_assert_int_eq(p.d[0].reason, MEM_AT_CAP);
+    ck_assert(!p.d[0].change);
+    ck_assert_int_eq(p.d[1].reason, MEM_STARVING);
+    ck_assert_uint_eq(p.d[1].target_kib, 760 * MIB);
+    ck_assert_uint_eq(p.starving, 1);
+    mem_plan_free(&p);
+    ck_assert_uint_eq(mem_limit_kib(&g[0]), 800 * MIB);
+    g[0].cap_kib = 4096 * MIB; /* above its maximum: the maximum binds */
+    ck_assert_uint_eq(mem_limit_kib(&g[0]), 2048 * MIB);
 }
 END_TEST
 
@@ -281,7 +327,7 @@ START_TEST(unknown_host_gives_nothing_takes_nothing_in_its_name)
     mem_plan(&cfg, &host, g, 2, &p);
     ck_assert(!p.short_of_memory);
     ck_assert_uint_eq(p.granted_kib, 0);
-    ck_assert_int_eq(p.d[0].reason, MEM_CAPPED);
+    ck_assert_int_eq(p.d[0].reason, MEM_STARVING_SHORT);
     ck_assert_int_eq(p.d[1].reason, MEM_KEEP); /* 180 unused: not idle, and no "short" */
     mem_plan_free(&p);
 }
@@ -751,6 +797,8 @@ Suite *mempolicy_suite(void)
     tcase_add_test(t, idle_guest_returns_memory_gradually);
     tcase_add_test(t, a_moving_balloon_decides_only_on_direct_evidence);
     tcase_add_test(t, the_last_mib_are_given);
+    tcase_add_test(t, a_short_host_shrinks_toward_soft_limits_first);
+    tcase_add_test(t, a_guest_at_its_cap_is_capped_not_starving);
     tcase_add_test(t, no_shrinking_before_the_rate_is_known_or_while_growing);
     tcase_add_test(t, wasteful_when_someone_starves);
     tcase_add_test(t, budget_respects_reserve_and_promises);

@@ -132,7 +132,7 @@ START_TEST(shortfall_is_what_neither_host_nor_guests_give)
 
     world_init(&w);
     /* Starving and growing 100 MiB/s: wants 1024 + 100 + 2 * 100 = 1324 MiB: needs 300. */
-    guest(&w, 0, 0, 1024, 0, 100, MEM_CAPPED);
+    guest(&w, 0, 0, 1024, 0, 100, MEM_STARVING_SHORT);
     guest(&w, 1, 1, 600, 150, 0, MEM_SHORT);  /* wants 450 + 100: can give 50 */
     untrusted(&w, 2, 2, 2048);                /* gives nothing */
     guest(&w, 3, 3, 4096, 0, 50, MEM_AT_MAX); /* starving at its maximum: the host cannot help */
@@ -158,7 +158,7 @@ START_TEST(page_cache_is_headroom_and_held_guests_give_nothing)
 
     world_init(&w);
     /* Starving, growing 100 MiB/s: wants 1024 + 100 + 200 = 1324 MiB: needs 300. */
-    guest(&w, 0, 0, 1024, 0, 100, MEM_CAPPED);
+    guest(&w, 0, 0, 1024, 0, 100, MEM_STARVING_SHORT);
     /* 20 MiB free but 620 MiB it can use at once (page cache): uses 380, wants 480, gives 520. */
     guest(&w, 1, 1, 1000, 620, 0, MEM_SHORT);
     /* Under pressure, squeezed, deflated, huge pages: plenty of headroom, none of it given. */
@@ -186,7 +186,7 @@ START_TEST(candidate_relieves_the_most)
 
     world_init(&w);
     /* Wants 1024 + 100 + 2 * 1500, capped at its 4096 MiB maximum: needs 3072. */
-    guest(&w, 0, 0, 1024, 0, 1500, MEM_CAPPED);
+    guest(&w, 0, 0, 1024, 0, 1500, MEM_STARVING_SHORT);
     guest(&w, 1, 1, 600, 150, 0, MEM_SHORT); /* gives 50 */
     untrusted(&w, 2, 2, 2048);
     w.rep.budget_kib = 50 * MIB;
@@ -210,7 +210,7 @@ static struct shortfall starving_set(struct world *w, const size_t *doms, const 
     w->rep.nguests = 0;
     for (size_t i = 0; i < n; i++) {
         /* wants used + 100 + 2 periods of growth: need = 100 + 2 * rate */
-        guest(w, i, doms[i], 1024, 0, (needs[i] - 100) / 2, MEM_CAPPED);
+        guest(w, i, doms[i], 1024, 0, (needs[i] - 100) / 2, MEM_STARVING_SHORT);
         w->view[i].max_kib = 65536 * MIB;
     }
     w->rep.budget_kib = 0;

@@ -76,13 +76,13 @@ static void replay_coordinator(const struct trace *t, double period_s, double of
             const struct mem_decision *d = &g->decision;
             const char *name = snap_domain_name(cur, snap_domain(cur, g->domain));
             bool is_idle = listed(idle, name);
-            if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_CAPPED))
+            if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_STARVING_SHORT))
                 out->starving_idle++;
             if (!d->change)
                 continue;
             if (d->target_kib < g->view->actual_kib)
                 out->shrinks++;
-            else if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_CAPPED) &&
+            else if (is_idle && (d->reason == MEM_STARVING || d->reason == MEM_STARVING_SHORT) &&
                      out->grows_of_idle++ == 0)
                 snprintf(out->first_grow, sizeof(out->first_grow),
                          "at %.1f s: %s %.0f -> %.0f MiB (%s, %.0f MiB headroom, %+.1f MiB/s)",
