@@ -73,6 +73,9 @@ class Guest:
     # the guest is defined, not created (None: transient; `pin` is then a live pin).
     defined_pin: str | None = None
     shares: int | None = None   # <cputune><shares>: its CPU weight (None: the host's default)
+    # <memtune><hard_limit> in MiB, set live once started (in the XML at start libvirt raises
+    # RLIMIT_MEMLOCK to it, which this container refuses); None: no limit.
+    hard_limit_mib: int | None = None
 
     @property
     def duty(self):
@@ -283,6 +286,9 @@ class Lab:
             else:
                 self.conn.createXML(xml, 0)
                 self.started.append(g.name)
+            if g.hard_limit_mib:
+                self.conn.lookupByName(g.name).setMemoryParameters(
+                    {"hard_limit": g.hard_limit_mib * 1024}, libvirt.VIR_DOMAIN_AFFECT_LIVE)
             self.start_kib[g.name] = g.current_mib * 1024
 
     def ready(self, name):

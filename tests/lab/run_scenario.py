@@ -134,7 +134,8 @@ def run(sc, args, base=None):
     ncpus = conn.getCPUMap()[0]
     guests = sc.guests(ncpus)
     for g in guests:
-        g.autodeflate = sc.autodeflate and os.environ.get("LAB_AUTODEFLATE", "on") != "off"
+        g.autodeflate = (g.autodeflate and sc.autodeflate
+                         and os.environ.get("LAB_AUTODEFLATE", "on") != "off")
         g.free_page_reporting = sc.free_page_reporting
     cfg = {"scenario": sc.name, "period": args.period, "ncpus": ncpus,
            "guests": [g.name for g in guests], "csv": os.path.join(outdir, "samples.csv"),
@@ -143,6 +144,7 @@ def run(sc, args, base=None):
            "cpusets": {g.name: g.cpuset for g in guests if g.cpuset},
            "defined_pins": {g.name: g.defined_pin for g in guests if g.defined_pin},
            "shares": {g.name: g.shares for g in guests if g.shares},
+           "hard_limits": {g.name: g.hard_limit_mib for g in guests if g.hard_limit_mib},
            "events": {g.name: [g.start_period, g.stop_period] for g in guests
                       if g.start_period or g.stop_period is not None},
            "emulator_cpus": sc.emulator_cpus,

@@ -100,6 +100,10 @@ class Scenario:
     # throughput with the tool must be at least KEEP_THROUGHPUT of theirs without it.
     compare_without_tool: bool = False
     keep_throughput: tuple = ()
+    # capped: guests with a memory limit (Guest.hard_limit_mib): they must stay up (their memory
+    # cgroup never kills them) and QEMU's resident memory stay under the limit (figure
+    # peak_rss_mib).
+    capped: tuple = ()
 
 
 def cpu_guests(ncpus, pins, duties):
@@ -169,6 +173,16 @@ def emulator_guests(ncpus):
     return gs
 
 
+def capped_guests(n):
+    """Guest 1 grows to 1700 MiB under a memory limit of 1100 MiB (<memtune> hard limit, set
+    live), its balloon without autodeflate (which would deflate it past the limit by itself);
+    three idle guests."""
+    gs = mem_guests({1: "mem --rate 25 --cap 1700"})
+    gs[0].hard_limit_mib = 1100
+    gs[0].autodeflate = False
+    return gs
+
+
 def mem_guests(loads, disks=None, delay=MEM_DELAY):
     """Four guests; workloads start DELAY s after boot (MEM_DELAY: the first periods
     show every guest idle, the baseline of what a guest uses); DISKS: guest number ->
@@ -235,6 +249,9 @@ SCENARIOS = {s.name: s for s in [
     Scenario("mem-idle-p1", "mem", "four idle guests, PERIOD 1: shrunk once, then left alone",
              60, lambda n: mem_guests({}), "fail", shrink=(G1, G2, G3, G4), period=1,
              steady_from=30),
+    Scenario("mem-capped", "mem",
+             "guest 1 grows to 1700 MiB under a memory limit of 1100 MiB (<memtune>), the"
+             " others idle", 60, capped_guests, None, capped=(G1,), shrink=(G2, G3, G4)),
     Scenario("mem-hot-cache", "mem",
              "guest 1 re-reads its 320 MiB disk as fast as it can (its cache holds it at 512 MiB),"
              " the others idle: compared with a run without the tool", 60,
@@ -681,7 +698,13 @@ def unforeseen(before, prev, n):
             headroom(prev, n) >= MIN_UNUSED + LOOKAHEAD * seen)
 
 
-def starving_while_available(rows, names, reserve):
+def within_limit(r, n, mib, limits):
+    """Whether guest N could have held MIB more at sample R under its memory limit (LIMITS: name
+    -> MiB of its <memtune> hard limit): QEMU's resident memory plus MIB plus NEAR below it."""
+    return n not in limits or r.get(col(n, "rss"), 0) + mib + NEAR <= limits[n]
+
+
+def starving_while_available(rows, names, reserve, limits=None):
     """docs/METRICS.md, as tests/measure.c computes it: per sample (after the BASELINE
     periods), the guests with headroom below MIN_UNUSED; they count as starving while
     memory was available when host free >= reserve + all guests' unbacked memory + all
@@ -708,7 +731,7 @@ def starving_while_available(rows, names, reserve):
             late = prev["host_avail_mib"] < (reserve + unbacked(prev, up_in(prev))
                                              + sum(short.values()))
             for n, s in short.items():
-                if r[col(n, "actual")] + s <= MAX_MIB:
+                if r[col(n, "actual")] + s <= MAX_MIB and within_limit(r, n, s, limits or {}):
                     avail[n] += 1
                     excused[n] += late or unforeseen(before, prev, n)
     return starving, avail, excused
@@ -794,7 +817,8 @@ def judge_mem(sc, rows, cfg):
     used0 = {n: first[col(n, "actual")] - headroom(first, n) for n in names}
     target_idle = {n: max(FLOOR, used_at_end(rows, n) + 1.5 * MIN_UNUSED) for n in names}
     need = {n: min(MAX_MIB, sc.caps.get(n, 0) + used0[n] + MIN_UNUSED) for n in names}
-    starving, avail, excused = starving_while_available(rows, names, reserve_tool)
+    limits = cfg.get("hard_limits", {})
+    starving, avail, excused = starving_while_available(rows, names, reserve_tool, limits)
     starving_avail = sum(avail.values())
     starving_foreseen = starving_avail - sum(excused.values())
     oom_total = sum(rows[-1].get(col(n, "oom"), 0) for n in names)
@@ -806,7 +830,8 @@ def judge_mem(sc, rows, cfg):
         for n in names:
             if (r.get(col(n, "oom"), 0) > prev.get(col(n, "oom"), 0)
                     and min(before["host_avail_mib"], prev["host_avail_mib"]) > reserve + SHORT
-                    and prev[col(n, "actual")] < MAX_MIB - NEAR):
+                    and prev[col(n, "actual")] < MAX_MIB - NEAR
+                    and within_limit(prev, n, NEAR, limits)):
                 oom_avail += 1
     actual = {n: [r[col(n, "actual")] for r in rows if r.get(col(n, "actual"))] for n in names}
     final = {n: a[-1] for n, a in actual.items()}
@@ -831,6 +856,7 @@ def judge_mem(sc, rows, cfg):
         "major_faults": {n: rows[-1].get(col(n, "major_fault"), 0)
                          - rows[0].get(col(n, "major_fault"), 0) for n in names},
         "need_mib": {n: need[n] for n in sc.caps},
+        "hard_limits": limits,
         "idle_target_mib": target_idle,
         "idle_grown_by_guest": idle_grown(rows, cfg),
         "balloon_changes": {n: len(balloon_changes(rows, n)) for n in names},
@@ -946,10 +972,26 @@ def judge_mem_fields(sc, rows, figures, reasons, facts):
                            f" of its growth)")
     for n in sc.squeeze_back:
         squeeze_back(rows, n, figures, reasons)
+    for n in sc.capped:
+        judge_capped(rows, n, figures, reasons)
     if sc.onset:
         n = sc.onset[0]  # idle (above MIN_UNUSED) until its surge: the lowest is at the onset
         low = min(headroom(r, n) for r in rows[BASELINE:] if r.get(col(n, "up")))
         figures.setdefault("lowest_headroom_mib", {})[n] = low
+
+
+def judge_capped(rows, n, figures, reasons):
+    """Guest N, under a memory limit, stays up to the end, and QEMU's resident memory stays under
+    its limit (figure peak_rss_mib)."""
+    limit = figures.get("hard_limits", {}).get(n)
+    up = [r.get(col(n, "up")) for r in rows]
+    peak = max((r.get(col(n, "rss"), 0) or 0) for r in rows)
+    figures.setdefault("peak_rss_mib", {})[n] = peak
+    if not all(up[1:]):
+        reasons.append(f"{n} went down (killed by its memory cgroup?) at period"
+                       f" {rows[up.index(0, 1)]['period'] if 0 in up[1:] else '?'}")
+    if limit and peak >= limit:
+        reasons.append(f"{n}'s QEMU reached {peak} MiB resident, at or above its limit {limit} MiB")
 
 
 def squeeze_back(rows, n, figures, reasons):
