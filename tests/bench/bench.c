@@ -800,11 +800,12 @@ static int mem_table(bool smoke)
 /* ------------------------------------------------- memory, real guests ---- */
 
 /* Guests as they really are: page-cache readers, mapped working sets, huge pages. */
-enum rpattern { R_CACHE, R_SQUEEZE, R_HUGE, NRPATTERNS };
+enum rpattern { R_CACHE, R_SQUEEZE, R_HUGE, R_HOT, NRPATTERNS };
 static const char *const rpattern_names[] = {
         "page cache: every other guest reads its disk, 1 in 10 grows",
         "mapped working sets (300-700 MiB, 200 MiB/s)",
-        "1 in 4 backed by huge pages, 1 in 10 grows"};
+        "1 in 4 backed by huge pages, 1 in 10 grows",
+        "hot cache: 1 in 4 re-reads its 320 MiB disk as fast as it can, the others idle"};
 
 struct real_run {
     struct fake_host *f;
@@ -831,6 +832,8 @@ struct real_result {
     unsigned long starving, starving_available, ooms, squeezes;
     unsigned readers_grown, huge_changed;
     uint64_t lowest_free_mib, reserve_mib;
+    double returned_mib_s; /* MiB·s below the guests' start size */
+    double read_mib;       /* what the readers read */
 };
 
 /* Guest I of a real-guests pattern: its workload; *READER / *HUGE: what it is. */
@@ -855,6 +858,8 @@ static void real_guest(struct fake_host *f, int id, int i, enum rpattern pat, ui
     } else if (pat == R_HUGE && i % 4 == 0) {
         fake_set_hugepages(f, id, true);
         *huge = true;
+    } else if (pat == R_HOT && i % 4 == 0) {
+        cl = (struct fake_cache_load){.rate_kib_s = FAKE_READ_MAX, .span_kib = 320 * MIB};
     }
     fake_set_memory(f, id, 2048 * MIB, (*huge ? 2048 : 1024) * MIB);
     fake_set_mem_load(f, id, &ml);
@@ -862,12 +867,13 @@ static void real_guest(struct fake_host *f, int id, int i, enum rpattern pat, ui
     fake_set_stats(f, id, true);
 }
 
-static void run_real(int n, enum rpattern pat, int periods, struct real_result *res)
+static void run_real(int n, enum rpattern pat, int periods, bool dry, struct real_result *res)
 {
     struct coord_config cfg = {.min_unused_kib = 100 * MIB,
                                .floor_kib = 200 * MIB,
                                .reserve_default = true,
-                               .period_s = 1};
+                               .period_s = 1,
+                               .dry_run = dry};
     struct runner_config rc = {.period_s = 1, .what = COORD_SAMPLE};
     struct real_run r = {0};
     uint64_t seed = 7, pool = (uint64_t)(n + 3) / 4 * 2048 * (pat == R_HUGE);
@@ -904,6 +910,8 @@ static void run_real(int n, enum rpattern pat, int periods, struct real_result *
                     free_kib / MIB < res->lowest_free_mib ? free_kib / MIB : res->lowest_free_mib;
         }
         for (int i = 0; i < n; i++) {
+            uint64_t start = huge[i] ? 2048 * MIB : 1024 * MIB, act = fake_actual_kib(r.f, i);
+            res->returned_mib_s += act < start ? (double)(start - act) / MIB : 0;
             res->readers_grown += reader[i] && fake_target_kib(r.f, i) > 1024 * MIB;
             reader[i] = reader[i] && fake_target_kib(r.f, i) <= 1024 * MIB;
             res->huge_changed += huge[i] && fake_target_kib(r.f, i) != 2048 * MIB;
@@ -912,6 +920,7 @@ static void run_real(int n, enum rpattern pat, int periods, struct real_result *
         runner_tick(runner);
     }
     for (int i = 0; i < n; i++) {
+        res->read_mib += fake_read_kib(r.f, i) / MIB;
         res->ooms += fake_oom_kills(r.f, i);
         if (getenv("BENCH_DEBUG") && fake_oom_kills(r.f, i))
             fprintf(stderr, "oom guest %d actual %llu used %llu\n", i,
@@ -994,20 +1003,31 @@ static int real_table(bool smoke)
            "1024 of 2048 MiB at start, warm for 30 s, 1 s periods, 120 periods)\n\n");
     printf("| guests | pattern | guest-periods starving | ... while memory was free | OOM kills "
            "| readers grown beyond start | squeezes answered | huge-page guests changed | "
-           "lowest host free MiB | reserve MiB |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-           "---:|\n");
+           "lowest host free MiB | reserve MiB | returned MiB·s | reads kept |\n|---:|---|---:|"
+           "---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
         for (int pat = 0; pat < NRPATTERNS; pat++) {
             struct real_result res;
             if (smoke && counts[c] > 100)
                 continue;
-            run_real(counts[c], pat, 120, &res);
-            printf("| %d | %s | %lu | %lu | %lu | %u | %lu | %u | %llu | %llu |\n", counts[c],
+            double kept = -1;
+            run_real(counts[c], pat, 120, false, &res);
+            if (pat == R_HOT) { /* against the same host with nothing applied */
+                struct real_result base;
+                run_real(counts[c], pat, 120, true, &base);
+                kept = base.read_mib > 0 ? res.read_mib / base.read_mib : 1;
+            }
+            printf("| %d | %s | %lu | %lu | %lu | %u | %lu | %u | %llu | %llu | %.0f |", counts[c],
                    rpattern_names[pat], res.starving, res.starving_available, res.ooms,
                    res.readers_grown, res.squeezes, res.huge_changed,
-                   (unsigned long long)res.lowest_free_mib, (unsigned long long)res.reserve_mib);
+                   (unsigned long long)res.lowest_free_mib, (unsigned long long)res.reserve_mib,
+                   res.returned_mib_s);
+            if (kept >= 0)
+                printf(" %.2f |\n", kept);
+            else
+                printf(" - |\n");
             failures += res.readers_grown + res.huge_changed > 0 ||
-                        res.lowest_free_mib < res.reserve_mib;
+                        res.lowest_free_mib < res.reserve_mib || (kept >= 0 && kept < 0.9);
         }
     }
     printf("\n## Sudden onset (an idle guest, shrunk, jumps to R MiB/s; PERIOD 2 s; 8 runs, the "
