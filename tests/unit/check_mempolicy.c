@@ -611,6 +611,9 @@ static struct mem_guest fz_guest(uint64_t *seed, bool plausible)
     g.fixed = rng_next(seed) % 9 == 0;
     g.hold_kib = rng_next(seed) % 4 ? 0 : fz_size(seed, p);
     g.nodes = rng_next(seed) % 3 ? 0 : rng_next(seed) % 16;
+    g.cap_kib = rng_next(seed) % 4 ? 0 : fz_upto(seed, g.max_kib + g.max_kib / 4);
+    g.soft_kib = rng_next(seed) % 4 ? 0 : fz_upto(seed, g.max_kib);
+    g.ignores = rng_next(seed) % 11 == 0;
     return g;
 }
 
@@ -710,14 +713,18 @@ static uint64_t fz_check(const struct mem_config *c, const struct mem_host *h,
         k->kept++;
         return 0;
     }
-    if (!g->trusted || !g->fresh || g->fixed)
-        ck_abort_msg("an untrusted, repeated or fixed guest changed");
+    if (!g->trusted || !g->fresh || g->fixed || g->ignores)
+        ck_abort_msg("an untrusted, repeated, fixed or ignoring guest changed");
     /* A guest whose balloon still moves is never shrunk. */
     if (d->target_kib < com && !g->settled)
         ck_abort_msg("a moving balloon shrunk");
     if (d->target_kib > g->max_kib || g->max_kib >= UTIL_HUGE_KIB)
         ck_abort_msg("target %" PRIu64 " above its maximum %" PRIu64, d->target_kib, g->max_kib);
     if (d->target_kib > com) {
+        /* Never grown past its memory limit (its cap, where it is below its maximum). */
+        if (d->target_kib > mem_limit_kib(g))
+            ck_abort_msg("grown to %" PRIu64 " past its limit %" PRIu64, d->target_kib,
+                         mem_limit_kib(g));
         fz_check_growth(h, g, d, k);
         return d->target_kib - com;
     }
