@@ -27,8 +27,9 @@
  *             least the threshold, do so, until the spread is within half the threshold (within
  *             the threshold when keeping everything: the fewest moves) (refine.c);
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
- *             threshold (hysteresis: no move for a small gain) (refine.c); then, with SMT
- *             siblings, busy vCPUs doubled on a core while a core idles move there (smt.c);
+ *             threshold (hysteresis: no move for a small gain) (refine.c); take back trades of
+ *             vCPUs of alike demand, which only chase the estimates' noise (trade.c); then, with
+ *             SMT siblings, busy vCPUs doubled on a core while a core idles move there (smt.c);
  *  5. decide: act only if a move remains and a vCPU must be pinned (stranded on an unusable
  *             pCPU, or floating when pin_floating), SMT doubling is undone, or the plan makes an
  *             unfair host fair or narrows a spread above the threshold, changing some pCPU's
@@ -134,6 +135,8 @@ static int steps(struct work *w, enum variant variant, struct placement_plan *ou
         goto cleanup;
     refine_prune(w, w->all, nall, out->target);
     w->nall = nall;
+    if (trade_alike(w, w->all, nall, out->target) < 0)
+        goto cleanup;
     if (w->sib && smt_repair(w, w->all, nall, out->target) < 0)
         goto cleanup;
     rc = 0;
@@ -141,10 +144,6 @@ cleanup:
     loadheap_free(&minh);
     return rc;
 }
-
-/* Estimated demand is uncertain in proportion to its size: a pCPU's load differs from another's
- * only by more than the threshold plus this fraction of it (docs/EVIDENCE.md#demand-noise). */
-#define DEMAND_NOISE 0.05
 
 /* True when the plan changes some pCPU's load, rank for rank (both sorted; floating demand as the
  * kernel would spread it, on both sides), by more than the threshold and the noise of that load,

@@ -11,10 +11,6 @@
 /* A vCPU this busy counts in the busy vCPUs of its pCPU. */
 #define STACK_BUSY 0.5
 
-/* Two demands are alike within the threshold and this fraction of the larger: one period's
- * estimate of a busy vCPU is that noisy (docs/EVIDENCE.md#demand-noise). */
-#define STACK_NOISE 0.05
-
 /* A planned busy vCPU of a guest: its index, guest and planned pCPU. */
 struct member {
     size_t v;
@@ -73,7 +69,7 @@ static size_t leaving(const struct placement_input *in, const struct placement_p
         bool mine = false;
         if (pu->pin != from || q < 0 || q == from || pu->group == pv->group ||
             fabs(pu->demand - pv->demand) >
-                    in->threshold + STACK_NOISE * fmax(pu->demand, pv->demand) ||
+                    in->threshold + DEMAND_NOISE * fmax(pu->demand, pv->demand) ||
             (pv->allowed && !((pv->allowed[q / 8] >> (q % 8)) & 1)))
             continue;
         for (size_t k = first; k < last && !mine; k++)
