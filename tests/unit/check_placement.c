@@ -371,6 +371,40 @@ START_TEST(alike_vcpus_are_not_traded)
 }
 END_TEST
 
+/* A guest's busy vCPUs are kept apart when one of them is sticky (moved within its cooldown: 30
+ * periods for one the estimator takes for bursty): the other one moves, or stays. The lab's
+ * cpu-churn once its third guest was gone (a run of 2026-12-04, period 14): a busy guest alone
+ * on pCPU 0 with the 2-vCPU guest's vCPU 0, its vCPU 1 sticky on pCPU 1, both estimated 80 %;
+ * the plan moved vCPU 0 beside vCPU 1, and the guest stayed stacked for 20 periods. */
+START_TEST(stacked_guest_is_kept_apart_beside_a_sticky_vcpu)
+{
+    struct placement_vcpu v[3] = {{.demand = 1.00, .pin = 0, .group = 2},
+                                  {.demand = 0.81, .pin = 0, .group = 1},
+                                  {.demand = 0.80, .pin = 1, .group = 1, .sticky = true}};
+    const double bg[2] = {0.06, 0.095};
+    struct placement_plan pl;
+
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert_int_ne(pl.target[1], pl.target[2]);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    placement_plan_free(&pl);
+    /* Stacked already, the sticky one stays and the other moves. */
+    v[1].pin = 1;
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(pl.target[1], 0);
+    ck_assert_int_eq(pl.target[2], 1);
+    placement_plan_free(&pl);
+    /* Neither sticky: the plan's move is taken back, not answered by moving the other. */
+    v[1].pin = 0;
+    v[2].sticky = false;
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    placement_plan_free(&pl);
+}
+END_TEST
+
 Suite *placement_suite(void)
 {
     Suite *s = suite_create("placement");
@@ -391,6 +425,7 @@ Suite *placement_suite(void)
     tcase_add_test(t, large_random_host_improves_and_respects_bound);
     tcase_add_test(t, stacked_guest_is_moved_apart);
     tcase_add_test(t, alike_vcpus_are_not_traded);
+    tcase_add_test(t, stacked_guest_is_kept_apart_beside_a_sticky_vcpu);
     suite_add_tcase(s, t);
     return s;
 }
