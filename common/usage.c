@@ -24,28 +24,39 @@ static double clamp01(double x)
     return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
-/* Fraction of DT_NS represented by the counter going from A to B; -1 when it went back. */
-static double counter_fraction(uint64_t a, uint64_t b, double dt_ns)
+/* Fraction of DT_NS represented by the counter going from A to B, unclamped; -1 when it went
+ * back. */
+static double counter_growth(uint64_t a, uint64_t b, double dt_ns)
 {
     if (b < a)
         return -1;
-    return clamp01((double)(b - a) / dt_ns);
+    return (double)(b - a) / dt_ns;
+}
+
+/* The same, clamped to 0..1. */
+static double counter_fraction(uint64_t a, uint64_t b, double dt_ns)
+{
+    double f = counter_growth(a, b, dt_ns);
+
+    return f < 0 ? -1 : clamp01(f);
 }
 
 /* The fraction of DT_NS a vCPU's optional counter (FLAG: wait or delay) grew from P to C into
- * *OUT; false when either sample lacks it or it went back. */
+ * *OUT (at most 1) and its growth beyond DT_NS into *LATE; false when either sample lacks it or
+ * it went back. */
 static bool counter(const struct snap_vcpu *p, const struct snap_vcpu *c, unsigned flag,
-                    double dt_ns, double *out)
+                    double dt_ns, double *out, double *late)
 {
     double f;
 
     if (!(p->flags & c->flags & flag))
         return false;
-    f = flag == SNAP_VCPU_WAIT ? counter_fraction(p->wait_ns, c->wait_ns, dt_ns)
-                               : counter_fraction(p->delay_ns, c->delay_ns, dt_ns);
+    f = flag == SNAP_VCPU_WAIT ? counter_growth(p->wait_ns, c->wait_ns, dt_ns)
+                               : counter_growth(p->delay_ns, c->delay_ns, dt_ns);
     if (f < 0)
         return false;
-    *out = f;
+    *out = clamp01(f);
+    *late = f > 1 ? f - 1 : 0;
     return true;
 }
 
@@ -98,8 +109,10 @@ int usage_from_snapshots(const struct snap *prev, const struct snap *cur, struct
             uv->run = run;
             uv->prev = (long)pd->vcpu_first + (long)k;
             uv->valid = true;
-            uv->has_wait = counter(&pv[k], &cv[k], SNAP_VCPU_WAIT, dt_ns, &uv->wait);
-            uv->has_delay = counter(&pv[k], &cv[k], SNAP_VCPU_DELAY, dt_ns, &uv->delay);
+            uv->has_wait =
+                    counter(&pv[k], &cv[k], SNAP_VCPU_WAIT, dt_ns, &uv->wait, &uv->wait_late);
+            uv->has_delay =
+                    counter(&pv[k], &cv[k], SNAP_VCPU_DELAY, dt_ns, &uv->delay, &uv->delay_late);
         }
     }
     return 0;

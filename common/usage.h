@@ -9,14 +9,17 @@
 
 /* One vCPU of the newer snapshot over the interval. */
 struct usage_vcpu {
-    double run;     /* fraction of one pCPU it ran, 0..1 */
-    double wait;    /* fraction of the interval it waited for a pCPU, 0..1 (0 unless has_wait) */
-    double delay;   /* fraction of the interval it spent in the run queue, 0..1 (0 unless has_delay)
-                     */
-    long prev;      /* its index in the older snapshot's vCPU array, or -1 */
-    bool valid;     /* false for a vCPU seen for the first time (a baseline) */
-    bool has_wait;  /* wait is reported in both samples (it may still be a counter stuck at 0) */
-    bool has_delay; /* delay is reported in both samples */
+    double run;   /* fraction of one pCPU it ran, 0..1 */
+    double wait;  /* fraction of the interval it waited for a pCPU, 0..1 (0 unless has_wait) */
+    double delay; /* fraction of the interval it spent in the run queue, 0..1 (0 unless has_delay)
+                   */
+    double wait_late;  /* how far wait grew beyond the interval (0 mostly: see delay_late) */
+    double delay_late; /* ... and delay: the kernel accounts a wait when it ends, so a wait that
+                          began in earlier intervals shows whole in the one it ended in */
+    long prev;         /* its index in the older snapshot's vCPU array, or -1 */
+    bool valid;        /* false for a vCPU seen for the first time (a baseline) */
+    bool has_wait;     /* wait is reported in both samples (it may still be a counter stuck at 0) */
+    bool has_delay;    /* delay is reported in both samples */
 };
 
 /* Usage over one interval; initialise with usage_init(), free with usage_free(). */

@@ -8,7 +8,9 @@
  * demand minus service: a vCPU is runnable for its demand (a duty cycle by the wall clock) and
  * also while it waits to be put back on its pCPU each time it wakes, which costs it a fraction
  * of what it runs, more the more the other tasks of its pCPU run; it waits whenever runnable and
- * not running (docs/EVIDENCE.md#fake-run-queue has the recorded figures).
+ * not running (docs/EVIDENCE.md#fake-run-queue has the recorded figures). A vCPU may be starved:
+ * runnable and not run at all for seconds, its wait accounted whole when it runs again, as the
+ * kernel accounts a wait when it ends (docs/EVIDENCE.md#late-waits).
  * Memory: each guest's memory is modelled in fake_mem.c (balloon, workload, page cache, swap,
  * autodeflate, free page reporting, statistics that repeat between updates). The host's free
  * memory is its RAM minus its own use minus what each guest's memory has made resident (guests
@@ -37,6 +39,8 @@ struct fvcpu {
     int placed;                /* pCPU it ran on in the last advance */
     int held;                  /* pCPU the kernel keeps it on while it floats (-1: none) */
     double split, split_at;    /* its share factor on a saturated pCPU, drawn at split_at */
+    double starved_until;      /* runnable but not run until then (fake_set_starved) */
+    uint64_t late_ns;          /* its wait while starved, accounted when it runs again */
     bool offline;              /* unplugged: runs nowhere, reported offline */
     unsigned char *defined;    /* the pin of its persistent definition (maplen bytes), or NULL */
     double weight, cap;        /* its guest's CPU weight and its quota (fraction), last advance */
@@ -511,6 +515,14 @@ void fake_set_held(struct fake_host *f, int dom, int vcpu, int pcpu)
         v->held = pcpu >= 0 && pcpu < f->np ? pcpu : -1;
 }
 
+void fake_set_starved(struct fake_host *f, int dom, int vcpu, double seconds)
+{
+    struct fvcpu *v = vcpu_at(f, dom, vcpu);
+
+    if (v)
+        v->starved_until = f->now + seconds;
+}
+
 void fake_set_balancer(struct fake_host *f, bool on)
 {
     f->no_balancer = !on;
@@ -885,6 +897,26 @@ static double run_queue_delay(const struct fake_host *f, double dem, double got,
     return fmin(wait, 1 - got > 0 ? 1 - got : 0);
 }
 
+/* True when V is starved for the whole advance of DT from now. */
+static bool starved(const struct fake_host *f, const struct fvcpu *v, double dt)
+{
+    return f->now + dt <= v->starved_until + 1e-9;
+}
+
+/* Accounts DELAY (a fraction of the advance DT) of vCPU V: a starved one's wait waits with it,
+ * and comes whole with the first advance it runs in. */
+static void account_wait(const struct fake_host *f, struct fvcpu *v, double delay, double dt)
+{
+    uint64_t ns = (uint64_t)(delay * dt * 1e9);
+
+    if (starved(f, v, dt)) {
+        v->late_ns += (uint64_t)(v->demand * dt * 1e9);
+        return;
+    }
+    v->wait_ns += ns + v->late_ns;
+    v->late_ns = 0;
+}
+
 /* Shares pCPU P among its N vCPUs LIST and its background BG. */
 static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, double bg,
                        double cap, double dt, struct share_scratch *sc)
@@ -892,7 +924,7 @@ static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, d
     double busy = 0;
 
     for (int j = 0; j < n; j++) {
-        sc->dem[j] = fmin(list[j]->demand, list[j]->cap);
+        sc->dem[j] = starved(f, list[j], dt) ? 0 : fmin(list[j]->demand, list[j]->cap);
         sc->weight[j] = list[j]->weight;
     }
     sc->dem[n] = bg;
@@ -913,7 +945,7 @@ static void share_pcpu(struct fake_host *f, int p, struct fvcpu **list, int n, d
         double delay = run_queue_delay(f, v->demand, sc->got[j], busy - sc->got[j]);
         v->run = sc->got[j];
         v->time_ns += (uint64_t)(sc->got[j] * dt * 1e9);
-        v->wait_ns += (uint64_t)(delay * dt * 1e9);
+        account_wait(f, v, delay, dt);
     }
     f->busy[p] = busy > 1 ? 1 : busy;
     f->busy_ns[p] += (uint64_t)(f->busy[p] * dt * 1e9);

@@ -180,6 +180,12 @@ void fake_set_vcpu_online(struct fake_host *f, int dom, int vcpu, bool online);
  * demand the kernel places can then be served unequally for some periods. */
 void fake_set_held(struct fake_host *f, int dom, int vcpu, int pcpu);
 
+/* The kernel leaves vCPU VCPU of DOM runnable but not run at all for the next SECONDS (whole
+ * advances), as a loaded host does to a TCG guest's vCPU now and then: its run time and delay
+ * stand still, and the wait is accounted whole when it runs again, as the kernel accounts a wait
+ * when it ends (docs/EVIDENCE.md#late-waits). */
+void fake_set_starved(struct fake_host *f, int dom, int vcpu, double seconds);
+
 /* Whether the kernel balances floating vCPUs (default true: each goes to the least loaded pCPU
  * of its affinity). Off, a floating vCPU runs on the first pCPU of its affinity, as on CPUs the
  * kernel does not balance (isolcpus). */

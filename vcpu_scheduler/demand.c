@@ -12,13 +12,16 @@
  * as much as the busiest vCPU there is assumed to want a whole pCPU (its true demand is hidden by
  * the contention). A vCPU that is not runnable the whole period also waits at each wake-up to be
  * put back on its pCPU, more the busier the pCPU: that part of its delay is not demand and is
- * taken off (wake_queueing()). Demand and the background load of each pCPU (busy time not explained
- * by managed vCPUs) are smoothed with an exponential moving average (weight SCHED_ALPHA for the
- * newest period). A vCPU whose estimate swings (its slow average deviation from its slow mean
- * exceeds SCHED_BURSTY) is placed by its slow mean instead, so on/off loads do not make placement
- * chase each burst. A vCPU's quota caps its demand: time the quota throttles shows as run-queue
- * delay (docs/EVIDENCE.md#quota-shows-as-delay), which is no want of a pCPU, and a vCPU that ran
- * up to its quota is "capped": its delay is left out of the delay figures.
+ * taken off (wake_queueing()). The kernel accounts a wait when it ends: a vCPU waiting seconds
+ * without running shows no run and no delay meanwhile, then the whole wait at once, so such a
+ * period keeps the estimate, the excess makes up the period before, and a drop counts from the
+ * second period that shows it (estimate()). Demand and the background load of each pCPU (busy time
+ * not explained by managed vCPUs) are smoothed with an exponential moving average (weight
+ * SCHED_ALPHA for the newest period). A vCPU whose estimate swings (its slow average deviation from
+ * its slow mean exceeds SCHED_BURSTY) is placed by its slow mean instead, so on/off loads do not
+ * make placement chase each burst. A vCPU's quota caps its demand: time the quota throttles shows
+ * as run-queue delay (docs/EVIDENCE.md#quota-shows-as-delay), which is no want of a pCPU, and a
+ * vCPU that ran up to its quota is "capped": its delay is left out of the delay figures.
  */
 #include "sched_state.h"
 
@@ -37,6 +40,10 @@
  * the most of a pCPU their load counts as (docs/EVIDENCE.md#wake-up-queueing). */
 #define WAKE_QUEUEING 0.09
 #define MAX_OTHERS    0.95
+
+/* A vCPU whose counters stand still keeps its estimate this long (s), then it counts as idle: the
+ * longest standstill of a busy vCPU's counters seen in the lab (docs/EVIDENCE.md#late-waits). */
+#define STILL_MAX_S 6.5
 
 /* vCPU run time is accounted in steps of this many seconds (clock ticks of /proc/.../stat). */
 #define VCPU_TIME_STEP_S 0.01
@@ -173,11 +180,11 @@ static double raw_demand(const struct sched *s, const struct usage_vcpu *uv,
 
     if (uv->has_delay && s->delay_proof != DEAD) {
         in->signal = SCHED_SIGNAL_DELAY;
-        return fmin(1.0, uv->run + uv->delay - wake_queueing(s, uv, in));
+        return uv->run + uv->delay + uv->delay_late - wake_queueing(s, uv, in);
     }
     if (uv->has_wait && s->wait_proof == REAL) {
         in->signal = SCHED_SIGNAL_WAIT;
-        return fmin(1.0, uv->run + uv->wait);
+        return uv->run + uv->wait + uv->wait_late;
     }
     in->signal = SCHED_SIGNAL_SATURATION;
     /* Run time comes in 10 ms steps: "as much as the busiest" allows for one step. */
@@ -187,9 +194,31 @@ static double raw_demand(const struct sched *s, const struct usage_vcpu *uv,
     return uv->run;
 }
 
-/* Folds RAW (and the run time RUN) into the averages of ST (OLD: last period's state, or NULL)
- * and returns the demand the plan uses: the fast average, or the slow mean for a bursty vCPU. */
-static double smooth_demand(struct vstate *st, const struct vstate *old, double raw, double run)
+/* True when the counters UV of vCPU IN, whose demand came from a run-queue counter, stood still
+ * over the period: it neither ran nor had a wait accounted. That tells nothing of its demand: it
+ * slept, or it waited all along and the kernel accounts the wait when it ends
+ * (docs/EVIDENCE.md#late-waits). */
+static bool stood_still(const struct usage_vcpu *uv, const struct sched_vcpu_info *in)
+{
+    return in->signal != SCHED_SIGNAL_SATURATION && uv->run <= 0 && uv->delay <= 0 && uv->wait <= 0;
+}
+
+/* The estimate of this period from RAW, what its counters accounted: a period that reads short
+ * of a whole pCPU may have ended in a wait that the next period accounts (ST->owed), and what
+ * the next reads beyond its length repays that, as if this one had read it
+ * (docs/EVIDENCE.md#late-waits). */
+static double repay_late(struct vstate *st, const struct vstate *old, double raw)
+{
+    double owed = old && old->known ? old->owed : 0, repaid = raw > 1 ? fmin(raw - 1, owed) : 0;
+
+    st->owed = raw < 1 ? 1 - fmax(0, raw) : 0;
+    return fmin(raw, 1) + repaid;
+}
+
+/* Folds RAW into the averages of ST (OLD: last period's state, or NULL) and returns the demand
+ * they give: the fast average, or the slow mean for a bursty vCPU. RAW may exceed 1 where it
+ * repays the period before; the swing sees at most a whole pCPU. */
+static double smooth_demand(struct vstate *st, const struct vstate *old, double raw)
 {
     bool have = old && old->known;
     /* The slow averages start as plain running means of the samples so far. */
@@ -197,18 +226,45 @@ static double smooth_demand(struct vstate *st, const struct vstate *old, double 
     double a = 1.0 / n > SCHED_SLOW_ALPHA ? 1.0 / n : SCHED_SLOW_ALPHA;
 
     st->samples = n;
-    st->run_avg = util_ewma(have ? old->run_avg : 0, run, SCHED_ALPHA, have);
     st->demand = util_ewma(have ? old->demand : 0, raw, SCHED_ALPHA, have);
     st->mean = have ? a * raw + (1 - a) * old->mean : raw;
-    st->swing = have ? a * fabs(raw - st->mean) + (1 - a) * old->swing : 0;
+    st->swing = have ? a * fabs(fmin(1, raw) - fmin(1, st->mean)) + (1 - a) * old->swing : 0;
     st->known = true;
     /* A bursty vCPU is placed by its long-run mean, not by its latest burst; so is a steady one
      * whose fast average is within twice its usual swing of that mean, as one period's estimate
      * is that noisy (docs/EVIDENCE.md#demand-noise); beyond that band the change is real, and
      * the fast average leads. */
     if (st->swing > SCHED_BURSTY || fabs(st->demand - st->mean) <= 2 * st->swing)
-        return st->mean;
-    return st->demand;
+        return fmin(1, st->mean);
+    return fmin(1, st->demand);
+}
+
+/* The demand of vCPU IN this period from its counters UV, its state carried from OLD (or NULL)
+ * into ST. A period its counters stood still keeps the estimate (up to STILL_MAX_S, then it is
+ * idle), and a drop counts from the second period that shows it: one period reads short while
+ * a wait goes on (docs/EVIDENCE.md#late-waits). */
+static double estimate(const struct sched *s, const struct usage_vcpu *uv,
+                       struct sched_vcpu_info *in, struct vstate *st, const struct vstate *old)
+{
+    bool have = old && old->known;
+    double raw = fmin(in->cap, raw_demand(s, uv, in));
+    double run_avg = util_ewma(have ? old->run_avg : 0, uv->run, SCHED_ALPHA, have);
+
+    if (stood_still(uv, in) && (!have || old->still_s + s->usage.interval_s <= STILL_MAX_S)) {
+        if (have) {
+            *st = *old;
+            st->still_s += s->usage.interval_s;
+        } else {
+            memset(st, 0, sizeof(*st));
+        }
+        st->run_avg = run_avg;
+        return st->used;
+    }
+    st->run_avg = run_avg;
+    st->still_s = 0;
+    st->value = smooth_demand(st, old, repay_late(st, old, raw));
+    st->used = have ? fmax(st->value, old->value) : st->value;
+    return st->used;
 }
 
 /* derive, part 3: each vCPU's demand, carrying its state from the previous period. */
@@ -227,6 +283,14 @@ static void derive_demand(struct sched *s, const struct snap *cur)
             const struct vstate *old = carry_prev(&s->state, uv->prev);
             struct vstate *st = &state[i];
 
+            if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
+                memset(st, 0, sizeof(*st));
+                st->known = uv->valid;
+                in->demand = 0;
+            } else {
+                in->demand =
+                        fmin(in->cap, estimate(s, uv, in, st, old)); /* declared: holds at once */
+            }
             st->remembered = old ? old->remembered : false;
             st->warned_alone = old ? old->warned_alone : false;
             st->said_fixed = old ? old->said_fixed : false;
@@ -234,16 +298,6 @@ static void derive_demand(struct sched *s, const struct snap *cur)
             st->said_cap = old ? old->said_cap : 0;
             st->moved_at = old ? old->moved_at : 0;
             st->cooldown = old ? old->cooldown : 0;
-            if (!uv->valid || dom->state != SNAP_RUNNING || (sv[i].flags & SNAP_VCPU_OFFLINE)) {
-                st->known = uv->valid;
-                st->demand = st->mean = st->swing = st->run_avg = 0;
-                st->samples = 0;
-                in->demand = 0;
-                continue;
-            }
-            /* The cap is declared, not estimated: it holds at once, averages or not. */
-            in->demand = fmin(
-                    in->cap, smooth_demand(st, old, fmin(in->cap, raw_demand(s, uv, in)), uv->run));
         }
     }
 }

@@ -27,14 +27,15 @@
  *             least the threshold, do so, until the spread is within half the threshold (within
  *             the threshold when keeping everything: the fewest moves) (refine.c);
  *  4. prune:  undo every move that narrows the load gap between its two pCPUs by less than the
- *             threshold (hysteresis: no move for a small gain) (refine.c); then, with SMT
- *             siblings, busy vCPUs doubled on a core while a core idles move there (smt.c);
+ *             threshold (hysteresis: no move for a small gain) (refine.c); take back trades of
+ *             vCPUs of alike demand, which only chase the estimates' noise (trade.c); then, with
+ *             SMT siblings, busy vCPUs doubled on a core while a core idles move there (smt.c);
  *  5. decide: act only if a move remains and a vCPU must be pinned (stranded on an unusable
  *             pCPU, or floating when pin_floating), SMT doubling is undone, or the plan makes an
  *             unfair host fair or narrows a spread above the threshold, changing some pCPU's
  *             load beyond the estimates' noise (not a mirror); otherwise change nothing (here);
  *  6. apart:  a guest's busy vCPUs left on one pCPU while another holds fewer busy vCPUs are
- *             moved apart, mirror or not (stack.c).
+ *             moved apart, mirror or not, the plan's own move taken back first (stack.c).
  * Steps 1-4 run three times: keeping each pCPU's largest vCPUs first (best balance when large
  * vCPUs must spread), its smallest first (fewest moves: to bring a pCPU under a load, moving
  * its largest vCPUs moves the fewest), and everything (fewest moves when a few suffice). The
@@ -134,6 +135,8 @@ static int steps(struct work *w, enum variant variant, struct placement_plan *ou
         goto cleanup;
     refine_prune(w, w->all, nall, out->target);
     w->nall = nall;
+    if (trade_alike(w, w->all, nall, out->target) < 0)
+        goto cleanup;
     if (w->sib && smt_repair(w, w->all, nall, out->target) < 0)
         goto cleanup;
     rc = 0;
@@ -141,10 +144,6 @@ cleanup:
     loadheap_free(&minh);
     return rc;
 }
-
-/* Estimated demand is uncertain in proportion to its size: a pCPU's load differs from another's
- * only by more than the threshold plus this fraction of it (docs/EVIDENCE.md#demand-noise). */
-#define DEMAND_NOISE 0.05
 
 /* True when the plan changes some pCPU's load, rank for rank (both sorted; floating demand as the
  * kernel would spread it, on both sides), by more than the threshold and the noise of that load,
@@ -353,10 +352,21 @@ static int one_move(const struct placement_input *in, struct placement_plan *out
     return rc;
 }
 
-int placement_plan(const struct placement_input *in, struct placement_plan *out)
+/* Makes OUT the plan that changes nothing. */
+static void keep_present(const struct placement_input *in, struct placement_plan *out)
 {
     int np = in->npcpus > 0 ? in->npcpus : 0;
 
+    for (size_t v = 0; v < in->nvcpus; v++)
+        out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
+    out->nmoves = 0;
+    out->spread_after = out->spread_before;
+    out->unfair_after = out->unfair_before;
+    out->doubled_after = out->doubled_before;
+}
+
+int placement_plan(const struct placement_input *in, struct placement_plan *out)
+{
     if (plan_once(in, KEEP_LARGEST, false, NULL, out) < 0)
         return -1;
     /* The other variants, when there is anything to act on; class quotas (fairness by counts)
@@ -372,17 +382,13 @@ int placement_plan(const struct placement_input *in, struct placement_plan *out)
             return -1;
         }
     }
-    if (!out->act) {
-        for (size_t v = 0; v < in->nvcpus; v++)
-            out->target[v] = in->vcpus[v].pin >= 0 && in->vcpus[v].pin < np ? in->vcpus[v].pin : -1;
-        out->nmoves = 0;
-        out->spread_after = out->spread_before;
-        out->unfair_after = out->unfair_before;
-        out->doubled_after = out->doubled_before;
-    }
+    if (!out->act)
+        keep_present(in, out);
     if (stack_spread(in, out) < 0) {
         placement_plan_free(out);
         return -1;
     }
+    if (!out->act) /* the stack rule took back all the plan did */
+        keep_present(in, out);
     return 0;
 }

@@ -11,6 +11,10 @@
 /* Loads closer than this are equal (absorbs rounding in measured counters). */
 #define TIE 1e-6
 
+/* Estimated demand is uncertain in proportion to its size: demands or loads differ only by more
+ * than the threshold plus this fraction of them (docs/EVIDENCE.md#demand-noise). */
+#define DEMAND_NOISE 0.05
+
 /* Demand classes, 5 % wide, for fairness: vCPUs of one class are spread evenly. Class 0 (under
  * 2.5 % of a pCPU) is not limited. */
 #define NCLASS PLACEMENT_NCLASS
@@ -175,6 +179,14 @@ bool fairness_unfair_after(struct work *w, size_t nall, const int *target);
 
 /* The fewest pin changes any plan whose highest load is MAX_AFTER needs. */
 size_t fairness_lower_bound(struct work *w, double max_after);
+
+/* trade.c: step 4 after prune, trades of alike vCPUs taken back. */
+
+/* Where the plan (TARGET, the N planned ITEMS) moves a vCPU onto a pCPU while it moves one of a
+ * demand alike off it, the first goes where the second was going and the second stays, as long
+ * as every pCPU's load stays within the estimates' noise of the plan's. Returns 0, or -1 when
+ * out of memory. */
+int trade_alike(struct work *w, const struct item *items, size_t n, int *target);
 
 /* smt.c: SMT siblings. */
 

@@ -29,6 +29,10 @@ struct vstate {
     double swing;     /* slow average of |estimate - mean|: how bursty it is */
     double run_avg;   /* fast average of its run time (what it got) */
     unsigned samples; /* estimates so far (the slow averages' warm-up) */
+    double owed;      /* what the period read short of a pCPU, which the next may account late */
+    double value;     /* the demand its averages gave, before a drop is held */
+    double used;      /* the demand the plan used */
+    double still_s;   /* how long its counters have stood still (s) */
     bool known;
     bool remembered;    /* its original affinity is saved for --restore-pins */
     bool warned_alone;  /* "may go nowhere" said */

@@ -2,7 +2,8 @@
  * pCPU they may use holds fewer busy vCPUs wait for each other for nothing, and the guest gets
  * less than guests whose vCPUs are apart (the lab's cpu-churn: docs/EVIDENCE.md#stacked-guest).
  * One of them moves there, even when the loads only mirror: balance by demand is no worse; and
- * where the plan moves a vCPU of a demand alike off their pCPU, one of them goes instead. */
+ * where the plan moves a vCPU of a demand alike off their pCPU, one of them goes instead. The one
+ * that moves is one the plan brings there (its move is taken back), else one not sticky. */
 #include "placement_work.h"
 
 #include <math.h>
@@ -10,10 +11,6 @@
 
 /* A vCPU this busy counts in the busy vCPUs of its pCPU. */
 #define STACK_BUSY 0.5
-
-/* Two demands are alike within the threshold and this fraction of the larger: one period's
- * estimate of a busy vCPU is that noisy (docs/EVIDENCE.md#demand-noise). */
-#define STACK_NOISE 0.05
 
 /* A planned busy vCPU of a guest: its index, guest and planned pCPU. */
 struct member {
@@ -73,7 +70,7 @@ static size_t leaving(const struct placement_input *in, const struct placement_p
         bool mine = false;
         if (pu->pin != from || q < 0 || q == from || pu->group == pv->group ||
             fabs(pu->demand - pv->demand) >
-                    in->threshold + STACK_NOISE * fmax(pu->demand, pv->demand) ||
+                    in->threshold + DEMAND_NOISE * fmax(pu->demand, pv->demand) ||
             (pv->allowed && !((pv->allowed[q / 8] >> (q % 8)) & 1)))
             continue;
         for (size_t k = first; k < last && !mine; k++)
@@ -82,6 +79,37 @@ static size_t leaving(const struct placement_input *in, const struct placement_p
             return u;
     }
     return NONE;
+}
+
+/* Plans vCPU V onto pCPU Q, keeping OUT's count of moves. */
+static void retarget(const struct placement_input *in, struct placement_plan *out, size_t v, int q)
+{
+    int pin = in->vcpus[v].pin;
+
+    out->nmoves -= out->target[v] >= 0 && out->target[v] != pin;
+    out->target[v] = q;
+    out->nmoves += q >= 0 && q != pin;
+}
+
+/* True when member M may move off the pCPU it is planned on: it is still there and not sticky. */
+static bool movable(const struct placement_input *in, const struct placement_plan *out,
+                    const struct member *m)
+{
+    return planned(in, out, m->v) == m->p && !in->vcpus[m->v].sticky;
+}
+
+/* Which of two members of a guest planned on one pCPU, A before B, moves apart: one the plan
+ * brings there (moving it elsewhere costs no move more), else B, else A; a sticky one stays
+ * where it is. NULL when neither may move. */
+static const struct member *mover(const struct placement_input *in,
+                                  const struct placement_plan *out, const struct member *a,
+                                  const struct member *b)
+{
+    bool ma = movable(in, out, a), mb = movable(in, out, b);
+
+    if (ma && in->vcpus[a->v].pin != a->p && !(mb && in->vcpus[b->v].pin != b->p))
+        return a;
+    return mb ? b : ma ? a : NULL;
 }
 
 /* Moves vCPUs of the runs of one guest on one pCPU in M (N members) apart, per COUNT: to a pCPU
@@ -94,22 +122,23 @@ static void unstack(const struct placement_input *in, struct placement_plan *out
         while (end < n && m[end].group == m[g].group)
             end++;
         for (size_t k = g + 1; k < end; k++) {
-            size_t v = m[k].v;
-            int q, from = planned(in, out, v);
-            if (m[k].p != m[k - 1].p || from != m[k].p || in->vcpus[v].sticky)
+            const struct member *mv;
+            size_t v;
+            int q, from;
+            if (m[k].p != m[k - 1].p || !(mv = mover(in, out, &m[k - 1], &m[k])))
                 continue;
+            v = mv->v;
+            from = mv->p;
             q = fewer(in, out, count, v, from, m, g, end);
             if (q < 0) {
                 size_t u = leaving(in, out, v, from, m, g, end);
                 if (u == NONE)
                     continue;
-                out->target[v] = out->target[u];
-                out->target[u] = from; /* it stays: V leaves instead */
+                retarget(in, out, v, out->target[u]);
+                retarget(in, out, u, from); /* it stays: V leaves instead */
                 continue;
             }
-            out->target[v] = q;
-            out->nmoves += in->vcpus[v].pin != q;
-            out->act = true;
+            retarget(in, out, v, q);
             count[from]--;
             count[q]++;
         }
@@ -139,6 +168,7 @@ int stack_spread(const struct placement_input *in, struct placement_plan *out)
     }
     qsort(m, n, sizeof(*m), by_group_pcpu);
     unstack(in, out, count, m, n);
+    out->act = out->nmoves > 0;
     free(count);
     free(m);
     return 0;

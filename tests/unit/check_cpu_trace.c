@@ -295,6 +295,105 @@ START_TEST(run_time_in_10ms_steps)
 }
 END_TEST
 
+/* What late accounting shows in recorded hosts: for busy vCPUs (run + delay at least 0.9 of the
+ * trace), each standstill of its counters of half a second or more and the excess of the next
+ * sample's run + delay over its interval, less the standstill; for the others, that excess. */
+struct late {
+    double busy[64], idle[64];
+    size_t nbusy, nidle;
+    double longest; /* the longest standstill of a busy vCPU (s) */
+};
+
+/* Run time and delay (s) of vCPU K of domain DOM at sample I of T; false when absent. */
+static bool counters_at(const struct trace *t, size_t dom, size_t i, int k, double *run,
+                        double *delay)
+{
+    char kt[32], kd[32];
+    uint64_t a, b;
+
+    snprintf(kt, sizeof(kt), "vcpu.%d.time", k);
+    snprintf(kd, sizeof(kd), "vcpu.%d.delay", k);
+    if (!trace_u64(t, dom, i, kt, &a) || !trace_u64(t, dom, i, kd, &b))
+        return false;
+    *run = (double)a / 1e9;
+    *delay = (double)b / 1e9;
+    return true;
+}
+
+/* Adds the standstills of vCPU K of domain DOM of T to L. */
+static void late_of(const struct trace *t, size_t dom, int k, struct late *l)
+{
+    size_t n = trace_nsamples(t, dom);
+    double r0, d0, r1, d1, still = 0, total = 0, runnable = 0;
+    double ex[64];
+    double len[64];
+    size_t m = 0;
+
+    for (size_t i = 1; i < n; i++) {
+        double dt = trace_sample_t(t, dom, i) - trace_sample_t(t, dom, i - 1);
+        if (!counters_at(t, dom, i - 1, k, &r0, &d0) || !counters_at(t, dom, i, k, &r1, &d1))
+            continue;
+        total += dt;
+        runnable += (r1 - r0) + (d1 - d0);
+        if (r1 == r0 && d1 == d0) {
+            still += dt;
+            continue;
+        }
+        if (still >= 0.45 && m < 64) {
+            ex[m] = (r1 - r0) + (d1 - d0) - dt;
+            len[m++] = still;
+        }
+        still = 0;
+    }
+    for (size_t i = 0; i < m; i++) {
+        bool busy = total > 0 && runnable / total >= 0.9;
+        if (busy && l->nbusy < 64) {
+            l->busy[l->nbusy++] = ex[i] - len[i];
+            l->longest = fmax(l->longest, len[i]);
+        } else if (!busy && l->nidle < 64) {
+            l->idle[l->nidle++] = ex[i];
+        }
+    }
+}
+
+/* The kernel accounts a vCPU's wait when it ends (docs/EVIDENCE.md#late-waits): a busy vCPU's run
+ * time and delay stand still for seconds now and then on a loaded host, and the sample after
+ * holds the whole wait (run + delay beyond its interval by at least the standstill, less 0.05 s;
+ * a little more in the median, as the wait began before the counters stood still). An idle
+ * vCPU's counters stand still too, and nothing follows. The fake's starved vCPU
+ * (fake_set_starved) shows its wait the same way. */
+START_TEST(busy_vcpu_waits_are_accounted_when_they_end)
+{
+    static const char *const names[] = {"cpu-churn.trace.gz", "cpu-churn-late.trace.gz",
+                                        "cpu-balanced.trace.gz", "cpu-alone.trace.gz"};
+    struct late l = {0};
+    double lo = INFINITY, busy, idle;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct trace *t = load(names[i]);
+        for (size_t d = 0; d < trace_ndoms(t); d++)
+            for (int k = 0; k < 2; k++)
+                late_of(t, d, k, &l);
+        trace_free(t);
+    }
+    for (size_t i = 0; i < l.nbusy; i++)
+        lo = fmin(lo, l.busy[i]);
+    busy = median_of(l.busy, l.nbusy);
+    idle = median_of(l.idle, l.nidle);
+    printf("cpu calibration: a busy vCPU's counters stood still for 0.45-%.2f s %zu times; the "
+           "sample after held that much more than its interval plus %.2f s in the median (at "
+           "least %+.2f s); an idle vCPU's %zu times, and the sample after %+.2f s\n",
+           l.longest, l.nbusy, busy, lo, l.nidle, idle);
+    fflush(stdout);
+    ck_assert_uint_ge(l.nbusy, 15);
+    ck_assert_double_ge(lo, -0.05);
+    ck_assert_double_le(busy, 0.25);
+    ck_assert_double_ge(l.longest, 6.0);
+    ck_assert_uint_ge(l.nidle, 1);
+    ck_assert_double_le(idle, 0);
+}
+END_TEST
+
 /* vCPU VCPU of domain DOM over the last SECONDS of F: what it ran and waited (fractions). */
 static void measure(struct fake_host *f, int dom, double seconds, double *run, double *delay)
 {
@@ -543,6 +642,7 @@ Suite *cpu_trace_suite(void)
     tcase_add_test(cal, shared_pcpu_splits_unevenly);
     tcase_add_test(cal, part_time_vcpu_waits_to_wake);
     tcase_add_test(cal, run_time_in_10ms_steps);
+    tcase_add_test(cal, busy_vcpu_waits_are_accounted_when_they_end);
     tcase_add_test(cal, fake_delay_is_not_demand_minus_service);
     tcase_add_test(cal, fake_split_keeps_the_estimate);
     suite_add_tcase(s, cal);

@@ -127,6 +127,44 @@ START_TEST(signal_modes_and_time_granularity)
 }
 END_TEST
 
+/* The run time and delay of vCPU K of the first domain in a new sample of F, in ns. */
+static void counters(struct fake_host *f, int k, uint64_t *time_ns, uint64_t *delay_ns)
+{
+    struct snap *s = snap_create();
+
+    ck_assert_int_eq(hv_sample(fake_hv(f), s, HV_SAMPLE_CPU, NULL, NULL), HV_OK);
+    *time_ns = snap_vcpus(s, snap_domain(s, 0))[k].time_ns;
+    *delay_ns = snap_vcpus(s, snap_domain(s, 0))[k].delay_ns;
+    snap_destroy(s);
+}
+
+/* A starved vCPU (docs/EVIDENCE.md#late-waits): while the kernel does not run it, its run time
+ * and delay stand still and the vCPU beside it gets the whole pCPU; its wait shows whole in the
+ * first advance it runs in. */
+START_TEST(starved_vcpu_waits_are_accounted_when_they_end)
+{
+    struct fake_host *f = fake_create(1, 1 << 20, 0);
+    int a = fake_add_domain(f, "a", 2);
+    uint64_t t0, d0, t1, d1, t2, d2;
+
+    fake_set_demand(f, a, -1, 1.0);
+    fake_advance(f, 1);
+    counters(f, 0, &t0, &d0);
+    fake_set_starved(f, a, 0, 2);
+    fake_advance(f, 1);
+    fake_advance(f, 1);
+    counters(f, 0, &t1, &d1);
+    ck_assert_uint_eq(t1, t0);
+    ck_assert_uint_eq(d1, d0);
+    ck_assert_double_eq_tol(fake_vcpu_run(f, a, 1), 1.0, 1e-9);
+    fake_advance(f, 1);
+    counters(f, 0, &t2, &d2);
+    ck_assert_uint_eq(t2 - t1, 500000000ull);
+    ck_assert_uint_eq(d2 - d1, 2500000000ull); /* 2 s starved, then half of this second */
+    fake_destroy(f);
+}
+END_TEST
+
 START_TEST(refused_pcpus_fail_pins)
 {
     struct fake_host *f = fake_create(4, 1 << 20, 0);
@@ -489,6 +527,7 @@ Suite *fake_hv_suite(void)
     tcase_add_test(cpu, fair_share_and_wait);
     tcase_add_test(cpu, signal_modes_and_time_granularity);
     tcase_add_test(cpu, weights_quota_and_defined_pins);
+    tcase_add_test(cpu, starved_vcpu_waits_are_accounted_when_they_end);
     tcase_add_test(cpu, refused_pcpus_fail_pins);
     tcase_add_test(cpu, floating_vcpus_spread_and_background_counts);
     tcase_add_test(cpu, bursty_and_changing_loads);

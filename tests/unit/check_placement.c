@@ -317,6 +317,94 @@ START_TEST(stacked_guest_is_moved_apart)
 }
 END_TEST
 
+/* Plans for vCPUs V (N) on 2 pCPUs with background BG (threshold 5 points); PIN_FLOATING as the
+ * scheduler passes it. */
+static void plan_two(struct placement_plan *out, size_t n, struct placement_vcpu *v,
+                     const double *bg, bool pin_floating)
+{
+    struct placement_input in = {.npcpus = 2,
+                                 .background = bg,
+                                 .nvcpus = n,
+                                 .vcpus = v,
+                                 .threshold = 0.05,
+                                 .pin_floating = pin_floating};
+
+    ck_assert_int_eq(placement_plan(&in, out), 0);
+}
+
+/* Busy vCPUs whose estimates differ by less than the threshold and 5 % are alike: a plan never
+ * trades one for another between two pCPUs to even out a background (docs/EVIDENCE.md#alike-
+ * trades). The lab's first decisions, as the scheduler saw them: */
+START_TEST(alike_vcpus_are_not_traded)
+{
+    /* cpu-three-one (tests/traces/cpu-three-one.trace.gz): busy guests estimated 93, 88 and 86 %
+     * on pCPU 0 and 97 % on pCPU 1, pCPU 1's other load 0.1 above pCPU 0's. One pin change makes
+     * it 2+2; the plan made three, trading the 97 % one for one of the others ("demand std dev
+     * 80.8 -> 3.0"). */
+    struct placement_vcpu three[4] = {{.demand = 0.93, .pin = 0, .group = 1},
+                                      {.demand = 0.88, .pin = 0, .group = 2},
+                                      {.demand = 0.86, .pin = 0, .group = 3},
+                                      {.demand = 0.97, .pin = 1, .group = 4}};
+    /* cpu-churn (a run of 2026-12-04, period 26): the 2-vCPU guest 93 and 90 % apart, a busy
+     * guest of 93 % on pCPU 0, the new guest floating at 97 % and pinned as the kernel served it
+     * unequally, backgrounds 0.30 and 0.64. One pin does it; the plan also traded the new guest
+     * for the 2-vCPU guest's vCPU 0, stacking that guest ("demand std dev 0.0 -> 13.5"). */
+    struct placement_vcpu churn[4] = {{.demand = 0.93, .pin = 0, .group = 1},
+                                      {.demand = 0.90, .pin = 1, .group = 1},
+                                      {.demand = 0.93, .pin = 0, .group = 2},
+                                      {.demand = 0.97, .pin = -1, .group = 3}};
+    const double bg_three[2] = {0, 0.1}, bg_churn[2] = {0.30, 0.64};
+    struct placement_plan pl;
+
+    plan_two(&pl, 4, three, bg_three, false);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(count_on(&pl, 4, 0), 2);
+    ck_assert_int_eq(pl.target[3], 1);
+    placement_plan_free(&pl);
+    plan_two(&pl, 4, churn, bg_churn, true);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(pl.target[3], 1);
+    ck_assert_int_ne(pl.target[0], pl.target[1]);
+    placement_plan_free(&pl);
+}
+END_TEST
+
+/* A guest's busy vCPUs are kept apart when one of them is sticky (moved within its cooldown: 30
+ * periods for one the estimator takes for bursty): the other one moves, or stays. The lab's
+ * cpu-churn once its third guest was gone (a run of 2026-12-04, period 14): a busy guest alone
+ * on pCPU 0 with the 2-vCPU guest's vCPU 0, its vCPU 1 sticky on pCPU 1, both estimated 80 %;
+ * the plan moved vCPU 0 beside vCPU 1, and the guest stayed stacked for 20 periods. */
+START_TEST(stacked_guest_is_kept_apart_beside_a_sticky_vcpu)
+{
+    struct placement_vcpu v[3] = {{.demand = 1.00, .pin = 0, .group = 2},
+                                  {.demand = 0.81, .pin = 0, .group = 1},
+                                  {.demand = 0.80, .pin = 1, .group = 1, .sticky = true}};
+    const double bg[2] = {0.06, 0.095};
+    struct placement_plan pl;
+
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert_int_ne(pl.target[1], pl.target[2]);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    placement_plan_free(&pl);
+    /* Stacked already, the sticky one stays and the other moves. */
+    v[1].pin = 1;
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert(pl.act);
+    ck_assert_uint_eq(pl.nmoves, 1);
+    ck_assert_int_eq(pl.target[1], 0);
+    ck_assert_int_eq(pl.target[2], 1);
+    placement_plan_free(&pl);
+    /* Neither sticky: the plan's move is taken back, not answered by moving the other. */
+    v[1].pin = 0;
+    v[2].sticky = false;
+    plan_two(&pl, 3, v, bg, false);
+    ck_assert_uint_eq(pl.nmoves, 0);
+    placement_plan_free(&pl);
+}
+END_TEST
+
 Suite *placement_suite(void)
 {
     Suite *s = suite_create("placement");
@@ -336,6 +424,8 @@ Suite *placement_suite(void)
     tcase_add_test(t, hostile_numbers_and_empty_input);
     tcase_add_test(t, large_random_host_improves_and_respects_bound);
     tcase_add_test(t, stacked_guest_is_moved_apart);
+    tcase_add_test(t, alike_vcpus_are_not_traded);
+    tcase_add_test(t, stacked_guest_is_kept_apart_beside_a_sticky_vcpu);
     suite_add_tcase(s, t);
     return s;
 }

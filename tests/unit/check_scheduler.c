@@ -440,6 +440,76 @@ START_TEST(churn_ends_fair)
 }
 END_TEST
 
+/* churn_ends_fair as a lab run of it went on a loaded host (docs/EVIDENCE.md#late-waits): guest
+ * A's two vCPUs starved from the start for 6 s, their wait accounted whole when they run again,
+ * and other load on pCPU 1. A is busy from the period it runs in: one pin change apart at the
+ * start, and none after but D's pin; A never stacked while the other pCPU runs fewer busy vCPUs.
+ * (Its estimate rose from 0.25 to 0.92 over 22 periods, and once C was gone A's two vCPUs were
+ * exchanged for nothing.) */
+START_TEST(churn_after_a_starved_start_ends_fair)
+{
+    struct cpusim m;
+    int a, one[3] = {-1, -1, -1}; /* B, C, D */
+
+    cpusim_init(&m, 2, false, _i);
+    fake_set_run_queue(m.f, FAKE_WAKE_DELAY, FAKE_QUEUE_DELAY, FAKE_SPLIT);
+    fake_set_background(m.f, 1, 0.2);
+    a = fake_add_domain(m.f, "a", 2);
+    fake_set_demand(m.f, a, -1, 1.0);
+    fake_pin(m.f, a, 0, 0);
+    fake_pin(m.f, a, 1, 0);
+    one[0] = cpusim_add_busy(&m, 1, 1.0, 0);
+    one[1] = cpusim_add_busy(&m, 1, 1.0, 1);
+    fake_set_starved(m.f, a, 0, 6);
+    fake_set_starved(m.f, a, 1, 6);
+    for (int k = 1; k <= 80; k++) {
+        int p;
+        cpusim_run(&m, k);
+        p = fake_vcpu_placed(m.f, a, 0);
+        ck_assert_msg(k < 9 || (k >= 13 && k < 15) || (k >= 21 && k < 23) ||
+                              !stacked(&m, a, one, 3),
+                      "period %d: guest a's vCPUs stacked on pCPU %d, %d busy vCPUs on the other",
+                      k, p, busy_on(&m, 1 - p, a, one, 3));
+        if (k == 12) {
+            fake_remove_domain(m.f, one[1]);
+            one[1] = -1;
+        }
+        if (k == 20)
+            one[2] = cpusim_add_busy(&m, 1, 1.0, -1);
+    }
+    ck_assert_int_eq(busy_on(&m, 0, a, one, 3), 2);
+    ck_assert_int_eq(busy_on(&m, 1, a, one, 3), 2);
+    ck_assert_uint_le(cpusim_moves(&m, 1, 80), 1 + 1);
+    ck_assert_uint_eq(cpusim_moves(&m, 50, 80), 0);
+    cpusim_free(&m);
+}
+END_TEST
+
+/* The lab's cpu-balanced on a loaded host whose kernel now and then leaves a TCG guest's vCPU
+ * runnable and not run for seconds, its wait accounted whole when it runs again
+ * (docs/EVIDENCE.md#late-waits): four busy guests pinned two per pCPU, other load on pCPU 0, a
+ * guest of pCPU 1 starved for one or two periods every ten. Fair and balanced by placement from
+ * the start: no pin change in 60 periods (the estimates read such a period as a drop in demand,
+ * and the first guest of pCPU 0 was exchanged for the starved one). */
+START_TEST(late_waits_move_nothing)
+{
+    struct cpusim m;
+
+    cpusim_init(&m, 2, false, _i);
+    fake_set_run_queue(m.f, FAKE_WAKE_DELAY, FAKE_QUEUE_DELAY, FAKE_SPLIT);
+    fake_set_background(m.f, 0, 0.3);
+    cpusim_add_busy(&m, 2, 1.0, 0);
+    cpusim_add_busy(&m, 2, 1.0, 1);
+    for (int k = 1; k <= 60; k++) {
+        cpusim_run(&m, k);
+        if (k % 10 == 5)
+            fake_set_starved(m.f, 2 + (k / 10) % 2, 0, k % 20 == 5 ? 1 : 2);
+    }
+    ck_assert_uint_eq(cpusim_moves(&m, 1, 60), 0);
+    cpusim_free(&m);
+}
+END_TEST
+
 /* Own moves are not demand (issue 17, item 1): on random small hosts whose vCPUs change their
  * demand once (so the averages are still settling when the scheduler acts), no plan acts in
  * the period right after our own moves; what it wanted then waits for the next period. Before,
@@ -831,6 +901,8 @@ Suite *scheduler_suite(void)
     tcase_add_loop_test(steady, background_load_is_respected, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, churn_domains_come_and_go, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, churn_ends_fair, 0, FAKE_SIGNAL_COUNT);
+    tcase_add_loop_test(faults, churn_after_a_starved_start_ends_fair, 0, FAKE_SIGNAL_NONE);
+    tcase_add_loop_test(faults, late_waits_move_nothing, 0, FAKE_SIGNAL_NONE);
     tcase_add_test(steady, no_move_right_after_own_moves);
     tcase_add_loop_test(faults, domain_vanishing_between_sample_and_act, 0, FAKE_SIGNAL_COUNT);
     tcase_add_loop_test(faults, failing_pin_does_not_stop_the_others, 0, FAKE_SIGNAL_COUNT);
