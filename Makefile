@@ -94,7 +94,7 @@ EXPOSITION_CHECK := $(O)/exposition_check
 # Prints the declared facts of a snapshot that no program prints yet (the integration tests).
 SNAPDUMP := $(O)/snapdump
 
-.PHONY: all check deps unit integration valgrind analyze format format-check install uninstall \
+.PHONY: all check deps unit test-tools integration valgrind analyze format format-check install uninstall \
         clean bench bench-smoke demo lab-check lab-soak deb metrics-check units-check systemd-check
 .DEFAULT_GOAL := all
 
@@ -160,7 +160,10 @@ check:
 unit: $(CHECK_RUNNER)
 	CK_DEFAULT_TIMEOUT=600 $(CHECK_RUNNER)
 
-integration: $(PROGRAMS) $(EXPOSITION_CHECK) $(SNAPDUMP)
+# What the integration tests run besides the programs (the package's build runs run.sh alone).
+test-tools: $(PROGRAMS) $(EXPOSITION_CHECK) $(SNAPDUMP)
+
+integration: test-tools
 	BINDIR=$(O) tests/integration/run.sh
 	BINDIR=$(O) tests/integration/faults.sh
 	BINDIR=$(O) tests/integration/service.sh
