@@ -106,6 +106,8 @@ struct mem_plan {
     bool short_of_memory;   /* demand exceeded the budget, or the host is below its reserve */
 };
 
+/* A guest's measures, implemented in memguest.c. */
+
 /* Returns the size a guest is entitled to now: its pending target, else its actual size. */
 uint64_t mem_committed(const struct mem_guest *g);
 
