@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,4 +115,27 @@ void util_format_cpulist(const unsigned char *map, int nbits, char *buf, size_t 
         used += (size_t)n;
         c = end;
     }
+}
+
+double util_stddev(const double *x, const unsigned char *mask, int n)
+{
+    double sum = 0, sq = 0;
+    int k = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (mask && !mask[i])
+            continue;
+        sum += x[i];
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        double d;
+        if (mask && !mask[i])
+            continue;
+        d = x[i] - sum / k;
+        sq += d * d;
+    }
+    return sqrt(sq / k);
 }

@@ -29,6 +29,10 @@ int util_grow(void **buf, size_t *cap, size_t need, size_t size);
 /* Parses a CPU list ("0-3,8,10-11", libvirt's "^N" exclusions too) into MAP (bit per CPU,
  * MAPLEN bytes, cleared first). Returns the number of CPUs set, or -1 when S is malformed or
  * names a CPU beyond the map. */
+/* The standard deviation of X[0..N-1], of the entries whose MASK is set (all when MASK is
+ * NULL); 0 when none is. */
+double util_stddev(const double *x, const unsigned char *mask, int n);
+
 int util_parse_cpulist(const char *s, unsigned char *map, size_t maplen);
 
 /* Writes MAP (NBITS bits) as a CPU list ("0-3,8") into BUF (LEN bytes, truncated with "..."). */

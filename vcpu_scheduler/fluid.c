@@ -1,6 +1,7 @@
 /* Floating vCPUs the kernel places, planned as a fluid that fills the least loaded pCPUs first
  * (as the kernel's balancer does) in small pieces without a class. */
 #include "placement_work.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,5 +55,5 @@ double fluid_spread(const struct work *w, double *level_out)
 {
     int n = fluid_levels(w, w->scratch, level_out);
 
-    return placement_spread(w->scratch, NULL, n);
+    return util_stddev(w->scratch, NULL, n);
 }

@@ -52,6 +52,7 @@
 
 #include "loadheap.h"
 #include "placement_work.h"
+#include "util.h"
 
 /* How step 1 chooses what each pCPU keeps. */
 enum variant {
@@ -68,25 +69,7 @@ int placement_class(double demand)
 
 double placement_spread(const double *load, const unsigned char *usable, int npcpus)
 {
-    double sum = 0, sq = 0;
-    int n = 0;
-
-    for (int p = 0; p < npcpus; p++) {
-        if (usable && !usable[p])
-            continue;
-        sum += load[p];
-        n++;
-    }
-    if (n == 0)
-        return 0;
-    for (int p = 0; p < npcpus; p++) {
-        double d;
-        if (usable && !usable[p])
-            continue;
-        d = load[p] - sum / n;
-        sq += d * d;
-    }
-    return sqrt(sq / n);
+    return util_stddev(load, usable, npcpus);
 }
 
 void placement_plan_free(struct placement_plan *plan)
