@@ -698,10 +698,16 @@ def unforeseen(before, prev, n):
             headroom(prev, n) >= MIN_UNUSED + LOOKAHEAD * seen)
 
 
-def within_limit(r, n, mib, limits):
+def within_limit(r, n, mib, limits, over=None):
     """Whether guest N could have held MIB more at sample R under its memory limit (LIMITS: name
-    -> MiB of its <memtune> hard limit): QEMU's resident memory plus MIB plus NEAR below it."""
-    return n not in limits or r.get(col(n, "rss"), 0) + mib + NEAR <= limits[n]
+    -> MiB of its <memtune> hard limit): what its QEMU holds once the guest uses what its
+    balloon already gives it (the larger of its resident memory and its balloon plus OVER, the
+    hypervisor's own memory; a starving guest is using its headroom), plus MIB plus NEAR, below
+    it (docs/METRICS.md)."""
+    if n not in limits:
+        return True
+    held = max(r.get(col(n, "rss"), 0), r.get(col(n, "actual"), 0) + (over or {}).get(n, 0))
+    return held + mib + NEAR <= limits[n]
 
 
 def starving_while_available(rows, names, reserve, limits=None):
@@ -731,7 +737,8 @@ def starving_while_available(rows, names, reserve, limits=None):
             late = prev["host_avail_mib"] < (reserve + unbacked(prev, up_in(prev))
                                              + sum(short.values()))
             for n, s in short.items():
-                if r[col(n, "actual")] + s <= MAX_MIB and within_limit(r, n, s, limits or {}):
+                if r[col(n, "actual")] + s <= MAX_MIB and within_limit(r, n, s, limits or {},
+                                                                      over):
                     avail[n] += 1
                     excused[n] += late or unforeseen(before, prev, n)
     return starving, avail, excused
@@ -825,13 +832,13 @@ def judge_mem(sc, rows, cfg):
     # An OOM kill counts as "while memory was available" when the host had SHORT MiB above
     # the reserve at the sample before the kill and at the one before that: memory that
     # arrived in between (freed by OOM kills elsewhere) cannot reach a guest in time.
-    oom_avail = 0
+    oom_avail, over = 0, overheads(rows, names)
     for before, prev, r in zip(rows, rows[1:], rows[2:]):
         for n in names:
             if (r.get(col(n, "oom"), 0) > prev.get(col(n, "oom"), 0)
                     and min(before["host_avail_mib"], prev["host_avail_mib"]) > reserve + SHORT
                     and prev[col(n, "actual")] < MAX_MIB - NEAR
-                    and within_limit(prev, n, NEAR, limits)):
+                    and within_limit(prev, n, NEAR, limits, over)):
                 oom_avail += 1
     actual = {n: [r[col(n, "actual")] for r in rows if r.get(col(n, "actual"))] for n in names}
     final = {n: a[-1] for n, a in actual.items()}
