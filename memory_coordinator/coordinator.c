@@ -150,7 +150,8 @@ static struct coord_clock clock_at(const struct coord_config *cfg, double now)
             .window_s = fmax(MEMSIG_SQUEEZE_MIN_S, MEMSIG_SQUEEZE_PERIODS * cfg->period_s),
             .hold_s = fmax(MEMSIG_HOLD_MIN_S, MEMSIG_HOLD_PERIODS * cfg->period_s),
             .stuck_s = fmax(STUCK_MIN_S, STUCK_PERIODS * cfg->period_s),
-            .ignore_s = fmax(IGNORE_MIN_S, IGNORE_PERIODS * cfg->period_s)};
+            .ignore_s = fmax(IGNORE_MIN_S, IGNORE_PERIODS * cfg->period_s),
+            .cold_kib = cfg->min_unused_kib};
 }
 
 static struct gstate *state_of(struct coord *c, size_t i)

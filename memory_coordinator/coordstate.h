@@ -31,13 +31,14 @@ struct gstate {
 
 /* The period's clock, and the spans of time that scale with the period (seconds). */
 struct coord_clock {
-    double now;      /* host time of the sample */
-    double grace_s;  /* statistics unchanged this long are stale; missing this long after we
-                        enabled them, they are warned about */
-    double window_s; /* a rise of pressure this soon after a shrink is a squeeze */
-    double hold_s;   /* a floor (after a squeeze or a deflation) is held this long */
-    double stuck_s;  /* a balloon short of its target, unchanged this long, has stopped */
-    double ignore_s; /* a balloon that has not moved toward its target this long ignores it */
+    double now;        /* host time of the sample */
+    double grace_s;    /* statistics unchanged this long are stale; missing this long after we
+                          enabled them, they are warned about */
+    double window_s;   /* a rise of pressure this soon after a shrink is a squeeze */
+    double hold_s;     /* a floor (after a squeeze or a deflation) is held this long */
+    double stuck_s;    /* a balloon short of its target, unchanged this long, has stopped */
+    double ignore_s;   /* a balloon that has not moved toward its target this long ignores it */
+    uint64_t cold_kib; /* a guest with this much unused has room for its cache (min-unused) */
 };
 
 #endif

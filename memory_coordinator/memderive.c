@@ -136,7 +136,7 @@ static void signals(struct gstate *st, const struct memderive_sample *s,
     if (g->fresh)
         memsig_rates(&st->sig, m, s->dt, k->now, k->window_s);
     memsig_reads(&st->sig, (s->d->cfg & SNAP_CFG_BLOCK_READ) != 0, s->d->rd_bytes, k->now,
-                 k->window_s);
+                 k->window_s, g->fresh && m->unused_kib >= k->cold_kib);
     if (mg->settled) {
         bool caches;
         update_rate(st, growing_part(m, mg->headroom_kib, &caches), m, k->now);

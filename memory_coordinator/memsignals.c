@@ -228,7 +228,8 @@ static void decay_hold(struct memsig *s, double now)
     s->hold_kib = left > 0 ? (uint64_t)left : 0;
 }
 
-void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s)
+void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s,
+                  bool cold)
 {
     bool recent = s->nshrinks > 0 && now - last_shrink_t(s) <= window_s;
 
@@ -243,8 +244,14 @@ void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, doub
             s->read_base = s->read_rate;
             s->read_base_ok = true;
         }
-        s->read_pressure = s->read_rate >= MEMSIG_READ_MIN_KIB_S && s->read_rate > 2 * s->read_base;
-        if (!s->read_pressure && !recent)
+        /* Reads while the guest still has free memory for its cache are first reads, which no
+         * shrink caused; right after a shrink their level is the guest's own
+         * (docs/EVIDENCE.md#reclaim-cost). */
+        s->read_pressure =
+                !cold && s->read_rate >= MEMSIG_READ_MIN_KIB_S && s->read_rate > 2 * s->read_base;
+        if (cold && recent && s->read_rate > s->read_base)
+            s->read_base = s->read_rate;
+        else if (!s->read_pressure && !recent)
             s->read_base = util_ewma(s->read_base, s->read_rate, MEMSIG_BASE_ALPHA, true);
     }
     s->rd_ok = true;

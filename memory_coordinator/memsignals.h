@@ -140,8 +140,11 @@ void memsig_note_shrink(struct memsig *s, double now, uint64_t from_kib);
 
 /* Updates the disk read rate from the host's cumulative read counter BYTES at host time NOW
  * (KNOWN false: not measured, which forgets it) and judges read pressure; the usual level learns
- * only from calm samples outside a squeeze window (WINDOW_S after a shrink). */
-void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s);
+ * only from calm samples outside a squeeze window (WINDOW_S after a shrink). COLD: the guest's
+ * new report shows free memory its cache has not taken: its reads are first reads, never
+ * pressure, and within the window their rate is at least its usual level. */
+void memsig_reads(struct memsig *s, bool known, uint64_t bytes, double now, double window_s,
+                  bool cold);
 
 /* At NOW: when pressure (faults, swap-ins or reads) rose within WINDOW_S of a shrink, holds the
  * size before the oldest of those shrinks for HOLD_S times the squeezes so far (doubling) and

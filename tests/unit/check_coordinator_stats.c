@@ -279,6 +279,40 @@ START_TEST(cache_filling_is_not_growth)
 }
 END_TEST
 
+/* A reader of a disk larger than any cache (40 MiB/s of 2 GiB) that starts reading just after
+ * its first shrink: its reads rise after a shrink, but it still has free memory for its cache
+ * while they do (first reads, its own level), so it is not squeezed: never grown back, and
+ * shrunk on to its idle level (the lab's mem-page-cache, where it was grown back). */
+START_TEST(reader_starting_after_a_shrink_is_not_squeezed)
+{
+    for (double delay = 4; delay <= 8; delay += 2) {
+        struct fake_cache_load reader = {
+                .rate_kib_s = 40 * MIB, .span_kib = 2048 * MIB, .delay_s = delay};
+        struct msim s;
+        uint64_t before;
+        int r, n = 0;
+
+        msim_start(&s, &(struct msim_host){.ram_mib = 8192, .other_mib = 1024, .period_s = 2});
+        r = msim_guest(&s, 2048, 512, &msim_idle);
+        fake_set_cache_load(s.f, r, &reader);
+        while (fake_actual_kib(s.f, r) >= 512 * MIB && n++ < 10)
+            msim_run(&s, s.period + 1);
+        before = fake_actual_kib(s.f, r);
+        ck_assert_uint_lt(before, 512 * MIB); /* shrunk before it reads */
+        s.peak_actual[r] = 0;
+        msim_run(&s, s.period + 40);
+        msim_assert_fed(&s);
+        ck_assert_uint_gt(fake_cache_kib(s.f, r), 100 * MIB);
+        ck_assert_msg(s.peak_actual[r] <= before,
+                      "reading from %.0f s: grown to %llu MiB from %llu", delay,
+                      (unsigned long long)(s.peak_actual[r] / MIB),
+                      (unsigned long long)(before / MIB));
+        ck_assert_uint_le(fake_actual_kib(s.f, r), 400 * MIB);
+        msim_free(&s);
+    }
+}
+END_TEST
+
 /* A guest whose hot data is mapped (a database) looks idle: its cache is headroom. Shrunk below
  * its working set, it faults; it is given back what the shrinks took within 2 periods, and not
  * squeezed again while that floor is held. */
@@ -327,6 +361,7 @@ TCase *coordinator_statistics_tcase(void)
     tcase_add_test(t, cache_heavy_guest_is_not_grown_and_is_reclaimed);
     tcase_add_test(t, cache_filling_is_not_growth);
     tcase_add_test(t, hot_cache_reader_keeps_its_throughput);
+    tcase_add_test(t, reader_starting_after_a_shrink_is_not_squeezed);
     tcase_add_test(t, squeezed_guest_is_given_back_its_memory_and_held);
     return t;
 }
